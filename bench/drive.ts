@@ -1,0 +1,74 @@
+// Client child: `drive.ts <json DriveConfig>`. Runs each case over its own single
+// connection and streams results to the parent over IPC.
+import { isSystemName, loadSystem } from './system.js';
+import { closedLoop, makePayload, samePayload, type LoopResult, type SizeName } from './workload.js';
+
+export interface DriveConfig {
+  system: string;
+  port: number;
+  cases: { size: SizeName; inflight: number }[];
+  warmupMs: number;
+  measureMs: number;
+}
+
+export interface CaseResult extends LoopResult {
+  system: string;
+  size: SizeName;
+}
+
+export type DriveMessage =
+  | { type: 'result'; result: CaseResult }
+  | { type: 'case-error'; system: string; size: SizeName; inflight: number; message: string }
+  | { type: 'done' };
+
+function send(msg: DriveMessage): Promise<void> {
+  return new Promise((resolve) => process.send!(msg, () => resolve()));
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+async function main(): Promise<void> {
+  if (!process.send) throw new Error('drive.ts must be started with an IPC channel');
+  const cfg = JSON.parse(process.argv[2] ?? '{}') as DriveConfig;
+  if (!isSystemName(cfg.system)) throw new Error(`unknown system "${cfg.system}"`);
+  const sys = await loadSystem(cfg.system);
+  const gc = (globalThis as { gc?: () => void }).gc;
+
+  for (const { size, inflight } of cfg.cases) {
+    const payload = makePayload(size);
+    try {
+      const client = await withTimeout(sys.connect(cfg.port), 10_000, 'connect');
+      try {
+        const echoed = await withTimeout(client.echo(payload), 10_000, 'first call');
+        if (!samePayload(payload, echoed)) throw new Error(`echo mismatch: ${JSON.stringify(echoed).slice(0, 200)}`);
+        gc?.();
+        const loop = await closedLoop((p) => client.echo(p), payload, {
+          inflight,
+          warmupMs: cfg.warmupMs,
+          measureMs: cfg.measureMs,
+        });
+        await send({ type: 'result', result: { system: cfg.system, size, ...loop } });
+      } finally {
+        await withTimeout(client.close(), 5_000, 'close').catch(() => undefined);
+      }
+    } catch (err) {
+      await send({ type: 'case-error', system: cfg.system, size, inflight, message: errorText(err) });
+    }
+  }
+  await send({ type: 'done' });
+}
+
+main()
+  .catch(async (err: unknown) => {
+    console.error(`[drive] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  })
+  .finally(() => process.exit());

@@ -1,0 +1,38 @@
+// The contract every benchmarked system implements, and how to load one by name.
+import type { Payload } from './workload.js';
+
+export interface EchoServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface EchoClient {
+  echo(payload: Payload): Promise<Payload>;
+  close(): Promise<void>;
+}
+
+export interface EchoSystem {
+  /** Listen on 127.0.0.1 with an ephemeral port. */
+  serve(): Promise<EchoServer>;
+  /** Open exactly one connection to the server. */
+  connect(port: number): Promise<EchoClient>;
+}
+
+export const SYSTEM_NAMES = ['floor', 'grpc', 'heartline'] as const;
+export type SystemName = (typeof SYSTEM_NAMES)[number];
+
+export function isSystemName(s: string): s is SystemName {
+  return (SYSTEM_NAMES as readonly string[]).includes(s);
+}
+
+/** Imported lazily so a broken or missing system does not break the others. */
+export async function loadSystem(name: SystemName): Promise<EchoSystem> {
+  switch (name) {
+    case 'floor':
+      return (await import('./floor.js')).system;
+    case 'grpc':
+      return (await import('./grpc.js')).system;
+    case 'heartline':
+      return (await import('./heartline.js')).system;
+  }
+}

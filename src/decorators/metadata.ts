@@ -1,0 +1,74 @@
+import 'reflect-metadata';
+import { HeartlineError } from '../errors/heartline-error.js';
+
+/** Per-method options, set on the contract (`@Service({ methods })`) or on a reference. */
+export interface MethodOptions {
+  /** Call timeout in ms. Falls back to the reference's, then the client's (default 3000 ms). 0 means none. */
+  timeout?: number;
+  /** Fire-and-forget: the provider sends no response and the call resolves once written. Default false. */
+  oneWay?: boolean;
+}
+
+/** Options of `@Service(name, options)`. */
+export interface ServiceOptions {
+  /** Service version; a call only reaches a provider of the same version. Default `''`. */
+  version?: string;
+  /** Service group, to run several implementations of one version side by side. Default `''`. */
+  group?: string;
+  /**
+   * The methods of the contract, each with its options (`{}` for defaults).
+   * Providers expose exactly these; nothing else can be called remotely.
+   */
+  methods: Record<string, MethodOptions>;
+}
+
+/** What `@Service` records about a contract class. */
+export interface ServiceDefinition {
+  readonly name: string;
+  readonly version: string;
+  readonly group: string;
+  /** Declared methods and their options. Never contains prototype members. */
+  readonly methods: ReadonlyMap<string, Readonly<MethodOptions>>;
+}
+
+/** Any class, abstract or not, whose instances are `T`. */
+export type Contract<T = unknown> = abstract new (...args: never[]) => T;
+
+export const SERVICE_KEY = 'heartline:service';
+export const PROVIDER_KEY = 'heartline:provider';
+export const CONSUMERS_KEY = 'heartline:consumers';
+
+/** Names that can never be remote methods. */
+const RESERVED = new Set(['constructor', '__proto__', 'then', ...Object.getOwnPropertyNames(Object.prototype)]);
+
+const NAME = /^[A-Za-z_$][\w$.\-]*$/;
+
+/** Validates `@Service` arguments into a frozen definition. */
+export function defineService(name: string, options: ServiceOptions): ServiceDefinition {
+  if (typeof name !== 'string' || !NAME.test(name)) throw new HeartlineError('INVALID_CONFIG', `invalid service name ${JSON.stringify(name)}`);
+  if (options === undefined || typeof options.methods !== 'object' || options.methods === null) {
+    throw new HeartlineError('INVALID_CONFIG', `@Service('${name}') must list its methods: { methods: { name: {} } }`);
+  }
+  const methods = new Map<string, Readonly<MethodOptions>>();
+  for (const method of Object.keys(options.methods)) {
+    if (RESERVED.has(method) || !NAME.test(method)) {
+      throw new HeartlineError('INVALID_CONFIG', `@Service('${name}'): '${method}' cannot be a remote method`);
+    }
+    methods.set(method, Object.freeze({ ...options.methods[method] }));
+  }
+  return Object.freeze({ name, version: options.version ?? '', group: options.group ?? '', methods });
+}
+
+/** The definition `@Service` recorded on `contract`; throws INVALID_CONFIG when there is none. */
+export function serviceOf(contract: Contract): ServiceDefinition {
+  const def: ServiceDefinition | undefined = Reflect.getOwnMetadata(SERVICE_KEY, contract);
+  if (def === undefined) {
+    throw new HeartlineError('INVALID_CONFIG', `${contract?.name ?? String(contract)} is not a service contract: decorate it with @Service`);
+  }
+  return def;
+}
+
+/** True when a method name may be looked up as a remote method. */
+export function isReservedName(name: string): boolean {
+  return RESERVED.has(name);
+}

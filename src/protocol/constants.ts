@@ -1,0 +1,44 @@
+/**
+ * Wire constants of the Heartline frame. `protocol.md` is the contract; every
+ * number here is defined there.
+ *
+ * ```
+ *  0      1      2      3      4      5      6      7
+ * +------+------+------+------+------+------+------+------+
+ * | magic 0x48 0x4C | ver  | flags| status| type |reserved (0)|
+ * +------+------+------+------+------+------+------+------+
+ * |       request id (u32 BE)  |      body length (u32 BE)   |
+ * +------+------+------+------+------+------+------+------+
+ *  8      9      10     11     12     13     14     15
+ * ```
+ */
+
+export const MAGIC_0 = 0x48; // 'H'
+export const MAGIC_1 = 0x4c; // 'L'
+export const PROTOCOL_VERSION = 1;
+export const HEADER_SIZE = 16;
+
+/** Flag bits of header byte 3. */
+export const FLAG_REQUEST = 0x80;
+export const FLAG_TWO_WAY = 0x40;
+export const FLAG_EVENT = 0x20;
+/** Bits that must be zero in version 1. */
+export const FLAG_RESERVED_MASK = 0x1f;
+
+/** Frame types (header byte 5). */
+export const enum FrameType {
+  Call = 0,
+  Handshake = 1,
+  Heartbeat = 2,
+  Drain = 3,
+  Cancel = 4,
+}
+export const MAX_FRAME_TYPE = FrameType.Cancel;
+
+/** Largest request id; ids run 1..MAX_REQUEST_ID and then wrap to 1. */
+export const MAX_REQUEST_ID = 0xffffffff;
+
+/** Default maximum frame size (header + body), in bytes: 8 MiB, as Dubbo's payload limit. */
+export const DEFAULT_MAX_FRAME_SIZE = 8 * 1024 * 1024;
+/** Smallest `maxFrameSize` either side may announce, in bytes. */
+export const MIN_MAX_FRAME_SIZE = 1024;

@@ -1,0 +1,199 @@
+import { HeartlineError } from '../errors/heartline-error.js';
+import {
+  FLAG_EVENT,
+  FLAG_RESERVED_MASK,
+  FrameType,
+  HEADER_SIZE,
+  MAGIC_0,
+  MAGIC_1,
+  MAX_FRAME_TYPE,
+  PROTOCOL_VERSION,
+} from './constants.js';
+import type { FrameHeader } from './frame.js';
+
+/** Where a decoder delivers what it reads. Called synchronously from `push()`. */
+export interface FrameSink {
+  /** A whole frame. `body` may be a view into the pushed chunk; it is never reused by the decoder. */
+  onFrame(header: FrameHeader, body: Buffer): void;
+  /**
+   * A frame whose declared length is over the limit. Its body is skipped as it
+   * arrives and never buffered; the stream stays usable.
+   */
+  onOversize(header: FrameHeader): void;
+  /** The stream is broken (bad magic, unknown version, bad header). The decoder stops for good. */
+  onProtocolError(err: HeartlineError): void;
+}
+
+const enum State {
+  Header,
+  Body,
+  Discard,
+  Failed,
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A streaming frame decoder: a small explicit state machine fed socket chunks
+ * of any size. It checks each header, including the declared length against the
+ * limit, before it buffers a single body byte. It never throws out of `push()`.
+ *
+ * ```
+ *            16 header bytes
+ *   Header ------------------> Body ---- length bytes ----> (frame) --> Header
+ *     |  \ length > limit                                        ^
+ *     |   `--------------> Discard -- skip length bytes ---------'
+ *     `-- bad header --> Failed (no further input is read)
+ * ```
+ */
+export class FrameDecoder {
+  /** Largest accepted frame (header + body), in bytes. May be changed between frames. */
+  maxFrameSize: number;
+  private readonly sink: FrameSink;
+  private state = State.Header;
+  private readonly headerBuf = Buffer.alloc(HEADER_SIZE);
+  private headerFill = 0;
+  private header: FrameHeader | undefined;
+  private remaining = 0;
+  private parts: Buffer[] = [];
+
+  constructor(maxFrameSize: number, sink: FrameSink) {
+    this.maxFrameSize = maxFrameSize;
+    this.sink = sink;
+  }
+
+  /** True once a protocol error stopped the decoder. */
+  get failed(): boolean {
+    return this.state === State.Failed;
+  }
+
+  /** True while part of a frame is buffered (a truncated frame if the stream ends now). */
+  get midFrame(): boolean {
+    return this.headerFill > 0 || this.state === State.Body || this.state === State.Discard;
+  }
+
+  push(chunk: Buffer): void {
+    try {
+      this.consume(chunk);
+    } catch (err) {
+      // The sink threw: treat it as a broken stream rather than let it escape into a socket handler.
+      this.fail(new HeartlineError('PROTOCOL_ERROR', `frame handling failed: ${(err as Error)?.message}`, { cause: err }));
+    }
+  }
+
+  private consume(chunk: Buffer): void {
+    let offset = 0;
+    const end = chunk.length;
+    while (offset < end) {
+      switch (this.state) {
+        case State.Header: {
+          let source = chunk;
+          let at = offset;
+          if (this.headerFill === 0 && end - offset >= HEADER_SIZE) {
+            offset += HEADER_SIZE;
+          } else {
+            const take = Math.min(HEADER_SIZE - this.headerFill, end - offset);
+            chunk.copy(this.headerBuf, this.headerFill, offset, offset + take);
+            this.headerFill += take;
+            offset += take;
+            if (this.headerFill < HEADER_SIZE) return;
+            this.headerFill = 0;
+            source = this.headerBuf;
+            at = 0;
+          }
+          const header = this.readHeader(source, at);
+          if (header === undefined) return;
+          this.startBody(header);
+          break;
+        }
+        case State.Body: {
+          const available = end - offset;
+          if (this.parts.length === 0 && available >= this.remaining) {
+            const body = chunk.subarray(offset, offset + this.remaining);
+            offset += this.remaining;
+            this.finishFrame(body);
+          } else {
+            const take = Math.min(available, this.remaining);
+            this.parts.push(chunk.subarray(offset, offset + take));
+            offset += take;
+            this.remaining -= take;
+            if (this.remaining === 0) {
+              const body = Buffer.concat(this.parts);
+              this.parts = [];
+              this.finishFrame(body);
+            }
+          }
+          break;
+        }
+        case State.Discard: {
+          const take = Math.min(end - offset, this.remaining);
+          offset += take;
+          this.remaining -= take;
+          if (this.remaining === 0) this.state = State.Header;
+          break;
+        }
+        case State.Failed:
+          return;
+      }
+    }
+  }
+
+  private readHeader(buf: Buffer, at: number): FrameHeader | undefined {
+    if (buf[at] !== MAGIC_0 || buf[at + 1] !== MAGIC_1) {
+      return this.fail(new HeartlineError('PROTOCOL_ERROR', `bad magic 0x${buf.toString('hex', at, at + 2)}`));
+    }
+    const version = buf[at + 2]!;
+    if (version !== PROTOCOL_VERSION) {
+      return this.fail(new HeartlineError('PROTOCOL_ERROR', `unsupported frame version ${version}`));
+    }
+    const flags = buf[at + 3]!;
+    const type = buf[at + 5]!;
+    if ((flags & FLAG_RESERVED_MASK) !== 0 || buf[at + 6] !== 0 || buf[at + 7] !== 0) {
+      return this.fail(new HeartlineError('PROTOCOL_ERROR', 'reserved header bits are set'));
+    }
+    if (type > MAX_FRAME_TYPE || ((flags & FLAG_EVENT) !== 0) !== (type !== FrameType.Call)) {
+      return this.fail(new HeartlineError('PROTOCOL_ERROR', `bad frame type ${type} for flags 0x${flags.toString(16)}`));
+    }
+    return {
+      flags,
+      status: buf[at + 4]!,
+      type,
+      id: buf.readUInt32BE(at + 8),
+      length: buf.readUInt32BE(at + 12),
+    };
+  }
+
+  private startBody(header: FrameHeader): void {
+    if (header.length > this.maxFrameSize - HEADER_SIZE) {
+      this.state = State.Discard;
+      this.remaining = header.length;
+      this.sink.onOversize(header);
+      if (this.remaining === 0) this.state = State.Header;
+      return;
+    }
+    if (header.length === 0) {
+      this.sink.onFrame(header, EMPTY);
+      return;
+    }
+    this.header = header;
+    this.remaining = header.length;
+    this.state = State.Body;
+  }
+
+  private finishFrame(body: Buffer): void {
+    const header = this.header!;
+    this.header = undefined;
+    this.remaining = 0;
+    this.state = State.Header;
+    this.sink.onFrame(header, body);
+  }
+
+  private fail(err: HeartlineError): undefined {
+    if (this.state === State.Failed) return undefined;
+    this.state = State.Failed;
+    this.parts = [];
+    this.header = undefined;
+    this.sink.onProtocolError(err);
+    return undefined;
+  }
+}

@@ -1,0 +1,148 @@
+import { codeForStatus, isErrorCode, type ErrorCode } from '../errors/codes.js';
+import { HeartlineError } from '../errors/heartline-error.js';
+import { decodeBody } from './codec.js';
+
+/** Attachments: a string-to-string map carried with a request (trace ids, auth tokens). */
+export type Attachments = Record<string, string>;
+
+/** The body of a Call request: `[service, version, group, method, args, attachments]`. */
+export interface RequestMessage {
+  service: string;
+  version: string;
+  group: string;
+  method: string;
+  args: unknown[];
+  attachments: Attachments | null;
+}
+
+/** The body of an error response: a MessagePack map. */
+export interface ErrorBody {
+  code: string;
+  message: string;
+  name?: string;
+  details?: unknown;
+  stack?: string;
+}
+
+/** Handshake request body (consumer to provider). */
+export interface HandshakeRequest {
+  /** Highest protocol version the consumer speaks. */
+  version: number;
+  /** Largest frame the consumer accepts, in bytes. */
+  maxFrameSize: number;
+  /** Ping interval the consumer proposes, in ms; 0 for none. */
+  heartbeat: number;
+  /** Free-form name of the consumer software, for logs. */
+  agent?: string;
+}
+
+/** Handshake response body (provider to consumer). */
+export interface HandshakeResponse {
+  /** Protocol version both sides now speak. */
+  version: number;
+  /** Largest frame the provider accepts, in bytes. */
+  maxFrameSize: number;
+  /** Ping interval the consumer must keep to when idle, in ms; 0 for none. */
+  heartbeat: number;
+  /** The provider closes a connection it has heard nothing from for this long, in ms; 0 for never. */
+  idleTimeout: number;
+}
+
+/** The positional array a request body encodes. */
+export function requestTuple(
+  service: string,
+  version: string,
+  group: string,
+  method: string,
+  args: unknown[],
+  attachments: Attachments | undefined,
+): unknown[] {
+  return [service, version, group, method, args, attachments ?? null];
+}
+
+function badRequest(what: string): HeartlineError {
+  return new HeartlineError('BAD_REQUEST', `malformed request body: ${what}`);
+}
+
+/**
+ * Reads a request body that already decoded as MessagePack. A value of the wrong
+ * shape is a BAD_REQUEST (the call fails, the connection stays).
+ */
+export function readRequest(value: unknown): RequestMessage | HeartlineError {
+  if (!Array.isArray(value) || value.length !== 6) return badRequest('expected an array of 6 items');
+  const [service, version, group, method, args, attachments] = value as unknown[];
+  if (typeof service !== 'string' || typeof version !== 'string' || typeof group !== 'string') {
+    return badRequest('service, version and group must be strings');
+  }
+  if (typeof method !== 'string') return badRequest('method must be a string');
+  if (!Array.isArray(args)) return badRequest('args must be an array');
+  if (attachments !== null) {
+    if (typeof attachments !== 'object' || Array.isArray(attachments)) return badRequest('attachments must be a map or nil');
+    for (const key of Object.keys(attachments)) {
+      if (typeof (attachments as Record<string, unknown>)[key] !== 'string') return badRequest('attachment values must be strings');
+    }
+  }
+  return { service, version, group, method, args, attachments: attachments as Attachments | null };
+}
+
+/** The body of an error response for `err`. The stack travels only when `withStack`. */
+export function errorBody(code: ErrorCode, message: string, name?: string, details?: unknown, stack?: string): ErrorBody {
+  const body: ErrorBody = { code, message };
+  if (name !== undefined) body.name = name;
+  if (details !== undefined) body.details = details;
+  if (stack !== undefined) body.stack = stack;
+  return body;
+}
+
+/**
+ * Turns an error response (status != 0) into a HeartlineError. The status byte
+ * is authoritative; an unknown status, or a body that is not an error map, fails
+ * the call with PROTOCOL_ERROR.
+ */
+export function readErrorResponse(status: number, body: Buffer): HeartlineError {
+  const code = codeForStatus(status);
+  let value: unknown;
+  try {
+    value = body.length === 0 ? undefined : decodeBody(body);
+  } catch (err) {
+    return new HeartlineError('PROTOCOL_ERROR', 'undecodable error body', { cause: err });
+  }
+  if (code === undefined) return new HeartlineError('PROTOCOL_ERROR', `unknown response status ${status}`, { details: value });
+  const map = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  const message = typeof map.message === 'string' ? map.message : `remote error ${code}`;
+  const bodyCode = map.code;
+  return new HeartlineError(code, message, {
+    remote: true,
+    details: map.details,
+    remoteName: typeof map.name === 'string' ? map.name : undefined,
+    remoteStack: typeof map.stack === 'string' ? map.stack : undefined,
+    cause: isErrorCode(bodyCode) && bodyCode !== code ? `body code ${bodyCode}` : undefined,
+  });
+}
+
+function readUint(map: Record<string, unknown>, key: string): number | undefined {
+  const v = map[key];
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
+}
+
+/** Validates a decoded handshake request; undefined when malformed. */
+export function readHandshakeRequest(value: unknown): HandshakeRequest | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const map = value as Record<string, unknown>;
+  const version = readUint(map, 'version');
+  const maxFrameSize = readUint(map, 'maxFrameSize');
+  const heartbeat = readUint(map, 'heartbeat') ?? 0;
+  if (version === undefined || maxFrameSize === undefined) return undefined;
+  const agent = typeof map.agent === 'string' ? map.agent : undefined;
+  return agent === undefined ? { version, maxFrameSize, heartbeat } : { version, maxFrameSize, heartbeat, agent };
+}
+
+/** Validates a decoded handshake response; undefined when malformed. */
+export function readHandshakeResponse(value: unknown): HandshakeResponse | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const map = value as Record<string, unknown>;
+  const version = readUint(map, 'version');
+  const maxFrameSize = readUint(map, 'maxFrameSize');
+  if (version === undefined || maxFrameSize === undefined) return undefined;
+  return { version, maxFrameSize, heartbeat: readUint(map, 'heartbeat') ?? 0, idleTimeout: readUint(map, 'idleTimeout') ?? 0 };
+}

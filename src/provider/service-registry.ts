@@ -1,0 +1,61 @@
+import { serviceOf, type Contract, type ServiceDefinition } from '../decorators/metadata.js';
+import type { ProviderOptions } from '../decorators/provider.js';
+import { HeartlineError } from '../errors/heartline-error.js';
+
+type Handler = (...args: unknown[]) => unknown;
+
+/** One exported service: an instance and the methods its contract declares. */
+export interface ExportedService {
+  readonly definition: ServiceDefinition;
+  readonly version: string;
+  readonly group: string;
+  readonly instance: object;
+  /** Declared methods only; a Map, so prototype members can never be found. */
+  readonly methods: ReadonlyMap<string, Handler>;
+  /** Declared one-way methods: their results are never sent. */
+  readonly oneWay: ReadonlySet<string>;
+}
+
+export function serviceKey(name: string, version: string, group: string): string {
+  // '\n' cannot appear in a valid service name, version or group lookup key part we build.
+  return `${name}\n${version}\n${group}`;
+}
+
+/**
+ * The services a server exports, keyed by (service, version, group). Only the
+ * methods a contract lists are callable, and each must be implemented.
+ */
+export class ServiceRegistry {
+  private readonly services = new Map<string, ExportedService>();
+
+  register(contract: Contract, instance: object, options: ProviderOptions = {}): ExportedService {
+    const definition = serviceOf(contract);
+    const version = options.version ?? definition.version;
+    const group = options.group ?? definition.group;
+    const key = serviceKey(definition.name, version, group);
+    if (this.services.has(key)) {
+      throw new HeartlineError('INVALID_CONFIG', `service ${definition.name} version '${version}' group '${group}' is already registered`);
+    }
+    const methods = new Map<string, Handler>();
+    const oneWay = new Set<string>();
+    for (const [name, opts] of definition.methods) {
+      const fn: unknown = (instance as Record<string, unknown>)[name];
+      if (typeof fn !== 'function') {
+        throw new HeartlineError('INVALID_CONFIG', `${definition.name}.${name} is declared by the contract but not implemented`);
+      }
+      methods.set(name, fn as Handler);
+      if (opts.oneWay === true) oneWay.add(name);
+    }
+    const exported: ExportedService = { definition, version, group, instance, methods, oneWay };
+    this.services.set(key, exported);
+    return exported;
+  }
+
+  lookup(name: string, version: string, group: string): ExportedService | undefined {
+    return this.services.get(serviceKey(name, version, group));
+  }
+
+  get size(): number {
+    return this.services.size;
+  }
+}

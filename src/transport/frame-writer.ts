@@ -1,0 +1,108 @@
+import type { Socket } from 'node:net';
+import { HEADER_SIZE, type FrameType } from '../protocol/constants.js';
+import { writeHeader } from '../protocol/frame.js';
+
+interface QueuedFrame {
+  flags: number;
+  status: number;
+  type: FrameType;
+  id: number;
+  body: Buffer | undefined;
+}
+
+const NO_BODY = 0;
+
+/**
+ * Batches the frames queued during one tick into a single `socket.write()`,
+ * writing each header straight into the outgoing buffer, and respects
+ * backpressure: while the socket reports a full buffer, frames wait here for
+ * `'drain'`. The bytes waiting (here and in the socket) are bounded by
+ * `maxQueuedBytes`; past it `write()` refuses the frame.
+ *
+ * Every queued frame gets a sequence number; `flushedSeq` is the last one handed
+ * to the socket, so a caller can tell later whether its frame was written.
+ */
+export class FrameWriter {
+  private readonly socket: Socket;
+  private readonly maxQueuedBytes: number;
+  private queue: QueuedFrame[] = [];
+  private queueBytes = 0;
+  private scheduled = false;
+  private blocked = false;
+  private closed = false;
+  private seq = 0;
+  /** Sequence number of the last frame handed to `socket.write()`. */
+  flushedSeq = 0;
+
+  constructor(socket: Socket, maxQueuedBytes: number) {
+    this.socket = socket;
+    this.maxQueuedBytes = maxQueuedBytes;
+    socket.on('drain', () => {
+      this.blocked = false;
+      this.flush();
+    });
+  }
+
+  /** Bytes waiting to be sent: queued here plus buffered in the socket. */
+  get pendingBytes(): number {
+    return this.queueBytes + this.socket.writableLength;
+  }
+
+  /** True while the socket asked us to wait for `'drain'`. */
+  get isBlocked(): boolean {
+    return this.blocked;
+  }
+
+  /**
+   * Queues one frame. Returns its sequence number, or 0 when it was refused
+   * because the writer is closed or the bytes waiting would pass the bound.
+   */
+  write(flags: number, status: number, type: FrameType, id: number, body?: Buffer): number {
+    if (this.closed) return 0;
+    const size = HEADER_SIZE + (body === undefined ? NO_BODY : body.length);
+    const pending = this.pendingBytes;
+    // One frame always fits into an empty pipe, so a frame larger than the bound still goes.
+    if (pending > 0 && pending + size > this.maxQueuedBytes) return 0;
+    this.queue.push({ flags, status, type, id, body });
+    this.queueBytes += size;
+    if (!this.scheduled && !this.blocked) {
+      this.scheduled = true;
+      process.nextTick(flushTick, this);
+    }
+    return ++this.seq;
+  }
+
+  /** Hands everything queued to the socket now, unless it is blocked. */
+  flush(): void {
+    this.scheduled = false;
+    if (this.blocked || this.closed || this.queue.length === 0) return;
+    const frames = this.queue;
+    const out = Buffer.allocUnsafe(this.queueBytes);
+    let offset = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i]!;
+      const length = f.body === undefined ? 0 : f.body.length;
+      writeHeader(out, offset, f.flags, f.status, f.type, f.id, length);
+      offset += HEADER_SIZE;
+      if (f.body !== undefined) {
+        f.body.copy(out, offset);
+        offset += length;
+      }
+    }
+    this.queue = [];
+    this.queueBytes = 0;
+    this.flushedSeq = this.seq;
+    if (!this.socket.write(out)) this.blocked = true;
+  }
+
+  /** Drops whatever is queued; later writes are refused. */
+  close(): void {
+    this.closed = true;
+    this.queue = [];
+    this.queueBytes = 0;
+  }
+}
+
+function flushTick(writer: FrameWriter): void {
+  writer.flush();
+}
