@@ -8,38 +8,56 @@ import type { Payload } from './workload.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
-/** Splits a byte stream into frame bodies, joining partial chunks only once complete. */
-class FrameReader {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private need = 0;
+/**
+ * Splits a byte stream into frame bodies. Whole frames are views into the
+ * chunk; only a frame straddling chunks is copied, and only its own bytes.
+ */
+export class FrameReader {
+  private parts: Buffer[] = [];
+  private buffered = 0; // bytes of the straddling frame held in `parts`
+  private need = 0; // its total size (header included), known once buffered >= 4
 
   constructor(private readonly onFrame: (body: Buffer) => void) {}
 
   push(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.buffered > 0) {
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
-      if (this.buffered < this.need) return; // still incomplete: don't copy yet
-      buf = Buffer.concat(this.chunks, this.buffered);
-      this.chunks = [];
-      this.buffered = 0;
-    }
-    const end = buf.length;
     let off = 0;
+    if (this.buffered > 0) {
+      if (this.buffered < 4) {
+        off = this.take(chunk, 0, 4 - this.buffered);
+        if (this.buffered < 4) return;
+        const head = Buffer.concat(this.parts, 4);
+        this.parts = [head];
+        this.need = 4 + head.readUInt32BE(0);
+      }
+      off = this.take(chunk, off, this.need - this.buffered);
+      if (this.buffered < this.need) return;
+      const frame = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.need);
+      this.parts = [];
+      this.buffered = 0;
+      this.onFrame(frame.subarray(4));
+    }
+    const end = chunk.length;
     while (end - off >= 4) {
-      const stop = off + 4 + buf.readUInt32BE(off);
+      const stop = off + 4 + chunk.readUInt32BE(off);
       if (stop > end) break;
-      this.onFrame(buf.subarray(off + 4, stop));
+      this.onFrame(chunk.subarray(off + 4, stop));
       off = stop;
     }
     if (off < end) {
-      const rest = off === 0 ? buf : buf.subarray(off);
-      this.chunks.push(rest);
-      this.buffered = rest.length;
-      this.need = rest.length >= 4 ? 4 + rest.readUInt32BE(0) : 4;
+      this.parts.push(chunk.subarray(off));
+      this.buffered = end - off;
+      if (this.buffered >= 4) this.need = 4 + chunk.readUInt32BE(off);
     }
+  }
+
+  /** Appends up to `max` bytes of `chunk` from `off`; returns the new offset. */
+  private take(chunk: Buffer, off: number, max: number): number {
+    const n = Math.min(max, chunk.length - off);
+    if (n > 0) {
+      this.parts.push(chunk.subarray(off, off + n));
+      this.buffered += n;
+    }
+    return off + n;
   }
 }
 

@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { HeartlineError } from '../../src/errors/heartline-error.js';
+import { decodeBody, encodeBody } from '../../src/protocol/codec.js';
+import { FrameType, HEADER_SIZE } from '../../src/protocol/constants.js';
+import { encodeFrame, frameFlags, type FrameHeader } from '../../src/protocol/frame.js';
+import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
+import { vectors } from './vectors.js';
+
+interface Seen {
+  frames: Array<{ header: FrameHeader; body: Buffer }>;
+  oversize: FrameHeader[];
+  errors: HeartlineError[];
+}
+
+function decoder(maxFrameSize = 1024 * 1024): { decoder: FrameDecoder; seen: Seen } {
+  const seen: Seen = { frames: [], oversize: [], errors: [] };
+  const d = new FrameDecoder(maxFrameSize, {
+    onFrame: (header, body) => seen.frames.push({ header, body: Buffer.from(body) }),
+    onOversize: (header) => seen.oversize.push(header),
+    onProtocolError: (err) => seen.errors.push(err),
+  });
+  return { decoder: d, seen };
+}
+
+const all = Buffer.concat(vectors.map((v) => Buffer.from(v.hex, 'hex')));
+
+function expectAllVectors(seen: Seen): void {
+  expect(seen.errors).toEqual([]);
+  expect(seen.frames).toHaveLength(vectors.length);
+  vectors.forEach((v, i) => {
+    const { header, body } = seen.frames[i]!;
+    expect(header).toEqual({ flags: v.flags, status: v.status, type: v.type, id: v.id, length: body.length });
+    expect(body.toString('hex')).toBe(v.hex.slice(HEADER_SIZE * 2));
+  });
+}
+
+describe('FrameDecoder', () => {
+  it('decodes every vector split at every byte boundary', () => {
+    for (const v of vectors) {
+      const bytes = Buffer.from(v.hex, 'hex');
+      for (let split = 0; split <= bytes.length; split++) {
+        const { decoder: d, seen } = decoder();
+        d.push(bytes.subarray(0, split));
+        d.push(bytes.subarray(split));
+        expect(seen.errors).toEqual([]);
+        expect(seen.frames, `${v.name} split at ${split}`).toHaveLength(1);
+        expect(seen.frames[0]!.body.toString('hex')).toBe(v.hex.slice(HEADER_SIZE * 2));
+        expect(d.midFrame).toBe(false);
+      }
+    }
+  });
+
+  it('decodes all vectors from one chunk', () => {
+    const { decoder: d, seen } = decoder();
+    d.push(all);
+    expectAllVectors(seen);
+  });
+
+  it('decodes all vectors fed one byte at a time', () => {
+    const { decoder: d, seen } = decoder();
+    for (let i = 0; i < all.length; i++) d.push(all.subarray(i, i + 1));
+    expectAllVectors(seen);
+  });
+
+  it('decodes all vectors split at every boundary of the concatenation', () => {
+    for (let split = 0; split <= all.length; split++) {
+      const { decoder: d, seen } = decoder();
+      d.push(all.subarray(0, split));
+      d.push(all.subarray(split));
+      expectAllVectors(seen);
+    }
+  });
+
+  it('reports truncation as midFrame', () => {
+    const { decoder: d, seen } = decoder();
+    d.push(all.subarray(0, 20));
+    expect(seen.frames).toHaveLength(0);
+    expect(d.midFrame).toBe(true);
+  });
+
+  const good = Buffer.from(vectors[0]!.hex, 'hex');
+  const broken: Array<[string, (b: Buffer) => void]> = [
+    ['bad magic', (b) => (b[0] = 0xda)],
+    ['unknown version', (b) => (b[2] = 2)],
+    ['reserved flag bit', (b) => (b[3] = b[3]! | 0x01)],
+    ['reserved byte', (b) => (b[7] = 1)],
+    ['unknown type', (b) => (b[5] = 9)],
+    ['event bit on a call', (b) => (b[5] = FrameType.Call)],
+  ];
+  for (const [name, corrupt] of broken) {
+    it(`rejects a header with ${name} as a protocol error and stops`, () => {
+      const bad = Buffer.from(good);
+      corrupt(bad);
+      const { decoder: d, seen } = decoder();
+      d.push(Buffer.concat([bad, good]));
+      expect(seen.errors).toHaveLength(1);
+      expect(seen.errors[0]!.code).toBe('PROTOCOL_ERROR');
+      expect(seen.frames).toHaveLength(0);
+      expect(d.failed).toBe(true);
+      d.push(good);
+      expect(seen.frames).toHaveLength(0);
+    });
+  }
+
+  it('skips an oversized body without buffering it and keeps decoding', () => {
+    const { decoder: d, seen } = decoder(1024);
+    const header = encodeFrame(frameFlags(FrameType.Call, true, true), 0, FrameType.Call, 5).subarray(0, HEADER_SIZE);
+    header.writeUInt32BE(100 * 1024 * 1024, 12); // declares 100 MiB
+    d.push(header);
+    expect(seen.oversize).toEqual([{ flags: 0xc0, status: 0, type: 0, id: 5, length: 100 * 1024 * 1024 }]);
+    // Feed the body in 1 MiB pieces: nothing is retained.
+    const piece = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < 100; i++) d.push(piece);
+    d.push(good);
+    expect(seen.frames).toHaveLength(1);
+    expect(seen.errors).toEqual([]);
+  });
+
+  it('treats the limit as header plus body', () => {
+    const { decoder: d, seen } = decoder(1024);
+    const fits = encodeFrame(0xc0, 0, FrameType.Call, 1, Buffer.alloc(1024 - HEADER_SIZE));
+    const over = encodeFrame(0xc0, 0, FrameType.Call, 2, Buffer.alloc(1024 - HEADER_SIZE + 1));
+    d.push(Buffer.concat([fits, over, good]));
+    expect(seen.frames.map((f) => f.header.id)).toEqual([1, 0]);
+    expect(seen.oversize.map((h) => h.id)).toEqual([2]);
+  });
+
+  it('turns an exception thrown by the sink into a protocol error instead of throwing', () => {
+    const errors: HeartlineError[] = [];
+    const d = new FrameDecoder(1024, {
+      onFrame: () => {
+        throw new Error('boom');
+      },
+      onOversize: () => {},
+      onProtocolError: (err) => errors.push(err),
+    });
+    expect(() => d.push(good)).not.toThrow();
+    expect(errors.map((e) => e.code)).toEqual(['PROTOCOL_ERROR']);
+  });
+});
+
+describe('test vectors', () => {
+  it('each decodes to its documented fields and re-encodes byte for byte', () => {
+    for (const v of vectors) {
+      const bytes = Buffer.from(v.hex, 'hex');
+      const body = bytes.subarray(HEADER_SIZE);
+      expect(bytes.readUInt32BE(12)).toBe(body.length);
+      if (v.empty) {
+        expect(body.length).toBe(0);
+        expect(encodeFrame(v.flags, v.status, v.type, v.id).toString('hex')).toBe(v.hex);
+      } else {
+        expect(decodeBody(body)).toEqual(v.body);
+        expect(encodeFrame(v.flags, v.status, v.type, v.id, encodeBody(v.body)).toString('hex')).toBe(v.hex);
+      }
+    }
+  });
+
+  it('appear in protocol.md', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../protocol.md', import.meta.url), 'utf8').replace(/\s+/g, '');
+    for (const v of vectors) expect(doc, v.name).toContain(v.hex);
+  });
+});
