@@ -102,7 +102,7 @@ export class ClientConnection implements TransportHandler {
   /** Sends one call; resolves with the decoded result (undefined for one-way calls once written). */
   call(out: OutgoingCall): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const call: PendingCall = { id: this.pending.nextId(), label: out.label, seq: 0, origin: out.origin, resolve, reject, timer: undefined };
+      const call: PendingCall = { id: this.pending.nextId(), label: out.label, seq: 0, timeout: out.timeout, origin: out.origin, resolve, reject, timer: undefined };
       const state = this.stateValue;
       if (state === ConnectionState.Ready) {
         if (!out.oneWay) this.pending.add(call, out.timeout, this.onCallTimeout);
@@ -145,7 +145,7 @@ export class ClientConnection implements TransportHandler {
   }
 
   private timeoutCall(call: PendingCall): void {
-    const err = new HeartlineError('TIMEOUT', `${call.label}: no response from ${this.address} within the timeout`);
+    const err = new HeartlineError('TIMEOUT', `${call.label}: no response from ${this.address} within ${call.timeout} ms`);
     if (!this.pending.fail(call, err)) return;
     // Tell the provider it may drop the call; the response, if it still comes, is counted as late.
     if (call.seq !== 0 && !this.transport.isClosed) this.transport.send(CANCEL_FLAGS, 0, FrameType.Cancel, call.id);

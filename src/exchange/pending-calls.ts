@@ -9,6 +9,8 @@ export interface PendingCall {
   readonly label: string;
   /** Write sequence number of its request frame; 0 until it is queued. */
   seq: number;
+  /** The call's timeout in ms (0 for none), for messages. */
+  readonly timeout: number;
   /** Holds the caller's stack, captured when the call was made. */
   readonly origin: Error | undefined;
   resolve(value: unknown): void;
