@@ -1,69 +1,123 @@
 import type { MethodOptions, ServiceDefinition } from '../decorators/metadata.js';
+import type { ErrorCode } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
+import type { ClientConnection } from '../exchange/client-connection.js';
 import { withOrigin } from '../exchange/pending-calls.js';
 import { encodeBody } from '../protocol/codec.js';
 import { requestTuple, type Attachments } from '../protocol/messages.js';
-import { parseAddress, type ProviderAddress } from './address.js';
+import { now } from '../transport/clock.js';
+import type { Logger } from '../transport/logger.js';
 import type { ConnectionRegistry } from './connection-registry.js';
+import { isDirectory, StaticDirectory, type Directory, type ProviderEntry } from './directory.js';
+import type { Endpoint, EndpointCall } from './endpoint.js';
+import { createLoadBalancer, type Candidate, type HashKey, type LoadBalanceName, type LoadBalancer } from './load-balance/index.js';
+
+/** How a reference handles a failed attempt. */
+export type ClusterMode = 'failover' | 'failfast' | 'failsafe';
 
 /** Options of one reference (`client.refer(Contract, options)` or `@Consumer(Contract, options)`). */
 export interface ReferenceOptions {
-  /** Provider addresses (`host:port`) for this service. Default: the client's `providers`. */
-  providers?: string[];
+  /** Providers of this service: addresses (`host:port` or `{ address, weight }`) or a `Directory`. Default: the client's `providers`. */
+  providers?: readonly ProviderEntry[] | Directory;
   /** Overrides the contract's version. */
   version?: string;
   /** Overrides the contract's group. */
   group?: string;
-  /** Call timeout in ms for every method of this reference. Default: the client's `timeout`. */
+  /** Call timeout in ms for every method of this reference. Default: the client's `timeout` (3000). */
   timeout?: number;
   /** Attachments sent with every call (trace ids, auth tokens). Default none. */
   attachments?: Attachments;
   /** Per-method options; they win over the contract's and the reference's. */
   methods?: Record<string, MethodOptions>;
+  /** `failover` (default), `failfast` or `failsafe`. */
+  cluster?: ClusterMode;
+  /** Extra attempts on other providers under failover. Default: the client's (2). */
+  retries?: number;
+  /** `random` (weighted, default), `roundrobin` (smooth weighted), `leastactive` or `consistenthash`. */
+  loadbalance?: LoadBalanceName;
+  /** Stay on the provider used last while it is available. Default false. */
+  sticky?: boolean;
+  /** Cap on each method's calls in flight to one provider. Default none. */
+  actives?: number;
+  /** Cap on all of this service's calls in flight to one provider. Default none. */
+  serviceActives?: number;
+  /** Consistent hash: the key of a call. Default: the first argument. */
+  hashKey?: HashKey;
+  /** Consistent hash: points per provider on the ring. Default 160. */
+  hashNodes?: number;
 }
 
 /** Client-wide settings a reference reads. */
 export interface ReferenceDefaults {
-  providers: readonly string[];
+  providers: Directory | undefined;
   timeout: number;
+  retries: number;
+  cluster: ClusterMode;
+  loadbalance: LoadBalanceName;
   captureStack: boolean;
+  random: () => number;
+  logger: Logger;
 }
 
 interface ResolvedMethod {
   label: string;
+  methodKey: string;
   timeout: number;
   oneWay: boolean;
+  idempotent: boolean;
+  attempts: number;
+  actives: number;
+  callbacks: readonly number[] | undefined;
 }
 
+/** Codes failover retries only for idempotent methods: the call may have run. */
+const RETRY_IF_IDEMPOTENT: readonly ErrorCode[] = ['TIMEOUT', 'CONNECTION_LOST_WRITTEN'];
+
 /**
- * The consumer's view of one remote service: it resolves per-method options
- * (method, then reference, then client), encodes each call and sends it over
- * the shared connection to a provider.
+ * The consumer's view of one remote service. It resolves per-method options
+ * (method, then reference, then client), encodes each call once, picks a
+ * provider with the load balancer (skipping unavailable ones) and, under
+ * failover, tries another provider only when the call certainly did not run
+ * (or the method is idempotent).
  */
 export class Reference {
   readonly definition: ServiceDefinition;
   private readonly version: string;
   private readonly group: string;
-  private readonly providers: ProviderAddress[];
+  private readonly directory: Directory;
+  private readonly untrack: () => void;
   private readonly registry: ConnectionRegistry;
   private readonly options: ReferenceOptions;
   private readonly defaults: ReferenceDefaults;
   private readonly attachments: Attachments | undefined;
+  private readonly balancer: LoadBalancer;
+  private readonly cluster: ClusterMode;
+  private readonly serviceActives: number;
   private readonly resolved = new Map<string, ResolvedMethod>();
-  private isClosed: () => boolean;
+  private last: Endpoint | undefined;
 
-  constructor(definition: ServiceDefinition, options: ReferenceOptions, defaults: ReferenceDefaults, registry: ConnectionRegistry, isClosed: () => boolean) {
+  constructor(definition: ServiceDefinition, options: ReferenceOptions, defaults: ReferenceDefaults, registry: ConnectionRegistry) {
     this.definition = definition;
     this.options = { ...options };
     this.defaults = defaults;
     this.registry = registry;
-    this.isClosed = isClosed;
     this.version = options.version ?? definition.version;
     this.group = options.group ?? definition.group;
     this.attachments = options.attachments === undefined ? undefined : { ...options.attachments };
-    const list = options.providers ?? defaults.providers;
-    if (list.length === 0) throw new HeartlineError('INVALID_CONFIG', `no providers configured for ${definition.name}`);
-    this.providers = list.map(parseAddress);
+    this.cluster = options.cluster ?? defaults.cluster;
+    if (!['failover', 'failfast', 'failsafe'].includes(this.cluster)) throw new HeartlineError('INVALID_CONFIG', `unknown cluster mode '${this.cluster}'`);
+    this.balancer = createLoadBalancer(options.loadbalance ?? defaults.loadbalance, defaults.random, options.hashKey, options.hashNodes);
+    this.serviceActives = positiveOrInfinity(options.serviceActives);
+    const providers = options.providers;
+    const directory = providers === undefined ? defaults.providers : isDirectory(providers) ? providers : new StaticDirectory(providers);
+    if (directory === undefined) throw new HeartlineError('INVALID_CONFIG', `no providers configured for ${definition.name}`);
+    this.directory = directory;
+    this.untrack = registry.track(directory);
+  }
+
+  /** Stops following the provider list. */
+  release(): void {
+    this.untrack();
   }
 
   /**
@@ -77,28 +131,118 @@ export class Reference {
       origin = { name: 'Error', message: '' } as Error;
       Error.captureStackTrace(origin, caller ?? this.invoke);
     }
-    if (this.isClosed()) return Promise.reject(withOrigin(new HeartlineError('CLIENT_CLOSED', `${m.label}: the client is closed`), origin));
-    let body: Buffer;
-    try {
-      body = encodeBody(requestTuple(this.definition.name, this.version, this.group, method, args, this.attachments));
-    } catch (err) {
-      return Promise.reject(withOrigin(new HeartlineError('SERIALIZATION_ERROR', `${m.label}: arguments could not be encoded: ${(err as Error).message}`, { cause: err }), origin));
+    if (this.registry.isClosed) return Promise.reject(withOrigin(new HeartlineError('CLIENT_CLOSED', `${m.label}: the client is closed`), origin));
+    let body: Buffer | undefined;
+    let encode: ((conn: ClientConnection) => Buffer) | undefined;
+    if (m.callbacks === undefined) {
+      try {
+        body = this.encode(method, args);
+      } catch (err) {
+        return Promise.reject(withOrigin(new HeartlineError('SERIALIZATION_ERROR', `${m.label}: arguments could not be encoded: ${(err as Error).message}`, { cause: err }), origin));
+      }
+    } else {
+      const positions = m.callbacks;
+      for (const i of positions) {
+        if (typeof args[i] !== 'function') return Promise.reject(withOrigin(new HeartlineError('SERIALIZATION_ERROR', `${m.label}: argument ${i} must be a function (a callback)`), origin));
+      }
+      // Callback ids belong to a connection, so such calls are encoded once the connection is known.
+      encode = (conn) => this.encode(method, args.map((a, i) => (positions.includes(i) ? conn.callbacks.register(a as Function) : a)));
     }
-    const conn = this.registry.get(this.pick());
-    return conn.call({ label: m.label, body, timeout: m.timeout, oneWay: m.oneWay, origin });
+    const call: EndpointCall = {
+      out: { label: m.label, body: body ?? EMPTY, timeout: m.timeout, oneWay: m.oneWay, origin },
+      encode,
+      methodKey: m.methodKey,
+      actives: m.actives,
+      serviceKey: this.definition.name,
+      serviceActives: this.serviceActives,
+    };
+    const deadline = m.timeout > 0 ? now() + m.timeout : Infinity;
+    const first = this.select(m, args, undefined);
+    if (first === undefined) return this.finish(m, this.unavailable(m, origin));
+    const attempt = first.invoke(call);
+    if (m.attempts === 1 && this.cluster !== 'failsafe') return attempt;
+    return attempt.catch((err: unknown) => this.recover(err, m, args, call, deadline, [first]));
   }
 
-  private pick(): ProviderAddress {
-    const n = this.providers.length;
-    return n === 1 ? this.providers[0]! : this.providers[Math.floor(Math.random() * n)]!;
+  /** After a failed attempt: retry elsewhere when it is safe, else settle per cluster mode. */
+  private async recover(err: unknown, m: ResolvedMethod, args: unknown[], call: EndpointCall, deadline: number, tried: Endpoint[]): Promise<unknown> {
+    let last = err;
+    while (tried.length < m.attempts && this.retryable(last, m)) {
+      const left = deadline - now();
+      if (left <= 0) break;
+      const next = this.select(m, args, tried);
+      if (next === undefined) break;
+      tried.push(next);
+      const out = Number.isFinite(left) ? { ...call.out, timeout: Math.max(1, Math.round(left)) } : call.out;
+      try {
+        return await next.invoke({ ...call, out });
+      } catch (e) {
+        last = e;
+      }
+    }
+    return this.finish(m, last);
+  }
+
+  private retryable(err: unknown, m: ResolvedMethod): boolean {
+    if (!(err instanceof HeartlineError)) return false;
+    return err.retrySafe || (m.idempotent && RETRY_IF_IDEMPOTENT.includes(err.code));
+  }
+
+  private finish(m: ResolvedMethod, err: unknown): Promise<unknown> {
+    if (this.cluster === 'failsafe') {
+      this.defaults.logger.warn(`${m.label} failed (failsafe, returning undefined): ${(err as Error)?.message}`, { code: (err as HeartlineError)?.code });
+      return Promise.resolve(undefined);
+    }
+    return Promise.reject(err);
+  }
+
+  private unavailable(m: ResolvedMethod, origin: Error | undefined): HeartlineError {
+    return withOrigin(new HeartlineError('UNAVAILABLE', `${m.label}: no available provider of ${this.definition.name} (of ${this.directory.list().length} listed)`), origin);
+  }
+
+  /** The provider for the next attempt: available, not tried yet, sticky if asked, else the balancer's choice. */
+  private select(m: ResolvedMethod, args: unknown[], tried: Endpoint[] | undefined): Endpoint | undefined {
+    const listed = this.directory.list();
+    if (this.options.sticky === true && this.last !== undefined && this.last.available && tried?.includes(this.last) !== true) {
+      if (listed.some((p) => p.address.key === this.last!.address.key)) return this.last;
+    }
+    const candidates: Array<Candidate & { endpoint: Endpoint }> = [];
+    for (const p of listed) {
+      const endpoint = this.registry.endpoint(p.address);
+      if (!endpoint.available || tried?.includes(endpoint) === true) continue;
+      candidates.push({ key: p.address.key, weight: p.weight, endpoint, activeFor: (k) => endpoint.activeFor(k) });
+    }
+    if (candidates.length === 0) return undefined;
+    const chosen = candidates.length === 1 ? candidates[0]! : (this.balancer.pick(candidates, { methodKey: m.methodKey, args }) as (typeof candidates)[number]);
+    this.last = chosen.endpoint;
+    return chosen.endpoint;
+  }
+
+  private encode(method: string, args: unknown[]): Buffer {
+    return encodeBody(requestTuple(this.definition.name, this.version, this.group, method, args, this.attachments));
   }
 
   private resolve(method: string): ResolvedMethod {
     const declared = this.definition.methods.get(method);
     const own = this.options.methods !== undefined && Object.hasOwn(this.options.methods, method) ? this.options.methods[method] : undefined;
-    const timeout = own?.timeout ?? declared?.timeout ?? this.options.timeout ?? this.defaults.timeout;
-    const m: ResolvedMethod = { label: `${this.definition.name}#${method}`, timeout, oneWay: own?.oneWay ?? declared?.oneWay ?? false };
+    const retries = own?.retries ?? declared?.retries ?? this.options.retries ?? this.defaults.retries;
+    const m: ResolvedMethod = {
+      label: `${this.definition.name}#${method}`,
+      methodKey: `${this.definition.name}#${method}`,
+      timeout: own?.timeout ?? declared?.timeout ?? this.options.timeout ?? this.defaults.timeout,
+      oneWay: own?.oneWay ?? declared?.oneWay ?? false,
+      idempotent: own?.idempotent ?? declared?.idempotent ?? false,
+      attempts: this.cluster === 'failover' ? 1 + Math.max(0, retries) : 1,
+      actives: positiveOrInfinity(own?.actives ?? declared?.actives ?? this.options.actives),
+      callbacks: (own?.callbacks ?? declared?.callbacks)?.length ? (own?.callbacks ?? declared?.callbacks) : undefined,
+    };
     this.resolved.set(method, m);
     return m;
   }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function positiveOrInfinity(n: number | undefined): number {
+  return n !== undefined && n > 0 ? n : Infinity;
 }

@@ -18,10 +18,17 @@ export type Remote<T> = {
  * (so a stub is never mistaken for a promise), `constructor`, `__proto__` and the
  * `Object.prototype` members (which keep their usual meaning).
  */
+const references = new WeakMap<object, Reference>();
+
+/** The reference behind a stub, or undefined for anything else. */
+export function stubReference(stub: object): Reference | undefined {
+  return references.get(stub);
+}
+
 export function createStub<T>(reference: Reference): Remote<T> {
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const target = Object.create(null) as object;
-  return new Proxy(target, {
+  const stub = new Proxy(target, {
     get(_target, prop) {
       if (typeof prop !== 'string') return prop === Symbol.toStringTag ? `Remote<${reference.definition.name}>` : undefined;
       if (isReservedName(prop)) {
@@ -45,5 +52,7 @@ export function createStub<T>(reference: Reference): Remote<T> {
     ownKeys() {
       return [];
     },
-  }) as Remote<T>;
+  });
+  references.set(stub, reference);
+  return stub as Remote<T>;
 }

@@ -3,10 +3,27 @@ import { HeartlineError } from '../errors/heartline-error.js';
 
 /** Per-method options, set on the contract (`@Service({ methods })`) or on a reference. */
 export interface MethodOptions {
-  /** Call timeout in ms. Falls back to the reference's, then the client's (default 3000 ms). 0 means none. */
+  /**
+   * Call timeout in ms, covering every attempt and any wait for an `actives`
+   * slot. Falls back to the reference's, then the client's (default 3000 ms). 0 means none.
+   */
   timeout?: number;
   /** Fire-and-forget: the provider sends no response and the call resolves once written. Default false. */
   oneWay?: boolean;
+  /**
+   * The method may safely run twice: failover then also retries it after a
+   * TIMEOUT or CONNECTION_LOST_WRITTEN. Default false.
+   */
+  idempotent?: boolean;
+  /** Extra attempts on other providers (failover). Default: the reference's, then 2. */
+  retries?: number;
+  /** Cap on this method's calls in flight from this client to one provider. Default: the reference's, then none. */
+  actives?: number;
+  /**
+   * Argument positions that are callbacks (functions the provider may call
+   * back over the same connection). Default none.
+   */
+  callbacks?: number[];
 }
 
 /** Options of `@Service(name, options)`. */
@@ -54,7 +71,14 @@ export function defineService(name: string, options: ServiceOptions): ServiceDef
     if (RESERVED.has(method) || !NAME.test(method)) {
       throw new HeartlineError('INVALID_CONFIG', `@Service('${name}'): '${method}' cannot be a remote method`);
     }
-    methods.set(method, Object.freeze({ ...options.methods[method] }));
+    const m = options.methods[method] ?? {};
+    if (m.callbacks !== undefined && (!Array.isArray(m.callbacks) || !m.callbacks.every((i) => Number.isInteger(i) && i >= 0))) {
+      throw new HeartlineError('INVALID_CONFIG', `@Service('${name}'): callbacks of '${method}' must be argument positions`);
+    }
+    if (m.callbacks !== undefined && m.callbacks.length > 0 && m.oneWay === true) {
+      throw new HeartlineError('INVALID_CONFIG', `@Service('${name}'): '${method}' cannot be one-way and take callbacks`);
+    }
+    methods.set(method, Object.freeze({ ...m }));
   }
   return Object.freeze({ name, version: options.version ?? '', group: options.group ?? '', methods });
 }

@@ -7,6 +7,14 @@ export interface ProviderOptions {
   version?: string;
   /** Overrides the contract's group for this implementation. */
   group?: string;
+  /**
+   * Cap on concurrent executions of this service, across all connections. Over
+   * it a call is refused at once with LIMIT_EXCEEDED, before any user code runs.
+   * Default none.
+   */
+  executes?: number;
+  /** Per-method caps on concurrent executions (`{ sayHello: { executes: 10 } }`). Default none. */
+  methods?: Record<string, { executes?: number }>;
 }
 
 /** What `@Provider` records on an implementation class. */

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   CLIENT_CLOSED: { status: 14, retrySafe: false, onWire: false },
   SERIALIZATION_ERROR: { status: 15, retrySafe: false, onWire: true },
   INVALID_CONFIG: { status: 16, retrySafe: false, onWire: false },
+  CALLBACK_RELEASED: { status: 17, retrySafe: false, onWire: true },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

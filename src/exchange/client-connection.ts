@@ -4,10 +4,14 @@ import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE, PROTOCOL_VERSION } from '../protocol/constants.js';
 import { frameFlags, isRequest, type FrameHeader } from '../protocol/frame.js';
 import { readErrorResponse, readHandshakeResponse, type HandshakeRequest } from '../protocol/messages.js';
+import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
-import { ConnectionState, canTransition } from './connection-state.js';
+import { CallbackTable } from './callback-table.js';
+import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
+import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
 import { PendingCalls, withOrigin, type PendingCall } from './pending-calls.js';
+import { errorResponse, failureResponse, valueResponse, type EncodedResponse } from './responder.js';
 
 /** Resolved options of one consumer connection (see `ClientOptions` for the documented defaults). */
 export interface ClientConnectionOptions {
@@ -17,6 +21,10 @@ export interface ClientConnectionOptions {
   maxFrameSize: number;
   maxQueuedBytes: number;
   keepAliveDelay: number;
+  /** Ping interval proposed in the handshake, in ms; 0 for none. */
+  heartbeat: number;
+  /** Silent intervals before the provider is declared dead. */
+  heartbeatMisses: number;
   logger: Logger;
 }
 
@@ -33,25 +41,34 @@ export interface OutgoingCall {
   origin: Error | undefined;
 }
 
-/** What a connection tells its owner (the connection registry). */
+/** What a connection tells its owner. */
 export interface ConnectionObserver {
-  onStateChange(conn: ClientConnection, from: ConnectionState, to: ConnectionState, reason?: HeartlineError): void;
+  onStateChange(conn: ClientConnection, from: ConnectionState, to: ConnectionState): void;
 }
 
 const CALL_FLAGS_TWO_WAY = frameFlags(FrameType.Call, true, true);
 const CALL_FLAGS_ONE_WAY = frameFlags(FrameType.Call, true, false);
+const RESPONSE_FLAGS = frameFlags(FrameType.Call, false, false);
 const HANDSHAKE_FLAGS = frameFlags(FrameType.Handshake, true, true);
+const PING_FLAGS = frameFlags(FrameType.Heartbeat, true, true);
 const PONG_FLAGS = frameFlags(FrameType.Heartbeat, false, false);
 const CANCEL_FLAGS = frameFlags(FrameType.Cancel, true, false);
+
+let nextConnectionId = 1;
 
 /**
  * The consumer's end of one long connection: it connects, shakes hands, then
  * multiplexes calls by request id. Calls made before the handshake completes
- * wait (within their own timeout) and go out once it does. When the socket
- * closes, every pending call fails at once.
+ * wait (within their own timeout) and go out once it does. An idle connection
+ * pings; a silent provider is declared dead. When the socket closes, every
+ * pending call fails at once. After a drain notice it starts no new calls and
+ * closes itself once the calls in flight have settled.
  */
-export class ClientConnection implements TransportHandler {
+export class ClientConnection implements TransportHandler, HeartbeatLink {
+  readonly id = nextConnectionId++;
   readonly address: string;
+  /** The consumer's callbacks passed to this provider. */
+  readonly callbacks = new CallbackTable();
   private stateValue = ConnectionState.Connecting;
   private readonly options: ClientConnectionOptions;
   private readonly observer: ConnectionObserver | undefined;
@@ -60,22 +77,36 @@ export class ClientConnection implements TransportHandler {
   private waiting: Array<[PendingCall, OutgoingCall]> = [];
   private peerMaxFrameSize = 0;
   private connectTimer: NodeJS.Timeout | undefined;
+  private heartbeat: Heartbeat | undefined;
+  private pingId = 0;
+  private pingSentAt = 0;
+  private closeKind: DisconnectReason | undefined;
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
   private readonly onCallTimeout = (call: PendingCall): void => this.timeoutCall(call);
-  /** When the connection was created (ms since epoch). */
-  readonly createdAt = Date.now();
+  /** When the connection was created (clock ms). */
+  readonly createdAt = now();
+  /** When the last call was made on it (clock ms). */
+  lastCallAt = now();
+  /** Round-trip time measured by the last pong, in ms; undefined before the first. */
+  rtt: number | undefined;
+  /** The ping interval agreed in the handshake, in ms; 0 for none. */
+  heartbeatInterval = 0;
+  /** Why the connection closed; undefined while open. */
+  disconnectReason: DisconnectReason | undefined;
+  /** The error that closed the connection, if any. */
+  closeError: HeartlineError | undefined;
 
   constructor(options: ClientConnectionOptions, observer?: ConnectionObserver) {
     this.options = options;
     this.observer = observer;
-    this.address = `${options.host}:${options.port}`;
+    this.address = options.host.includes(':') ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`;
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     const socket = netConnect({ host: options.host, port: options.port });
     this.transport = new Transport(socket, options, this);
     socket.once('connect', () => this.startHandshake());
     this.connectTimer = setTimeout(() => {
-      this.transport.destroy(new HeartlineError('CONNECT_FAILED', `connect to ${this.address} timed out after ${options.connectTimeout} ms`));
+      this.shutdown('connect-failed', new HeartlineError('CONNECT_FAILED', `connect to ${this.address} timed out after ${options.connectTimeout} ms`));
     }, options.connectTimeout);
     this.connectTimer.unref();
   }
@@ -84,12 +115,18 @@ export class ClientConnection implements TransportHandler {
     return this.stateValue;
   }
 
+  /** True while new calls may start here. */
+  get usable(): boolean {
+    const s = this.stateValue;
+    return s === ConnectionState.Ready || s === ConnectionState.Connecting || s === ConnectionState.Handshaking;
+  }
+
   /** Calls waiting for a response (two-way calls only). */
   get inFlight(): number {
     return this.pending.size;
   }
 
-  /** Responses that arrived after their call had timed out or been cancelled. */
+  /** Responses that arrived after their call had timed out. */
   get lateResponses(): number {
     return this.pending.lateResponses;
   }
@@ -99,8 +136,17 @@ export class ClientConnection implements TransportHandler {
     return this.closedPromise;
   }
 
+  lastReadAt(): number {
+    return this.transport.lastReadAt;
+  }
+
+  lastWriteAt(): number {
+    return this.transport.writer.lastWriteAt;
+  }
+
   /** Sends one call; resolves with the decoded result (undefined for one-way calls once written). */
   call(out: OutgoingCall): Promise<unknown> {
+    this.lastCallAt = now();
     return new Promise((resolve, reject) => {
       const call: PendingCall = { id: this.pending.nextId(), label: out.label, seq: 0, timeout: out.timeout, origin: out.origin, resolve, reject, timer: undefined };
       const state = this.stateValue;
@@ -117,12 +163,32 @@ export class ClientConnection implements TransportHandler {
     });
   }
 
-  /** Fails every call with CLIENT_CLOSED and closes the socket. Resolves once it is closed. */
-  close(): Promise<void> {
-    if (this.stateValue !== ConnectionState.Closed) {
-      this.transport.destroy(new HeartlineError('CLIENT_CLOSED', 'the client was closed'));
-    }
+  /** Closes the socket now; calls in flight fail (CLIENT_CLOSED for `client-closed`). Resolves once closed. */
+  close(reason: DisconnectReason = 'client-closed'): Promise<void> {
+    const err = reason === 'client-closed'
+      ? new HeartlineError('CLIENT_CLOSED', 'the client was closed')
+      : new HeartlineError('CONNECTION_LOST_UNWRITTEN', `connection closed (${reason})`);
+    this.shutdown(reason, err);
     return this.closedPromise;
+  }
+
+  /**
+   * Stops new calls here and closes once the calls in flight have settled
+   * (the provider left the provider list). Used by the endpoint.
+   */
+  retire(reason: DisconnectReason): void {
+    if (this.stateValue === ConnectionState.Connecting || this.stateValue === ConnectionState.Handshaking) {
+      void this.close(reason);
+      return;
+    }
+    this.closeKind ??= reason;
+    if (this.transition(ConnectionState.Draining)) this.closeIfDrained();
+  }
+
+  private shutdown(kind: DisconnectReason, err: HeartlineError): void {
+    if (this.stateValue === ConnectionState.Closed) return;
+    this.closeKind ??= kind;
+    this.transport.destroy(err);
   }
 
   private write(call: PendingCall, out: OutgoingCall): void {
@@ -142,6 +208,7 @@ export class ClientConnection implements TransportHandler {
   private failOne(call: PendingCall, out: OutgoingCall, err: HeartlineError): void {
     if (out.oneWay) call.reject(withOrigin(err, call.origin));
     else this.pending.fail(call, err);
+    this.closeIfDrained();
   }
 
   private timeoutCall(call: PendingCall): void {
@@ -149,21 +216,23 @@ export class ClientConnection implements TransportHandler {
     if (!this.pending.fail(call, err)) return;
     // Tell the provider it may drop the call; the response, if it still comes, is counted as late.
     if (call.seq !== 0 && !this.transport.isClosed) this.transport.send(CANCEL_FLAGS, 0, FrameType.Cancel, call.id);
+    this.closeIfDrained();
   }
 
   private startHandshake(): void {
     if (!this.transition(ConnectionState.Handshaking)) return;
-    const hello: HandshakeRequest = { version: PROTOCOL_VERSION, maxFrameSize: this.options.maxFrameSize, heartbeat: 0, agent: 'heartline-node' };
+    const hello: HandshakeRequest = { version: PROTOCOL_VERSION, maxFrameSize: this.options.maxFrameSize, heartbeat: this.options.heartbeat, agent: 'heartline-node' };
     this.transport.send(HANDSHAKE_FLAGS, 0, FrameType.Handshake, 0, encodeBody(hello));
   }
 
   private finishHandshake(header: FrameHeader, body: Buffer): void {
-    if (this.stateValue !== ConnectionState.Handshaking) {
-      this.protocolError('unexpected handshake response');
+    if (this.stateValue !== ConnectionState.Handshaking || isRequest(header.flags)) {
+      this.protocolError('unexpected handshake frame');
       return;
     }
     if (header.status !== 0) {
-      this.transport.destroy(readErrorResponse(header.status, body));
+      const refusal = readErrorResponse(header.status, body);
+      this.shutdown('refused', refusal);
       return;
     }
     let value: unknown;
@@ -179,9 +248,14 @@ export class ClientConnection implements TransportHandler {
       return;
     }
     this.peerMaxFrameSize = answer.maxFrameSize;
+    this.heartbeatInterval = answer.heartbeat;
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     if (!this.transition(ConnectionState.Ready)) return;
+    if (answer.heartbeat > 0) {
+      this.heartbeat = new Heartbeat(this, { pingInterval: answer.heartbeat, deadAfter: answer.heartbeat * this.options.heartbeatMisses });
+      this.heartbeat.start();
+    }
     const waiting = this.waiting;
     this.waiting = [];
     for (const [call, out] of waiting) {
@@ -190,24 +264,33 @@ export class ClientConnection implements TransportHandler {
     }
   }
 
+  // HeartbeatLink
+  sendPing(): void {
+    this.pingId = this.pingId >= 0xffffffff ? 1 : this.pingId + 1;
+    this.pingSentAt = now();
+    this.transport.send(PING_FLAGS, 0, FrameType.Heartbeat, this.pingId);
+  }
+
+  peerDead(silentMs: number): void {
+    this.options.logger.warn(`provider ${this.address} silent for ${Math.round(silentMs)} ms: heartbeat timeout, closing`, { peer: this.address });
+    this.shutdown('heartbeat-timeout', new HeartlineError('CONNECTION_LOST_WRITTEN', `heartbeat timeout: nothing received for ${Math.round(silentMs)} ms`));
+  }
+
   onFrame(header: FrameHeader, body: Buffer): void {
     switch (header.type) {
       case FrameType.Call:
-        if (isRequest(header.flags)) {
-          // Calls from provider to consumer are not served by this version.
-          this.protocolError('unexpected call request from provider');
-          return;
-        }
-        this.settle(header, body);
+        if (isRequest(header.flags)) this.runCallback(header, body);
+        else this.settle(header, body);
         return;
       case FrameType.Handshake:
         this.finishHandshake(header, body);
         return;
       case FrameType.Heartbeat:
         if (isRequest(header.flags)) this.transport.send(PONG_FLAGS, 0, FrameType.Heartbeat, header.id);
+        else if (header.id === this.pingId && this.pingSentAt > 0) this.rtt = now() - this.pingSentAt;
         return;
       case FrameType.Drain:
-        this.transition(ConnectionState.Draining);
+        if (this.transition(ConnectionState.Draining)) this.closeIfDrained();
         return;
       case FrameType.Cancel:
         return; // providers do not cancel consumer calls; ignored
@@ -219,17 +302,57 @@ export class ClientConnection implements TransportHandler {
     if (call === undefined) return;
     if (header.status !== 0) {
       call.reject(withOrigin(readErrorResponse(header.status, body), call.origin));
-      return;
+    } else {
+      let value: unknown;
+      try {
+        value = body.length === 0 ? undefined : decodeBody(body);
+      } catch (err) {
+        call.reject(withOrigin(new HeartlineError('PROTOCOL_ERROR', `${call.label}: undecodable response body`, { cause: err }), call.origin));
+        this.protocolError('undecodable response body');
+        return;
+      }
+      call.resolve(value);
     }
+    if (this.stateValue === ConnectionState.Draining) this.closeIfDrained();
+  }
+
+  /** A provider pushes to one of our callbacks: body `[callbackId, args]`. */
+  private runCallback(header: FrameHeader, body: Buffer): void {
     let value: unknown;
     try {
-      value = body.length === 0 ? undefined : decodeBody(body);
-    } catch (err) {
-      call.reject(withOrigin(new HeartlineError('PROTOCOL_ERROR', `${call.label}: undecodable response body`, { cause: err }), call.origin));
-      this.protocolError('undecodable response body');
+      value = decodeBody(body);
+    } catch {
+      this.protocolError('undecodable callback request');
       return;
     }
-    call.resolve(value);
+    const twoWay = (header.flags & CALL_FLAGS_TWO_WAY) === CALL_FLAGS_TWO_WAY;
+    const reply = (r: EncodedResponse): void => {
+      if (twoWay && !this.transport.isClosed) this.transport.send(RESPONSE_FLAGS, r.status, FrameType.Call, header.id, r.body);
+    };
+    if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== 'number' || !Array.isArray(value[1])) {
+      reply(errorResponse('BAD_REQUEST', 'a callback request is [callbackId, args]'));
+      return;
+    }
+    const fn = this.callbacks.get(value[0]);
+    if (fn === undefined) {
+      reply(errorResponse('CALLBACK_RELEASED', `callback ${value[0]} is not registered on this connection`));
+      return;
+    }
+    let result: unknown;
+    try {
+      result = fn(...(value[1] as unknown[]));
+    } catch (err) {
+      reply(failureResponse(err, false));
+      return;
+    }
+    if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
+      (result as PromiseLike<unknown>).then(
+        (v) => reply(valueResponse(v, this.peerMaxFrameSize)),
+        (err: unknown) => reply(failureResponse(err, false)),
+      );
+    } else {
+      reply(valueResponse(result, this.peerMaxFrameSize));
+    }
   }
 
   onOversize(header: FrameHeader): void {
@@ -238,43 +361,61 @@ export class ClientConnection implements TransportHandler {
       call?.reject(withOrigin(new HeartlineError('PAYLOAD_TOO_LARGE', `${call.label}: response of ${header.length} bytes is over this consumer's limit of ${this.options.maxFrameSize} bytes`), call.origin));
       return;
     }
+    if (header.type === FrameType.Call) {
+      if ((header.flags & CALL_FLAGS_TWO_WAY) === CALL_FLAGS_TWO_WAY) {
+        const r = errorResponse('PAYLOAD_TOO_LARGE', `callback request of ${header.length} bytes is over this consumer's limit`);
+        this.transport.send(RESPONSE_FLAGS, r.status, FrameType.Call, header.id, r.body);
+      }
+      return;
+    }
     this.protocolError(`oversized frame of type ${header.type}`);
   }
 
   onClose(reason: HeartlineError | undefined): void {
     const from = this.stateValue;
+    this.heartbeat?.cancel();
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     const waiting = this.waiting;
     this.waiting = [];
     const neverReady = from === ConnectionState.Connecting || from === ConnectionState.Handshaking;
-    if (reason?.code === 'CLIENT_CLOSED') {
-      this.pending.failAllWith(reason);
-    } else if (neverReady) {
-      const err = reason !== undefined && reason.code !== 'CONNECTION_LOST_WRITTEN' && reason.code !== 'PROTOCOL_ERROR'
-        ? reason
-        : new HeartlineError('CONNECT_FAILED', `could not connect to ${this.address}: ${reason?.message ?? 'closed during handshake'}`, { cause: reason });
-      this.pending.failAllWith(err);
-    } else {
-      this.pending.failAll(this.transport.writer.flushedSeq, `connection to ${this.address} lost${reason ? `: ${reason.message}` : ''}`, reason);
-    }
+    this.closeError = reason;
+    this.disconnectReason = this.closeKind ?? (neverReady ? 'connect-failed' : reason?.code === 'PROTOCOL_ERROR' ? 'protocol-error' : reason !== undefined ? 'socket-error' : 'closed-by-peer');
+    // Calls that never got a connection fail with the reason itself when it says more than
+    // "could not connect": the client closed, or the provider refused the handshake.
+    let unsent: HeartlineError | undefined;
+    if (reason?.code === 'CLIENT_CLOSED' || reason?.code === 'CONNECT_FAILED' || reason?.remote === true) unsent = reason;
+    else if (neverReady) unsent = new HeartlineError('CONNECT_FAILED', `could not connect to ${this.address}: ${reason?.message ?? 'closed during handshake'}`, { cause: reason });
+    if (unsent !== undefined) this.pending.failAllWith(unsent);
+    else this.pending.failAll(this.transport.writer.flushedSeq, `connection to ${this.address} lost${reason ? `: ${reason.message}` : ''}`, reason);
     for (const [call, out] of waiting) {
-      if (out.oneWay) call.reject(withOrigin(new HeartlineError(neverReady ? 'CONNECT_FAILED' : 'CONNECTION_LOST_UNWRITTEN', `${out.label}: connection to ${this.address} closed`), call.origin));
+      if (!out.oneWay) continue;
+      const err = unsent ?? new HeartlineError('CONNECTION_LOST_UNWRITTEN', `connection to ${this.address} closed`);
+      call.reject(withOrigin(new HeartlineError(err.code, `${out.label}: ${err.message}`, { cause: err }), call.origin));
     }
-    this.transition(ConnectionState.Closed, reason);
+    this.callbacks.clear();
+    this.transition(ConnectionState.Closed);
     this.resolveClosed();
+  }
+
+  /** After a drain notice, close once nothing is pending (the provider waits for us). */
+  private closeIfDrained(): void {
+    if (this.stateValue === ConnectionState.Draining && this.pending.size === 0) {
+      this.closeKind ??= 'drain';
+      this.transport.end();
+    }
   }
 
   private protocolError(message: string): void {
     this.options.logger.warn(`protocol error from ${this.address}: ${message}; closing this connection`, { peer: this.address });
-    this.transport.destroy(new HeartlineError('PROTOCOL_ERROR', message));
+    this.shutdown('protocol-error', new HeartlineError('PROTOCOL_ERROR', message));
   }
 
-  private transition(to: ConnectionState, reason?: HeartlineError): boolean {
+  private transition(to: ConnectionState): boolean {
     const from = this.stateValue;
     if (!canTransition(from, to)) return false;
     this.stateValue = to;
-    this.observer?.onStateChange(this, from, to, reason);
+    this.observer?.onStateChange(this, from, to);
     return true;
   }
 }

@@ -24,3 +24,26 @@ const ALLOWED: Record<ConnectionState, readonly ConnectionState[]> = {
 export function canTransition(from: ConnectionState, to: ConnectionState): boolean {
   return ALLOWED[from].includes(to);
 }
+
+/** Why a connection closed, as reported in `disconnect` events. */
+export type DisconnectReason =
+  /** The peer closed the socket. */
+  | 'closed-by-peer'
+  /** Nothing arrived for `heartbeat × heartbeatMisses` (or the provider's idle timeout). */
+  | 'heartbeat-timeout'
+  /** The peer broke the protocol. */
+  | 'protocol-error'
+  /** The provider sent drain and the calls in flight settled. */
+  | 'drain'
+  /** Closed by `client.close()` / `server.close()`. */
+  | 'client-closed'
+  /** Unused for longer than the idle time. */
+  | 'idle'
+  /** The connection or its handshake did not complete. */
+  | 'connect-failed'
+  /** The provider refused the handshake (for example, its `accepts` limit). */
+  | 'refused'
+  /** A socket error (reset, broken pipe). */
+  | 'socket-error'
+  /** The provider is no longer in the provider list. */
+  | 'removed';

@@ -34,10 +34,28 @@ export function encodeBody(value: unknown): Buffer {
 
 /**
  * Decodes exactly one value that must fill `body` to its last byte. Throws on
- * truncated data, trailing bytes and the never-used byte 0xc1.
+ * truncated data, trailing bytes and the never-used byte 0xc1 anywhere in it
+ * (msgpackr returns a marker object for 0xc1 instead of failing).
  */
 export function decodeBody(body: Uint8Array): unknown {
   const value: unknown = packr.unpack(body);
-  if (value === C1) throw new Error('MessagePack byte 0xc1 is never used');
+  if (typeof value === 'object' && value !== null && hasC1(value)) throw new Error('MessagePack byte 0xc1 is never used');
   return value;
+}
+
+function hasC1(value: object): boolean {
+  if (value === C1) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (typeof item === 'object' && item !== null && hasC1(item)) return true;
+    }
+    return false;
+  }
+  if (ArrayBuffer.isView(value) || value instanceof Date) return false;
+  for (const key in value) {
+    const item: unknown = (value as Record<string, unknown>)[key];
+    if (typeof item === 'object' && item !== null && hasC1(item)) return true;
+  }
+  return false;
 }

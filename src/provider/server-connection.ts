@@ -1,13 +1,19 @@
 import type { Socket } from 'node:net';
-import { ERROR_CODES, type ErrorCode } from '../errors/codes.js';
+import { ERROR_CODES } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
-import { ConnectionState } from '../exchange/connection-state.js';
+import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
+import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
+import { PendingCalls, type PendingCall } from '../exchange/pending-calls.js';
+import { errorResponse, type EncodedResponse } from '../exchange/responder.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE, MIN_MAX_FRAME_SIZE, PROTOCOL_VERSION } from '../protocol/constants.js';
 import { frameFlags, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
-import { errorBody, readHandshakeRequest, readRequest, type HandshakeResponse } from '../protocol/messages.js';
+import { errorBody, readErrorResponse, readHandshakeRequest, type HandshakeResponse } from '../protocol/messages.js';
+import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
+import { CallbackProxies } from './callback-proxies.js';
+import { dispatch, type Execution, type Outcome } from './dispatcher.js';
 import type { ServiceRegistry } from './service-registry.js';
 
 /** Resolved options of one provider connection (see `ServerOptions` for the documented defaults). */
@@ -16,41 +22,66 @@ export interface ServerConnectionOptions {
   maxQueuedBytes: number;
   keepAliveDelay: number;
   exposeStack: boolean;
+  /** Close a connection silent for this long, in ms; 0 never. */
+  idleTimeout: number;
+  /** Shortest ping interval granted to consumers, in ms. */
+  minHeartbeat: number;
+  /** Timeout of pushes to consumer callbacks, in ms. */
+  callbackTimeout: number;
   logger: Logger;
 }
 
+/** What a connection asks of and tells its server. */
+export interface ServerConnectionHooks {
+  /** Called at handshake: an error refuses the connection (for example, `accepts`). */
+  admit(conn: ServerConnection): HeartlineError | undefined;
+  onReady(conn: ServerConnection): void;
+  onClose(conn: ServerConnection, reason: DisconnectReason): void;
+}
+
 const RESPONSE_FLAGS = frameFlags(FrameType.Call, false, false);
+const PUSH_FLAGS = frameFlags(FrameType.Call, true, true);
 const HANDSHAKE_RESPONSE_FLAGS = frameFlags(FrameType.Handshake, false, false);
 const PONG_FLAGS = frameFlags(FrameType.Heartbeat, false, false);
 const DRAIN_FLAGS = frameFlags(FrameType.Drain, true, false);
 
-/** A call being executed; `cancelled` is set by a Cancel frame and drops its response. */
-interface Execution {
-  cancelled: boolean;
-}
+let nextId = 1;
 
 /**
- * The provider's end of one connection: it answers the handshake, then
- * dispatches each request to the registered service and writes the response.
- * Nothing a peer sends, and nothing a handler does, can throw out of here.
+ * The provider's end of one connection: it answers the handshake (agreeing the
+ * heartbeat), dispatches requests, answers pings first, pushes to consumer
+ * callbacks, and closes the connection when it has been silent past the idle
+ * timeout. Nothing a peer sends, and nothing a handler does, throws out of here.
  */
-export class ServerConnection implements TransportHandler {
+export class ServerConnection implements TransportHandler, HeartbeatLink {
+  readonly id = nextId++;
+  readonly createdAt = now();
   private readonly transport: Transport;
   private readonly registry: ServiceRegistry;
   private readonly options: ServerConnectionOptions;
-  private readonly onClosed: (conn: ServerConnection) => void;
+  private readonly hooks: ServerConnectionHooks;
   private stateValue = ConnectionState.Handshaking;
   private peerMaxFrameSize = MIN_MAX_FRAME_SIZE;
   private readonly executions = new Map<number, Execution>();
+  private readonly pushes = new PendingCalls();
   private readonly idleWaiters: Array<() => void> = [];
   private readonly closeWaiters: Array<() => void> = [];
+  private readonly heartbeat: Heartbeat;
+  private closeKind: DisconnectReason | undefined;
+  readonly callbacks: CallbackProxies;
+  /** Ping interval granted to the consumer, in ms. */
+  heartbeatInterval = 0;
 
-  constructor(socket: Socket, registry: ServiceRegistry, options: ServerConnectionOptions, onClosed: (conn: ServerConnection) => void) {
+  constructor(socket: Socket, registry: ServiceRegistry, options: ServerConnectionOptions, hooks: ServerConnectionHooks) {
     this.registry = registry;
     this.options = options;
-    this.onClosed = onClosed;
+    this.hooks = hooks;
     this.transport = new Transport(socket, options, this);
+    this.callbacks = new CallbackProxies((id, args) => this.push(id, args));
     socket.on('drain', () => socket.resume());
+    // The provider never pings; it only notices silence (a consumer pings at most every idleTimeout / 3).
+    this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout });
+    this.heartbeat.start();
   }
 
   get state(): ConnectionState {
@@ -61,13 +92,36 @@ export class ServerConnection implements TransportHandler {
     return this.transport.peer;
   }
 
-  /** Calls being executed on this connection. */
+  /** Calls being executed for this connection. */
   get inFlight(): number {
     return this.executions.size;
   }
 
-  /** Sends the drain notice: the consumer should start no new calls here. */
+  lastReadAt(): number {
+    return this.transport.lastReadAt;
+  }
+
+  lastWriteAt(): number {
+    return this.transport.writer.lastWriteAt;
+  }
+
+  sendPing(): void {
+    // never called: pingInterval is 0
+  }
+
+  peerDead(silentMs: number): void {
+    this.closeKind ??= 'heartbeat-timeout';
+    this.options.logger.warn(`consumer ${this.peer} silent for ${Math.round(silentMs)} ms: closing its connection`, { peer: this.peer });
+    this.transport.destroy(new HeartlineError('CONNECTION_LOST_WRITTEN', 'idle timeout'));
+  }
+
+  /** Sends the drain notice: the consumer starts no new calls and closes once its calls settle. */
   drain(): void {
+    if (this.stateValue === ConnectionState.Handshaking) {
+      this.closeKind ??= 'drain';
+      this.transport.end();
+      return;
+    }
     if (this.stateValue !== ConnectionState.Ready) return;
     this.stateValue = ConnectionState.Draining;
     this.transport.send(DRAIN_FLAGS, 0, FrameType.Drain, 0);
@@ -85,12 +139,8 @@ export class ServerConnection implements TransportHandler {
     else this.closeWaiters.push(callback);
   }
 
-  /** Flushes what is queued and closes. */
-  end(): void {
-    this.transport.end();
-  }
-
-  destroy(): void {
+  destroy(reason: DisconnectReason = 'client-closed'): void {
+    this.closeKind ??= reason;
     this.transport.destroy();
   }
 
@@ -101,11 +151,11 @@ export class ServerConnection implements TransportHandler {
     }
     switch (header.type) {
       case FrameType.Call:
-        if (!isRequest(header.flags)) return this.protocolError('unexpected call response from consumer');
-        this.dispatch(header, body);
+        if (isRequest(header.flags)) this.dispatch(header, body);
+        else this.settlePush(header, body);
         return;
       case FrameType.Heartbeat:
-        if (isRequest(header.flags)) this.transport.send(PONG_FLAGS, 0, FrameType.Heartbeat, header.id);
+        if (isRequest(header.flags)) this.transport.sendUrgent(PONG_FLAGS, FrameType.Heartbeat, header.id);
         return;
       case FrameType.Cancel: {
         const execution = this.executions.get(header.id);
@@ -120,19 +170,27 @@ export class ServerConnection implements TransportHandler {
   }
 
   onOversize(header: FrameHeader): void {
-    if (this.stateValue !== ConnectionState.Handshaking && header.type === FrameType.Call && isRequest(header.flags)) {
-      if (isTwoWay(header.flags)) {
-        this.sendError(header.id, 'PAYLOAD_TOO_LARGE', `request of ${HEADER_SIZE + header.length} bytes is over this provider's limit of ${this.options.maxFrameSize} bytes`);
+    if (this.stateValue !== ConnectionState.Handshaking && header.type === FrameType.Call) {
+      if (isRequest(header.flags)) {
+        if (isTwoWay(header.flags)) this.respond(header.id, errorResponse('PAYLOAD_TOO_LARGE', `request of ${HEADER_SIZE + header.length} bytes is over this provider's limit of ${this.options.maxFrameSize} bytes`));
+      } else {
+        const push = this.pushes.take(header.id);
+        push?.reject(new HeartlineError('PAYLOAD_TOO_LARGE', `${push.label}: response over this provider's limit`));
       }
       return;
     }
     this.protocolError(`oversized frame of type ${header.type}`);
   }
 
-  onClose(): void {
+  onClose(reason: HeartlineError | undefined): void {
+    const from = this.stateValue;
     this.stateValue = ConnectionState.Closed;
+    this.heartbeat.cancel();
     for (const execution of this.executions.values()) execution.cancelled = true;
-    this.onClosed(this);
+    this.pushes.failAll(this.transport.writer.flushedSeq, 'consumer connection closed', reason);
+    this.callbacks.releaseAll();
+    const kind = this.closeKind ?? (reason?.code === 'PROTOCOL_ERROR' ? 'protocol-error' : reason !== undefined ? 'socket-error' : from === ConnectionState.Draining ? 'drain' : 'closed-by-peer');
+    this.hooks.onClose(this, kind);
     for (const wake of this.idleWaiters.splice(0)) wake();
     for (const wake of this.closeWaiters.splice(0)) wake();
   }
@@ -147,110 +205,60 @@ export class ServerConnection implements TransportHandler {
     }
     if (hello === undefined || hello.version < 1 || hello.maxFrameSize < MIN_MAX_FRAME_SIZE) {
       const message = hello === undefined ? 'malformed handshake' : `unacceptable handshake (version ${hello.version}, maxFrameSize ${hello.maxFrameSize})`;
-      this.transport.send(HANDSHAKE_RESPONSE_FLAGS, ERROR_CODES.PROTOCOL_ERROR.status, FrameType.Handshake, header.id, encodeBody(errorBody('PROTOCOL_ERROR', message)));
-      this.transport.end();
-      return;
+      return this.refuse(header.id, new HeartlineError('PROTOCOL_ERROR', message), 'protocol-error');
     }
+    const refusal = this.hooks.admit(this);
+    if (refusal !== undefined) return this.refuse(header.id, refusal, 'refused');
     this.peerMaxFrameSize = hello.maxFrameSize;
-    const answer: HandshakeResponse = { version: Math.min(hello.version, PROTOCOL_VERSION), maxFrameSize: this.options.maxFrameSize, heartbeat: 0, idleTimeout: 0 };
+    this.heartbeatInterval = agreeHeartbeat(hello.heartbeat, this.options.idleTimeout, this.options.minHeartbeat);
+    const answer: HandshakeResponse = {
+      version: Math.min(hello.version, PROTOCOL_VERSION),
+      maxFrameSize: this.options.maxFrameSize,
+      heartbeat: this.heartbeatInterval,
+      idleTimeout: this.options.idleTimeout,
+    };
     this.stateValue = ConnectionState.Ready;
     this.transport.send(HANDSHAKE_RESPONSE_FLAGS, 0, FrameType.Handshake, header.id, encodeBody(answer));
+    this.hooks.onReady(this);
+  }
+
+  private refuse(id: number, err: HeartlineError, kind: DisconnectReason): void {
+    this.closeKind ??= kind;
+    this.transport.send(HANDSHAKE_RESPONSE_FLAGS, ERROR_CODES[err.code].status, FrameType.Handshake, id, encodeBody(errorBody(err.code, err.message)));
+    this.transport.end();
   }
 
   private dispatch(header: FrameHeader, body: Buffer): void {
-    const twoWay = isTwoWay(header.flags);
-    const id = header.id;
     let decoded: unknown;
     try {
       decoded = decodeBody(body);
     } catch (err) {
       return this.protocolError(`undecodable request body: ${(err as Error).message}`);
     }
-    const request = readRequest(decoded);
-    if (request instanceof HeartlineError) {
-      if (twoWay) this.sendError(id, request.code, request.message);
-      return;
-    }
+    const id = header.id;
+    const twoWay = isTwoWay(header.flags);
     if (this.stateValue === ConnectionState.Draining) {
-      if (twoWay) this.sendError(id, 'UNAVAILABLE', 'provider is draining');
+      if (twoWay) this.respond(id, errorResponse('UNAVAILABLE', 'provider is draining'));
       return;
     }
-    const service = this.registry.lookup(request.service, request.version, request.group);
-    if (service === undefined) {
-      if (twoWay) this.sendError(id, 'SERVICE_NOT_FOUND', `no service ${request.service} version '${request.version}' group '${request.group}'`);
-      return;
-    }
-    const handler = service.methods.get(request.method);
-    if (handler === undefined) {
-      if (twoWay) this.sendError(id, 'METHOD_NOT_FOUND', `${request.service} has no method '${request.method}'`);
-      return;
-    }
-    const respond = twoWay && !service.oneWay.has(request.method);
     const execution: Execution = { cancelled: false };
+    // Registered first: a synchronous handler finishes inside dispatch().
     this.executions.set(id, execution);
-    let result: unknown;
-    try {
-      result = handler.apply(service.instance, request.args);
-    } catch (err) {
-      this.finish(id, execution, respond, undefined, err, true);
-      return;
-    }
-    if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
-      (result as PromiseLike<unknown>).then(
-        (value) => this.finish(id, execution, respond, value, undefined, false),
-        (err: unknown) => this.finish(id, execution, respond, undefined, err, true),
-      );
-    } else {
-      this.finish(id, execution, respond, result, undefined, false);
-    }
+    dispatch(this.registry, decoded, this.callbacks, execution, (outcome) => this.finish(id, execution, twoWay, outcome), this.options.exposeStack);
   }
 
-  private finish(id: number, execution: Execution, respond: boolean, value: unknown, error: unknown, failed: boolean): void {
+  private finish(id: number, execution: Execution, twoWay: boolean, response: Outcome): void {
     if (this.executions.get(id) === execution) this.executions.delete(id);
-    if (respond && !execution.cancelled && this.stateValue !== ConnectionState.Closed) {
-      if (failed) this.sendHandlerError(id, error);
-      else this.sendValue(id, value);
+    if (twoWay && response !== undefined && !execution.cancelled && this.stateValue !== ConnectionState.Closed) {
+      this.respond(id, typeof response === 'function' ? response(this.peerMaxFrameSize) : response);
     }
     if (this.executions.size === 0 && this.idleWaiters.length > 0) {
       for (const wake of this.idleWaiters.splice(0)) wake();
     }
   }
 
-  private sendValue(id: number, value: unknown): void {
-    let body: Buffer;
-    try {
-      body = encodeBody(value);
-    } catch (err) {
-      return this.sendError(id, 'SERIALIZATION_ERROR', `result could not be encoded: ${(err as Error).message}`);
-    }
-    if (HEADER_SIZE + body.length > this.peerMaxFrameSize) {
-      return this.sendError(id, 'PAYLOAD_TOO_LARGE', `response of ${HEADER_SIZE + body.length} bytes is over the consumer's limit of ${this.peerMaxFrameSize} bytes`);
-    }
-    this.write(id, 0, body);
-  }
-
-  private sendHandlerError(id: number, error: unknown): void {
-    const err = error instanceof Error ? error : undefined;
-    const message = err !== undefined ? err.message : String(error);
-    const name = err !== undefined ? err.name : typeof error;
-    const own = err as (Error & { details?: unknown; code?: unknown }) | undefined;
-    const details = own?.details !== undefined ? own.details : typeof own?.code === 'string' ? { code: own.code } : undefined;
-    const stack = this.options.exposeStack ? err?.stack : undefined;
-    let body: Buffer;
-    try {
-      body = encodeBody(errorBody('HANDLER_ERROR', message, name, details, stack));
-    } catch {
-      body = encodeBody(errorBody('HANDLER_ERROR', message, name));
-    }
-    this.write(id, ERROR_CODES.HANDLER_ERROR.status, body);
-  }
-
-  private sendError(id: number, code: ErrorCode, message: string): void {
-    this.write(id, ERROR_CODES[code].status, encodeBody(errorBody(code, message)));
-  }
-
-  private write(id: number, status: number, body: Buffer): void {
-    if (this.transport.send(RESPONSE_FLAGS, status, FrameType.Call, id, body) === 0 && !this.transport.isClosed) {
+  private respond(id: number, r: EncodedResponse): void {
+    if (this.transport.send(RESPONSE_FLAGS, r.status, FrameType.Call, id, r.body) === 0 && !this.transport.isClosed) {
       // The consumer is not reading its responses and the bound is reached: give up on it.
       this.options.logger.warn(`consumer ${this.peer} is not reading; closing its connection`, { peer: this.peer });
       this.transport.destroy(new HeartlineError('LIMIT_EXCEEDED', 'write queue bound reached'));
@@ -260,8 +268,62 @@ export class ServerConnection implements TransportHandler {
     if (this.transport.writer.isBlocked) this.transport.socket.pause();
   }
 
+  /** Calls the consumer's callback `callbackId`; body `[callbackId, args]`. */
+  private push(callbackId: number, args: unknown[]): Promise<unknown> {
+    if (this.stateValue === ConnectionState.Closed) return Promise.reject(new HeartlineError('CONNECTION_LOST_UNWRITTEN', 'consumer connection is closed'));
+    const label = `callback ${callbackId} of ${this.peer}`;
+    let body: Buffer;
+    try {
+      body = encodeBody([callbackId, args]);
+    } catch (err) {
+      return Promise.reject(new HeartlineError('SERIALIZATION_ERROR', `${label}: arguments could not be encoded`, { cause: err }));
+    }
+    if (HEADER_SIZE + body.length > this.peerMaxFrameSize) {
+      return Promise.reject(new HeartlineError('PAYLOAD_TOO_LARGE', `${label}: push of ${HEADER_SIZE + body.length} bytes is over the consumer's limit`));
+    }
+    return new Promise((resolve, reject) => {
+      const call: PendingCall = { id: this.pushes.nextId(), label, seq: 0, timeout: this.options.callbackTimeout, origin: undefined, resolve, reject, timer: undefined };
+      this.pushes.add(call, this.options.callbackTimeout, (c) => this.pushes.fail(c, new HeartlineError('TIMEOUT', `${label}: no answer within ${c.timeout} ms`)));
+      const seq = this.transport.send(PUSH_FLAGS, 0, FrameType.Call, call.id, body);
+      if (seq === 0) this.pushes.fail(call, new HeartlineError('LIMIT_EXCEEDED', `${label}: write queue bound reached`));
+      else call.seq = seq;
+    });
+  }
+
+  private settlePush(header: FrameHeader, body: Buffer): void {
+    const call = this.pushes.take(header.id);
+    if (call === undefined) return;
+    if (header.status !== 0) {
+      call.reject(readErrorResponse(header.status, body));
+      return;
+    }
+    try {
+      call.resolve(body.length === 0 ? undefined : decodeBody(body));
+    } catch (err) {
+      call.reject(new HeartlineError('PROTOCOL_ERROR', `${call.label}: undecodable answer`, { cause: err }));
+      this.protocolError('undecodable callback answer');
+    }
+  }
+
   private protocolError(message: string): void {
+    this.closeKind ??= 'protocol-error';
     this.options.logger.warn(`protocol error from ${this.peer}: ${message}; closing this connection`, { peer: this.peer });
     this.transport.destroy(new HeartlineError('PROTOCOL_ERROR', message));
   }
+}
+
+/**
+ * The ping interval granted to a consumer that proposed `proposed` ms: never
+ * more than a third of the idle timeout (so a consumer that follows it is never
+ * cut off, the mistake of Dubbo #6630), never less than `minHeartbeat` unless
+ * the idle timeout forces it. 0 only when the provider never closes idle
+ * connections and the consumer proposed none.
+ */
+export function agreeHeartbeat(proposed: number, idleTimeout: number, minHeartbeat: number): number {
+  if (idleTimeout > 0) {
+    const max = Math.max(1, Math.floor(idleTimeout / 3));
+    const wanted = proposed > 0 ? proposed : max;
+    return Math.min(max, Math.max(Math.min(minHeartbeat, max), wanted));
+  }
+  return proposed > 0 ? Math.max(proposed, minHeartbeat) : 0;
 }

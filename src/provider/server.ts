@@ -1,27 +1,38 @@
+import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { providerOf, type ProviderOptions } from '../decorators/provider.js';
 import type { Contract } from '../decorators/metadata.js';
+import { providerOf, type ProviderOptions } from '../decorators/provider.js';
 import { HeartlineError } from '../errors/heartline-error.js';
+import type { DisconnectReason } from '../exchange/connection-state.js';
 import { DEFAULT_MAX_FRAME_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
+import { now } from '../transport/clock.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
-import { ServerConnection, type ServerConnectionOptions } from './server-connection.js';
+import { ServerConnection, type ServerConnectionHooks, type ServerConnectionOptions } from './server-connection.js';
 import { ServiceRegistry } from './service-registry.js';
 
-/** Options of `new Server(options)`. */
+/** Options of `new Server(options)`. Every time is in ms. */
 export interface ServerOptions {
   /** Interface to listen on. Default: every interface (Node's default). */
   host?: string;
   /** TCP port; 0 picks a free one. Default 20880 (Dubbo's). */
   port?: number;
+  /** Close a connection that sent nothing (not even a ping) for this long. Default 60000. 0 never does. */
+  idleTimeout?: number;
+  /** Shortest ping interval granted to consumers (they may propose less). Default 1000. */
+  minHeartbeat?: number;
+  /** Cap on open connections; one over it is refused in the handshake with LIMIT_EXCEEDED. Default none. */
+  accepts?: number;
+  /** Timeout of pushes to consumer callbacks. Default 3000. */
+  callbackTimeout?: number;
   /** Largest frame (16-byte header + body) accepted from a consumer, in bytes. Default 8 MiB. */
   maxFrameSize?: number;
   /** Bound on response bytes waiting to be written per connection, in bytes. Default 4 × maxFrameSize. */
   maxQueuedBytes?: number;
-  /** Initial delay of TCP keepalive probes, in ms. Default 60000. */
+  /** Initial delay of TCP keepalive probes. Default 60000. */
   keepAliveDelay?: number;
-  /** Send handlers' stack traces to consumers. Default false: only code, name and message travel. */
+  /** Send handlers' stack traces to consumers. Default false: only code, name, message and details travel. */
   exposeStack?: boolean;
-  /** How long `close()` lets calls in flight finish after sending drain, in ms. Default 10000. */
+  /** How long `close()` lets calls in flight finish after sending drain. Default 10000. */
   closeGracePeriod?: number;
   /** Where protocol errors and other events that cannot be thrown are reported. Default: stderr. */
   logger?: Logger;
@@ -32,35 +43,71 @@ export interface ServerAddress {
   port: number;
 }
 
+/** A live consumer connection as `server.connections()` reports it. */
+export interface ServerConnectionInfo {
+  id: number;
+  /** Consumer address, `host:port`. */
+  peer: string;
+  state: string;
+  /** ms since the connection was accepted. */
+  age: number;
+  /** ms since bytes last arrived. */
+  lastRead: number;
+  /** ms since bytes were last written. */
+  lastWrite: number;
+  /** Ping interval granted to the consumer, in ms. */
+  heartbeat: number;
+  /** Calls executing for this connection. */
+  inFlight: number;
+}
+
+/** Events of a Server. */
+export interface ServerEvents {
+  connect: [info: ServerConnectionInfo];
+  disconnect: [info: ServerConnectionInfo, reason: DisconnectReason];
+}
+
+function checkNumber(name: string, value: number | undefined, fallback: number, min = 0): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || Number.isNaN(v) || v < min) throw new HeartlineError('INVALID_CONFIG', `${name} must be a number >= ${min}`);
+  return v;
+}
+
 /**
  * A Heartline provider: it accepts connections and dispatches each request to a
  * registered service instance by (service, version, group).
  */
-export class Server {
+export class Server extends EventEmitter<ServerEvents> implements ServerConnectionHooks {
   private readonly registry = new ServiceRegistry();
-  private readonly connections = new Set<ServerConnection>();
+  private readonly connectionSet = new Set<ServerConnection>();
   private readonly net: NetServer;
   private readonly host: string | undefined;
   private readonly port: number;
   private readonly connectionOptions: ServerConnectionOptions;
   private readonly closeGracePeriod: number;
+  private readonly accepts: number;
   private closing: Promise<void> | undefined;
   /** Connections accepted since start. */
   connectionsAccepted = 0;
 
   constructor(options: ServerOptions = {}) {
+    super();
     const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     if (!Number.isInteger(maxFrameSize) || maxFrameSize < MIN_MAX_FRAME_SIZE || maxFrameSize > 0xffffffff) {
       throw new HeartlineError('INVALID_CONFIG', `maxFrameSize must be an integer from ${MIN_MAX_FRAME_SIZE} to 4 GiB`);
     }
     this.host = options.host;
-    this.port = options.port ?? 20880;
-    this.closeGracePeriod = options.closeGracePeriod ?? 10_000;
+    this.port = checkNumber('port', options.port, 20880);
+    this.closeGracePeriod = checkNumber('closeGracePeriod', options.closeGracePeriod, 10_000);
+    this.accepts = checkNumber('accepts', options.accepts, Infinity, 1);
     this.connectionOptions = {
       maxFrameSize,
-      maxQueuedBytes: options.maxQueuedBytes ?? 4 * maxFrameSize,
-      keepAliveDelay: options.keepAliveDelay ?? 60_000,
+      maxQueuedBytes: checkNumber('maxQueuedBytes', options.maxQueuedBytes, 4 * maxFrameSize, 1),
+      keepAliveDelay: checkNumber('keepAliveDelay', options.keepAliveDelay, 60_000),
       exposeStack: options.exposeStack ?? false,
+      idleTimeout: checkNumber('idleTimeout', options.idleTimeout, 60_000),
+      minHeartbeat: checkNumber('minHeartbeat', options.minHeartbeat, 1000),
+      callbackTimeout: checkNumber('callbackTimeout', options.callbackTimeout, 3000),
       logger: options.logger ?? consoleLogger,
     };
     this.net = createServer((socket) => this.accept(socket));
@@ -104,37 +151,51 @@ export class Server {
 
   /** Open connections. */
   get connectionCount(): number {
-    return this.connections.size;
+    return this.connectionSet.size;
+  }
+
+  /** The live consumer connections. */
+  connections(): ServerConnectionInfo[] {
+    return [...this.connectionSet].map(describe);
   }
 
   /**
-   * Graceful shutdown: sends drain on every connection, stops accepting, lets
-   * calls in flight finish within `closeGracePeriod`, then closes. Idempotent.
+   * Graceful shutdown, in order: sends drain on every connection, stops
+   * accepting, lets calls in flight finish (consumers close their connections
+   * once their calls have settled) within `closeGracePeriod`, then closes what
+   * is left. Idempotent.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
   }
 
+  /**
+   * Installs handlers that call `close()` on these signals and then exit the
+   * process (code 0). Returns a function that removes them.
+   */
+  closeOnSignals(signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): () => void {
+    const handler = (): void => {
+      void this.close().then(() => process.exit(0));
+    };
+    for (const s of signals) process.once(s, handler);
+    return () => {
+      for (const s of signals) process.off(s, handler);
+    };
+  }
+
   private async shutdown(): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.net.close(() => resolve()));
-    for (const conn of this.connections) conn.drain();
+    for (const conn of this.connectionSet) conn.drain();
+    const allClosed = Promise.all([...this.connectionSet].map((c) => new Promise<void>((resolve) => c.onceClosed(resolve))));
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.closeGracePeriod);
-      timer.unref();
     });
-    await Promise.race([Promise.all([...this.connections].map((c) => c.idle())), grace]);
+    await Promise.race([allClosed, grace]);
     clearTimeout(timer);
-    for (const conn of this.connections) conn.end();
-    // Give peers a moment to close their side, then cut what is left.
-    const ended = Promise.all([...this.connections].map((c) => new Promise<void>((resolve) => c.onceClosed(resolve))));
-    const cut = setTimeout(() => {
-      for (const conn of this.connections) conn.destroy();
-    }, 1000);
-    cut.unref();
-    await ended;
-    clearTimeout(cut);
+    for (const conn of this.connectionSet) conn.destroy('drain');
+    await allClosed;
     await stopped;
   }
 
@@ -144,7 +205,38 @@ export class Server {
       return;
     }
     this.connectionsAccepted++;
-    const conn = new ServerConnection(socket, this.registry, this.connectionOptions, (c) => this.connections.delete(c));
-    this.connections.add(conn);
+    this.connectionSet.add(new ServerConnection(socket, this.registry, this.connectionOptions, this));
   }
+
+  // ServerConnectionHooks
+  admit(conn: ServerConnection): HeartlineError | undefined {
+    if (this.closing !== undefined) return new HeartlineError('UNAVAILABLE', 'provider is shutting down');
+    let ready = 0;
+    for (const c of this.connectionSet) if (c !== conn && c.state !== 'handshaking' && c.state !== 'closed') ready++;
+    if (ready >= this.accepts) return new HeartlineError('LIMIT_EXCEEDED', `provider accepts at most ${this.accepts} connections`);
+    return undefined;
+  }
+
+  onReady(conn: ServerConnection): void {
+    this.emit('connect', describe(conn));
+  }
+
+  onClose(conn: ServerConnection, reason: DisconnectReason): void {
+    this.connectionSet.delete(conn);
+    this.emit('disconnect', describe(conn), reason);
+  }
+}
+
+function describe(c: ServerConnection): ServerConnectionInfo {
+  const t = now();
+  return {
+    id: c.id,
+    peer: c.peer,
+    state: c.state,
+    age: t - c.createdAt,
+    lastRead: t - c.lastReadAt(),
+    lastWrite: t - c.lastWriteAt(),
+    heartbeat: c.heartbeatInterval,
+    inFlight: c.inFlight,
+  };
 }

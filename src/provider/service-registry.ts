@@ -1,6 +1,7 @@
 import { serviceOf, type Contract, type ServiceDefinition } from '../decorators/metadata.js';
 import type { ProviderOptions } from '../decorators/provider.js';
 import { HeartlineError } from '../errors/heartline-error.js';
+import { ExecutionCounter } from './execution-limits.js';
 
 type Handler = (...args: unknown[]) => unknown;
 
@@ -14,6 +15,12 @@ export interface ExportedService {
   readonly methods: ReadonlyMap<string, Handler>;
   /** Declared one-way methods: their results are never sent. */
   readonly oneWay: ReadonlySet<string>;
+  /** Argument positions that carry callback ids, per method. */
+  readonly callbacks: ReadonlyMap<string, readonly number[]>;
+  /** The service's `executes` cap, if any. */
+  readonly executes: ExecutionCounter | undefined;
+  /** Per-method `executes` caps. */
+  readonly methodExecutes: ReadonlyMap<string, ExecutionCounter>;
 }
 
 export function serviceKey(name: string, version: string, group: string): string {
@@ -38,6 +45,13 @@ export class ServiceRegistry {
     }
     const methods = new Map<string, Handler>();
     const oneWay = new Set<string>();
+    const callbacks = new Map<string, readonly number[]>();
+    const methodExecutes = new Map<string, ExecutionCounter>();
+    for (const name of Object.keys(options.methods ?? {})) {
+      if (!definition.methods.has(name)) throw new HeartlineError('INVALID_CONFIG', `${definition.name} declares no method '${name}'`);
+      const limit = options.methods![name]!.executes;
+      if (limit !== undefined) methodExecutes.set(name, new ExecutionCounter(checkLimit(limit)));
+    }
     for (const [name, opts] of definition.methods) {
       const fn: unknown = (instance as Record<string, unknown>)[name];
       if (typeof fn !== 'function') {
@@ -45,8 +59,10 @@ export class ServiceRegistry {
       }
       methods.set(name, fn as Handler);
       if (opts.oneWay === true) oneWay.add(name);
+      if (opts.callbacks !== undefined && opts.callbacks.length > 0) callbacks.set(name, opts.callbacks);
     }
-    const exported: ExportedService = { definition, version, group, instance, methods, oneWay };
+    const executes = options.executes === undefined ? undefined : new ExecutionCounter(checkLimit(options.executes));
+    const exported: ExportedService = { definition, version, group, instance, methods, oneWay, callbacks, executes, methodExecutes };
     this.services.set(key, exported);
     return exported;
   }
@@ -58,4 +74,9 @@ export class ServiceRegistry {
   get size(): number {
     return this.services.size;
   }
+}
+
+function checkLimit(n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new HeartlineError('INVALID_CONFIG', `executes must be a positive integer, not ${n}`);
+  return n;
 }

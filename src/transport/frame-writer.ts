@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { HEADER_SIZE, type FrameType } from '../protocol/constants.js';
 import { writeHeader } from '../protocol/frame.js';
+import { now } from './clock.js';
 
 interface QueuedFrame {
   flags: number;
@@ -33,6 +34,8 @@ export class FrameWriter {
   private seq = 0;
   /** Sequence number of the last frame handed to `socket.write()`. */
   flushedSeq = 0;
+  /** When bytes were last handed to the socket (clock ms). */
+  lastWriteAt = now();
 
   constructor(socket: Socket, maxQueuedBytes: number) {
     this.socket = socket;
@@ -72,6 +75,21 @@ export class FrameWriter {
     return ++this.seq;
   }
 
+  /**
+   * Queues a frame ahead of everything waiting (pongs: a peer measuring
+   * liveness must not wait behind a backlog). Same return as `write()`.
+   */
+  writeUrgent(flags: number, status: number, type: FrameType, id: number): number {
+    if (this.closed) return 0;
+    this.queue.unshift({ flags, status, type, id, body: undefined });
+    this.queueBytes += HEADER_SIZE;
+    if (!this.scheduled && !this.blocked) {
+      this.scheduled = true;
+      process.nextTick(flushTick, this);
+    }
+    return ++this.seq;
+  }
+
   /** Hands everything queued to the socket now, unless it is blocked. */
   flush(): void {
     this.scheduled = false;
@@ -92,6 +110,7 @@ export class FrameWriter {
     this.queue = [];
     this.queueBytes = 0;
     this.flushedSeq = this.seq;
+    this.lastWriteAt = now();
     if (!this.socket.write(out)) this.blocked = true;
   }
 

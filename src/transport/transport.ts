@@ -3,6 +3,7 @@ import { HeartlineError } from '../errors/heartline-error.js';
 import type { FrameType } from '../protocol/constants.js';
 import type { FrameHeader } from '../protocol/frame.js';
 import { FrameDecoder, type FrameSink } from '../protocol/frame-decoder.js';
+import { now } from './clock.js';
 import { FrameWriter } from './frame-writer.js';
 import type { Logger } from './logger.js';
 
@@ -41,6 +42,8 @@ export class Transport implements FrameSink {
   private readonly logger: Logger;
   private closeReason: HeartlineError | undefined;
   private closed = false;
+  /** When bytes last arrived (clock ms). */
+  lastReadAt = now();
 
   constructor(socket: Socket, options: TransportOptions, handler: TransportHandler) {
     this.socket = socket;
@@ -51,7 +54,10 @@ export class Transport implements FrameSink {
     this.writer = new FrameWriter(socket, options.maxQueuedBytes);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, options.keepAliveDelay);
-    socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      this.lastReadAt = now();
+      this.decoder.push(chunk);
+    });
     socket.on('error', (err: Error) => {
       this.closeReason ??= new HeartlineError('CONNECTION_LOST_WRITTEN', `socket error: ${err.message}`, { cause: err });
     });
@@ -65,6 +71,11 @@ export class Transport implements FrameSink {
   /** Queues one frame; returns its write sequence number, or 0 when refused. */
   send(flags: number, status: number, type: FrameType, id: number, body?: Buffer): number {
     return this.writer.write(flags, status, type, id, body);
+  }
+
+  /** Queues a body-less frame ahead of everything waiting (pongs). */
+  sendUrgent(flags: number, type: FrameType, id: number): number {
+    return this.writer.writeUrgent(flags, 0, type, id);
   }
 
   /** Tears the socket down now; `reason` is reported to the handler. */

@@ -1,0 +1,294 @@
+import { HeartlineError } from '../errors/heartline-error.js';
+import { ClientConnection, type ClientConnectionOptions, type ConnectionObserver, type OutgoingCall } from '../exchange/client-connection.js';
+import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
+import { withOrigin } from '../exchange/pending-calls.js';
+import { now } from '../transport/clock.js';
+import { ActiveCounter } from './active-limiter.js';
+import type { ProviderAddress } from './address.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+
+/** Availability of one provider, as the consumer sees it. */
+export enum EndpointState {
+  /** No connection yet (lazy) or all closed for being idle; the next call opens one. */
+  Idle = 'idle',
+  /** The first connection is being opened. */
+  Connecting = 'connecting',
+  /** At least one connection is ready. */
+  Ready = 'ready',
+  /** The provider sent drain: no new calls until it comes back. */
+  Draining = 'draining',
+  /** Connections were lost; reconnecting in the background with backoff. */
+  Reconnecting = 'reconnecting',
+  /** No longer in any provider list, or the client closed. */
+  Removed = 'removed',
+}
+
+/** What an endpoint reports to the registry. */
+export interface EndpointObserver {
+  onConnect(endpoint: Endpoint, conn: ClientConnection): void;
+  onDisconnect(endpoint: Endpoint, conn: ClientConnection, reason: DisconnectReason): void;
+  onReconnect(endpoint: Endpoint, attempts: number): void;
+}
+
+/** Client-wide settings an endpoint reads. */
+export interface EndpointOptions {
+  connection: Omit<ClientConnectionOptions, 'host' | 'port'>;
+  /** Connections per provider (`connections`). */
+  maxConnections: number;
+  backoff: Required<BackoffOptions>;
+  random: () => number;
+  /** Calls in flight across the client, and their bound. Shared by all endpoints. */
+  budget: { pending: number; max: number };
+}
+
+/** One call as an endpoint sends it. */
+export interface EndpointCall {
+  out: OutgoingCall;
+  /** Encodes the body for a given connection (methods with callbacks); otherwise `out.body` is used. */
+  encode?: (conn: ClientConnection) => Buffer;
+  /** `service#method`: the key of the per-method active count. */
+  methodKey: string;
+  /** Cap on active calls for the method on this provider (Infinity for none). */
+  actives: number;
+  /** `service`: the key of the per-service active count. */
+  serviceKey: string;
+  /** Cap on active calls for the service on this provider (Infinity for none). */
+  serviceActives: number;
+}
+
+/**
+ * One provider address: up to `maxConnections` connections to it, its active
+ * call counts, and its availability. When its last connection is lost it
+ * reconnects in the background with backoff, for as long as some provider list
+ * still names it.
+ *
+ * ```
+ *   Idle -> Connecting -> Ready <-> Reconnecting        any -> Removed
+ *                          |  ^          ^
+ *                          v  |          |
+ *                        Draining -------'   (the provider restarts)
+ * ```
+ */
+export class Endpoint implements ConnectionObserver {
+  readonly address: ProviderAddress;
+  private stateValue = EndpointState.Idle;
+  private readonly options: EndpointOptions;
+  private readonly observer: EndpointObserver;
+  private conns: ClientConnection[] = [];
+  private readonly counters = new Map<string, ActiveCounter>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** Failed reconnect attempts in a row. */
+  private attempt = 0;
+  /** Successful reconnects since creation. */
+  reconnects = 0;
+  /** Calls in flight through this endpoint. */
+  active = 0;
+
+  constructor(address: ProviderAddress, options: EndpointOptions, observer: EndpointObserver) {
+    this.address = address;
+    this.options = options;
+    this.observer = observer;
+  }
+
+  get state(): EndpointState {
+    return this.stateValue;
+  }
+
+  /** True when new calls may be sent here. */
+  get available(): boolean {
+    const s = this.stateValue;
+    return s === EndpointState.Ready || s === EndpointState.Idle || s === EndpointState.Connecting;
+  }
+
+  /** Active calls of one method here (always counted; `leastactive` reads it). */
+  activeFor(methodKey: string): number {
+    return this.counters.get(methodKey)?.active ?? 0;
+  }
+
+  connections(): readonly ClientConnection[] {
+    return this.conns;
+  }
+
+  /** Opens the first connection now (eager mode). */
+  connect(): void {
+    if (this.conns.length === 0 && (this.stateValue === EndpointState.Idle)) this.open();
+  }
+
+  /** Sends a call here, waiting for an active slot when a cap is full. */
+  invoke(call: EndpointCall): Promise<unknown> {
+    const budget = this.options.budget;
+    if (budget.pending >= budget.max) {
+      return Promise.reject(withOrigin(new HeartlineError('LIMIT_EXCEEDED', `${call.out.label}: ${budget.max} calls are already pending in this client (maxPendingCalls)`), call.out.origin));
+    }
+    const mc = this.counter(call.methodKey);
+    const sc = call.serviceActives === Infinity ? undefined : this.counter(call.serviceKey);
+    if (mc.tryAcquire(call.actives) && (sc === undefined || sc.tryAcquire(call.serviceActives) || this.undo(mc))) {
+      return this.send(call, mc, sc);
+    }
+    return this.acquireSlowly(call, mc, sc);
+  }
+
+  private undo(mc: ActiveCounter): false {
+    mc.release();
+    return false;
+  }
+
+  private async acquireSlowly(call: EndpointCall, mc: ActiveCounter, sc: ActiveCounter | undefined): Promise<unknown> {
+    const started = now();
+    const timeout = call.out.timeout;
+    try {
+      if (!mc.tryAcquire(call.actives)) await mc.wait(call.actives, timeout, call.out.label);
+    } catch (err) {
+      throw withOrigin(err as HeartlineError, call.out.origin);
+    }
+    if (sc !== undefined && !sc.tryAcquire(call.serviceActives)) {
+      const left = timeout > 0 ? Math.max(1, timeout - (now() - started)) : 0;
+      try {
+        await sc.wait(call.serviceActives, left, call.out.label);
+      } catch (err) {
+        mc.release();
+        throw withOrigin(err as HeartlineError, call.out.origin);
+      }
+    }
+    const spent = now() - started;
+    const out = timeout > 0 ? { ...call.out, timeout: Math.max(1, timeout - spent) } : call.out;
+    return this.send({ ...call, out }, mc, sc);
+  }
+
+  private send(call: EndpointCall, mc: ActiveCounter, sc: ActiveCounter | undefined): Promise<unknown> {
+    const conn = this.available ? this.pickConnection() : undefined;
+    if (conn === undefined) {
+      this.release(mc, sc, false);
+      return Promise.reject(withOrigin(new HeartlineError('UNAVAILABLE', `${call.out.label}: provider ${this.address.key} is ${this.stateValue}`), call.out.origin));
+    }
+    let out = call.out;
+    if (call.encode !== undefined) {
+      try {
+        out = { ...out, body: call.encode(conn) };
+      } catch (err) {
+        this.release(mc, sc, false);
+        return Promise.reject(withOrigin(new HeartlineError('SERIALIZATION_ERROR', `${out.label}: arguments could not be encoded: ${(err as Error).message}`, { cause: err }), out.origin));
+      }
+    }
+    this.active++;
+    this.options.budget.pending++;
+    return conn.call(out).then(
+      (value) => {
+        this.release(mc, sc, true);
+        return value;
+      },
+      (err: unknown) => {
+        this.release(mc, sc, true);
+        throw err;
+      },
+    );
+  }
+
+  private release(mc: ActiveCounter, sc: ActiveCounter | undefined, sent: boolean): void {
+    mc.release();
+    sc?.release();
+    if (sent) {
+      this.active--;
+      this.options.budget.pending--;
+    }
+  }
+
+  private counter(key: string): ActiveCounter {
+    let c = this.counters.get(key);
+    if (c === undefined) {
+      c = new ActiveCounter();
+      this.counters.set(key, c);
+    }
+    return c;
+  }
+
+  /** The usable connection with the fewest calls in flight, opening another while under `maxConnections`. */
+  private pickConnection(): ClientConnection | undefined {
+    let best: ClientConnection | undefined;
+    for (const c of this.conns) {
+      if (c.usable && (best === undefined || c.inFlight < best.inFlight)) best = c;
+    }
+    if ((best === undefined || best.inFlight > 0) && this.conns.length < this.options.maxConnections) return this.open();
+    return best;
+  }
+
+  private open(): ClientConnection {
+    const conn = new ClientConnection({ ...this.options.connection, host: this.address.host, port: this.address.port }, this);
+    this.conns.push(conn);
+    if (this.stateValue === EndpointState.Idle) this.stateValue = EndpointState.Connecting;
+    return conn;
+  }
+
+  onStateChange(conn: ClientConnection, from: ConnectionState, to: ConnectionState): void {
+    if (to === ConnectionState.Ready) {
+      const wasDown = this.stateValue === EndpointState.Reconnecting;
+      if (this.stateValue !== EndpointState.Removed && this.stateValue !== EndpointState.Draining) this.stateValue = EndpointState.Ready;
+      this.observer.onConnect(this, conn);
+      if (wasDown) {
+        this.reconnects++;
+        const attempts = this.attempt + 1;
+        this.attempt = 0;
+        this.observer.onReconnect(this, attempts);
+      }
+      this.attempt = 0;
+      return;
+    }
+    if (to === ConnectionState.Draining && this.stateValue !== EndpointState.Removed) {
+      // The provider is shutting down: all of its connections will drain.
+      this.stateValue = EndpointState.Draining;
+      return;
+    }
+    if (to !== ConnectionState.Closed) return;
+    this.conns = this.conns.filter((c) => c !== conn);
+    const reason = conn.disconnectReason ?? 'closed-by-peer';
+    const neverReady = from === ConnectionState.Connecting || from === ConnectionState.Handshaking;
+    if (!neverReady) this.observer.onDisconnect(this, conn, reason);
+    if (this.stateValue === EndpointState.Removed || reason === 'client-closed') return;
+    if (this.conns.some((c) => c.state === ConnectionState.Ready)) return;
+    if (this.conns.some((c) => c.state !== ConnectionState.Closed && c.state !== ConnectionState.Draining)) return; // another is still opening
+    if (reason === 'idle' && this.conns.length === 0) {
+      this.stateValue = EndpointState.Idle;
+      return;
+    }
+    if (this.stateValue === EndpointState.Draining && this.conns.length > 0) return; // wait for the others to drain
+    if (neverReady && this.stateValue === EndpointState.Reconnecting) this.attempt++;
+    this.stateValue = EndpointState.Reconnecting;
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    clearTimeout(this.retryTimer);
+    const delay = backoffDelay(this.attempt, this.options.backoff, this.options.random);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.stateValue === EndpointState.Reconnecting && this.conns.length === 0) this.open();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  /** The provider left every provider list: stop reconnecting, let calls in flight finish, then close. */
+  retire(): void {
+    this.stateValue = EndpointState.Removed;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    for (const c of [...this.conns]) c.retire('removed');
+  }
+
+  /** Closes every connection now (client close). */
+  async close(): Promise<void> {
+    this.stateValue = EndpointState.Removed;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const err = new HeartlineError('CLIENT_CLOSED', 'the client was closed');
+    for (const c of this.counters.values()) c.failAll(err);
+    await Promise.all(this.conns.map((c) => c.close('client-closed')));
+  }
+
+  /** Closes connections that have had no call for `idleMs` and have none in flight. */
+  closeIdle(idleMs: number): void {
+    const t = now();
+    for (const c of [...this.conns]) {
+      if (c.state === ConnectionState.Ready && c.inFlight === 0 && t - c.lastCallAt >= idleMs) void c.close('idle');
+    }
+  }
+}

@@ -1,0 +1,128 @@
+import { now } from '../transport/clock.js';
+
+/** What a heartbeat needs from a connection, and nothing more. */
+export interface HeartbeatLink {
+  /** When the last bytes arrived (clock ms). */
+  lastReadAt(): number;
+  /** When the last bytes were handed to the socket (clock ms). */
+  lastWriteAt(): number;
+  /** Send one ping now. */
+  sendPing(): void;
+  /** Nothing arrived for `silentMs`: the peer is dead. Called at most once per `start()`. */
+  peerDead(silentMs: number): void;
+}
+
+export interface HeartbeatOptions {
+  /** Ping after this long without writing anything, in ms; 0 never pings. */
+  pingInterval: number;
+  /** Declare the peer dead after this long without reading anything, in ms; 0 never does. */
+  deadAfter: number;
+}
+
+/**
+ * Two clocks that never mix (MQTT.js mixed them for years):
+ *
+ * - the **ping clock** fires when nothing was *written* for `pingInterval`;
+ * - the **liveness clock** fires when nothing was *read* for `deadAfter`.
+ *
+ * Writing never postpones the liveness check, so a side that keeps writing to
+ * a dead peer still notices. Timers are not reset on every frame: each fires at
+ * its deadline, compares it with the last activity and re-arms.
+ *
+ * Event-loop stalls: a timer that fires after a stall may find frames that
+ * arrived meanwhile still unread in the socket. So the verdict is never given
+ * from the timer itself: it is checked again in `setImmediate`, which runs
+ * after the event loop has polled and read every socket. Only if nothing has
+ * arrived even then is the peer dead.
+ */
+export class Heartbeat {
+  private readonly link: HeartbeatLink;
+  private readonly options: HeartbeatOptions;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private deadTimer: NodeJS.Timeout | undefined;
+  private verdict: NodeJS.Immediate | undefined;
+  private running = false;
+
+  constructor(link: HeartbeatLink, options: HeartbeatOptions) {
+    this.link = link;
+    this.options = options;
+  }
+
+  /** Starts both clocks from now. Cancels first, so it never leaks a timer. */
+  start(): void {
+    this.cancel();
+    this.running = true;
+    if (this.options.pingInterval > 0) this.armPing(this.options.pingInterval);
+    if (this.options.deadAfter > 0) this.armDeadline(this.options.deadAfter);
+  }
+
+  /** Stops both clocks. Idempotent. */
+  cancel(): void {
+    this.running = false;
+    clearTimeout(this.pingTimer);
+    clearTimeout(this.deadTimer);
+    if (this.verdict !== undefined) clearImmediate(this.verdict);
+    this.pingTimer = this.deadTimer = this.verdict = undefined;
+  }
+
+  private armPing(delay: number): void {
+    this.pingTimer = setTimeout(onPingTimer, Math.max(1, delay), this);
+    this.pingTimer.unref();
+  }
+
+  private armDeadline(delay: number): void {
+    this.deadTimer = setTimeout(onDeadTimer, Math.max(1, delay), this);
+    this.deadTimer.unref();
+  }
+
+  /** @internal */
+  pingDue(): void {
+    this.pingTimer = undefined;
+    if (!this.running) return;
+    const interval = this.options.pingInterval;
+    const idle = now() - this.link.lastWriteAt();
+    if (idle >= interval) {
+      this.link.sendPing();
+      this.armPing(interval);
+    } else {
+      this.armPing(interval - idle);
+    }
+  }
+
+  /** @internal */
+  deadlineDue(): void {
+    this.deadTimer = undefined;
+    if (!this.running) return;
+    const silent = now() - this.link.lastReadAt();
+    if (silent < this.options.deadAfter) {
+      this.armDeadline(this.options.deadAfter - silent);
+      return;
+    }
+    this.verdict = setImmediate(onVerdict, this);
+  }
+
+  /** @internal */
+  giveVerdict(): void {
+    this.verdict = undefined;
+    if (!this.running) return;
+    const silent = now() - this.link.lastReadAt();
+    if (silent < this.options.deadAfter) {
+      this.armDeadline(this.options.deadAfter - silent);
+      return;
+    }
+    this.cancel();
+    this.link.peerDead(silent);
+  }
+}
+
+function onPingTimer(hb: Heartbeat): void {
+  hb.pingDue();
+}
+
+function onDeadTimer(hb: Heartbeat): void {
+  hb.deadlineDue();
+}
+
+function onVerdict(hb: Heartbeat): void {
+  hb.giveVerdict();
+}

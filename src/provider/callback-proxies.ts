@@ -1,0 +1,83 @@
+import { HeartlineError } from '../errors/heartline-error.js';
+
+/** What a provider-side callback can do besides being called. */
+export interface CallbackHandle {
+  /** True once the callback can no longer be called (connection closed, or released by either side). */
+  readonly released: boolean;
+  /** Stops using the callback here; later calls reject with CALLBACK_RELEASED. Idempotent. */
+  release(): void;
+  /** Runs `listener` once when the callback is released (at once if it already is). */
+  onRelease(listener: () => void): void;
+}
+
+/**
+ * A consumer's callback as the provider's handler receives it: calling it
+ * pushes a request to the consumer over the same connection and resolves with
+ * the listener's return value.
+ */
+export type Callback<F extends (...args: never[]) => unknown = (...args: unknown[]) => unknown> = ((
+  ...args: Parameters<F>
+) => Promise<Awaited<ReturnType<F>>>) &
+  CallbackHandle;
+
+/** Sends one push; implemented by the connection. */
+export type PushFn = (callbackId: number, args: unknown[]) => Promise<unknown>;
+
+interface ProxyState {
+  released: boolean;
+  listeners: Array<() => void>;
+}
+
+/**
+ * The provider-side functions standing for one connection's consumer
+ * callbacks, one per callback id (the same id always gives the same function,
+ * so a handler can find a subscriber again). Closing the connection releases
+ * them all, so no listener outlives its connection.
+ */
+export class CallbackProxies {
+  private readonly proxies = new Map<number, { fn: Callback; state: ProxyState }>();
+  private readonly push: PushFn;
+  private closed = false;
+
+  constructor(push: PushFn) {
+    this.push = push;
+  }
+
+  get size(): number {
+    return this.proxies.size;
+  }
+
+  /** The function for callback `id`. */
+  get(id: number): Callback {
+    const existing = this.proxies.get(id);
+    if (existing !== undefined && !existing.state.released) return existing.fn;
+    const state: ProxyState = { released: this.closed, listeners: [] };
+    const release = (): void => {
+      if (state.released) return;
+      state.released = true;
+      if (this.proxies.get(id)?.state === state) this.proxies.delete(id);
+      for (const listener of state.listeners.splice(0)) listener();
+    };
+    const fn = ((...args: unknown[]) => {
+      if (state.released) return Promise.reject(new HeartlineError('CALLBACK_RELEASED', `callback ${id} was released`));
+      return this.push(id, args).catch((err: unknown) => {
+        if (err instanceof HeartlineError && (err.code === 'CALLBACK_RELEASED' || err.code === 'CONNECTION_LOST_WRITTEN' || err.code === 'CONNECTION_LOST_UNWRITTEN')) release();
+        throw err;
+      });
+    }) as Callback;
+    Object.defineProperties(fn, {
+      released: { get: () => state.released },
+      release: { value: release },
+      onRelease: { value: (listener: () => void) => (state.released ? listener() : state.listeners.push(listener)) },
+    });
+    if (!this.closed) this.proxies.set(id, { fn, state });
+    return fn;
+  }
+
+  /** Releases every callback (the connection closed). */
+  releaseAll(): void {
+    this.closed = true;
+    for (const { fn } of [...this.proxies.values()]) fn.release();
+    this.proxies.clear();
+  }
+}

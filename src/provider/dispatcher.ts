@@ -1,0 +1,89 @@
+import { HeartlineError } from '../errors/heartline-error.js';
+import { errorResponse, failureResponse, valueResponse, type EncodedResponse } from '../exchange/responder.js';
+import { readRequest } from '../protocol/messages.js';
+import type { CallbackProxies } from './callback-proxies.js';
+import type { ServiceRegistry } from './service-registry.js';
+
+/** A call being executed; `cancelled` is set by a Cancel frame and drops its response. */
+export interface Execution {
+  cancelled: boolean;
+}
+
+/** A response, or a function that builds it once the peer's frame limit is known. */
+export type Outcome = EncodedResponse | ((peerMaxFrameSize: number) => EncodedResponse) | undefined;
+
+/**
+ * Runs one decoded request: checks its shape, finds the service and the
+ * declared method (a Map lookup, so `constructor`, `__proto__` and prototype
+ * members are never found), applies the `executes` caps before any user code,
+ * turns callback ids into functions, then calls the handler. `done` is called
+ * exactly once (perhaps before this returns), with undefined for one-way methods.
+ */
+export function dispatch(
+  registry: ServiceRegistry,
+  decoded: unknown,
+  callbacks: CallbackProxies,
+  execution: Execution,
+  done: (outcome: Outcome) => void,
+  exposeStack: boolean,
+): void {
+  const request = readRequest(decoded);
+  if (request instanceof HeartlineError) {
+    done(errorResponse(request.code, request.message));
+    return;
+  }
+  const service = registry.lookup(request.service, request.version, request.group);
+  if (service === undefined) {
+    done(errorResponse('SERVICE_NOT_FOUND', `no service ${request.service} version '${request.version}' group '${request.group}'`));
+    return;
+  }
+  const handler = service.methods.get(request.method);
+  if (handler === undefined) {
+    done(errorResponse('METHOD_NOT_FOUND', `${request.service} has no method '${request.method}'`));
+    return;
+  }
+  const args = request.args;
+  const positions = service.callbacks.get(request.method);
+  if (positions !== undefined) {
+    for (const i of positions) {
+      const id = args[i];
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 1) {
+        done(errorResponse('BAD_REQUEST', `argument ${i} of ${request.method} must be a callback id`));
+        return;
+      }
+      args[i] = callbacks.get(id);
+    }
+  }
+  const serviceCap = service.executes;
+  const methodCap = service.methodExecutes.get(request.method);
+  if (serviceCap !== undefined && !serviceCap.tryEnter()) {
+    done(errorResponse('LIMIT_EXCEEDED', `${request.service} is executing its limit of ${serviceCap.limit} calls`));
+    return;
+  }
+  if (methodCap !== undefined && !methodCap.tryEnter()) {
+    serviceCap?.leave();
+    done(errorResponse('LIMIT_EXCEEDED', `${request.service}#${request.method} is executing its limit of ${methodCap.limit} calls`));
+    return;
+  }
+  const oneWay = service.oneWay.has(request.method);
+  const settle = (outcome: Outcome): void => {
+    serviceCap?.leave();
+    methodCap?.leave();
+    done(oneWay ? undefined : outcome);
+  };
+  let result: unknown;
+  try {
+    result = handler.apply(service.instance, args);
+  } catch (err) {
+    settle(failureResponse(err, exposeStack));
+    return;
+  }
+  if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
+    (result as PromiseLike<unknown>).then(
+      (value) => settle(execution.cancelled ? undefined : (peerMax: number) => valueResponse(value, peerMax)),
+      (err: unknown) => settle(failureResponse(err, exposeStack)),
+    );
+  } else {
+    settle((peerMax: number) => valueResponse(result, peerMax));
+  }
+}
