@@ -5,7 +5,7 @@ export { Provider, type ProviderOptions } from './decorators/provider.js';
 export { Consumer } from './decorators/consumer.js';
 export { serviceOf, type Contract, type MethodOptions, type ServiceDefinition, type ServiceOptions } from './decorators/metadata.js';
 export { Client, type ClientEvents, type ClientOptions } from './consumer/client.js';
-export type { ClusterMode, ReferenceOptions } from './consumer/reference.js';
+export type { ClusterMode, ReferenceOptions, StackTraceMode } from './consumer/reference.js';
 export type { Remote } from './consumer/stub.js';
 export type { ConnectionInfo } from './consumer/connection-registry.js';
 export { StaticDirectory, type Directory, type ProviderEntry, type ProviderInfo } from './consumer/directory.js';

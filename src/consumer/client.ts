@@ -8,7 +8,7 @@ import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { ConnectionRegistry, type ConnectionInfo } from './connection-registry.js';
 import { StaticDirectory, type ProviderEntry } from './directory.js';
 import type { LoadBalanceName } from './load-balance/index.js';
-import { Reference, type ClusterMode, type ReferenceDefaults, type ReferenceOptions } from './reference.js';
+import { Reference, type ClusterMode, type ReferenceDefaults, type ReferenceOptions, type StackTraceMode } from './reference.js';
 import { createStub, stubReference, type Remote } from './stub.js';
 
 /** Options of `new Client(options)`. Every time is in ms. */
@@ -45,8 +45,13 @@ export interface ClientOptions {
   maxQueuedBytes?: number;
   /** Initial delay of TCP keepalive probes. Default 60000. */
   keepAliveDelay?: number;
-  /** Capture the caller's stack on each call and append it to late failures. Default true. */
-  captureStack?: boolean;
+  /**
+   * How a failed call's stack shows its caller. `async` (default): re-captured
+   * on failure, naming every awaiting caller, free on success. `eager`:
+   * captured at each call (also shows callers that do not await; costs a few
+   * µs per call). `off`: Heartline's own frames only.
+   */
+  stackTraces?: StackTraceMode;
   /** Random source in [0, 1) for load balancing and backoff jitter (seed it in tests). Default Math.random. */
   random?: () => number;
   /** Where protocol errors and failsafe failures are reported. Default: stderr. */
@@ -100,7 +105,7 @@ export class Client extends EventEmitter<ClientEvents> {
       retries: positive('retries', options.retries, 2),
       cluster: options.cluster ?? 'failover',
       loadbalance: options.loadbalance ?? 'random',
-      captureStack: options.captureStack ?? true,
+      stackTraces: options.stackTraces ?? 'async',
       random,
       logger,
     });

@@ -12,6 +12,16 @@ import { isDirectory, StaticDirectory, type Directory, type ProviderEntry } from
 import type { Endpoint, EndpointCall } from './endpoint.js';
 import { createLoadBalancer, type Candidate, type HashKey, type LoadBalanceName, type LoadBalancer } from './load-balance/index.js';
 
+/**
+ * How a failed call's stack shows its caller:
+ * - `async`: the stub re-captures the stack when the call fails; through V8's
+ *   async stack traces it names every awaiting caller, and costs nothing on success;
+ * - `eager`: the stack is captured when the call is made (also shows callers
+ *   that do not await), at a few µs per call;
+ * - `off`: the stack is where the failure was detected inside Heartline.
+ */
+export type StackTraceMode = 'async' | 'eager' | 'off';
+
 /** How a reference handles a failed attempt. */
 export type ClusterMode = 'failover' | 'failfast' | 'failsafe';
 
@@ -54,7 +64,7 @@ export interface ReferenceDefaults {
   retries: number;
   cluster: ClusterMode;
   loadbalance: LoadBalanceName;
-  captureStack: boolean;
+  stackTraces: StackTraceMode;
   random: () => number;
   logger: Logger;
 }
@@ -69,6 +79,8 @@ interface ResolvedMethod {
   actives: number;
   callbacks: readonly number[] | undefined;
 }
+
+type EndpointCandidate = Candidate & { readonly endpoint: Endpoint };
 
 /** Codes failover retries only for idempotent methods: the call may have run. */
 const RETRY_IF_IDEMPOTENT: readonly ErrorCode[] = ['TIMEOUT', 'CONNECTION_LOST_WRITTEN'];
@@ -95,6 +107,7 @@ export class Reference {
   private readonly serviceActives: number;
   private readonly resolved = new Map<string, ResolvedMethod>();
   private last: Endpoint | undefined;
+  private cache: { listed: readonly unknown[]; entries: EndpointCandidate[] } | undefined;
 
   constructor(definition: ServiceDefinition, options: ReferenceOptions, defaults: ReferenceDefaults, registry: ConnectionRegistry) {
     this.definition = definition;
@@ -115,6 +128,11 @@ export class Reference {
     this.untrack = registry.track(directory);
   }
 
+  /** True when the stub should re-capture the stack of a failure (`stackTraces: 'async'`). */
+  get recaptureStacks(): boolean {
+    return this.defaults.stackTraces === 'async';
+  }
+
   /** Stops following the provider list. */
   release(): void {
     this.untrack();
@@ -127,7 +145,7 @@ export class Reference {
   invoke(method: string, args: unknown[], caller?: Function): Promise<unknown> {
     const m = this.resolved.get(method) ?? this.resolve(method);
     let origin: Error | undefined;
-    if (this.defaults.captureStack) {
+    if (this.defaults.stackTraces === 'eager') {
       origin = { name: 'Error', message: '' } as Error;
       Error.captureStackTrace(origin, caller ?? this.invoke);
     }
@@ -202,20 +220,31 @@ export class Reference {
 
   /** The provider for the next attempt: available, not tried yet, sticky if asked, else the balancer's choice. */
   private select(m: ResolvedMethod, args: unknown[], tried: Endpoint[] | undefined): Endpoint | undefined {
-    const listed = this.directory.list();
+    const all = this.candidates();
     if (this.options.sticky === true && this.last !== undefined && this.last.available && tried?.includes(this.last) !== true) {
-      if (listed.some((p) => p.address.key === this.last!.address.key)) return this.last;
+      if (all.some((c) => c.endpoint === this.last)) return this.last;
     }
-    const candidates: Array<Candidate & { endpoint: Endpoint }> = [];
-    for (const p of listed) {
-      const endpoint = this.registry.endpoint(p.address);
-      if (!endpoint.available || tried?.includes(endpoint) === true) continue;
-      candidates.push({ key: p.address.key, weight: p.weight, endpoint, activeFor: (k) => endpoint.activeFor(k) });
+    let usable: readonly EndpointCandidate[] = all;
+    if (tried !== undefined || !all.every((c) => c.endpoint.available)) {
+      usable = all.filter((c) => c.endpoint.available && tried?.includes(c.endpoint) !== true);
     }
-    if (candidates.length === 0) return undefined;
-    const chosen = candidates.length === 1 ? candidates[0]! : (this.balancer.pick(candidates, { methodKey: m.methodKey, args }) as (typeof candidates)[number]);
+    if (usable.length === 0) return undefined;
+    const chosen = usable.length === 1 ? usable[0]! : (this.balancer.pick(usable, { methodKey: m.methodKey, args }) as EndpointCandidate);
     this.last = chosen.endpoint;
     return chosen.endpoint;
+  }
+
+  /** One candidate per listed provider, rebuilt only when the provider list changes. */
+  private candidates(): readonly EndpointCandidate[] {
+    const listed = this.directory.list();
+    if (this.cache?.listed !== listed) {
+      const entries = listed.map((p): EndpointCandidate => {
+        const endpoint = this.registry.endpoint(p.address);
+        return { key: p.address.key, weight: p.weight, endpoint, activeFor: (k) => endpoint.activeFor(k) };
+      });
+      this.cache = { listed, entries };
+    }
+    return this.cache.entries;
   }
 
   private encode(method: string, args: unknown[]): Buffer {

@@ -37,8 +37,21 @@ export function createStub<T>(reference: Reference): Remote<T> {
       }
       let fn = methods.get(prop);
       if (fn === undefined) {
-        const remote = (...args: unknown[]): Promise<unknown> => reference.invoke(prop, args, remote);
-        fn = remote;
+        if (reference.recaptureStacks) {
+          // An async wrapper: a failure's stack is re-captured here, where V8's async
+          // stack trace still knows every caller awaiting this call.
+          const remote = async (...args: unknown[]): Promise<unknown> => {
+            try {
+              return await reference.invoke(prop, args);
+            } catch (err) {
+              throw recapture(err, remote);
+            }
+          };
+          fn = remote;
+        } else {
+          const remote = (...args: unknown[]): Promise<unknown> => reference.invoke(prop, args, remote);
+          fn = remote;
+        }
         methods.set(prop, fn);
       }
       return fn;
@@ -55,4 +68,9 @@ export function createStub<T>(reference: Reference): Remote<T> {
   });
   references.set(stub, reference);
   return stub as Remote<T>;
+}
+
+function recapture(err: unknown, below: Function): unknown {
+  if (err instanceof Error) Error.captureStackTrace(err, below);
+  return err;
 }
