@@ -37,6 +37,7 @@ const errorText = (err: unknown): string => (err instanceof Error ? err.message 
 
 async function main(): Promise<void> {
   if (!process.send) throw new Error('drive.ts must be started with an IPC channel');
+  process.on('disconnect', () => process.exit(1)); // the orchestrator is gone
   const cfg = JSON.parse(process.argv[2] ?? '{}') as DriveConfig;
   if (!isSystemName(cfg.system)) throw new Error(`unknown system "${cfg.system}"`);
   const sys = await loadSystem(cfg.system);

@@ -6,7 +6,9 @@
 //   BENCH_SYSTEMS=floor,grpc,heartline   BENCH_SIZES=64B,16KiB
 //   BENCH_INFLIGHT=1,32,512              BENCH_SECONDS=3 (measured window)
 //   BENCH_WARMUP=1 (seconds)             BENCH_JSON=path/to/results.json
-import { fork, type ChildProcess } from 'node:child_process';
+//   BENCH_PIN=1    pin server and client to different CPUs with taskset
+//                  (default off; see pinningEnabled below)
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,9 +27,14 @@ function listEnv(name: string, fallback: readonly string[]): string[] {
   return raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : [...fallback];
 }
 
+function usage(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
 function secondsEnv(name: string, fallback: number): number {
   const v = Number(process.env[name] ?? fallback);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`${name} must be a non-negative number`);
+  if (!Number.isFinite(v) || v < 0) usage(`${name} must be a non-negative number`);
   return v;
 }
 
@@ -38,11 +45,34 @@ const inflights = listEnv('BENCH_INFLIGHT', ['1', '32', '512']).map(Number);
 const measureMs = secondsEnv('BENCH_SECONDS', 3) * 1000;
 const warmupMs = secondsEnv('BENCH_WARMUP', 1) * 1000;
 
-for (const s of systems) if (!isSystemName(s)) throw new Error(`unknown system "${s}" (known: ${SYSTEM_NAMES.join(', ')})`);
-for (const s of sizes) if (!(s in SIZES)) throw new Error(`unknown size "${s}" (known: ${Object.keys(SIZES).join(', ')})`);
-for (const n of inflights) if (!Number.isInteger(n) || n < 1) throw new Error(`bad BENCH_INFLIGHT entry "${n}"`);
+for (const s of systems) if (!isSystemName(s)) usage(`unknown system "${s}" (known: ${SYSTEM_NAMES.join(', ')})`);
+for (const s of sizes) if (!(s in SIZES)) usage(`unknown size "${s}" (known: ${Object.keys(SIZES).join(', ')})`);
+for (const n of inflights) if (!Number.isInteger(n) || n < 1) usage(`bad BENCH_INFLIGHT entry "${n}"`);
+if (measureMs === 0) usage('BENCH_SECONDS must be > 0');
 
 const live = new Set<ChildProcess>();
+
+/**
+ * Where a ping-pong pair lands decides the 1-in-flight latency: on a VM a
+ * cross-CPU wake-up costs ~40 µs more than a same-CPU switch, and the scheduler
+ * picks differently from case to case, so unpinned x1 numbers are bimodal.
+ * BENCH_PIN=1 pins the server and the client to different CPUs (every system
+ * then pays the same cross-CPU price); off by default because pinning also
+ * confines each process's GC and libuv threads and hurts on a busy machine.
+ */
+function pinningEnabled(): boolean {
+  const env = process.env.BENCH_PIN?.trim();
+  if (!env || env === '0' || env === 'false' || env === 'off') return false;
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    usage('BENCH_PIN is set but taskset is not usable');
+  }
+  if (os.cpus().length < 2) usage('BENCH_PIN needs at least 2 CPUs');
+  return true;
+}
+const pin = pinningEnabled();
+const CPU = { server: 1, client: 0 } as const;
 
 function tsxImport(): string {
   try {
@@ -52,12 +82,10 @@ function tsxImport(): string {
   }
 }
 
-function spawnChild(file: string, args: string[]): ChildProcess {
-  const child = fork(path.join(HERE, file), args, {
-    cwd: ROOT,
-    execArgv: ['--import', tsxImport(), '--expose-gc'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+function spawnChild(file: string, args: string[], cpu: number): ChildProcess {
+  const node = [process.execPath, '--import', tsxImport(), '--expose-gc', path.join(HERE, file), ...args];
+  const [cmd, ...rest] = pin ? ['taskset', '-c', String(cpu), ...node] : node;
+  const child = spawn(cmd!, rest, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;
@@ -78,26 +106,31 @@ async function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
 }
 
 function startServer(system: SystemName): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawnChild('serve.ts', [system]);
+  const child = spawnChild('serve.ts', [system], CPU.server);
   return new Promise((resolve, reject) => {
+    let settled = false;
     const timer = setTimeout(() => fail(new Error('server did not report a port within 30 s')), 30_000);
     const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       child.kill('SIGKILL');
       reject(err);
     };
     child.on('message', (m: ServeMessage) => {
-      if (m.type === 'listening') {
-        clearTimeout(timer);
-        resolve({ child, port: m.port });
-      } else fail(new Error(m.message));
+      if (m.type === 'error') return fail(new Error(m.message));
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({ child, port: m.port });
     });
+    child.once('error', fail);
     child.once('exit', (code, signal) => fail(new Error(`server exited early (${signal ?? code})`)));
   });
 }
 
 function runClient(cfg: DriveConfig, onResult: (r: CaseResult) => void, onCaseError: (msg: string) => void): Promise<void> {
-  const child = spawnChild('drive.ts', [JSON.stringify(cfg)]);
+  const child = spawnChild('drive.ts', [JSON.stringify(cfg)], CPU.client);
   return new Promise((resolve, reject) => {
     let done = false;
     child.on('message', (m: DriveMessage) => {
@@ -105,6 +138,7 @@ function runClient(cfg: DriveConfig, onResult: (r: CaseResult) => void, onCaseEr
       else if (m.type === 'case-error') onCaseError(`${m.system} ${m.size} x${m.inflight}: ${m.message}`);
       else done = true;
     });
+    child.once('error', reject);
     child.once('exit', (code, signal) =>
       done ? resolve() : reject(new Error(`client exited before finishing (${signal ?? code})`)),
     );
@@ -128,7 +162,8 @@ async function main(): Promise<void> {
   console.log(
     `# Heartline bench: node ${process.version}, ${os.cpus().length} CPUs, ` +
       `warm-up ${warmupMs / 1000}s + measure ${measureMs / 1000}s per case, ` +
-      `~${Math.round(perCase * cases.length * systems.length)}s of load\n`,
+      `~${Math.round(perCase * cases.length * systems.length)}s of load, ` +
+      (pin ? `server pinned to CPU ${CPU.server}, client to CPU ${CPU.client}\n` : 'no CPU pinning (x1 latency can be bimodal, see BENCH_PIN)\n'),
   );
 
   const results: CaseResult[] = [];
@@ -178,7 +213,7 @@ async function main(): Promise<void> {
   if (jsonPath) {
     const file = path.resolve(jsonPath);
     mkdirSync(path.dirname(file), { recursive: true });
-    const meta = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, warmupMs, measureMs };
+    const meta = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, warmupMs, measureMs, pinned: pin };
     writeFileSync(file, `${JSON.stringify({ meta, results, problems }, null, 2)}\n`);
     console.log(`results written to ${file}`);
   }
