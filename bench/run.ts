@@ -83,7 +83,9 @@ function tsxImport(): string {
 }
 
 function spawnChild(file: string, args: string[], cpu: number): ChildProcess {
-  const node = [process.execPath, '--import', tsxImport(), '--expose-gc', path.join(HERE, file), ...args];
+  // BENCH_PROFILE=dir writes a V8 CPU profile of every child into dir (node --cpu-prof).
+  const profile = process.env.BENCH_PROFILE?.trim() ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE.trim()}`] : [];
+  const node = [process.execPath, ...profile, '--import', tsxImport(), '--expose-gc', path.join(HERE, file), ...args];
   const [cmd, ...rest] = pin ? ['taskset', '-c', String(cpu), ...node] : node;
   const child = spawn(cmd!, rest, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   live.add(child);

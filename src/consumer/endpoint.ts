@@ -1,5 +1,6 @@
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ClientConnection, type ClientConnectionOptions, type ConnectionObserver, type OutgoingCall } from '../exchange/client-connection.js';
+import type { CallRequest } from '../exchange/pending-calls.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
 import { withOrigin } from '../exchange/pending-calls.js';
 import { now } from '../transport/clock.js';
@@ -41,11 +42,17 @@ export interface EndpointOptions {
   budget: { pending: number; max: number };
 }
 
-/** One call as an endpoint sends it. */
-export interface EndpointCall {
-  out: OutgoingCall;
-  /** Encodes the body for a given connection (methods with callbacks); otherwise `out.body` is used. */
-  encode?: (conn: ClientConnection) => Buffer;
+/**
+ * One call as an endpoint sends it: the outgoing call plus what the endpoint
+ * needs to count it. The same object travels down to the pending table, whose
+ * `onSettle` hook releases the counts, so a call costs no extra promise.
+ */
+export interface EndpointCall extends OutgoingCall {
+  body: Buffer;
+  timeout: number;
+  onSettle?: ((request: CallRequest) => void) | undefined;
+  /** Encodes the body for a given connection (methods with callbacks); otherwise `body` is used. */
+  encode?: ((conn: ClientConnection) => Buffer) | undefined;
   /** `service#method`: the key of the per-method active count. */
   methodKey: string;
   /** Cap on active calls for the method on this provider (Infinity for none). */
@@ -54,6 +61,10 @@ export interface EndpointCall {
   serviceKey: string;
   /** Cap on active calls for the service on this provider (Infinity for none). */
   serviceActives: number;
+  /** Set by the endpoint while the call is active there: where to release it. */
+  endpoint?: Endpoint | undefined;
+  methodCounter?: ActiveCounter | undefined;
+  serviceCounter?: ActiveCounter | undefined;
 }
 
 /**
@@ -118,7 +129,7 @@ export class Endpoint implements ConnectionObserver {
   invoke(call: EndpointCall): Promise<unknown> {
     const budget = this.options.budget;
     if (budget.pending >= budget.max) {
-      return Promise.reject(withOrigin(new HeartlineError('LIMIT_EXCEEDED', `${call.out.label}: ${budget.max} calls are already pending in this client (maxPendingCalls)`), call.out.origin));
+      return Promise.reject(withOrigin(new HeartlineError('LIMIT_EXCEEDED', `${call.label}: ${budget.max} calls are already pending in this client (maxPendingCalls)`), call.origin));
     }
     const mc = this.counter(call.methodKey);
     const sc = call.serviceActives === Infinity ? undefined : this.counter(call.serviceKey);
@@ -135,62 +146,56 @@ export class Endpoint implements ConnectionObserver {
 
   private async acquireSlowly(call: EndpointCall, mc: ActiveCounter, sc: ActiveCounter | undefined): Promise<unknown> {
     const started = now();
-    const timeout = call.out.timeout;
+    const timeout = call.timeout;
     try {
-      if (!mc.tryAcquire(call.actives)) await mc.wait(call.actives, timeout, call.out.label);
+      if (!mc.tryAcquire(call.actives)) await mc.wait(call.actives, timeout, call.label);
     } catch (err) {
-      throw withOrigin(err as HeartlineError, call.out.origin);
+      throw withOrigin(err as HeartlineError, call.origin);
     }
     if (sc !== undefined && !sc.tryAcquire(call.serviceActives)) {
       const left = timeout > 0 ? Math.max(1, timeout - (now() - started)) : 0;
       try {
-        await sc.wait(call.serviceActives, left, call.out.label);
+        await sc.wait(call.serviceActives, left, call.label);
       } catch (err) {
         mc.release();
-        throw withOrigin(err as HeartlineError, call.out.origin);
+        throw withOrigin(err as HeartlineError, call.origin);
       }
     }
-    const spent = now() - started;
-    const out = timeout > 0 ? { ...call.out, timeout: Math.max(1, timeout - spent) } : call.out;
-    return this.send({ ...call, out }, mc, sc);
+    if (timeout > 0) call.timeout = Math.max(1, timeout - (now() - started));
+    return this.send(call, mc, sc);
   }
 
   private send(call: EndpointCall, mc: ActiveCounter, sc: ActiveCounter | undefined): Promise<unknown> {
     const conn = this.available ? this.pickConnection() : undefined;
     if (conn === undefined) {
-      this.release(mc, sc, false);
-      return Promise.reject(withOrigin(new HeartlineError('UNAVAILABLE', `${call.out.label}: provider ${this.address.key} is ${this.stateValue}`), call.out.origin));
+      mc.release();
+      sc?.release();
+      return Promise.reject(withOrigin(new HeartlineError('UNAVAILABLE', `${call.label}: provider ${this.address.key} is ${this.stateValue}`), call.origin));
     }
-    let out = call.out;
     if (call.encode !== undefined) {
       try {
-        out = { ...out, body: call.encode(conn) };
+        call.body = call.encode(conn);
       } catch (err) {
-        this.release(mc, sc, false);
-        return Promise.reject(withOrigin(new HeartlineError('SERIALIZATION_ERROR', `${out.label}: arguments could not be encoded: ${(err as Error).message}`, { cause: err }), out.origin));
+        mc.release();
+        sc?.release();
+        return Promise.reject(withOrigin(new HeartlineError('SERIALIZATION_ERROR', `${call.label}: arguments could not be encoded: ${(err as Error).message}`, { cause: err }), call.origin));
       }
     }
     this.active++;
     this.options.budget.pending++;
-    return conn.call(out).then(
-      (value) => {
-        this.release(mc, sc, true);
-        return value;
-      },
-      (err: unknown) => {
-        this.release(mc, sc, true);
-        throw err;
-      },
-    );
+    call.endpoint = this;
+    call.methodCounter = mc;
+    call.serviceCounter = sc;
+    call.onSettle = releaseCounters;
+    return conn.call(call);
   }
 
-  private release(mc: ActiveCounter, sc: ActiveCounter | undefined, sent: boolean): void {
+  /** @internal A call sent here settled: free its slots. */
+  settled(mc: ActiveCounter, sc: ActiveCounter | undefined): void {
     mc.release();
     sc?.release();
-    if (sent) {
-      this.active--;
-      this.options.budget.pending--;
-    }
+    this.active--;
+    this.options.budget.pending--;
   }
 
   private counter(key: string): ActiveCounter {
@@ -291,4 +296,13 @@ export class Endpoint implements ConnectionObserver {
       if (c.state === ConnectionState.Ready && c.inFlight === 0 && t - c.lastCallAt >= idleMs) void c.close('idle');
     }
   }
+}
+
+/** The `onSettle` hook of every call an endpoint sends (one function, no closure per call). */
+function releaseCounters(request: CallRequest): void {
+  const call = request as EndpointCall;
+  const endpoint = call.endpoint;
+  if (endpoint === undefined) return;
+  call.endpoint = call.onSettle = undefined;
+  endpoint.settled(call.methodCounter!, call.serviceCounter);
 }

@@ -167,7 +167,11 @@ export class Reference {
       encode = (conn) => this.encode(method, args.map((a, i) => (positions.includes(i) ? conn.callbacks.register(a as Function) : a)));
     }
     const call: EndpointCall = {
-      out: { label: m.label, body: body ?? EMPTY, timeout: m.timeout, oneWay: m.oneWay, origin },
+      label: m.label,
+      body: body ?? EMPTY,
+      timeout: m.timeout,
+      oneWay: m.oneWay,
+      origin,
       encode,
       methodKey: m.methodKey,
       actives: m.actives,
@@ -191,9 +195,8 @@ export class Reference {
       const next = this.select(m, args, tried);
       if (next === undefined) break;
       tried.push(next);
-      const out = Number.isFinite(left) ? { ...call.out, timeout: Math.max(1, Math.round(left)) } : call.out;
       try {
-        return await next.invoke({ ...call, out });
+        return await next.invoke({ ...call, timeout: Number.isFinite(left) ? Math.max(1, Math.round(left)) : call.timeout });
       } catch (e) {
         last = e;
       }

@@ -38,16 +38,9 @@ export function createStub<T>(reference: Reference): Remote<T> {
       let fn = methods.get(prop);
       if (fn === undefined) {
         if (reference.recaptureStacks) {
-          // An async wrapper: a failure's stack is re-captured here, where V8's async
+          // A failure's stack is re-captured in the rejection handler, where V8's async
           // stack trace still knows every caller awaiting this call.
-          const remote = async (...args: unknown[]): Promise<unknown> => {
-            try {
-              return await reference.invoke(prop, args);
-            } catch (err) {
-              throw recapture(err, remote);
-            }
-          };
-          fn = remote;
+          fn = (...args: unknown[]): Promise<unknown> => reference.invoke(prop, args).catch(recapture);
         } else {
           const remote = (...args: unknown[]): Promise<unknown> => reference.invoke(prop, args, remote);
           fn = remote;
@@ -70,7 +63,7 @@ export function createStub<T>(reference: Reference): Remote<T> {
   return stub as Remote<T>;
 }
 
-function recapture(err: unknown, below: Function): unknown {
-  if (err instanceof Error) Error.captureStackTrace(err, below);
-  return err;
+function recapture(err: unknown): never {
+  if (err instanceof Error) Error.captureStackTrace(err, recapture);
+  throw err;
 }

@@ -10,7 +10,7 @@ import { Transport, type TransportHandler } from '../transport/transport.js';
 import { CallbackTable } from './callback-table.js';
 import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
-import { PendingCalls, withOrigin, type PendingCall } from './pending-calls.js';
+import { PendingCalls, withOrigin, type CallRequest, type PendingCall } from './pending-calls.js';
 import { errorResponse, failureResponse, valueResponse, type EncodedResponse } from './responder.js';
 
 /** Resolved options of one consumer connection (see `ClientOptions` for the documented defaults). */
@@ -29,16 +29,10 @@ export interface ClientConnectionOptions {
 }
 
 /** One call, encoded and ready for the wire. */
-export interface OutgoingCall {
-  /** `service#method`, for messages. */
-  label: string;
+export interface OutgoingCall extends CallRequest {
   /** The MessagePack request body. */
-  body: Buffer;
-  /** ms; 0 or Infinity for none. */
-  timeout: number;
-  oneWay: boolean;
-  /** Carries the caller's stack, or undefined when stacks are not captured. */
-  origin: Error | undefined;
+  readonly body: Buffer;
+  readonly oneWay: boolean;
 }
 
 /** What a connection tells its owner. */
@@ -73,8 +67,9 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   private readonly options: ClientConnectionOptions;
   private readonly observer: ConnectionObserver | undefined;
   private readonly transport: Transport;
-  private readonly pending = new PendingCalls();
-  private waiting: Array<[PendingCall, OutgoingCall]> = [];
+  private readonly pending = new PendingCalls((call) => this.timeoutCall(call));
+  /** Calls made before the handshake completed, in order. */
+  private waiting: PendingCall[] = [];
   private peerMaxFrameSize = 0;
   private connectTimer: NodeJS.Timeout | undefined;
   private heartbeat: Heartbeat | undefined;
@@ -83,7 +78,6 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   private closeKind: DisconnectReason | undefined;
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
-  private readonly onCallTimeout = (call: PendingCall): void => this.timeoutCall(call);
   /** When the connection was created (clock ms). */
   readonly createdAt = now();
   /** When the last call was made on it (clock ms). */
@@ -148,16 +142,17 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   call(out: OutgoingCall): Promise<unknown> {
     this.lastCallAt = now();
     return new Promise((resolve, reject) => {
-      const call: PendingCall = { id: this.pending.nextId(), label: out.label, seq: 0, timeout: out.timeout, origin: out.origin, resolve, reject, timer: undefined };
+      const call: PendingCall = { id: this.pending.nextId(), request: out, seq: 0, deadline: Infinity, resolve, reject };
       const state = this.stateValue;
       if (state === ConnectionState.Ready) {
-        if (!out.oneWay) this.pending.add(call, out.timeout, this.onCallTimeout);
+        if (!out.oneWay) this.pending.add(call);
         this.write(call, out);
       } else if (state === ConnectionState.Connecting || state === ConnectionState.Handshaking) {
-        if (!out.oneWay) this.pending.add(call, out.timeout, this.onCallTimeout);
-        this.waiting.push([call, out]);
+        if (!out.oneWay) this.pending.add(call);
+        this.waiting.push(call);
       } else {
         const code = state === ConnectionState.Draining ? 'UNAVAILABLE' : 'CONNECTION_LOST_UNWRITTEN';
+        out.onSettle?.(out);
         reject(withOrigin(new HeartlineError(code, `${out.label}: connection to ${this.address} is ${state}`), out.origin));
       }
     });
@@ -202,17 +197,24 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       return;
     }
     call.seq = seq;
-    if (out.oneWay) call.resolve(undefined);
+    if (out.oneWay) {
+      out.onSettle?.(out);
+      call.resolve(undefined);
+    }
   }
 
   private failOne(call: PendingCall, out: OutgoingCall, err: HeartlineError): void {
-    if (out.oneWay) call.reject(withOrigin(err, call.origin));
-    else this.pending.fail(call, err);
+    if (out.oneWay) {
+      out.onSettle?.(out);
+      call.reject(withOrigin(err, out.origin));
+    } else {
+      this.pending.fail(call, err);
+    }
     this.closeIfDrained();
   }
 
   private timeoutCall(call: PendingCall): void {
-    const err = new HeartlineError('TIMEOUT', `${call.label}: no response from ${this.address} within ${call.timeout} ms`);
+    const err = new HeartlineError('TIMEOUT', `${call.request.label}: no response from ${this.address} within ${call.request.timeout} ms`);
     if (!this.pending.fail(call, err)) return;
     // Tell the provider it may drop the call; the response, if it still comes, is counted as late.
     if (call.seq !== 0 && !this.transport.isClosed) this.transport.send(CANCEL_FLAGS, 0, FrameType.Cancel, call.id);
@@ -258,7 +260,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     }
     const waiting = this.waiting;
     this.waiting = [];
-    for (const [call, out] of waiting) {
+    for (const call of waiting) {
+      const out = call.request as OutgoingCall;
       // A waiting call may have timed out already; one-way calls are never in the table.
       if (out.oneWay || this.pending.has(call)) this.write(call, out);
     }
@@ -301,13 +304,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     const call = this.pending.take(header.id);
     if (call === undefined) return;
     if (header.status !== 0) {
-      call.reject(withOrigin(readErrorResponse(header.status, body), call.origin));
+      call.reject(withOrigin(readErrorResponse(header.status, body), call.request.origin));
     } else {
       let value: unknown;
       try {
         value = body.length === 0 ? undefined : decodeBody(body);
       } catch (err) {
-        call.reject(withOrigin(new HeartlineError('PROTOCOL_ERROR', `${call.label}: undecodable response body`, { cause: err }), call.origin));
+        call.reject(withOrigin(new HeartlineError('PROTOCOL_ERROR', `${call.request.label}: undecodable response body`, { cause: err }), call.request.origin));
         this.protocolError('undecodable response body');
         return;
       }
@@ -358,7 +361,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   onOversize(header: FrameHeader): void {
     if (header.type === FrameType.Call && !isRequest(header.flags)) {
       const call = this.pending.take(header.id);
-      call?.reject(withOrigin(new HeartlineError('PAYLOAD_TOO_LARGE', `${call.label}: response of ${header.length} bytes is over this consumer's limit of ${this.options.maxFrameSize} bytes`), call.origin));
+      call?.reject(withOrigin(new HeartlineError('PAYLOAD_TOO_LARGE', `${call.request.label}: response of ${header.length} bytes is over this consumer's limit of ${this.options.maxFrameSize} bytes`), call.request.origin));
       return;
     }
     if (header.type === FrameType.Call) {
@@ -388,10 +391,12 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     else if (neverReady) unsent = new HeartlineError('CONNECT_FAILED', `could not connect to ${this.address}: ${reason?.message ?? 'closed during handshake'}`, { cause: reason });
     if (unsent !== undefined) this.pending.failAllWith(unsent);
     else this.pending.failAll(this.transport.writer.flushedSeq, `connection to ${this.address} lost${reason ? `: ${reason.message}` : ''}`, reason);
-    for (const [call, out] of waiting) {
+    for (const call of waiting) {
+      const out = call.request as OutgoingCall;
       if (!out.oneWay) continue;
       const err = unsent ?? new HeartlineError('CONNECTION_LOST_UNWRITTEN', `connection to ${this.address} closed`);
-      call.reject(withOrigin(new HeartlineError(err.code, `${out.label}: ${err.message}`, { cause: err }), call.origin));
+      out.onSettle?.(out);
+      call.reject(withOrigin(new HeartlineError(err.code, `${out.label}: ${err.message}`, { cause: err }), out.origin));
     }
     this.callbacks.clear();
     this.transition(ConnectionState.Closed);

@@ -1,40 +1,63 @@
 import type { ErrorCode } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
+import { now } from '../transport/clock.js';
 import { RequestIds } from './request-ids.js';
+
+/** What the pending table needs to know about a call's request. */
+export interface CallRequest {
+  /** `service#method`, for messages. */
+  readonly label: string;
+  /** ms; 0 or Infinity for none. */
+  readonly timeout: number;
+  /** Carries the caller's stack, or undefined when stacks are not captured. */
+  readonly origin: Error | undefined;
+  /** Called once when the call settles, whichever way, before its promise does. */
+  readonly onSettle?: ((request: CallRequest) => void) | undefined;
+}
 
 /** A call waiting for its response. */
 export interface PendingCall {
   readonly id: number;
-  /** `service#method`, for messages. */
-  readonly label: string;
+  readonly request: CallRequest;
   /** Write sequence number of its request frame; 0 until it is queued. */
   seq: number;
-  /** The call's timeout in ms (0 for none), for messages. */
-  readonly timeout: number;
-  /** Holds the caller's stack, captured when the call was made. */
-  readonly origin: Error | undefined;
+  /** When it times out (clock ms); Infinity for never. */
+  deadline: number;
   resolve(value: unknown): void;
   reject(err: HeartlineError): void;
-  timer: NodeJS.Timeout | undefined;
 }
 
 /**
  * The pending table of one connection. Invariant: a call is in the table until
- * it settles, and it settles exactly once: remove it from the table, clear its
- * timer, then resolve or reject.
+ * it settles, and it settles exactly once: remove it from the table (and its
+ * deadline bucket), then resolve or reject.
  *
  * ```
  *   add() --> [ pending ] --response--> take() --> resolve / reject
- *                 |  `--timer fires-------> expire() --> reject TIMEOUT
+ *                 |  `--deadline passes---> onTimeout(call) --> fail(TIMEOUT)
  *                 `---connection closes---> failAll() --> reject CONNECTION_LOST_*
  * ```
+ *
+ * Deadlines: calls are grouped by timeout value, each group a Map in insertion
+ * (so deadline) order. One timer, owned here, is armed for the earliest
+ * deadline; when it fires it expires the overdue heads and re-arms. A call
+ * costs two Map operations and no timer of its own.
  */
 export class PendingCalls {
   private readonly calls = new Map<number, PendingCall>();
+  private readonly buckets = new Map<number, Map<number, PendingCall>>();
   private readonly ids = new RequestIds();
   private readonly inUse = (id: number): boolean => this.calls.has(id);
+  private readonly onTimeout: (call: PendingCall) => void;
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor = Infinity;
   /** Responses that arrived for calls no longer pending (timed out or cancelled). */
   lateResponses = 0;
+
+  /** `onTimeout` is called for each call whose deadline passed; it should `fail()` it. */
+  constructor(onTimeout: (call: PendingCall) => void) {
+    this.onTimeout = onTimeout;
+  }
 
   get size(): number {
     return this.calls.size;
@@ -44,11 +67,18 @@ export class PendingCalls {
     return this.ids.next(this.inUse);
   }
 
-  add(call: PendingCall, timeoutMs: number, onTimeout: (call: PendingCall) => void): void {
+  add(call: PendingCall): void {
     this.calls.set(call.id, call);
-    if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
-      call.timer = setTimeout(onTimeout, timeoutMs, call);
+    const timeout = call.request.timeout;
+    if (!(timeout > 0) || !Number.isFinite(timeout)) return;
+    call.deadline = now() + timeout;
+    let bucket = this.buckets.get(timeout);
+    if (bucket === undefined) {
+      bucket = new Map();
+      this.buckets.set(timeout, bucket);
     }
+    bucket.set(call.id, call);
+    if (call.deadline < this.armedFor) this.arm(call.deadline);
   }
 
   has(call: PendingCall): boolean {
@@ -62,17 +92,15 @@ export class PendingCalls {
       this.lateResponses++;
       return undefined;
     }
-    this.calls.delete(id);
-    if (call.timer !== undefined) clearTimeout(call.timer);
+    this.remove(call);
     return call;
   }
 
   /** Settles `call` with `err` if it is still pending. Returns false when it had already settled. */
   fail(call: PendingCall, err: HeartlineError): boolean {
     if (this.calls.get(call.id) !== call) return false;
-    this.calls.delete(call.id);
-    if (call.timer !== undefined) clearTimeout(call.timer);
-    call.reject(withOrigin(err, call.origin));
+    this.remove(call);
+    call.reject(withOrigin(err, call.request.origin));
     return true;
   }
 
@@ -81,27 +109,74 @@ export class PendingCalls {
    * CONNECTION_LOST_UNWRITTEN depending on whether its frame reached the socket.
    */
   failAll(flushedSeq: number, why: string, cause?: unknown): void {
-    const calls = [...this.calls.values()];
-    this.calls.clear();
-    for (const call of calls) {
-      if (call.timer !== undefined) clearTimeout(call.timer);
+    for (const call of this.drainAll()) {
       const written = call.seq !== 0 && call.seq <= flushedSeq;
       const code: ErrorCode = written ? 'CONNECTION_LOST_WRITTEN' : 'CONNECTION_LOST_UNWRITTEN';
-      const message = `${call.label}: ${why} (request ${written ? 'was written, outcome unknown' : 'was not written'})`;
-      call.reject(withOrigin(new HeartlineError(code, message, { cause }), call.origin));
+      const message = `${call.request.label}: ${why} (request ${written ? 'was written, outcome unknown' : 'was not written'})`;
+      call.reject(withOrigin(new HeartlineError(code, message, { cause }), call.request.origin));
     }
   }
 
   /** Fails every pending call at once with (a copy of) `err`, keeping its code. */
   failAllWith(err: HeartlineError): void {
-    const calls = [...this.calls.values()];
-    this.calls.clear();
-    for (const call of calls) {
-      if (call.timer !== undefined) clearTimeout(call.timer);
-      const copy = new HeartlineError(err.code, `${call.label}: ${err.message}`, { cause: err, details: err.details, remote: err.remote });
-      call.reject(withOrigin(copy, call.origin));
+    for (const call of this.drainAll()) {
+      const copy = new HeartlineError(err.code, `${call.request.label}: ${err.message}`, { cause: err, details: err.details, remote: err.remote });
+      call.reject(withOrigin(copy, call.request.origin));
     }
   }
+
+  private drainAll(): PendingCall[] {
+    const calls = [...this.calls.values()];
+    this.calls.clear();
+    this.buckets.clear();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    for (const call of calls) call.request.onSettle?.(call.request);
+    return calls;
+  }
+
+  private remove(call: PendingCall): void {
+    this.calls.delete(call.id);
+    if (call.deadline !== Infinity) this.buckets.get(call.request.timeout)?.delete(call.id);
+    call.request.onSettle?.(call.request);
+  }
+
+  private arm(deadline: number): void {
+    clearTimeout(this.timer);
+    this.armedFor = deadline;
+    this.timer = setTimeout(expire, Math.max(1, Math.ceil(deadline - now())), this);
+    this.timer.unref();
+  }
+
+  /** @internal The timer fired: time out every overdue call, then re-arm for the next deadline. */
+  expireDue(): void {
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    // Timers have ms granularity and may fire a fraction of a ms before the deadline.
+    const limit = now() + 1;
+    const due: PendingCall[] = [];
+    let next = Infinity;
+    for (const [timeout, bucket] of this.buckets) {
+      let overdue = 0;
+      for (const call of bucket.values()) {
+        if (call.deadline > limit) {
+          if (call.deadline < next) next = call.deadline;
+          break;
+        }
+        due.push(call);
+        overdue++;
+      }
+      // Forget buckets that are or will be empty, so odd timeouts (failover's remaining time) do not pile up.
+      if (bucket.size === overdue) this.buckets.delete(timeout);
+    }
+    for (const call of due) this.onTimeout(call);
+    if (next !== Infinity && next < this.armedFor) this.arm(next);
+  }
+}
+
+function expire(table: PendingCalls): void {
+  table.expireDue();
 }
 
 /** Appends the caller's stack (captured when the call was made) to a late failure. */

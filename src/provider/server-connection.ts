@@ -63,7 +63,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
   private stateValue = ConnectionState.Handshaking;
   private peerMaxFrameSize = MIN_MAX_FRAME_SIZE;
   private readonly executions = new Map<number, Execution>();
-  private readonly pushes = new PendingCalls();
+  private readonly pushes = new PendingCalls((c) => this.pushes.fail(c, new HeartlineError('TIMEOUT', `${c.request.label}: no answer within ${c.request.timeout} ms`)));
   private readonly idleWaiters: Array<() => void> = [];
   private readonly closeWaiters: Array<() => void> = [];
   private readonly heartbeat: Heartbeat;
@@ -175,7 +175,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
         if (isTwoWay(header.flags)) this.respond(header.id, errorResponse('PAYLOAD_TOO_LARGE', `request of ${HEADER_SIZE + header.length} bytes is over this provider's limit of ${this.options.maxFrameSize} bytes`));
       } else {
         const push = this.pushes.take(header.id);
-        push?.reject(new HeartlineError('PAYLOAD_TOO_LARGE', `${push.label}: response over this provider's limit`));
+        push?.reject(new HeartlineError('PAYLOAD_TOO_LARGE', `${push.request.label}: response over this provider's limit`));
       }
       return;
     }
@@ -282,8 +282,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
       return Promise.reject(new HeartlineError('PAYLOAD_TOO_LARGE', `${label}: push of ${HEADER_SIZE + body.length} bytes is over the consumer's limit`));
     }
     return new Promise((resolve, reject) => {
-      const call: PendingCall = { id: this.pushes.nextId(), label, seq: 0, timeout: this.options.callbackTimeout, origin: undefined, resolve, reject, timer: undefined };
-      this.pushes.add(call, this.options.callbackTimeout, (c) => this.pushes.fail(c, new HeartlineError('TIMEOUT', `${label}: no answer within ${c.timeout} ms`)));
+      const call: PendingCall = { id: this.pushes.nextId(), request: { label, timeout: this.options.callbackTimeout, origin: undefined }, seq: 0, deadline: Infinity, resolve, reject };
+      this.pushes.add(call);
       const seq = this.transport.send(PUSH_FLAGS, 0, FrameType.Call, call.id, body);
       if (seq === 0) this.pushes.fail(call, new HeartlineError('LIMIT_EXCEEDED', `${label}: write queue bound reached`));
       else call.seq = seq;
@@ -300,7 +300,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     try {
       call.resolve(body.length === 0 ? undefined : decodeBody(body));
     } catch (err) {
-      call.reject(new HeartlineError('PROTOCOL_ERROR', `${call.label}: undecodable answer`, { cause: err }));
+      call.reject(new HeartlineError('PROTOCOL_ERROR', `${call.request.label}: undecodable answer`, { cause: err }));
       this.protocolError('undecodable callback answer');
     }
   }

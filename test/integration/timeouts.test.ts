@@ -80,7 +80,8 @@ describe('timeout precedence: method option > reference timeout > client timeout
    * `expectedMs - 1` and fail with TIMEOUT at `expectedMs`.
    */
   async function expectTimeoutAfter(call: () => Promise<unknown>, expectedMs: number): Promise<void> {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    // Heartline reads time through performance.now() (src/transport/clock.ts), so fake it with the timers.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     const state = track(call());
     await vi.advanceTimersByTimeAsync(expectedMs - 1);
     expect(state.settled, `still pending after ${expectedMs - 1} ms`).toBe(false);
@@ -125,7 +126,8 @@ describe('timeout precedence: method option > reference timeout > client timeout
 
   it('timeout 0 means no timeout', async () => {
     const client = await setup(700);
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    // Heartline reads time through performance.now() (src/transport/clock.ts), so fake it with the timers.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     const state = track(client.refer(Echo, { timeout: 0 }).sleep(600_000));
     await vi.advanceTimersByTimeAsync(10_000);
     expect(state.settled).toBe(false);
