@@ -23,24 +23,20 @@ export interface ExportedService {
   readonly methodExecutes: ReadonlyMap<string, ExecutionCounter>;
 }
 
-export function serviceKey(name: string, version: string, group: string): string {
-  // '\n' cannot appear in a valid service name, version or group lookup key part we build.
-  return `${name}\n${version}\n${group}`;
-}
-
 /**
  * The services a server exports, keyed by (service, version, group). Only the
  * methods a contract lists are callable, and each must be implemented.
  */
 export class ServiceRegistry {
-  private readonly services = new Map<string, ExportedService>();
+  /** name -> version -> group -> service: nested maps, so a lookup builds no key string. */
+  private readonly services = new Map<string, Map<string, Map<string, ExportedService>>>();
+  private count = 0;
 
   register(contract: Contract, instance: object, options: ProviderOptions = {}): ExportedService {
     const definition = serviceOf(contract);
     const version = options.version ?? definition.version;
     const group = options.group ?? definition.group;
-    const key = serviceKey(definition.name, version, group);
-    if (this.services.has(key)) {
+    if (this.lookup(definition.name, version, group) !== undefined) {
       throw new HeartlineError('INVALID_CONFIG', `service ${definition.name} version '${version}' group '${group}' is already registered`);
     }
     const methods = new Map<string, Handler>();
@@ -63,16 +59,21 @@ export class ServiceRegistry {
     }
     const executes = options.executes === undefined ? undefined : new ExecutionCounter(checkLimit(options.executes));
     const exported: ExportedService = { definition, version, group, instance, methods, oneWay, callbacks, executes, methodExecutes };
-    this.services.set(key, exported);
+    let versions = this.services.get(definition.name);
+    if (versions === undefined) this.services.set(definition.name, (versions = new Map()));
+    let groups = versions.get(version);
+    if (groups === undefined) versions.set(version, (groups = new Map()));
+    groups.set(group, exported);
+    this.count++;
     return exported;
   }
 
   lookup(name: string, version: string, group: string): ExportedService | undefined {
-    return this.services.get(serviceKey(name, version, group));
+    return this.services.get(name)?.get(version)?.get(group);
   }
 
   get size(): number {
-    return this.services.size;
+    return this.count;
   }
 }
 

@@ -3,15 +3,8 @@ import { HEADER_SIZE, type FrameType } from '../protocol/constants.js';
 import { writeHeader } from '../protocol/frame.js';
 import { now } from './clock.js';
 
-interface QueuedFrame {
-  flags: number;
-  status: number;
-  type: FrameType;
-  id: number;
-  body: Buffer | undefined;
-}
-
-const NO_BODY = 0;
+/** Fields per queued frame in the flat queue: flags, status, type, id, body. */
+const STRIDE = 5;
 
 /**
  * Batches the frames queued during one tick into a single `socket.write()`,
@@ -26,7 +19,8 @@ const NO_BODY = 0;
 export class FrameWriter {
   private readonly socket: Socket;
   private readonly maxQueuedBytes: number;
-  private queue: QueuedFrame[] = [];
+  /** Queued frames, flattened (STRIDE slots each) so queuing allocates no object. */
+  private queue: Array<number | Buffer | undefined> = [];
   private queueBytes = 0;
   private scheduled = false;
   private blocked = false;
@@ -62,11 +56,11 @@ export class FrameWriter {
    */
   write(flags: number, status: number, type: FrameType, id: number, body?: Buffer): number {
     if (this.closed) return 0;
-    const size = HEADER_SIZE + (body === undefined ? NO_BODY : body.length);
+    const size = HEADER_SIZE + (body === undefined ? 0 : body.length);
     const pending = this.pendingBytes;
     // One frame always fits into an empty pipe, so a frame larger than the bound still goes.
     if (pending > 0 && pending + size > this.maxQueuedBytes) return 0;
-    this.queue.push({ flags, status, type, id, body });
+    this.queue.push(flags, status, type, id, body);
     this.queueBytes += size;
     if (!this.scheduled && !this.blocked) {
       this.scheduled = true;
@@ -81,7 +75,7 @@ export class FrameWriter {
    */
   writeUrgent(flags: number, status: number, type: FrameType, id: number): number {
     if (this.closed) return 0;
-    this.queue.unshift({ flags, status, type, id, body: undefined });
+    this.queue.unshift(flags, status, type, id, undefined);
     this.queueBytes += HEADER_SIZE;
     if (!this.scheduled && !this.blocked) {
       this.scheduled = true;
@@ -94,16 +88,16 @@ export class FrameWriter {
   flush(): void {
     this.scheduled = false;
     if (this.blocked || this.closed || this.queue.length === 0) return;
-    const frames = this.queue;
+    const q = this.queue;
     const out = Buffer.allocUnsafe(this.queueBytes);
     let offset = 0;
-    for (let i = 0; i < frames.length; i++) {
-      const f = frames[i]!;
-      const length = f.body === undefined ? 0 : f.body.length;
-      writeHeader(out, offset, f.flags, f.status, f.type, f.id, length);
+    for (let i = 0; i < q.length; i += STRIDE) {
+      const body = q[i + 4] as Buffer | undefined;
+      const length = body === undefined ? 0 : body.length;
+      writeHeader(out, offset, q[i] as number, q[i + 1] as number, q[i + 2] as FrameType, q[i + 3] as number, length);
       offset += HEADER_SIZE;
-      if (f.body !== undefined) {
-        f.body.copy(out, offset);
+      if (body !== undefined) {
+        body.copy(out, offset);
         offset += length;
       }
     }
