@@ -55,6 +55,8 @@ export interface RegistryOptions extends EndpointOptions {
  */
 export class ConnectionRegistry implements EndpointObserver {
   private readonly endpoints = new Map<string, Endpoint>();
+  /** Endpoints no list names any longer, kept until their last connection has closed. */
+  private readonly retiring = new Set<Endpoint>();
   /** How many tracked directories list each address. */
   private readonly wanted = new Map<string, number>();
   private readonly options: RegistryOptions;
@@ -119,28 +121,34 @@ export class ConnectionRegistry implements EndpointObserver {
     const ep = this.endpoints.get(key);
     if (ep !== undefined) {
       this.endpoints.delete(key);
+      if (ep.connections().length > 0) this.retiring.add(ep);
       ep.retire();
     }
+  }
+
+  /** Every endpoint that still has or may get connections. */
+  private all(): Endpoint[] {
+    return [...this.endpoints.values(), ...this.retiring];
   }
 
   /** Forgets `fn` on every connection. */
   releaseCallback(fn: Function): boolean {
     let found = false;
-    for (const ep of this.endpoints.values()) for (const c of ep.connections()) found = c.callbacks.release(fn) || found;
+    for (const ep of this.all()) for (const c of ep.connections()) found = c.callbacks.release(fn) || found;
     return found;
   }
 
   /** Every live connection. */
   list(): ConnectionInfo[] {
     const out: ConnectionInfo[] = [];
-    for (const ep of this.endpoints.values()) for (const c of ep.connections()) out.push(describe(ep, c));
+    for (const ep of this.all()) for (const c of ep.connections()) out.push(describe(ep, c));
     return out;
   }
 
   /** Number of open connections. */
   get size(): number {
     let n = 0;
-    for (const ep of this.endpoints.values()) n += ep.connections().length;
+    for (const ep of this.all()) n += ep.connections().length;
     return n;
   }
 
@@ -148,8 +156,9 @@ export class ConnectionRegistry implements EndpointObserver {
     this.events.connect(describe(endpoint, conn));
   }
 
-  onDisconnect(endpoint: Endpoint, conn: ClientConnection, reason: DisconnectReason): void {
-    this.events.disconnect(describe(endpoint, conn), reason);
+  onDisconnect(endpoint: Endpoint, conn: ClientConnection, reason: DisconnectReason, wasReady: boolean): void {
+    if (this.retiring.has(endpoint) && endpoint.connections().length === 0) this.retiring.delete(endpoint);
+    if (wasReady) this.events.disconnect(describe(endpoint, conn), reason);
   }
 
   onReconnect(endpoint: Endpoint, attempts: number): void {
@@ -165,8 +174,9 @@ export class ConnectionRegistry implements EndpointObserver {
     this.closed = true;
     clearInterval(this.idleTimer);
     this.idleTimer = undefined;
-    const all = [...this.endpoints.values()];
+    const all = this.all();
     this.endpoints.clear();
+    this.retiring.clear();
     await Promise.all(all.map((ep) => ep.close()));
   }
 

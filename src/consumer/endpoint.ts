@@ -27,7 +27,8 @@ export enum EndpointState {
 /** What an endpoint reports to the registry. */
 export interface EndpointObserver {
   onConnect(endpoint: Endpoint, conn: ClientConnection): void;
-  onDisconnect(endpoint: Endpoint, conn: ClientConnection, reason: DisconnectReason): void;
+  /** A connection closed; `wasReady` is false for one that never finished its handshake. */
+  onDisconnect(endpoint: Endpoint, conn: ClientConnection, reason: DisconnectReason, wasReady: boolean): void;
   onReconnect(endpoint: Endpoint, attempts: number): void;
 }
 
@@ -227,15 +228,12 @@ export class Endpoint implements ConnectionObserver {
   onStateChange(conn: ClientConnection, from: ConnectionState, to: ConnectionState): void {
     if (to === ConnectionState.Ready) {
       const wasDown = this.stateValue === EndpointState.Reconnecting;
+      const attempts = this.attempt + 1;
       if (this.stateValue !== EndpointState.Removed && this.stateValue !== EndpointState.Draining) this.stateValue = EndpointState.Ready;
-      this.observer.onConnect(this, conn);
-      if (wasDown) {
-        this.reconnects++;
-        const attempts = this.attempt + 1;
-        this.attempt = 0;
-        this.observer.onReconnect(this, attempts);
-      }
       this.attempt = 0;
+      if (wasDown) this.reconnects++;
+      this.observer.onConnect(this, conn);
+      if (wasDown) this.observer.onReconnect(this, attempts);
       return;
     }
     if (to === ConnectionState.Draining && this.stateValue !== EndpointState.Removed) {
@@ -247,7 +245,7 @@ export class Endpoint implements ConnectionObserver {
     this.conns = this.conns.filter((c) => c !== conn);
     const reason = conn.disconnectReason ?? 'closed-by-peer';
     const neverReady = from === ConnectionState.Connecting || from === ConnectionState.Handshaking;
-    if (!neverReady) this.observer.onDisconnect(this, conn, reason);
+    this.observer.onDisconnect(this, conn, reason, !neverReady);
     if (this.stateValue === EndpointState.Removed || reason === 'client-closed') return;
     if (this.conns.some((c) => c.state === ConnectionState.Ready)) return;
     if (this.conns.some((c) => c.state !== ConnectionState.Closed && c.state !== ConnectionState.Draining)) return; // another is still opening

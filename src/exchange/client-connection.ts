@@ -76,6 +76,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   private pingId = 0;
   private pingSentAt = 0;
   private closeKind: DisconnectReason | undefined;
+  /** What a drained close will be reported as: 'drain' (the provider asked) or the reason given to `retire()`. */
+  private drainKind: DisconnectReason = 'drain';
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
   /** When the connection was created (clock ms). */
@@ -176,7 +178,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       void this.close(reason);
       return;
     }
-    this.closeKind ??= reason;
+    this.drainKind = reason;
     if (this.transition(ConnectionState.Draining)) this.closeIfDrained();
   }
 
@@ -406,7 +408,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   /** After a drain notice, close once nothing is pending (the provider waits for us). */
   private closeIfDrained(): void {
     if (this.stateValue === ConnectionState.Draining && this.pending.size === 0) {
-      this.closeKind ??= 'drain';
+      this.closeKind ??= this.drainKind;
       this.transport.end();
     }
   }

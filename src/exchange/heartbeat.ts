@@ -29,11 +29,14 @@ export interface HeartbeatOptions {
  * a dead peer still notices. Timers are not reset on every frame: each fires at
  * its deadline, compares it with the last activity and re-arms.
  *
- * Event-loop stalls: a timer that fires after a stall may find frames that
- * arrived meanwhile still unread in the socket. So the verdict is never given
- * from the timer itself: it is checked again in `setImmediate`, which runs
- * after the event loop has polled and read every socket. Only if nothing has
- * arrived even then is the peer dead.
+ * Event-loop stalls, two guards:
+ * - a timer that fires after a stall may find frames that arrived meanwhile
+ *   still unread in the socket. So the verdict is never given from the timer
+ *   itself: it is checked again in `setImmediate`, which runs after the event
+ *   loop has polled and read every socket;
+ * - when the liveness timer fires more than one ping interval late, the
+ *   silence was mostly our own (we could not even send pings), so instead of
+ *   a verdict the peer gets a fresh ping and one more interval to answer.
  */
 export class Heartbeat {
   private readonly link: HeartbeatLink;
@@ -41,6 +44,8 @@ export class Heartbeat {
   private pingTimer: NodeJS.Timeout | undefined;
   private deadTimer: NodeJS.Timeout | undefined;
   private verdict: NodeJS.Immediate | undefined;
+  /** When the liveness timer is due (clock ms), to measure how late it fires. */
+  private deadlineDueAt = 0;
   private running = false;
 
   constructor(link: HeartbeatLink, options: HeartbeatOptions) {
@@ -71,6 +76,7 @@ export class Heartbeat {
   }
 
   private armDeadline(delay: number): void {
+    this.deadlineDueAt = now() + delay;
     this.deadTimer = setTimeout(onDeadTimer, Math.max(1, delay), this);
     this.deadTimer.unref();
   }
@@ -93,9 +99,17 @@ export class Heartbeat {
   deadlineDue(): void {
     this.deadTimer = undefined;
     if (!this.running) return;
-    const silent = now() - this.link.lastReadAt();
+    const t = now();
+    const silent = t - this.link.lastReadAt();
     if (silent < this.options.deadAfter) {
       this.armDeadline(this.options.deadAfter - silent);
+      return;
+    }
+    const interval = this.options.pingInterval;
+    if (interval > 0 && t - this.deadlineDueAt > interval) {
+      // Our own event loop stalled past a whole ping interval: ask again before judging.
+      this.link.sendPing();
+      this.armDeadline(interval);
       return;
     }
     this.verdict = setImmediate(onVerdict, this);

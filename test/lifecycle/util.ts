@@ -1,0 +1,44 @@
+// Small helpers shared by the lifecycle tests (test/lifecycle/ only).
+import type { Client, ConnectionInfo, DisconnectReason, Server, ServerConnectionInfo } from '../../src/index.js';
+
+/** A seedable random source in [0, 1) (mulberry32): the same seed gives the same sequence. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface ClientEventLog {
+  connects: Array<{ info: ConnectionInfo; at: number }>;
+  disconnects: Array<{ info: ConnectionInfo; reason: DisconnectReason; at: number }>;
+  reconnects: Array<{ address: string; attempts: number; at: number }>;
+}
+
+/** Records every event of `client` with the time (performance.now()) it fired. */
+export function recordClientEvents(client: Client): ClientEventLog {
+  const log: ClientEventLog = { connects: [], disconnects: [], reconnects: [] };
+  client.on('connect', (info) => log.connects.push({ info, at: performance.now() }));
+  client.on('disconnect', (info, reason) => log.disconnects.push({ info, reason, at: performance.now() }));
+  client.on('reconnect', (address, attempts) => log.reconnects.push({ address, attempts, at: performance.now() }));
+  return log;
+}
+
+export interface ServerEventLog {
+  connects: Array<{ info: ServerConnectionInfo; at: number }>;
+  disconnects: Array<{ info: ServerConnectionInfo; reason: DisconnectReason; at: number }>;
+}
+
+/** Records every event of `server` with the time (performance.now()) it fired. */
+export function recordServerEvents(server: Server): ServerEventLog {
+  const log: ServerEventLog = { connects: [], disconnects: [] };
+  server.on('connect', (info) => log.connects.push({ info, at: performance.now() }));
+  server.on('disconnect', (info, reason) => log.disconnects.push({ info, reason, at: performance.now() }));
+  return log;
+}
