@@ -63,6 +63,8 @@ export class ConnectionRegistry implements EndpointObserver {
   private readonly events: RegistryEvents;
   private idleTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Stops following each tracked directory. */
+  private readonly untrackers = new Set<() => void>();
 
   constructor(options: RegistryOptions, events: RegistryEvents) {
     this.options = options;
@@ -94,6 +96,7 @@ export class ConnectionRegistry implements EndpointObserver {
    * function that stops tracking.
    */
   track(directory: Directory): () => void {
+    if (this.closed) return () => {};
     let current = new Set<string>();
     const apply = (): void => {
       const next = new Set(directory.list().map((p) => p.address.key));
@@ -104,11 +107,14 @@ export class ConnectionRegistry implements EndpointObserver {
     };
     apply();
     const unsubscribe = directory.subscribe(apply);
-    return () => {
+    const untrack = (): void => {
+      if (!this.untrackers.delete(untrack)) return;
       unsubscribe();
       for (const key of current) this.unwant(key);
       current = new Set();
     };
+    this.untrackers.add(untrack);
+    return untrack;
   }
 
   private unwant(key: string): void {
@@ -177,7 +183,10 @@ export class ConnectionRegistry implements EndpointObserver {
     const all = this.all();
     this.endpoints.clear();
     this.retiring.clear();
-    await Promise.all(all.map((ep) => ep.close()));
+    const closing = Promise.all(all.map((ep) => ep.close()));
+    // Stop following the provider lists only now, so nothing is retired (or reopened) on the way out.
+    for (const untrack of [...this.untrackers]) untrack();
+    await closing;
   }
 
   get isClosed(): boolean {

@@ -1,6 +1,6 @@
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ClientConnection, type ClientConnectionOptions, type ConnectionObserver, type OutgoingCall } from '../exchange/client-connection.js';
-import type { CallRequest } from '../exchange/pending-calls.js';
+import type { CallRequest, PendingCall } from '../exchange/pending-calls.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
 import { withOrigin } from '../exchange/pending-calls.js';
 import { now } from '../transport/clock.js';
@@ -93,6 +93,8 @@ export class Endpoint implements ConnectionObserver {
   private attempt = 0;
   /** Successful reconnects since creation. */
   reconnects = 0;
+  /** No extra connection is opened before this time (clock ms): the provider refused one. */
+  private growBlockedUntil = 0;
   /** Calls in flight through this endpoint. */
   active = 0;
 
@@ -211,11 +213,30 @@ export class Endpoint implements ConnectionObserver {
   /** The usable connection with the fewest calls in flight, opening another while under `maxConnections`. */
   private pickConnection(): ClientConnection | undefined {
     let best: ClientConnection | undefined;
+    let open = 0;
     for (const c of this.conns) {
+      if (c.isClosing) continue; // a closing connection neither takes calls nor counts against the cap
+      open++;
       if (c.usable && (best === undefined || c.inFlight < best.inFlight)) best = c;
     }
-    if ((best === undefined || best.inFlight > 0) && this.conns.length < this.options.maxConnections) return this.open();
+    if ((best === undefined || best.inFlight > 0) && open < this.options.maxConnections && (best === undefined || now() >= this.growBlockedUntil)) {
+      return this.open();
+    }
     return best;
+  }
+
+  /** A connection failed before its handshake: re-send its unwritten calls on a ready one, if there is one. */
+  adoptUnsent(conn: ClientConnection, calls: PendingCall[]): boolean {
+    const other = this.conns.find((c) => c !== conn && c.usable && c.state === ConnectionState.Ready);
+    if (other === undefined) return false;
+    if (conn.disconnectReasonHint === 'refused') this.growBlockedUntil = now() + this.options.backoff.maxDelay;
+    const t = now();
+    for (const call of calls) {
+      const request = call.request as EndpointCall;
+      if (call.deadline !== Infinity) request.timeout = Math.max(1, call.deadline - t);
+      other.call(request).then(call.resolve, call.reject);
+    }
+    return true;
   }
 
   private open(): ClientConnection {

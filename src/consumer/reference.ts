@@ -82,6 +82,9 @@ interface ResolvedMethod {
 
 type EndpointCandidate = Candidate & { readonly endpoint: Endpoint };
 
+/** Failover starts another attempt only while at least this share of the call's timeout is left. */
+const MIN_RETRY_BUDGET = 0.05;
+
 /** Codes failover retries only for idempotent methods: the call may have run. */
 const RETRY_IF_IDEMPOTENT: readonly ErrorCode[] = ['TIMEOUT', 'CONNECTION_LOST_WRITTEN'];
 
@@ -179,6 +182,9 @@ export class Reference {
       serviceActives: this.serviceActives,
     };
     const deadline = m.timeout > 0 ? now() + m.timeout : Infinity;
+    // An idempotent method may be retried after a timeout, so each attempt gets an equal share
+    // of the time left; the caller never waits longer than the call's timeout.
+    if (m.idempotent && m.attempts > 1 && m.timeout > 0) call.timeout = Math.max(1, Math.ceil(m.timeout / m.attempts));
     const first = this.select(m, args, undefined);
     if (first === undefined) return this.finish(m, this.unavailable(m, origin));
     const attempt = first.invoke(call);
@@ -191,12 +197,14 @@ export class Reference {
     let last = err;
     while (tried.length < m.attempts && this.retryable(last, m)) {
       const left = deadline - now();
-      if (left <= 0) break;
+      // A retry with (almost) no time left would only turn a clear error into a TIMEOUT.
+      if (left < Math.max(1, m.timeout * MIN_RETRY_BUDGET)) break;
       const next = this.select(m, args, tried);
       if (next === undefined) break;
       tried.push(next);
+      const share = m.idempotent ? left / (m.attempts - tried.length + 1) : left;
       try {
-        return await next.invoke({ ...call, timeout: Number.isFinite(left) ? Math.max(1, Math.round(left)) : call.timeout });
+        return await next.invoke({ ...call, timeout: Number.isFinite(share) ? Math.max(1, Math.ceil(share)) : call.timeout });
       } catch (e) {
         last = e;
       }

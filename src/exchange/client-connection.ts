@@ -38,6 +38,13 @@ export interface OutgoingCall extends CallRequest {
 /** What a connection tells its owner. */
 export interface ConnectionObserver {
   onStateChange(conn: ClientConnection, from: ConnectionState, to: ConnectionState): void;
+  /**
+   * The connection failed before its handshake completed, so none of `calls`
+   * was written. Return true to take them over (send them on another
+   * connection, settling each through its own resolve/reject); false lets
+   * them fail here.
+   */
+  adoptUnsent?(conn: ClientConnection, calls: PendingCall[]): boolean;
 }
 
 const CALL_FLAGS_TWO_WAY = frameFlags(FrameType.Call, true, true);
@@ -76,6 +83,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   private pingId = 0;
   private pingSentAt = 0;
   private closeKind: DisconnectReason | undefined;
+  /** Set as soon as a close begins, before the socket reports it. */
+  private closing = false;
   /** What a drained close will be reported as: 'drain' (the provider asked) or the reason given to `retire()`. */
   private drainKind: DisconnectReason = 'drain';
   private readonly closedPromise: Promise<void>;
@@ -114,7 +123,17 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   /** True while new calls may start here. */
   get usable(): boolean {
     const s = this.stateValue;
-    return s === ConnectionState.Ready || s === ConnectionState.Connecting || s === ConnectionState.Handshaking;
+    return !this.closing && (s === ConnectionState.Ready || s === ConnectionState.Connecting || s === ConnectionState.Handshaking);
+  }
+
+  /** Why the connection is closing, as far as known before it has closed. */
+  get disconnectReasonHint(): DisconnectReason | undefined {
+    return this.closeKind;
+  }
+
+  /** True once a close has begun (the socket may not have reported it yet). */
+  get isClosing(): boolean {
+    return this.closing || this.stateValue === ConnectionState.Closed;
   }
 
   /** Calls waiting for a response (two-way calls only). */
@@ -145,7 +164,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     this.lastCallAt = now();
     return new Promise((resolve, reject) => {
       const call: PendingCall = { id: this.pending.nextId(), request: out, seq: 0, deadline: Infinity, resolve, reject };
-      const state = this.stateValue;
+      const state = this.closing ? ConnectionState.Closed : this.stateValue;
       if (state === ConnectionState.Ready) {
         if (!out.oneWay) this.pending.add(call);
         this.write(call, out);
@@ -184,6 +203,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
 
   private shutdown(kind: DisconnectReason, err: HeartlineError): void {
     if (this.stateValue === ConnectionState.Closed) return;
+    this.closing = true;
     this.closeKind ??= kind;
     this.transport.destroy(err);
   }
@@ -195,7 +215,10 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     }
     const seq = this.transport.send(out.oneWay ? CALL_FLAGS_ONE_WAY : CALL_FLAGS_TWO_WAY, 0, FrameType.Call, call.id, out.body);
     if (seq === 0) {
-      this.failOne(call, out, new HeartlineError('LIMIT_EXCEEDED', `${out.label}: more than ${this.options.maxQueuedBytes} bytes are waiting to be written to ${this.address}`));
+      const err = this.transport.writer.isClosed
+        ? new HeartlineError('CONNECTION_LOST_UNWRITTEN', `${out.label}: connection to ${this.address} is closing`)
+        : new HeartlineError('LIMIT_EXCEEDED', `${out.label}: more than ${this.options.maxQueuedBytes} bytes are waiting to be written to ${this.address}`);
+      this.failOne(call, out, err);
       return;
     }
     call.seq = seq;
@@ -384,6 +407,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     const waiting = this.waiting;
     this.waiting = [];
     const neverReady = from === ConnectionState.Connecting || from === ConnectionState.Handshaking;
+    this.closing = true;
     this.closeError = reason;
     this.disconnectReason = this.closeKind ?? (neverReady ? 'connect-failed' : reason?.code === 'PROTOCOL_ERROR' ? 'protocol-error' : reason !== undefined ? 'socket-error' : 'closed-by-peer');
     // Calls that never got a connection fail with the reason itself when it says more than
@@ -391,6 +415,16 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     let unsent: HeartlineError | undefined;
     if (reason?.code === 'CLIENT_CLOSED' || reason?.code === 'CONNECT_FAILED' || reason?.remote === true) unsent = reason;
     else if (neverReady) unsent = new HeartlineError('CONNECT_FAILED', `could not connect to ${this.address}: ${reason?.message ?? 'closed during handshake'}`, { cause: reason });
+    if (neverReady && reason?.code !== 'CLIENT_CLOSED' && waiting.length > 0 && this.observer?.adoptUnsent !== undefined) {
+      // Nothing was written here: let the owner send these calls on a connection that works.
+      const live = waiting.filter((call) => (call.request as OutgoingCall).oneWay || this.pending.has(call));
+      this.pending.takeAll();
+      if (this.observer.adoptUnsent(this, live)) {
+        waiting.length = 0;
+      } else {
+        for (const call of live) if (!(call.request as OutgoingCall).oneWay) this.pending.add(call);
+      }
+    }
     if (unsent !== undefined) this.pending.failAllWith(unsent);
     else this.pending.failAll(this.transport.writer.flushedSeq, `connection to ${this.address} lost${reason ? `: ${reason.message}` : ''}`, reason);
     for (const call of waiting) {

@@ -125,6 +125,20 @@ export class PendingCalls {
     }
   }
 
+  /**
+   * Removes every call without settling it or calling `onSettle`: the caller
+   * takes over (re-sends calls that were never written on another connection).
+   */
+  takeAll(): PendingCall[] {
+    const calls = [...this.calls.values()];
+    this.calls.clear();
+    this.buckets.clear();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    return calls;
+  }
+
   private drainAll(): PendingCall[] {
     const calls = [...this.calls.values()];
     this.calls.clear();

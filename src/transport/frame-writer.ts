@@ -45,6 +45,11 @@ export class FrameWriter {
     return this.queueBytes + this.socket.writableLength;
   }
 
+  /** True once `close()` was called: every write is refused. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** True while the socket asked us to wait for `'drain'`. */
   get isBlocked(): boolean {
     return this.blocked;
