@@ -134,6 +134,8 @@ export class Endpoint implements ConnectionObserver {
     if (budget.pending >= budget.max) {
       return Promise.reject(withOrigin(new HeartlineError('LIMIT_EXCEEDED', `${call.label}: ${budget.max} calls are already pending in this client (maxPendingCalls)`), call.origin));
     }
+    // Admitted calls count against the bound from here on, including while they wait for a slot.
+    budget.pending++;
     const mc = this.counter(call.methodKey);
     const sc = call.serviceActives === Infinity ? undefined : this.counter(call.serviceKey);
     if (mc.tryAcquire(call.actives) && (sc === undefined || sc.tryAcquire(call.serviceActives) || this.undo(mc))) {
@@ -153,6 +155,7 @@ export class Endpoint implements ConnectionObserver {
     try {
       if (!mc.tryAcquire(call.actives)) await mc.wait(call.actives, timeout, call.label);
     } catch (err) {
+      this.options.budget.pending--;
       throw withOrigin(err as HeartlineError, call.origin);
     }
     if (sc !== undefined && !sc.tryAcquire(call.serviceActives)) {
@@ -161,6 +164,7 @@ export class Endpoint implements ConnectionObserver {
         await sc.wait(call.serviceActives, left, call.label);
       } catch (err) {
         mc.release();
+        this.options.budget.pending--;
         throw withOrigin(err as HeartlineError, call.origin);
       }
     }
@@ -171,21 +175,18 @@ export class Endpoint implements ConnectionObserver {
   private send(call: EndpointCall, mc: ActiveCounter, sc: ActiveCounter | undefined): Promise<unknown> {
     const conn = this.available ? this.pickConnection() : undefined;
     if (conn === undefined) {
-      mc.release();
-      sc?.release();
+      this.unadmit(mc, sc);
       return Promise.reject(withOrigin(new HeartlineError('UNAVAILABLE', `${call.label}: provider ${this.address.key} is ${this.stateValue}`), call.origin));
     }
     if (call.encode !== undefined) {
       try {
         call.body = call.encode(conn);
       } catch (err) {
-        mc.release();
-        sc?.release();
+        this.unadmit(mc, sc);
         return Promise.reject(withOrigin(new HeartlineError('SERIALIZATION_ERROR', `${call.label}: arguments could not be encoded: ${(err as Error).message}`, { cause: err }), call.origin));
       }
     }
     this.active++;
-    this.options.budget.pending++;
     call.endpoint = this;
     call.methodCounter = mc;
     call.serviceCounter = sc;
@@ -193,12 +194,17 @@ export class Endpoint implements ConnectionObserver {
     return conn.call(call);
   }
 
-  /** @internal A call sent here settled: free its slots. */
-  settled(mc: ActiveCounter, sc: ActiveCounter | undefined): void {
+  /** A call that got its slots but was not sent: give them back. */
+  private unadmit(mc: ActiveCounter, sc: ActiveCounter | undefined): void {
     mc.release();
     sc?.release();
-    this.active--;
     this.options.budget.pending--;
+  }
+
+  /** @internal A call sent here settled: free its slots. */
+  settled(mc: ActiveCounter, sc: ActiveCounter | undefined): void {
+    this.active--;
+    this.unadmit(mc, sc);
   }
 
   private counter(key: string): ActiveCounter {

@@ -159,6 +159,22 @@ describe('consumer-side active limits', () => {
     expect(client.pendingCalls).toBe(0);
     expect(await work.whoami()).toBe('a');
   });
+
+  it('maxPendingCalls also counts calls waiting for an actives slot, so that queue is bounded too', async () => {
+    const p = defer(await startWorkProvider('a'), (x) => x.close());
+    const client = defer(newClient(p.address, { maxPendingCalls: 3, timeout: 5000 }), (c) => c.close());
+    const work = client.refer(Work, { actives: 1 });
+    const running = work.hold();
+    await waitFor(() => p.impl.count('hold') === 1, 1000, 'the first call to run');
+    const waiting = [work.hold(), work.hold()]; // both wait for the single slot
+    expect(client.pendingCalls).toBe(3);
+    const err = await expectCode(work.hold(), 'LIMIT_EXCEEDED');
+    expect(err.message).toContain('maxPendingCalls');
+    expect(p.impl.count('hold')).toBe(1);
+    p.impl.openGate();
+    await Promise.all([running, ...waiting]);
+    expect(client.pendingCalls).toBe(0);
+  });
 });
 
 afterAll(() => expectNothingOpen());
