@@ -1,3 +1,5 @@
+import { errorResponse, runHandler, type Outcome } from './responder.js';
+
 /**
  * The consumer's callbacks on one connection: listener functions passed as
  * arguments, each known to the provider by a u32 id. The same function passed
@@ -37,6 +39,24 @@ export class CallbackTable {
     this.byFn.delete(fn);
     this.byId.delete(id);
     return true;
+  }
+
+  /**
+   * Serves a provider's push: `value` is the decoded body `[callbackId, args]`.
+   * `done` gets the response exactly once: the listener's outcome, BAD_REQUEST
+   * for a malformed body, or CALLBACK_RELEASED for an unknown id.
+   */
+  serve(value: unknown, done: (outcome: Outcome) => void): void {
+    if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== 'number' || !Array.isArray(value[1])) {
+      done(errorResponse('BAD_REQUEST', 'a callback request is [callbackId, args]'));
+      return;
+    }
+    const fn = this.byId.get(value[0]);
+    if (fn === undefined) {
+      done(errorResponse('CALLBACK_RELEASED', `callback ${value[0]} is not registered on this connection`));
+      return;
+    }
+    runHandler(fn, undefined, value[1] as unknown[], false, done);
   }
 
   clear(): void {

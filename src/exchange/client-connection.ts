@@ -3,7 +3,7 @@ import { HeartlineError } from '../errors/heartline-error.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE, PROTOCOL_VERSION } from '../protocol/constants.js';
 import { frameFlags, isRequest, type FrameHeader } from '../protocol/frame.js';
-import { readErrorResponse, readHandshakeResponse, type HandshakeRequest } from '../protocol/messages.js';
+import { readErrorResponse, readHandshakeResponse, type HandshakeRequest, type HandshakeResponse } from '../protocol/messages.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
@@ -11,7 +11,7 @@ import { CallbackTable } from './callback-table.js';
 import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
 import { PendingCalls, withOrigin, type CallRequest, type PendingCall } from './pending-calls.js';
-import { errorResponse, failureResponse, valueResponse, type EncodedResponse } from './responder.js';
+import { errorResponse } from './responder.js';
 
 /** Resolved options of one consumer connection (see `ClientOptions` for the documented defaults). */
 export interface ClientConnectionOptions {
@@ -262,16 +262,9 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       this.shutdown('refused', refusal);
       return;
     }
-    let value: unknown;
-    try {
-      value = decodeBody(body);
-    } catch {
-      this.protocolError('undecodable handshake response');
-      return;
-    }
-    const answer = readHandshakeResponse(value);
-    if (answer === undefined || answer.version !== PROTOCOL_VERSION) {
-      this.protocolError('malformed handshake response');
+    const answer = readHandshakeAnswer(body);
+    if (typeof answer === 'string') {
+      this.protocolError(answer);
       return;
     }
     this.peerMaxFrameSize = answer.maxFrameSize;
@@ -314,7 +307,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
         this.finishHandshake(header, body);
         return;
       case FrameType.Heartbeat:
-        if (isRequest(header.flags)) this.transport.send(PONG_FLAGS, 0, FrameType.Heartbeat, header.id);
+        if (isRequest(header.flags)) this.transport.sendUrgent(PONG_FLAGS, FrameType.Heartbeat, header.id);
         else if (header.id === this.pingId && this.pingSentAt > 0) this.rtt = now() - this.pingSentAt;
         return;
       case FrameType.Drain:
@@ -354,33 +347,11 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       return;
     }
     const twoWay = (header.flags & CALL_FLAGS_TWO_WAY) === CALL_FLAGS_TWO_WAY;
-    const reply = (r: EncodedResponse): void => {
-      if (twoWay && !this.transport.isClosed) this.transport.send(RESPONSE_FLAGS, r.status, FrameType.Call, header.id, r.body);
-    };
-    if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== 'number' || !Array.isArray(value[1])) {
-      reply(errorResponse('BAD_REQUEST', 'a callback request is [callbackId, args]'));
-      return;
-    }
-    const fn = this.callbacks.get(value[0]);
-    if (fn === undefined) {
-      reply(errorResponse('CALLBACK_RELEASED', `callback ${value[0]} is not registered on this connection`));
-      return;
-    }
-    let result: unknown;
-    try {
-      result = fn(...(value[1] as unknown[]));
-    } catch (err) {
-      reply(failureResponse(err, false));
-      return;
-    }
-    if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
-      (result as PromiseLike<unknown>).then(
-        (v) => reply(valueResponse(v, this.peerMaxFrameSize)),
-        (err: unknown) => reply(failureResponse(err, false)),
-      );
-    } else {
-      reply(valueResponse(result, this.peerMaxFrameSize));
-    }
+    this.callbacks.serve(value, (outcome) => {
+      if (!twoWay || this.transport.isClosed) return;
+      const r = typeof outcome === 'function' ? outcome(this.peerMaxFrameSize) : outcome;
+      this.transport.send(RESPONSE_FLAGS, r.status, FrameType.Call, header.id, r.body);
+    });
   }
 
   onOversize(header: FrameHeader): void {
@@ -459,4 +430,17 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     this.observer?.onStateChange(this, from, to);
     return true;
   }
+}
+
+/** A provider's handshake answer, or what is wrong with it. */
+function readHandshakeAnswer(body: Buffer): HandshakeResponse | string {
+  let value: unknown;
+  try {
+    value = decodeBody(body);
+  } catch {
+    return 'undecodable handshake response';
+  }
+  const answer = readHandshakeResponse(value);
+  if (answer === undefined || answer.version !== PROTOCOL_VERSION) return 'malformed handshake response';
+  return answer;
 }

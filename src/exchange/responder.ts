@@ -58,3 +58,29 @@ export function failureResponse(error: unknown, exposeStack: boolean): EncodedRe
     return { status: ERROR_CODES[code].status, body: encodeBody(errorBody(code, message, name)) };
   }
 }
+
+/** A response, or a function that builds it once the peer's frame limit is known (values are encoded last). */
+export type Outcome = EncodedResponse | ((peerMaxFrameSize: number) => EncodedResponse);
+
+/**
+ * Runs a handler (a provider method or a consumer callback) and reports its
+ * outcome exactly once, whether it returns a value, returns a promise, throws
+ * or rejects. Never throws.
+ */
+export function runHandler(fn: Function, thisArg: unknown, args: unknown[], exposeStack: boolean, done: (outcome: Outcome) => void): void {
+  let result: unknown;
+  try {
+    result = fn.apply(thisArg, args);
+  } catch (err) {
+    done(failureResponse(err, exposeStack));
+    return;
+  }
+  if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
+    (result as PromiseLike<unknown>).then(
+      (value) => done((peerMax: number) => valueResponse(value, peerMax)),
+      (err: unknown) => done(failureResponse(err, exposeStack)),
+    );
+  } else {
+    done((peerMax: number) => valueResponse(result, peerMax));
+  }
+}

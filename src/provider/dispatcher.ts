@@ -1,5 +1,5 @@
 import { HeartlineError } from '../errors/heartline-error.js';
-import { errorResponse, failureResponse, valueResponse, type EncodedResponse } from '../exchange/responder.js';
+import { errorResponse, runHandler, type Outcome } from '../exchange/responder.js';
 import { readRequest } from '../protocol/messages.js';
 import type { CallbackProxies } from './callback-proxies.js';
 import type { ServiceRegistry } from './service-registry.js';
@@ -9,8 +9,6 @@ export interface Execution {
   cancelled: boolean;
 }
 
-/** A response, or a function that builds it once the peer's frame limit is known. */
-export type Outcome = EncodedResponse | ((peerMaxFrameSize: number) => EncodedResponse) | undefined;
 
 /**
  * Runs one decoded request: checks its shape, finds the service and the
@@ -24,7 +22,7 @@ export function dispatch(
   decoded: unknown,
   callbacks: CallbackProxies,
   execution: Execution,
-  done: (outcome: Outcome) => void,
+  done: (outcome: Outcome | undefined) => void,
   exposeStack: boolean,
 ): void {
   const request = readRequest(decoded);
@@ -66,24 +64,9 @@ export function dispatch(
     return;
   }
   const oneWay = service.oneWay.has(request.method);
-  const settle = (outcome: Outcome): void => {
+  runHandler(handler, service.instance, args, exposeStack, (outcome) => {
     serviceCap?.leave();
     methodCap?.leave();
-    done(oneWay ? undefined : outcome);
-  };
-  let result: unknown;
-  try {
-    result = handler.apply(service.instance, args);
-  } catch (err) {
-    settle(failureResponse(err, exposeStack));
-    return;
-  }
-  if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
-    (result as PromiseLike<unknown>).then(
-      (value) => settle(execution.cancelled ? undefined : (peerMax: number) => valueResponse(value, peerMax)),
-      (err: unknown) => settle(failureResponse(err, exposeStack)),
-    );
-  } else {
-    settle((peerMax: number) => valueResponse(result, peerMax));
-  }
+    done(oneWay || execution.cancelled ? undefined : outcome);
+  });
 }

@@ -4,7 +4,7 @@ import { HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
 import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
 import { PendingCalls, type PendingCall } from '../exchange/pending-calls.js';
-import { errorResponse, type EncodedResponse } from '../exchange/responder.js';
+import { errorResponse, type EncodedResponse, type Outcome } from '../exchange/responder.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE, MIN_MAX_FRAME_SIZE, PROTOCOL_VERSION } from '../protocol/constants.js';
 import { frameFlags, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
@@ -13,7 +13,7 @@ import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
 import { CallbackProxies } from './callback-proxies.js';
-import { dispatch, type Execution, type Outcome } from './dispatcher.js';
+import { dispatch, type Execution } from './dispatcher.js';
 import type { ServiceRegistry } from './service-registry.js';
 
 /** Resolved options of one provider connection (see `ServerOptions` for the documented defaults). */
@@ -247,7 +247,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     dispatch(this.registry, decoded, this.callbacks, execution, (outcome) => this.finish(id, execution, twoWay, outcome), this.options.exposeStack);
   }
 
-  private finish(id: number, execution: Execution, twoWay: boolean, response: Outcome): void {
+  private finish(id: number, execution: Execution, twoWay: boolean, response: Outcome | undefined): void {
     if (this.executions.get(id) === execution) this.executions.delete(id);
     if (twoWay && response !== undefined && !execution.cancelled && this.stateValue !== ConnectionState.Closed) {
       this.respond(id, typeof response === 'function' ? response(this.peerMaxFrameSize) : response);
