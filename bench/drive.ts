@@ -5,7 +5,7 @@ import { closedLoop, makePayload, samePayload, type LoopResult, type SizeName } 
 
 export interface DriveConfig {
   system: string;
-  port: number;
+  ports: number[];
   cases: { size: SizeName; inflight: number }[];
   warmupMs: number;
   measureMs: number;
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   for (const { size, inflight } of cfg.cases) {
     const payload = makePayload(size);
     try {
-      const client = await withTimeout(sys.connect(cfg.port), 10_000, 'connect');
+      const client = await withTimeout(sys.connect(cfg.ports), 10_000, 'connect');
       try {
         const echoed = await withTimeout(client.echo(payload), 10_000, 'first call');
         if (!samePayload(payload, echoed)) throw new Error(`echo mismatch: ${JSON.stringify(echoed).slice(0, 200)}`);

@@ -165,7 +165,7 @@ class FloorClient implements EchoClient {
   }
 }
 
-async function connect(port: number): Promise<EchoClient> {
+async function connect([port]: number[]): Promise<EchoClient> {
   const socket = net.connect(port, '127.0.0.1');
   await once(socket, 'connect');
   return new FloorClient(socket);

@@ -34,7 +34,7 @@ async function serve(): Promise<EchoServer> {
   };
 }
 
-async function connect(port: number): Promise<EchoClient> {
+async function connect([port]: number[]): Promise<EchoClient> {
   const Echo = loadEcho();
   // A private subchannel pool so each connect() really opens its own connection.
   const stub = new Echo(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {

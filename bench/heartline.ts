@@ -22,8 +22,8 @@ async function serve(): Promise<EchoServer> {
   return { port, close: () => server.close() };
 }
 
-async function connect(port: number): Promise<EchoClient> {
-  const client = new Client({ providers: [`127.0.0.1:${port}`] });
+async function connect(ports: number[]): Promise<EchoClient> {
+  const client = new Client({ providers: ports.map((port) => `127.0.0.1:${port}`) });
   const echo = client.refer(Echo);
   return {
     echo: (payload) => echo.echo(payload),
@@ -32,3 +32,6 @@ async function connect(port: number): Promise<EchoClient> {
 }
 
 export const system: EchoSystem = { serve, connect };
+
+/** Three providers (three server processes) behind one reference, default load balancing. */
+export const threeProviders: EchoSystem = { serve, connect };

@@ -40,11 +40,11 @@ export function resultsTable(results: CaseResult[]): string {
   );
 }
 
-/** `system` relative to the floor for every (size, in-flight) both measured. */
-export function ratioTable(results: CaseResult[], system: string): string | undefined {
+/** `system` relative to `base` (the floor by default) for every (size, in-flight) both measured. */
+export function ratioTable(results: CaseResult[], system: string, base = 'floor'): string | undefined {
   const rows: string[][] = [];
   for (const s of results.filter((r) => r.system === system)) {
-    const f = results.find((r) => r.system === 'floor' && r.size === s.size && r.inflight === s.inflight);
+    const f = results.find((r) => r.system === base && r.size === s.size && r.inflight === s.inflight);
     if (!f) continue;
     rows.push([
       s.size,
@@ -57,7 +57,7 @@ export function ratioTable(results: CaseResult[], system: string): string | unde
   }
   if (rows.length === 0) return undefined;
   return table(
-    ['size', 'in-flight', 'floor calls/s', `${system} calls/s`, `${system}/floor calls/s`, `${system}/floor p50`],
+    ['size', 'in-flight', `${base} calls/s`, `${system} calls/s`, `${system}/${base} calls/s`, `${system}/${base} p50`],
     rows,
     1,
   );

@@ -1,22 +1,22 @@
 // Heartline benchmark orchestrator (`npm run bench`).
 //
-// For each system it forks a server child and a client child (never the same
+// For each system it forks its server child(ren) and a client child (never the same
 // process), runs every (size, in-flight) case over one connection, and prints
 // markdown tables. Environment knobs:
-//   BENCH_SYSTEMS=floor,grpc,heartline   BENCH_SIZES=64B,16KiB
+//   BENCH_SYSTEMS=floor,grpc,heartline,heartline3   BENCH_SIZES=64B,16KiB
 //   BENCH_INFLIGHT=1,32,512              BENCH_SECONDS=3 (measured window)
 //   BENCH_WARMUP=1 (seconds)             BENCH_JSON=path/to/results.json
 //   BENCH_PIN=1    pin server and client to different CPUs with taskset
 //                  (default off; see pinningEnabled below)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CaseResult, DriveConfig, DriveMessage } from './drive.js';
 import { progressLine, ratioTable, resultsTable } from './report.js';
 import type { ServeMessage } from './serve.js';
-import { SYSTEM_NAMES, isSystemName, type SystemName } from './system.js';
+import { SERVER_COUNT, SYSTEM_NAMES, isSystemName, type SystemName } from './system.js';
 import { SIZES, type SizeName } from './workload.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -38,7 +38,6 @@ function secondsEnv(name: string, fallback: number): number {
   return v;
 }
 
-const systemsExplicit = Boolean(process.env.BENCH_SYSTEMS?.trim());
 const systems = listEnv('BENCH_SYSTEMS', SYSTEM_NAMES);
 const sizes = listEnv('BENCH_SIZES', Object.keys(SIZES));
 const inflights = listEnv('BENCH_INFLIGHT', ['1', '32', '512']).map(Number);
@@ -173,16 +172,12 @@ async function main(): Promise<void> {
   let failed = false;
 
   for (const system of systems as SystemName[]) {
-    if (system === 'heartline' && !systemsExplicit && !existsSync(path.join(ROOT, 'src', 'index.ts'))) {
-      problems.push('heartline skipped: src/index.ts does not exist yet');
-      console.log('heartline  skipped (src/index.ts not found)');
-      continue;
-    }
-    let server: { child: ChildProcess; port: number } | undefined;
+    const servers: { child: ChildProcess; port: number }[] = [];
     try {
-      server = await startServer(system);
+      const count = SERVER_COUNT[system] ?? 1;
+      for (let i = 0; i < count; i++) servers.push(await startServer(system));
       await runClient(
-        { system, port: server.port, cases, warmupMs, measureMs },
+        { system, ports: servers.map((s) => s.port), cases, warmupMs, measureMs },
         (r) => {
           results.push(r);
           console.log(progressLine(r));
@@ -200,13 +195,15 @@ async function main(): Promise<void> {
       problems.push(msg);
       console.log(`${system.padEnd(10)} FAILED ${msg}`);
     } finally {
-      if (server) await stopChild(server.child);
+      await Promise.all(servers.map((s) => stopChild(s.child)));
     }
   }
 
   console.log(`\n## Results\n\n${resultsTable(results)}\n`);
   const ratios = ratioTable(results, 'heartline');
   console.log(`## heartline / floor\n\n${ratios ?? '(needs both floor and heartline results)'}\n`);
+  const three = ratioTable(results, 'heartline3', 'heartline');
+  if (three) console.log(`## heartline3 (3 providers behind one reference) / heartline (one provider)\n\n${three}\n`);
   const errored = results.filter((r) => r.errors > 0);
   for (const r of errored) problems.push(`${r.system} ${r.size} x${r.inflight}: ${r.errors} errors, first: ${r.firstError}`);
   if (problems.length) console.log(`## Problems\n\n${problems.map((p) => `- ${p}`).join('\n')}\n`);

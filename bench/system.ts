@@ -14,12 +14,15 @@ export interface EchoClient {
 export interface EchoSystem {
   /** Listen on 127.0.0.1 with an ephemeral port. */
   serve(): Promise<EchoServer>;
-  /** Open exactly one connection to the server. */
-  connect(port: number): Promise<EchoClient>;
+  /** Open one connection to each server (`ports` has `servers` entries). */
+  connect(ports: number[]): Promise<EchoClient>;
 }
 
-export const SYSTEM_NAMES = ['floor', 'grpc', 'heartline'] as const;
+export const SYSTEM_NAMES = ['floor', 'grpc', 'heartline', 'heartline3'] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
+
+/** Server processes per system; 1 unless listed. */
+export const SERVER_COUNT: Partial<Record<SystemName, number>> = { heartline3: 3 };
 
 export function isSystemName(s: string): s is SystemName {
   return (SYSTEM_NAMES as readonly string[]).includes(s);
@@ -34,5 +37,7 @@ export async function loadSystem(name: SystemName): Promise<EchoSystem> {
       return (await import('./grpc.js')).system;
     case 'heartline':
       return (await import('./heartline.js')).system;
+    case 'heartline3':
+      return (await import('./heartline.js')).threeProviders;
   }
 }
