@@ -6,18 +6,8 @@ import { writeFileSync } from 'node:fs';
 import { encodeBody } from '../src/protocol/codec.js';
 import { FrameType } from '../src/protocol/constants.js';
 import { encodeFrame, frameFlags } from '../src/protocol/frame.js';
+import type { Vector } from '../test/protocol/vectors.js';
 
-interface Vector {
-  name: string;
-  flags: number;
-  status: number;
-  type: number;
-  id: number;
-  /** The decoded body; null with `empty: true` for a frame without a body. */
-  body: unknown;
-  empty?: boolean;
-  hex: string;
-}
 
 function v(name: string, type: FrameType, request: boolean, twoWay: boolean, status: number, id: number, body?: unknown): Vector {
   const flags = frameFlags(type, request, twoWay);

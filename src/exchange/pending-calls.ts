@@ -139,13 +139,9 @@ export class PendingCalls {
     return calls;
   }
 
+  /** Removes every call, calling each `onSettle`; the caller then rejects them. */
   private drainAll(): PendingCall[] {
-    const calls = [...this.calls.values()];
-    this.calls.clear();
-    this.buckets.clear();
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.armedFor = Infinity;
+    const calls = this.takeAll();
     for (const call of calls) call.request.onSettle?.(call.request);
     return calls;
   }

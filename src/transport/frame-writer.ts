@@ -67,11 +67,7 @@ export class FrameWriter {
     if (pending > 0 && pending + size > this.maxQueuedBytes) return 0;
     this.queue.push(flags, status, type, id, body);
     this.queueBytes += size;
-    if (!this.scheduled && !this.blocked) {
-      this.scheduled = true;
-      process.nextTick(flushTick, this);
-    }
-    return ++this.seq;
+    return this.queued();
   }
 
   /**
@@ -82,6 +78,11 @@ export class FrameWriter {
     if (this.closed) return 0;
     this.queue.unshift(flags, status, type, id, undefined);
     this.queueBytes += HEADER_SIZE;
+    return this.queued();
+  }
+
+  /** A frame was queued: schedule the flush for the end of this tick; returns its sequence number. */
+  private queued(): number {
     if (!this.scheduled && !this.blocked) {
       this.scheduled = true;
       process.nextTick(flushTick, this);

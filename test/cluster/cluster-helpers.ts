@@ -180,17 +180,8 @@ export async function startWorkProvider(name: string, options: WorkProviderOptio
 /** Reconnect within tens of ms. */
 export const FAST_RECONNECT: BackoffOptions = { initialDelay: 50, factor: 2, maxDelay: 200, jitter: 0.2 };
 
-/** mulberry32: a tiny seeded PRNG returning numbers in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+
+export { seededRandom as mulberry32 } from '../helpers/seeded-random.js';
 
 export const sleep = delay;
 

@@ -2,6 +2,7 @@
 // or SIGSTOP the provider.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { ServerOptions } from '../../src/index.js';
 
 const CHILD_FILE = fileURLToPath(new URL('./child-provider.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -22,9 +23,12 @@ export interface ChildProvider {
   dispose(): Promise<void>;
 }
 
-/** Starts a provider child on `port` (0 for any) and waits until it listens. */
-export async function startChildProvider(port = 0, startTimeoutMs = 10_000): Promise<ChildProvider> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD_FILE, String(port)], {
+/**
+ * Starts a provider child on `port` (0 for any), with server `options` (the
+ * JSON-serialisable ones), and waits until it listens.
+ */
+export async function startChildProvider(port = 0, options: ServerOptions = {}, startTimeoutMs = 10_000): Promise<ChildProvider> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD_FILE, String(port), JSON.stringify(options)], {
     cwd: REPO_ROOT,
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -2,10 +2,9 @@
 // for longer than heartbeat x misses. Its heartbeat timers then fire late;
 // the provider did nothing wrong and the connection must survive.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChildProvider } from '../helpers/child-process.js';
+import { startChildProvider, type ChildProvider } from '../helpers/child-process.js';
 import { Echo } from '../helpers/contract.js';
 import { newClient, startServer, track, useCleanup, waitFor } from '../helpers/server.js';
-import { startConfiguredChild } from './configured-child.js';
 import { recordClientEvents, sleep } from './util.js';
 
 const HEARTBEAT = 100;
@@ -29,7 +28,7 @@ describe('consumer event-loop stall', () => {
   });
 
   it('a response that arrived during the stall is seen before the verdict: the call succeeds, the connection stays', async () => {
-    const provider = await startConfiguredChild({ minHeartbeat: 50 });
+    const provider = await startChildProvider(0, { minHeartbeat: 50 });
     children.push(provider);
     const client = defer(newClient(provider.address, { heartbeat: HEARTBEAT, heartbeatMisses: MISSES, timeout: 5000 }), (c) => c.close());
     const events = recordClientEvents(client);

@@ -2,10 +2,9 @@
 // acknowledges our bytes, but nothing answers. Only the heartbeat can notice.
 import { afterEach, describe, expect, it } from 'vitest';
 import { HeartlineError, type BackoffOptions } from '../../src/index.js';
-import type { ChildProvider } from '../helpers/child-process.js';
+import { startChildProvider, type ChildProvider } from '../helpers/child-process.js';
 import { Echo } from '../helpers/contract.js';
 import { expectCode, newClient, track, useCleanup, waitFor } from '../helpers/server.js';
-import { startConfiguredChild } from './configured-child.js';
 import { recordClientEvents, sleep } from './util.js';
 
 const HEARTBEAT = 200;
@@ -23,7 +22,7 @@ describe('frozen provider (SIGSTOP / SIGCONT)', () => {
   });
 
   it('is declared dead within interval x misses, fails calls in flight at once, and traffic returns after SIGCONT', async () => {
-    const provider = await startConfiguredChild({ minHeartbeat: 50 });
+    const provider = await startChildProvider(0, { minHeartbeat: 50 });
     children.push(provider);
     const client = defer(
       newClient(provider.address, { heartbeat: HEARTBEAT, heartbeatMisses: MISSES, timeout: 30_000, connectTimeout: 300, reconnect: RECONNECT }),

@@ -1,34 +1,15 @@
 // Pongs jump the queue (protocol.md 4.4): a peer measuring liveness must not
 // wait behind a backlog of responses.
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { FrameType } from '../../src/protocol/constants.js';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
 import { encodeFrame, frameFlags } from '../../src/protocol/frame.js';
 import { FrameWriter } from '../../src/transport/frame-writer.js';
+import { FakeSocket, tick } from '../helpers/fake-socket.js';
 import { callFrame, RawConnection } from '../helpers/raw-socket.js';
 import { startServer, useCleanup } from '../helpers/server.js';
 
-/** A socket stand-in recording writes; reports a full buffer past `highWater` bytes. */
-class FakeSocket extends EventEmitter {
-  writes: Buffer[] = [];
-  writableLength = 0;
-  constructor(private readonly highWater = Infinity) {
-    super();
-  }
-  write(chunk: Buffer): boolean {
-    this.writes.push(chunk);
-    this.writableLength += chunk.length;
-    return this.writableLength < this.highWater;
-  }
-  drainAll(): void {
-    this.writableLength = 0;
-    this.emit('drain');
-  }
-}
-
-const tick = (): Promise<void> => new Promise((resolve) => process.nextTick(resolve));
 
 function frames(chunks: Buffer[]): Array<{ type: number; id: number }> {
   const out: Array<{ type: number; id: number }> = [];

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 
+/** One worked example of protocol.md: a whole frame in hex and what it decodes to. */
 export interface Vector {
   name: string;
   flags: number;
   status: number;
   type: number;
   id: number;
+  /** The decoded body; null with `empty: true` for a frame without a body. */
   body: unknown;
   empty?: boolean;
   hex: string;

@@ -1,30 +1,10 @@
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { FrameType, HEADER_SIZE } from '../../src/protocol/constants.js';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
 import { FrameWriter } from '../../src/transport/frame-writer.js';
+import { FakeSocket, tick } from '../helpers/fake-socket.js';
 
-/** A socket stand-in that records writes and reports a full buffer past `highWater` bytes. */
-class FakeSocket extends EventEmitter {
-  writes: Buffer[] = [];
-  writableLength = 0;
-  constructor(private readonly highWater = Infinity) {
-    super();
-  }
-  write(chunk: Buffer): boolean {
-    this.writes.push(chunk);
-    this.writableLength += chunk.length;
-    return this.writableLength < this.highWater;
-  }
-  /** The kernel took everything. */
-  drainAll(): void {
-    this.writableLength = 0;
-    this.emit('drain');
-  }
-}
-
-const tick = (): Promise<void> => new Promise((resolve) => process.nextTick(resolve));
 
 function frameIds(chunks: Buffer[]): number[] {
   const ids: number[] = [];

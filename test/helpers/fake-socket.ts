@@ -1,0 +1,25 @@
+import { EventEmitter } from 'node:events';
+
+/** A socket stand-in for writer tests: records writes, reports a full buffer past `highWater` bytes. */
+export class FakeSocket extends EventEmitter {
+  writes: Buffer[] = [];
+  writableLength = 0;
+  constructor(private readonly highWater = Infinity) {
+    super();
+  }
+
+  write(chunk: Buffer): boolean {
+    this.writes.push(chunk);
+    this.writableLength += chunk.length;
+    return this.writableLength < this.highWater;
+  }
+
+  /** The kernel took everything. */
+  drainAll(): void {
+    this.writableLength = 0;
+    this.emit('drain');
+  }
+}
+
+/** Resolves after the current tick's nextTick queue (when a FrameWriter flushes). */
+export const tick = (): Promise<void> => new Promise((resolve) => process.nextTick(resolve));
