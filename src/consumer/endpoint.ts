@@ -24,6 +24,17 @@ export enum EndpointState {
   Removed = 'removed',
 }
 
+const E = EndpointState;
+/** The legal steps of an endpoint's state; `transition()` refuses any other. */
+const ALLOWED: Record<EndpointState, readonly EndpointState[]> = {
+  [E.Idle]: [E.Connecting, E.Removed],
+  [E.Connecting]: [E.Ready, E.Draining, E.Reconnecting, E.Removed],
+  [E.Ready]: [E.Draining, E.Reconnecting, E.Idle, E.Removed],
+  [E.Draining]: [E.Reconnecting, E.Removed],
+  [E.Reconnecting]: [E.Ready, E.Reconnecting, E.Removed],
+  [E.Removed]: [],
+};
+
 /** What an endpoint reports to the registry. */
 export interface EndpointObserver {
   onConnect(endpoint: Endpoint, conn: ClientConnection): void;
@@ -248,7 +259,7 @@ export class Endpoint implements ConnectionObserver {
   private open(): ClientConnection {
     const conn = new ClientConnection({ ...this.options.connection, host: this.address.host, port: this.address.port }, this);
     this.conns.push(conn);
-    if (this.stateValue === EndpointState.Idle) this.stateValue = EndpointState.Connecting;
+    if (this.stateValue === EndpointState.Idle) this.transition(EndpointState.Connecting);
     return conn;
   }
 
@@ -256,16 +267,16 @@ export class Endpoint implements ConnectionObserver {
     if (to === ConnectionState.Ready) {
       const wasDown = this.stateValue === EndpointState.Reconnecting;
       const attempts = this.attempt + 1;
-      if (this.stateValue !== EndpointState.Removed && this.stateValue !== EndpointState.Draining) this.stateValue = EndpointState.Ready;
+      this.transition(EndpointState.Ready); // refused while Removed or Draining: they stay
       this.attempt = 0;
       if (wasDown) this.reconnects++;
       this.observer.onConnect(this, conn);
       if (wasDown) this.observer.onReconnect(this, attempts);
       return;
     }
-    if (to === ConnectionState.Draining && this.stateValue !== EndpointState.Removed) {
-      // The provider is shutting down: all of its connections will drain.
-      this.stateValue = EndpointState.Draining;
+    if (to === ConnectionState.Draining) {
+      // The provider is shutting down: all of its connections will drain (refused once Removed).
+      this.transition(EndpointState.Draining);
       return;
     }
     if (to !== ConnectionState.Closed) return;
@@ -277,13 +288,19 @@ export class Endpoint implements ConnectionObserver {
     if (this.conns.some((c) => c.state === ConnectionState.Ready)) return;
     if (this.conns.some((c) => c.state !== ConnectionState.Closed && c.state !== ConnectionState.Draining)) return; // another is still opening
     if (reason === 'idle' && this.conns.length === 0) {
-      this.stateValue = EndpointState.Idle;
+      this.transition(EndpointState.Idle);
       return;
     }
     if (this.stateValue === EndpointState.Draining && this.conns.length > 0) return; // wait for the others to drain
     if (neverReady && this.stateValue === EndpointState.Reconnecting) this.attempt++;
-    this.stateValue = EndpointState.Reconnecting;
-    this.scheduleReconnect();
+    if (this.transition(EndpointState.Reconnecting)) this.scheduleReconnect();
+  }
+
+  /** The one gate for state changes: checks the step against ALLOWED. */
+  private transition(to: EndpointState): boolean {
+    if (!ALLOWED[this.stateValue].includes(to)) return false;
+    this.stateValue = to;
+    return true;
   }
 
   private scheduleReconnect(): void {
@@ -298,7 +315,7 @@ export class Endpoint implements ConnectionObserver {
 
   /** The provider left every provider list: stop reconnecting, let calls in flight finish, then close. */
   retire(): void {
-    this.stateValue = EndpointState.Removed;
+    this.transition(EndpointState.Removed);
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     for (const c of [...this.conns]) c.retire('removed');
@@ -306,7 +323,7 @@ export class Endpoint implements ConnectionObserver {
 
   /** Closes every connection now (client close). */
   async close(): Promise<void> {
-    this.stateValue = EndpointState.Removed;
+    this.transition(EndpointState.Removed);
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     const err = new HeartlineError('CLIENT_CLOSED', 'the client was closed');
