@@ -11,13 +11,6 @@ export type Remote<T> = {
     : never;
 };
 
-/**
- * Builds a stub whose methods call `reference.invoke`. It needs no list of
- * method names (esbuild drops type information and abstract methods do not
- * exist at run time): any string property is a remote method, except `then`
- * (so a stub is never mistaken for a promise), `constructor`, `__proto__` and the
- * `Object.prototype` members (which keep their usual meaning).
- */
 const references = new WeakMap<object, Reference>();
 
 /** The reference behind a stub, or undefined for anything else. */
@@ -25,6 +18,13 @@ export function stubReference(stub: object): Reference | undefined {
   return references.get(stub);
 }
 
+/**
+ * Builds a stub whose methods call `reference.invoke`. It needs no list of
+ * method names (esbuild drops type information and abstract methods do not
+ * exist at run time): any string property is a remote method, except `then`
+ * (so a stub is never mistaken for a promise), `constructor`, `__proto__` and the
+ * `Object.prototype` members (which keep their usual meaning).
+ */
 export function createStub<T>(reference: Reference): Remote<T> {
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const target = Object.create(null) as object;

@@ -9,7 +9,6 @@ export interface Execution {
   cancelled: boolean;
 }
 
-
 /**
  * Runs one decoded request: checks its shape, finds the service and the
  * declared method (a Map lookup, so `constructor`, `__proto__` and prototype
@@ -49,7 +48,6 @@ export function dispatch(
         done(errorResponse('BAD_REQUEST', `argument ${i} of ${request.method} must be a callback id`));
         return;
       }
-      args[i] = callbacks.get(id);
     }
   }
   const serviceCap = service.executes;
@@ -63,6 +61,8 @@ export function dispatch(
     done(errorResponse('LIMIT_EXCEEDED', `${request.service}#${request.method} is executing its limit of ${methodCap.limit} calls`));
     return;
   }
+  // Callback proxies are made only for calls that will run.
+  if (positions !== undefined) for (const i of positions) args[i] = callbacks.get(args[i] as number);
   const oneWay = service.oneWay.has(request.method);
   runHandler(handler, service.instance, args, exposeStack, (outcome) => {
     serviceCap?.leave();
