@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { ERROR_CODES } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
-import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
+import { ConnectionState, canTransition, type DisconnectReason } from '../exchange/connection-state.js';
 import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
 import { PendingCalls, type PendingCall } from '../exchange/pending-calls.js';
 import { errorResponse, type EncodedResponse, type Outcome } from '../exchange/responder.js';
@@ -64,7 +64,6 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
   private peerMaxFrameSize = MIN_MAX_FRAME_SIZE;
   private readonly executions = new Map<number, Execution>();
   private readonly pushes = new PendingCalls((c) => this.pushes.fail(c, new HeartlineError('TIMEOUT', `${c.request.label}: no answer within ${c.request.timeout} ms`)));
-  private readonly idleWaiters: Array<() => void> = [];
   private readonly closeWaiters: Array<() => void> = [];
   private readonly heartbeat: Heartbeat;
   private closeKind: DisconnectReason | undefined;
@@ -122,15 +121,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
       this.transport.end();
       return;
     }
-    if (this.stateValue !== ConnectionState.Ready) return;
-    this.stateValue = ConnectionState.Draining;
-    this.transport.send(DRAIN_FLAGS, 0, FrameType.Drain, 0);
-  }
-
-  /** Resolves when no call is executing. */
-  idle(): Promise<void> {
-    if (this.executions.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    if (this.transition(ConnectionState.Draining)) this.transport.send(DRAIN_FLAGS, 0, FrameType.Drain, 0);
   }
 
   /** Calls `callback` once the socket is closed (at once if it already is). */
@@ -184,14 +175,13 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
 
   onClose(reason: HeartlineError | undefined): void {
     const from = this.stateValue;
-    this.stateValue = ConnectionState.Closed;
+    this.transition(ConnectionState.Closed);
     this.heartbeat.cancel();
     for (const execution of this.executions.values()) execution.cancelled = true;
     this.pushes.failAll(this.transport.writer.flushedSeq, 'consumer connection closed', reason);
     this.callbacks.releaseAll();
     const kind = this.closeKind ?? (reason?.code === 'PROTOCOL_ERROR' ? 'protocol-error' : reason !== undefined ? 'socket-error' : from === ConnectionState.Draining ? 'drain' : 'closed-by-peer');
     this.hooks.onClose(this, kind);
-    for (const wake of this.idleWaiters.splice(0)) wake();
     for (const wake of this.closeWaiters.splice(0)) wake();
   }
 
@@ -217,7 +207,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
       heartbeat: this.heartbeatInterval,
       idleTimeout: this.options.idleTimeout,
     };
-    this.stateValue = ConnectionState.Ready;
+    this.transition(ConnectionState.Ready);
     this.transport.send(HANDSHAKE_RESPONSE_FLAGS, 0, FrameType.Handshake, header.id, encodeBody(answer));
     this.hooks.onReady(this);
   }
@@ -251,9 +241,6 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     if (this.executions.get(id) === execution) this.executions.delete(id);
     if (twoWay && response !== undefined && !execution.cancelled && this.stateValue !== ConnectionState.Closed) {
       this.respond(id, typeof response === 'function' ? response(this.peerMaxFrameSize) : response);
-    }
-    if (this.executions.size === 0 && this.idleWaiters.length > 0) {
-      for (const wake of this.idleWaiters.splice(0)) wake();
     }
   }
 
@@ -303,6 +290,13 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
       call.reject(new HeartlineError('PROTOCOL_ERROR', `${call.request.label}: undecodable answer`, { cause: err }));
       this.protocolError('undecodable callback answer');
     }
+  }
+
+  /** The one gate for state changes (Handshaking -> Ready -> Draining -> Closed). */
+  private transition(to: ConnectionState): boolean {
+    if (!canTransition(this.stateValue, to)) return false;
+    this.stateValue = to;
+    return true;
   }
 
   private protocolError(message: string): void {
