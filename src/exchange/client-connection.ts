@@ -1,9 +1,10 @@
 import { connect as netConnect } from 'node:net';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
-import { FrameType, HEADER_SIZE, PROTOCOL_VERSION } from '../protocol/constants.js';
+import { FrameType, HEADER_SIZE } from '../protocol/constants.js';
 import { frameFlags, isRequest, type FrameHeader } from '../protocol/frame.js';
-import { readErrorResponse, readHandshakeResponse, type HandshakeRequest, type HandshakeResponse } from '../protocol/messages.js';
+import { readErrorResponse } from '../protocol/messages.js';
+import { hello, readAnswer } from './handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
@@ -248,8 +249,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
 
   private startHandshake(): void {
     if (!this.transition(ConnectionState.Handshaking)) return;
-    const hello: HandshakeRequest = { version: PROTOCOL_VERSION, maxFrameSize: this.options.maxFrameSize, heartbeat: this.options.heartbeat, agent: 'heartline-node' };
-    this.transport.send(HANDSHAKE_FLAGS, 0, FrameType.Handshake, 0, encodeBody(hello));
+    this.transport.send(HANDSHAKE_FLAGS, 0, FrameType.Handshake, 0, encodeBody(hello(this.options.maxFrameSize, this.options.heartbeat)));
   }
 
   private finishHandshake(header: FrameHeader, body: Buffer): void {
@@ -262,7 +262,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       this.shutdown('refused', refusal);
       return;
     }
-    const answer = readHandshakeAnswer(body);
+    const answer = readAnswer(body);
     if (typeof answer === 'string') {
       this.protocolError(answer);
       return;
@@ -430,17 +430,4 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     this.observer?.onStateChange(this, from, to);
     return true;
   }
-}
-
-/** A provider's handshake answer, or what is wrong with it. */
-function readHandshakeAnswer(body: Buffer): HandshakeResponse | string {
-  let value: unknown;
-  try {
-    value = decodeBody(body);
-  } catch {
-    return 'undecodable handshake response';
-  }
-  const answer = readHandshakeResponse(value);
-  if (answer === undefined || answer.version !== PROTOCOL_VERSION) return 'malformed handshake response';
-  return answer;
 }

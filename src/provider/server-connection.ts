@@ -6,9 +6,10 @@ import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
 import { PendingCalls, type PendingCall } from '../exchange/pending-calls.js';
 import { errorResponse, type EncodedResponse, type Outcome } from '../exchange/responder.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
-import { FrameType, HEADER_SIZE, MIN_MAX_FRAME_SIZE, PROTOCOL_VERSION } from '../protocol/constants.js';
+import { FrameType, HEADER_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { frameFlags, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
-import { errorBody, readErrorResponse, readHandshakeRequest, type HandshakeResponse } from '../protocol/messages.js';
+import { errorBody, readErrorResponse } from '../protocol/messages.js';
+import { answer, readHello } from '../exchange/handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
@@ -187,28 +188,15 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
 
   private handshake(header: FrameHeader, body: Buffer): void {
     if (header.type !== FrameType.Handshake || !isRequest(header.flags)) return this.protocolError('the first frame must be a handshake');
-    let hello;
-    try {
-      hello = readHandshakeRequest(decodeBody(body));
-    } catch {
-      hello = undefined;
-    }
-    if (hello === undefined || hello.version < 1 || hello.maxFrameSize < MIN_MAX_FRAME_SIZE) {
-      const message = hello === undefined ? 'malformed handshake' : `unacceptable handshake (version ${hello.version}, maxFrameSize ${hello.maxFrameSize})`;
-      return this.refuse(header.id, new HeartlineError('PROTOCOL_ERROR', message), 'protocol-error');
-    }
+    const request = readHello(body);
+    if (typeof request === 'string') return this.refuse(header.id, new HeartlineError('PROTOCOL_ERROR', request), 'protocol-error');
     const refusal = this.hooks.admit(this);
     if (refusal !== undefined) return this.refuse(header.id, refusal, 'refused');
-    this.peerMaxFrameSize = hello.maxFrameSize;
-    this.heartbeatInterval = agreeHeartbeat(hello.heartbeat, this.options.idleTimeout, this.options.minHeartbeat);
-    const answer: HandshakeResponse = {
-      version: Math.min(hello.version, PROTOCOL_VERSION),
-      maxFrameSize: this.options.maxFrameSize,
-      heartbeat: this.heartbeatInterval,
-      idleTimeout: this.options.idleTimeout,
-    };
+    const terms = answer(request, this.options);
+    this.peerMaxFrameSize = request.maxFrameSize;
+    this.heartbeatInterval = terms.heartbeat;
     this.transition(ConnectionState.Ready);
-    this.transport.send(HANDSHAKE_RESPONSE_FLAGS, 0, FrameType.Handshake, header.id, encodeBody(answer));
+    this.transport.send(HANDSHAKE_RESPONSE_FLAGS, 0, FrameType.Handshake, header.id, encodeBody(terms));
     this.hooks.onReady(this);
   }
 
@@ -304,20 +292,4 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.options.logger.warn(`protocol error from ${this.peer}: ${message}; closing this connection`, { peer: this.peer });
     this.transport.destroy(new HeartlineError('PROTOCOL_ERROR', message));
   }
-}
-
-/**
- * The ping interval granted to a consumer that proposed `proposed` ms: never
- * more than a third of the idle timeout (so a consumer that follows it is never
- * cut off, the mistake of Dubbo #6630), never less than `minHeartbeat` unless
- * the idle timeout forces it. 0 only when the provider never closes idle
- * connections and the consumer proposed none.
- */
-export function agreeHeartbeat(proposed: number, idleTimeout: number, minHeartbeat: number): number {
-  if (idleTimeout > 0) {
-    const max = Math.max(1, Math.floor(idleTimeout / 3));
-    const wanted = proposed > 0 ? proposed : max;
-    return Math.min(max, Math.max(Math.min(minHeartbeat, max), wanted));
-  }
-  return proposed > 0 ? Math.max(proposed, minHeartbeat) : 0;
 }

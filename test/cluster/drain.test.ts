@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { FrameType } from '../../src/protocol/constants.js';
-import { callFrame, RawConnection, statusCode } from '../helpers/raw-socket.js';
+import { callFrame, RawConnection } from '../helpers/raw-socket.js';
 import { expectCode, newClient, track, useCleanup, waitFor } from '../helpers/server.js';
 import { FAST_RECONNECT, sleep, startWorkProvider, tally, Work, expectNothingOpen } from './cluster-helpers.js';
 import { startSignalChild } from './signal-child.js';

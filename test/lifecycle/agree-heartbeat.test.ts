@@ -1,7 +1,7 @@
 // The ping interval the provider grants in the handshake (protocol.md 4.4,
 // agreeHeartbeat in src/provider/server-connection.ts), as a unit and end to end.
 import { describe, expect, it } from 'vitest';
-import { agreeHeartbeat } from '../../src/provider/server-connection.js';
+import { agreeHeartbeat } from '../../src/exchange/handshake.js';
 import { Echo } from '../helpers/contract.js';
 import { newClient, startServer, useCleanup } from '../helpers/server.js';
 import { recordClientEvents, recordServerEvents, seededRandom, sleep } from './util.js';
