@@ -151,13 +151,6 @@ export class ConnectionRegistry implements EndpointObserver {
     return out;
   }
 
-  /** Number of open connections. */
-  get size(): number {
-    let n = 0;
-    for (const ep of this.all()) n += ep.connections().length;
-    return n;
-  }
-
   onConnect(endpoint: Endpoint, conn: ClientConnection): void {
     this.events.connect(describe(endpoint, conn));
   }

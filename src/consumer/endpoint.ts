@@ -106,8 +106,6 @@ export class Endpoint implements ConnectionObserver {
   reconnects = 0;
   /** No extra connection is opened before this time (clock ms): the provider refused one. */
   private growBlockedUntil = 0;
-  /** Calls in flight through this endpoint. */
-  active = 0;
 
   constructor(address: ProviderAddress, options: EndpointOptions, observer: EndpointObserver) {
     this.address = address;
@@ -174,8 +172,7 @@ export class Endpoint implements ConnectionObserver {
       try {
         await sc.wait(call.serviceActives, left, call.label);
       } catch (err) {
-        mc.release();
-        this.options.budget.pending--;
+        this.release(mc, undefined);
         throw withOrigin(err as HeartlineError, call.origin);
       }
     }
@@ -186,18 +183,17 @@ export class Endpoint implements ConnectionObserver {
   private send(call: EndpointCall, mc: ActiveCounter, sc: ActiveCounter | undefined): Promise<unknown> {
     const conn = this.available ? this.pickConnection() : undefined;
     if (conn === undefined) {
-      this.unadmit(mc, sc);
+      this.release(mc, sc);
       return Promise.reject(withOrigin(new HeartlineError('UNAVAILABLE', `${call.label}: provider ${this.address.key} is ${this.stateValue}`), call.origin));
     }
     if (call.encode !== undefined) {
       try {
         call.body = call.encode(conn);
       } catch (err) {
-        this.unadmit(mc, sc);
+        this.release(mc, sc);
         return Promise.reject(withOrigin(new HeartlineError('SERIALIZATION_ERROR', `${call.label}: arguments could not be encoded: ${(err as Error).message}`, { cause: err }), call.origin));
       }
     }
-    this.active++;
     call.endpoint = this;
     call.methodCounter = mc;
     call.serviceCounter = sc;
@@ -205,17 +201,11 @@ export class Endpoint implements ConnectionObserver {
     return conn.call(call);
   }
 
-  /** A call that got its slots but was not sent: give them back. */
-  private unadmit(mc: ActiveCounter, sc: ActiveCounter | undefined): void {
+  /** @internal A call admitted here settled, or was not sent after all: free its slots. */
+  release(mc: ActiveCounter, sc: ActiveCounter | undefined): void {
     mc.release();
     sc?.release();
     this.options.budget.pending--;
-  }
-
-  /** @internal A call sent here settled: free its slots. */
-  settled(mc: ActiveCounter, sc: ActiveCounter | undefined): void {
-    this.active--;
-    this.unadmit(mc, sc);
   }
 
   private counter(key: string): ActiveCounter {
@@ -346,5 +336,5 @@ function releaseCounters(request: CallRequest): void {
   const endpoint = call.endpoint;
   if (endpoint === undefined) return;
   call.endpoint = call.onSettle = undefined;
-  endpoint.settled(call.methodCounter!, call.serviceCounter);
+  endpoint.release(call.methodCounter!, call.serviceCounter);
 }

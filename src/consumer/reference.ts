@@ -70,8 +70,8 @@ export interface ReferenceDefaults {
 }
 
 interface ResolvedMethod {
+  /** `service#method`: the label in messages and the key of active counts. */
   label: string;
-  methodKey: string;
   timeout: number;
   oneWay: boolean;
   idempotent: boolean;
@@ -176,7 +176,7 @@ export class Reference {
       oneWay: m.oneWay,
       origin,
       encode,
-      methodKey: m.methodKey,
+      methodKey: m.label,
       actives: m.actives,
       serviceKey: this.definition.name,
       serviceActives: this.serviceActives,
@@ -240,7 +240,7 @@ export class Reference {
       usable = all.filter((c) => c.endpoint.available && tried?.includes(c.endpoint) !== true);
     }
     if (usable.length === 0) return undefined;
-    const chosen = usable.length === 1 ? usable[0]! : (this.balancer.pick(usable, { methodKey: m.methodKey, args }) as EndpointCandidate);
+    const chosen = usable.length === 1 ? usable[0]! : (this.balancer.pick(usable, { methodKey: m.label, args }) as EndpointCandidate);
     this.last = chosen.endpoint;
     return chosen.endpoint;
   }
@@ -266,15 +266,15 @@ export class Reference {
     const declared = this.definition.methods.get(method);
     const own = this.options.methods !== undefined && Object.hasOwn(this.options.methods, method) ? this.options.methods[method] : undefined;
     const retries = own?.retries ?? declared?.retries ?? this.options.retries ?? this.defaults.retries;
+    const callbacks = own?.callbacks ?? declared?.callbacks;
     const m: ResolvedMethod = {
       label: `${this.definition.name}#${method}`,
-      methodKey: `${this.definition.name}#${method}`,
       timeout: own?.timeout ?? declared?.timeout ?? this.options.timeout ?? this.defaults.timeout,
       oneWay: own?.oneWay ?? declared?.oneWay ?? false,
       idempotent: own?.idempotent ?? declared?.idempotent ?? false,
       attempts: this.cluster === 'failover' ? 1 + Math.max(0, retries) : 1,
       actives: positiveOrInfinity(own?.actives ?? declared?.actives ?? this.options.actives),
-      callbacks: (own?.callbacks ?? declared?.callbacks)?.length ? (own?.callbacks ?? declared?.callbacks) : undefined,
+      callbacks: callbacks !== undefined && callbacks.length > 0 ? callbacks : undefined,
     };
     this.resolved.set(method, m);
     return m;

@@ -92,7 +92,7 @@ export function serviceOf(contract: Contract): ServiceDefinition {
   return def;
 }
 
-/** True when a method name may be looked up as a remote method. */
+/** True for names that can never be remote methods (`constructor`, `then`, `Object.prototype` members). */
 export function isReservedName(name: string): boolean {
   return RESERVED.has(name);
 }

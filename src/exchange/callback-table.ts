@@ -10,10 +10,6 @@ export class CallbackTable {
   private readonly byFn = new Map<Function, number>();
   private lastId = 0;
 
-  get size(): number {
-    return this.byId.size;
-  }
-
   /** The id of `fn`, registering it on first use. */
   register(fn: Function): number {
     let id = this.byFn.get(fn);

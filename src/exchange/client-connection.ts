@@ -100,8 +100,6 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   heartbeatInterval = 0;
   /** Why the connection closed; undefined while open. */
   disconnectReason: DisconnectReason | undefined;
-  /** The error that closed the connection, if any. */
-  closeError: HeartlineError | undefined;
 
   constructor(options: ClientConnectionOptions, observer?: ConnectionObserver) {
     this.options = options;
@@ -145,11 +143,6 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   /** Responses that arrived after their call had timed out. */
   get lateResponses(): number {
     return this.pending.lateResponses;
-  }
-
-  /** Resolves once the socket is closed. */
-  get closed(): Promise<void> {
-    return this.closedPromise;
   }
 
   lastReadAt(): number {
@@ -379,7 +372,6 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     this.waiting = [];
     const neverReady = from === ConnectionState.Connecting || from === ConnectionState.Handshaking;
     this.closing = true;
-    this.closeError = reason;
     this.disconnectReason = this.closeKind ?? (neverReady ? 'connect-failed' : reason?.code === 'PROTOCOL_ERROR' ? 'protocol-error' : reason !== undefined ? 'socket-error' : 'closed-by-peer');
     // Calls that never got a connection fail with the reason itself when it says more than
     // "could not connect": the client closed, or the provider refused the handshake.

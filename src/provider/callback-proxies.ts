@@ -43,10 +43,6 @@ export class CallbackProxies {
     this.push = push;
   }
 
-  get size(): number {
-    return this.proxies.size;
-  }
-
   /** The function for callback `id`. */
   get(id: number): Callback {
     const existing = this.proxies.get(id);

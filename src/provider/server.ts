@@ -3,7 +3,7 @@ import { createServer, type AddressInfo, type Server as NetServer, type Socket }
 import type { Contract } from '../decorators/metadata.js';
 import { providerOf, type ProviderOptions } from '../decorators/provider.js';
 import { HeartlineError } from '../errors/heartline-error.js';
-import type { DisconnectReason } from '../exchange/connection-state.js';
+import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
 import { DEFAULT_MAX_FRAME_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { now } from '../transport/clock.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
@@ -212,7 +212,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   admit(conn: ServerConnection): HeartlineError | undefined {
     if (this.closing !== undefined) return new HeartlineError('UNAVAILABLE', 'provider is shutting down');
     let ready = 0;
-    for (const c of this.connectionSet) if (c !== conn && c.state !== 'handshaking' && c.state !== 'closed') ready++;
+    for (const c of this.connectionSet) if (c !== conn && c.state !== ConnectionState.Handshaking && c.state !== ConnectionState.Closed) ready++;
     if (ready >= this.accepts) return new HeartlineError('LIMIT_EXCEEDED', `provider accepts at most ${this.accepts} connections`);
     return undefined;
   }

@@ -30,7 +30,6 @@ export interface ExportedService {
 export class ServiceRegistry {
   /** name -> version -> group -> service: nested maps, so a lookup builds no key string. */
   private readonly services = new Map<string, Map<string, Map<string, ExportedService>>>();
-  private count = 0;
 
   register(contract: Contract, instance: object, options: ProviderOptions = {}): ExportedService {
     const definition = serviceOf(contract);
@@ -64,7 +63,6 @@ export class ServiceRegistry {
     let groups = versions.get(version);
     if (groups === undefined) versions.set(version, (groups = new Map()));
     groups.set(group, exported);
-    this.count++;
     return exported;
   }
 
@@ -72,9 +70,6 @@ export class ServiceRegistry {
     return this.services.get(name)?.get(version)?.get(group);
   }
 
-  get size(): number {
-    return this.count;
-  }
 }
 
 function checkLimit(n: number): number {
