@@ -2,7 +2,7 @@ import { connect as netConnect } from 'node:net';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE } from '../protocol/constants.js';
-import { frameFlags, isRequest, type FrameHeader } from '../protocol/frame.js';
+import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
 import { readErrorResponse } from '../protocol/messages.js';
 import { hello, readAnswer } from './handshake.js';
 import { now } from '../transport/clock.js';
@@ -48,13 +48,6 @@ export interface ConnectionObserver {
   adoptUnsent?(conn: ClientConnection, calls: PendingCall[]): boolean;
 }
 
-const CALL_FLAGS_TWO_WAY = frameFlags(FrameType.Call, true, true);
-const CALL_FLAGS_ONE_WAY = frameFlags(FrameType.Call, true, false);
-const RESPONSE_FLAGS = frameFlags(FrameType.Call, false, false);
-const HANDSHAKE_FLAGS = frameFlags(FrameType.Handshake, true, true);
-const PING_FLAGS = frameFlags(FrameType.Heartbeat, true, true);
-const PONG_FLAGS = frameFlags(FrameType.Heartbeat, false, false);
-const CANCEL_FLAGS = frameFlags(FrameType.Cancel, true, false);
 
 let nextConnectionId = 1;
 
@@ -207,7 +200,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       this.failOne(call, out, new HeartlineError('PAYLOAD_TOO_LARGE', `${out.label}: request of ${HEADER_SIZE + out.body.length} bytes is over the provider's limit of ${this.peerMaxFrameSize} bytes`));
       return;
     }
-    const seq = this.transport.send(out.oneWay ? CALL_FLAGS_ONE_WAY : CALL_FLAGS_TWO_WAY, 0, FrameType.Call, call.id, out.body);
+    const seq = this.transport.send(out.oneWay ? FLAGS.callOneWay : FLAGS.callTwoWay, 0, FrameType.Call, call.id, out.body);
     if (seq === 0) {
       const err = this.transport.writer.isClosed
         ? new HeartlineError('CONNECTION_LOST_UNWRITTEN', `${out.label}: connection to ${this.address} is closing`)
@@ -236,13 +229,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     const err = new HeartlineError('TIMEOUT', `${call.request.label}: no response from ${this.address} within ${call.request.timeout} ms`);
     if (!this.pending.fail(call, err)) return;
     // Tell the provider it may drop the call; the response, if it still comes, is counted as late.
-    if (call.seq !== 0 && !this.transport.isClosed) this.transport.send(CANCEL_FLAGS, 0, FrameType.Cancel, call.id);
+    if (call.seq !== 0 && !this.transport.isClosed) this.transport.send(FLAGS.cancel, 0, FrameType.Cancel, call.id);
     this.closeIfDrained();
   }
 
   private startHandshake(): void {
     if (!this.transition(ConnectionState.Handshaking)) return;
-    this.transport.send(HANDSHAKE_FLAGS, 0, FrameType.Handshake, 0, encodeBody(hello(this.options.maxFrameSize, this.options.heartbeat)));
+    this.transport.send(FLAGS.handshake, 0, FrameType.Handshake, 0, encodeBody(hello(this.options.maxFrameSize, this.options.heartbeat)));
   }
 
   private finishHandshake(header: FrameHeader, body: Buffer): void {
@@ -282,7 +275,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   sendPing(): void {
     this.pingId = this.pingId >= 0xffffffff ? 1 : this.pingId + 1;
     this.pingSentAt = now();
-    this.transport.send(PING_FLAGS, 0, FrameType.Heartbeat, this.pingId);
+    this.transport.send(FLAGS.ping, 0, FrameType.Heartbeat, this.pingId);
   }
 
   peerDead(silentMs: number): void {
@@ -300,7 +293,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
         this.finishHandshake(header, body);
         return;
       case FrameType.Heartbeat:
-        if (isRequest(header.flags)) this.transport.sendUrgent(PONG_FLAGS, FrameType.Heartbeat, header.id);
+        if (isRequest(header.flags)) this.transport.sendUrgent(FLAGS.pong, FrameType.Heartbeat, header.id);
         else if (header.id === this.pingId && this.pingSentAt > 0) this.rtt = now() - this.pingSentAt;
         return;
       case FrameType.Drain:
@@ -339,11 +332,11 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       this.protocolError('undecodable callback request');
       return;
     }
-    const twoWay = (header.flags & CALL_FLAGS_TWO_WAY) === CALL_FLAGS_TWO_WAY;
+    const twoWay = isTwoWay(header.flags);
     this.callbacks.serve(value, (outcome) => {
       if (!twoWay || this.transport.isClosed) return;
       const r = typeof outcome === 'function' ? outcome(this.peerMaxFrameSize) : outcome;
-      this.transport.send(RESPONSE_FLAGS, r.status, FrameType.Call, header.id, r.body);
+      this.transport.send(FLAGS.response, r.status, FrameType.Call, header.id, r.body);
     });
   }
 
@@ -354,9 +347,9 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       return;
     }
     if (header.type === FrameType.Call) {
-      if ((header.flags & CALL_FLAGS_TWO_WAY) === CALL_FLAGS_TWO_WAY) {
+      if (isTwoWay(header.flags)) {
         const r = errorResponse('PAYLOAD_TOO_LARGE', `callback request of ${header.length} bytes is over this consumer's limit`);
-        this.transport.send(RESPONSE_FLAGS, r.status, FrameType.Call, header.id, r.body);
+        this.transport.send(FLAGS.response, r.status, FrameType.Call, header.id, r.body);
       }
       return;
     }

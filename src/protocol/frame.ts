@@ -40,6 +40,19 @@ export function frameFlags(type: FrameType, request: boolean, twoWay: boolean): 
   return flags;
 }
 
+/** The flags byte of every frame kind (protocol.md section 3). */
+export const FLAGS = Object.freeze({
+  callTwoWay: frameFlags(FrameType.Call, true, true),
+  callOneWay: frameFlags(FrameType.Call, true, false),
+  response: frameFlags(FrameType.Call, false, false),
+  handshake: frameFlags(FrameType.Handshake, true, true),
+  handshakeResponse: frameFlags(FrameType.Handshake, false, false),
+  ping: frameFlags(FrameType.Heartbeat, true, true),
+  pong: frameFlags(FrameType.Heartbeat, false, false),
+  drain: frameFlags(FrameType.Drain, true, false),
+  cancel: frameFlags(FrameType.Cancel, true, false),
+});
+
 /** Writes a 16-byte header into `target` at `offset`. */
 export function writeHeader(
   target: Buffer,

@@ -7,7 +7,7 @@ import { PendingCalls, type PendingCall } from '../exchange/pending-calls.js';
 import { errorResponse, type EncodedResponse, type Outcome } from '../exchange/responder.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
-import { frameFlags, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
+import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
 import { errorBody, readErrorResponse } from '../protocol/messages.js';
 import { answer, readHello } from '../exchange/handshake.js';
 import { now } from '../transport/clock.js';
@@ -40,11 +40,6 @@ export interface ServerConnectionHooks {
   onClose(conn: ServerConnection, reason: DisconnectReason): void;
 }
 
-const RESPONSE_FLAGS = frameFlags(FrameType.Call, false, false);
-const PUSH_FLAGS = frameFlags(FrameType.Call, true, true);
-const HANDSHAKE_RESPONSE_FLAGS = frameFlags(FrameType.Handshake, false, false);
-const PONG_FLAGS = frameFlags(FrameType.Heartbeat, false, false);
-const DRAIN_FLAGS = frameFlags(FrameType.Drain, true, false);
 
 let nextId = 1;
 
@@ -122,7 +117,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
       this.transport.end();
       return;
     }
-    if (this.transition(ConnectionState.Draining)) this.transport.send(DRAIN_FLAGS, 0, FrameType.Drain, 0);
+    if (this.transition(ConnectionState.Draining)) this.transport.send(FLAGS.drain, 0, FrameType.Drain, 0);
   }
 
   /** Calls `callback` once the socket is closed (at once if it already is). */
@@ -147,7 +142,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
         else this.settlePush(header, body);
         return;
       case FrameType.Heartbeat:
-        if (isRequest(header.flags)) this.transport.sendUrgent(PONG_FLAGS, FrameType.Heartbeat, header.id);
+        if (isRequest(header.flags)) this.transport.sendUrgent(FLAGS.pong, FrameType.Heartbeat, header.id);
         return;
       case FrameType.Cancel: {
         const execution = this.executions.get(header.id);
@@ -196,13 +191,13 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.peerMaxFrameSize = request.maxFrameSize;
     this.heartbeatInterval = terms.heartbeat;
     this.transition(ConnectionState.Ready);
-    this.transport.send(HANDSHAKE_RESPONSE_FLAGS, 0, FrameType.Handshake, header.id, encodeBody(terms));
+    this.transport.send(FLAGS.handshakeResponse, 0, FrameType.Handshake, header.id, encodeBody(terms));
     this.hooks.onReady(this);
   }
 
   private refuse(id: number, err: HeartlineError, kind: DisconnectReason): void {
     this.closeKind ??= kind;
-    this.transport.send(HANDSHAKE_RESPONSE_FLAGS, ERROR_CODES[err.code].status, FrameType.Handshake, id, encodeBody(errorBody(err.code, err.message)));
+    this.transport.send(FLAGS.handshakeResponse, ERROR_CODES[err.code].status, FrameType.Handshake, id, encodeBody(errorBody(err.code, err.message)));
     this.transport.end();
   }
 
@@ -233,7 +228,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
   }
 
   private respond(id: number, r: EncodedResponse): void {
-    if (this.transport.send(RESPONSE_FLAGS, r.status, FrameType.Call, id, r.body) === 0 && !this.transport.isClosed) {
+    if (this.transport.send(FLAGS.response, r.status, FrameType.Call, id, r.body) === 0 && !this.transport.isClosed) {
       // The consumer is not reading its responses and the bound is reached: give up on it.
       this.options.logger.warn(`consumer ${this.peer} is not reading; closing its connection`, { peer: this.peer });
       this.transport.destroy(new HeartlineError('LIMIT_EXCEEDED', 'write queue bound reached'));
@@ -259,7 +254,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     return new Promise((resolve, reject) => {
       const call: PendingCall = { id: this.pushes.nextId(), request: { label, timeout: this.options.callbackTimeout, origin: undefined }, seq: 0, deadline: Infinity, resolve, reject };
       this.pushes.add(call);
-      const seq = this.transport.send(PUSH_FLAGS, 0, FrameType.Call, call.id, body);
+      const seq = this.transport.send(FLAGS.callTwoWay, 0, FrameType.Call, call.id, body);
       if (seq === 0) this.pushes.fail(call, new HeartlineError('LIMIT_EXCEEDED', `${label}: write queue bound reached`));
       else call.seq = seq;
     });
