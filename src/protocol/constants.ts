@@ -42,3 +42,12 @@ export const MAX_REQUEST_ID = 0xffffffff;
 export const DEFAULT_MAX_FRAME_SIZE = 8 * 1024 * 1024;
 /** Smallest `maxFrameSize` either side may announce, in bytes. */
 export const MIN_MAX_FRAME_SIZE = 1024;
+
+/** Shortest ping interval a consumer accepts from a handshake answer, in ms; smaller answers are raised to it. */
+export const HEARTBEAT_FLOOR = 100;
+/** Longest delay a Node timer takes, in ms (2^31 - 1); longer intervals are clamped to it. */
+export const MAX_TIMER_MS = 2_147_483_647;
+/** Pings a peer may send in a burst before the rate limit applies (protocol.md 4.4). */
+export const PING_BURST = 10;
+/** Deepest nesting of arrays and maps accepted in a body. */
+export const MAX_DEPTH = 100;
