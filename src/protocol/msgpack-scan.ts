@@ -1,0 +1,229 @@
+import { HeartlineError } from '../errors/heartline-error.js';
+import { MAX_DEPTH } from './constants.js';
+
+/**
+ * Walkers over raw MessagePack bytes, without decoding them (protocol.md 4).
+ *
+ * `scanBody` runs on every received body before msgpackr sees it. It reads
+ * the bytes once, front to back (O(body bytes), no recursion, no allocation
+ * unless it refuses), and stops at the first fault it meets:
+ *
+ * - malformed (PROTOCOL_ERROR): empty or truncated data, a length that runs
+ *   past the end, trailing bytes, the never-used byte 0xc1;
+ * - valid MessagePack that Heartline does not accept (BAD_REQUEST): an
+ *   extension other than the timestamp (type -1 with 4, 8 or 12 data bytes),
+ *   a map key that is not a str, a map key "__proto__", arrays and maps nested
+ *   deeper than MAX_DEPTH.
+ *
+ * Refusing every extension but the timestamp is what keeps msgpackr's private
+ * extensions (0x69/0x70 references, which decode to a DAG that is
+ * exponentially large as a tree, 0x65 errors, 0x73 sets, 0x78 regexps, 0x74
+ * typed arrays, 0x42 bigints, 0x62 bundled strings, 0x72 records) away from it.
+ */
+
+const enum Fault {
+  Truncated,
+  Trailing,
+  NeverUsed,
+  Extension,
+  KeyNotString,
+  ProtoKey,
+  TooDeep,
+}
+
+const MESSAGES: Record<Fault, string> = {
+  [Fault.Truncated]: 'truncated MessagePack data',
+  [Fault.Trailing]: 'trailing bytes after the MessagePack value',
+  [Fault.NeverUsed]: 'MessagePack byte 0xc1 is never used',
+  [Fault.Extension]: 'MessagePack extension not allowed (only the timestamp, type -1 with 4, 8 or 12 bytes)',
+  [Fault.KeyNotString]: 'map key is not a string',
+  [Fault.ProtoKey]: 'map key "__proto__" is not allowed',
+  [Fault.TooDeep]: `arrays and maps nested deeper than ${MAX_DEPTH}`,
+};
+
+function refuse(fault: Fault, offset: number): HeartlineError {
+  const code = fault <= Fault.NeverUsed ? 'PROTOCOL_ERROR' : 'BAD_REQUEST';
+  return new HeartlineError(code, `${MESSAGES[fault]} (at byte ${offset})`);
+}
+
+// Scratch stack of the open containers, indexed by depth (1..MAX_DEPTH). Shared
+// by every call: scanBody is synchronous, never re-entered, and never reads an
+// entry it has not written in the same call. Counts fit: each item is at least
+// one byte, and a count over the bytes left is refused as truncated first.
+const remaining = new Float64Array(MAX_DEPTH + 1);
+const isMap = new Uint8Array(MAX_DEPTH + 1);
+
+/** Bytes of "__proto__" after its fixstr header 0xa9. */
+const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
+
+/**
+ * Checks that `bytes` is exactly one MessagePack value Heartline accepts.
+ * Returns undefined when it is, else the refusal (PROTOCOL_ERROR or
+ * BAD_REQUEST; never thrown here).
+ */
+export function scanBody(bytes: Uint8Array): HeartlineError | undefined {
+  const end = bytes.length;
+  let pos = 0;
+  let depth = 0;
+  for (;;) {
+    if (pos >= end) return refuse(Fault.Truncated, pos);
+    const start = pos;
+    const b = bytes[pos++]!;
+    // Item kinds: a scalar (pos moves past it), or a container of `count` items.
+    let count = -1;
+    let map = 0;
+    if (depth > 0 && isMap[depth] === 1 && remaining[depth]! % 2 === 0) {
+      // A map key: str only, never "__proto__".
+      let len: number;
+      if (b >= 0xa0 && b <= 0xbf) len = b & 0x1f;
+      else if (b === 0xd9) {
+        if (pos + 1 > end) return refuse(Fault.Truncated, start);
+        len = bytes[pos++]!;
+      } else if (b === 0xda) {
+        if (pos + 2 > end) return refuse(Fault.Truncated, start);
+        len = (bytes[pos]! << 8) | bytes[pos + 1]!;
+        pos += 2;
+      } else if (b === 0xdb) {
+        if (pos + 4 > end) return refuse(Fault.Truncated, start);
+        len = bytes[pos]! * 0x1000000 + ((bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!);
+        pos += 4;
+      } else {
+        return refuse(b === 0xc1 ? Fault.NeverUsed : Fault.KeyNotString, start);
+      }
+      if (len > end - pos) return refuse(Fault.Truncated, start);
+      if (len === 9 && bytes[pos] === 0x5f && isProto(bytes, pos)) return refuse(Fault.ProtoKey, start);
+      pos += len;
+    } else if (b <= 0x7f || b >= 0xe0) {
+      // positive or negative fixint
+    } else if (b <= 0x8f) {
+      count = (b & 0x0f) * 2;
+      map = 1;
+    } else if (b <= 0x9f) {
+      count = b & 0x0f;
+    } else if (b <= 0xbf) {
+      pos += b & 0x1f; // fixstr
+    } else {
+      switch (b) {
+        case 0xc0: // nil
+        case 0xc2: // false
+        case 0xc3: // true
+          break;
+        case 0xc1:
+          return refuse(Fault.NeverUsed, start);
+        case 0xc4: // bin 8
+        case 0xd9: // str 8
+          if (pos + 1 > end) return refuse(Fault.Truncated, start);
+          pos += 1 + bytes[pos]!;
+          break;
+        case 0xc5: // bin 16
+        case 0xda: // str 16
+          if (pos + 2 > end) return refuse(Fault.Truncated, start);
+          pos += 2 + ((bytes[pos]! << 8) | bytes[pos + 1]!);
+          break;
+        case 0xc6: // bin 32
+        case 0xdb: // str 32
+          if (pos + 4 > end) return refuse(Fault.Truncated, start);
+          pos += 4 + readUint32(bytes, pos);
+          break;
+        case 0xc7: // ext 8
+          if (pos + 2 > end) return refuse(Fault.Truncated, start);
+          pos = extension(bytes, bytes[pos]!, pos + 1, end);
+          if (pos < 0) return refuse(-pos - 1, start);
+          break;
+        case 0xc8: // ext 16
+          if (pos + 3 > end) return refuse(Fault.Truncated, start);
+          pos = extension(bytes, (bytes[pos]! << 8) | bytes[pos + 1]!, pos + 2, end);
+          if (pos < 0) return refuse(-pos - 1, start);
+          break;
+        case 0xc9: // ext 32
+          if (pos + 5 > end) return refuse(Fault.Truncated, start);
+          pos = extension(bytes, readUint32(bytes, pos), pos + 4, end);
+          if (pos < 0) return refuse(-pos - 1, start);
+          break;
+        case 0xcc: // uint 8
+        case 0xd0: // int 8
+          pos += 1;
+          break;
+        case 0xcd: // uint 16
+        case 0xd1: // int 16
+          pos += 2;
+          break;
+        case 0xca: // float 32
+        case 0xce: // uint 32
+        case 0xd2: // int 32
+          pos += 4;
+          break;
+        case 0xcb: // float 64
+        case 0xcf: // uint 64
+        case 0xd3: // int 64
+          pos += 8;
+          break;
+        case 0xd4: // fixext 1
+        case 0xd5: // fixext 2
+        case 0xd6: // fixext 4
+        case 0xd7: // fixext 8
+        case 0xd8: // fixext 16
+          pos = extension(bytes, 1 << (b - 0xd4), pos, end);
+          if (pos < 0) return refuse(-pos - 1, start);
+          break;
+        case 0xdc: // array 16
+          if (pos + 2 > end) return refuse(Fault.Truncated, start);
+          count = (bytes[pos]! << 8) | bytes[pos + 1]!;
+          pos += 2;
+          break;
+        case 0xdd: // array 32
+          if (pos + 4 > end) return refuse(Fault.Truncated, start);
+          count = readUint32(bytes, pos);
+          pos += 4;
+          break;
+        case 0xde: // map 16
+          if (pos + 2 > end) return refuse(Fault.Truncated, start);
+          count = ((bytes[pos]! << 8) | bytes[pos + 1]!) * 2;
+          map = 1;
+          pos += 2;
+          break;
+        case 0xdf: // map 32
+          if (pos + 4 > end) return refuse(Fault.Truncated, start);
+          count = readUint32(bytes, pos) * 2;
+          map = 1;
+          pos += 4;
+          break;
+      }
+    }
+    if (pos > end) return refuse(Fault.Truncated, start);
+    if (count >= 0) {
+      // Nesting counts every container, empty ones too.
+      if (depth === MAX_DEPTH) return refuse(Fault.TooDeep, start);
+      if (count > end - pos) return refuse(Fault.Truncated, start);
+      if (count > 0) {
+        depth++;
+        remaining[depth] = count;
+        isMap[depth] = map;
+        continue;
+      }
+    }
+    // One item is complete: close every container it completes.
+    while (depth > 0 && --remaining[depth]! === 0) depth--;
+    if (depth === 0) return pos === end ? undefined : refuse(Fault.Trailing, pos);
+  }
+}
+
+function readUint32(bytes: Uint8Array, pos: number): number {
+  return bytes[pos]! * 0x1000000 + ((bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!);
+}
+
+function isProto(bytes: Uint8Array, pos: number): boolean {
+  for (let i = 0; i < 9; i++) if (bytes[pos + i] !== PROTO[i]) return false;
+  return true;
+}
+
+/**
+ * An extension of `length` data bytes whose type byte is at `typeAt`: the
+ * position after it, or -(fault + 1). Only the timestamp passes; the length
+ * is checked first, so a cut-off extension is malformed, not refused.
+ */
+function extension(bytes: Uint8Array, length: number, typeAt: number, end: number): number {
+  if (typeAt + 1 + length > end) return -(Fault.Truncated + 1);
+  if (bytes[typeAt] !== 0xff || (length !== 4 && length !== 8 && length !== 12)) return -(Fault.Extension + 1);
+  return typeAt + 1 + length;
+}
