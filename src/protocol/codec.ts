@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import { HeartlineError } from '../errors/heartline-error.js';
-import { scanBody } from './msgpack-scan.js';
+import { integersInPlace, scanBody } from './msgpack-scan.js';
 
 /**
  * The one MessagePack codec every Heartline body goes through, set for
@@ -29,12 +29,19 @@ const packr = new Packr({
 });
 
 /**
- * Encodes one value. The returned buffer may share memory with later encodes'
- * slab but is never overwritten, so it can be queued as is. Throws on values
- * MessagePack cannot carry (symbols, bigints over 64 bits).
+ * Encodes one value. Every number that is a safe integer goes out as a
+ * MessagePack integer: msgpackr writes those outside the int32/uint32 range
+ * as float64 (0xcb), so when the output holds a 0xcb byte at all, the float64
+ * items holding safe integers are rewritten in place as uint64/int64 (same 9
+ * bytes). The returned buffer is a view of msgpackr's slab that no later
+ * encode writes to (pack() starts each value past the previous one), so it can
+ * be rewritten here and queued as is. Throws on values MessagePack cannot
+ * carry (symbols, bigints over 64 bits).
  */
 export function encodeBody(value: unknown): Buffer {
-  return packr.pack(value);
+  const bytes = packr.pack(value);
+  if (bytes.indexOf(0xcb) !== -1) integersInPlace(bytes);
+  return bytes;
 }
 
 /**
