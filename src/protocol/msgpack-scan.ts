@@ -49,11 +49,11 @@ function refuse(fault: Fault, offset: number): HeartlineError {
   return new HeartlineError(code, `${MESSAGES[fault]} (at byte ${offset})`);
 }
 
-// Scratch stack of the open containers, indexed by depth (1..MAX_DEPTH). Shared
+// Scratch stack of the enclosing containers, indexed by depth (0..MAX_DEPTH-1). Shared
 // by every call: scanBody is synchronous, never re-entered, and never reads an
 // entry it has not written in the same call. Counts fit: each item is at least
 // one byte, and a count over the bytes left is refused as truncated first.
-const remaining = new Float64Array(MAX_DEPTH + 1);
+const remaining = new Uint32Array(MAX_DEPTH + 1);
 const isMap = new Uint8Array(MAX_DEPTH + 1);
 
 /** Bytes of "__proto__" after its fixstr header 0xa9. */
@@ -68,6 +68,9 @@ export function scanBody(bytes: Uint8Array): HeartlineError | undefined {
   const end = bytes.length;
   let pos = 0;
   let depth = 0;
+  // The innermost open container, kept in locals (saved to the stack when another opens).
+  let left = 1; // items still to read in it (the top level holds one)
+  let inMap = false;
   for (;;) {
     if (pos >= end) return refuse(Fault.Truncated, pos);
     const start = pos;
@@ -75,7 +78,7 @@ export function scanBody(bytes: Uint8Array): HeartlineError | undefined {
     // Item kinds: a scalar (pos moves past it), or a container of `count` items.
     let count = -1;
     let map = 0;
-    if (depth > 0 && isMap[depth] === 1 && remaining[depth]! % 2 === 0) {
+    if (inMap && (left & 1) === 0) {
       // A map key: str only, never "__proto__".
       let len: number;
       if (b >= 0xa0 && b <= 0xbf) len = b & 0x1f;
@@ -199,15 +202,21 @@ export function scanBody(bytes: Uint8Array): HeartlineError | undefined {
       if (depth === MAX_DEPTH) return refuse(Fault.TooDeep, start);
       if (count > end - pos) return refuse(Fault.Truncated, start);
       if (count > 0) {
+        remaining[depth] = left;
+        isMap[depth] = inMap ? 1 : 0;
         depth++;
-        remaining[depth] = count;
-        isMap[depth] = map;
+        left = count;
+        inMap = map === 1;
         continue;
       }
     }
     // One item is complete: close every container it completes.
-    while (depth > 0 && --remaining[depth]! === 0) depth--;
-    if (depth === 0) return pos === end ? undefined : refuse(Fault.Trailing, pos);
+    while (--left === 0) {
+      if (depth === 0) return pos === end ? undefined : refuse(Fault.Trailing, pos);
+      depth--;
+      left = remaining[depth]!;
+      inMap = isMap[depth] === 1;
+    }
   }
 }
 
