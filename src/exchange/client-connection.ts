@@ -1,9 +1,9 @@
 import { connect as netConnect } from 'node:net';
-import { HeartlineError } from '../errors/heartline-error.js';
+import { hasCode, HeartlineError } from '../errors/heartline-error.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
-import { readErrorResponse } from '../protocol/messages.js';
+import { isDrainBody, readErrorResponse } from '../protocol/messages.js';
 import { hello, readAnswer } from './handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
@@ -244,7 +244,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       return;
     }
     if (header.status !== 0) {
-      const refusal = readErrorResponse(header.status, body);
+      let refusal: HeartlineError;
+      try {
+        refusal = readErrorResponse(header.status, body);
+      } catch {
+        this.protocolError('undecodable handshake refusal');
+        return;
+      }
       this.shutdown('refused', refusal);
       return;
     }
@@ -297,6 +303,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
         else if (header.id === this.pingId && this.pingSentAt > 0) this.rtt = now() - this.pingSentAt;
         return;
       case FrameType.Drain:
+        if (!isDrainBody(body)) return this.protocolError('malformed drain body');
         if (this.transition(ConnectionState.Draining)) this.closeIfDrained();
         return;
       case FrameType.Cancel:
@@ -307,32 +314,38 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   private settle(header: FrameHeader, body: Buffer): void {
     const call = this.pending.take(header.id);
     if (call === undefined) return;
-    if (header.status !== 0) {
-      call.reject(withOrigin(readErrorResponse(header.status, body), call.request.origin));
-    } else {
-      let value: unknown;
-      try {
-        value = body.length === 0 ? undefined : decodeBody(body);
-      } catch (err) {
-        call.reject(withOrigin(new HeartlineError('PROTOCOL_ERROR', `${call.request.label}: undecodable response body`, { cause: err }), call.request.origin));
-        this.protocolError('undecodable response body');
-        return;
-      }
-      call.resolve(value);
+    let value: unknown;
+    let failure: HeartlineError | undefined;
+    try {
+      if (header.status !== 0) failure = readErrorResponse(header.status, body);
+      else value = body.length === 0 ? undefined : decodeBody(body);
+    } catch (err) {
+      // Either refusal of the codec, in any response: a protocol error (protocol.md 8).
+      call.reject(withOrigin(new HeartlineError('PROTOCOL_ERROR', `${call.request.label}: undecodable response body`, { cause: err }), call.request.origin));
+      this.protocolError('undecodable response body');
+      return;
     }
+    if (failure !== undefined) call.reject(withOrigin(failure, call.request.origin));
+    else call.resolve(value);
     if (this.stateValue === ConnectionState.Draining) this.closeIfDrained();
   }
 
   /** A provider pushes to one of our callbacks: body `[callbackId, args]`. */
   private runCallback(header: FrameHeader, body: Buffer): void {
+    const twoWay = isTwoWay(header.flags);
     let value: unknown;
     try {
-      value = decodeBody(body);
-    } catch {
-      this.protocolError('undecodable callback request');
+      value = body.length === 0 ? null : decodeBody(body); // an empty body is nil: BAD_REQUEST below
+    } catch (err) {
+      // Valid MessagePack we refuse: answered (two-way) or dropped; malformed: close.
+      if (!hasCode(err, 'BAD_REQUEST')) return this.protocolError('undecodable callback request');
+      this.options.logger.warn(`callback request ${header.id} from ${this.address} refused: ${err.message}`, { peer: this.address });
+      if (twoWay) {
+        const r = errorResponse('BAD_REQUEST', `malformed callback request: ${err.message}`);
+        this.transport.send(FLAGS.response, r.status, FrameType.Call, header.id, r.body);
+      }
       return;
     }
-    const twoWay = isTwoWay(header.flags);
     this.callbacks.serve(value, (outcome) => {
       if (!twoWay || this.transport.isClosed) return;
       const r = typeof outcome === 'function' ? outcome(this.peerMaxFrameSize) : outcome;

@@ -1,4 +1,6 @@
-import { C1, Packr } from 'msgpackr';
+import { Packr } from 'msgpackr';
+import { HeartlineError } from '../errors/heartline-error.js';
+import { integersInPlace, scanBody } from './msgpack-scan.js';
 
 /**
  * The one MessagePack codec every Heartline body goes through, set for
@@ -10,7 +12,9 @@ import { C1, Packr } from 'msgpackr';
  * - `int64AsType: 'auto'`: a 64-bit integer decodes to a `number` when it fits
  *   in ±2^53 and to a `bigint` otherwise, so nothing is silently rounded; a
  *   `bigint` encodes as int64/uint64 and one beyond 64 bits fails to encode.
- * - `moreTypes: false`: no msgpackr-only extensions.
+ * - `moreTypes: false`: no msgpackr-only extensions (the decoder still knows
+ *   them; the scan keeps them away from it).
+ * - `structuredClone: false`: msgpackr refuses its reference extensions.
  */
 const packr = new Packr({
   useRecords: false,
@@ -21,41 +25,38 @@ const packr = new Packr({
   variableMapSize: true,
   useBigIntExtension: false,
   largeBigIntToFloat: false,
+  structuredClone: false, // a second lock on the 0x69/0x70 reference extensions: msgpackr throws on them
 });
 
 /**
- * Encodes one value. The returned buffer may share memory with later encodes'
- * slab but is never overwritten, so it can be queued as is. Throws on values
- * MessagePack cannot carry (symbols, bigints over 64 bits).
+ * Encodes one value. Every number that is a safe integer goes out as a
+ * MessagePack integer: msgpackr writes those outside the int32/uint32 range
+ * as float64 (0xcb), so when the output holds a 0xcb byte at all, the float64
+ * items holding safe integers are rewritten in place as uint64/int64 (same 9
+ * bytes). The returned buffer is a view of msgpackr's slab that no later
+ * encode writes to (pack() starts each value past the previous one), so it can
+ * be rewritten here and queued as is. Throws on values MessagePack cannot
+ * carry (symbols, bigints over 64 bits).
  */
 export function encodeBody(value: unknown): Buffer {
-  return packr.pack(value);
+  const bytes = packr.pack(value);
+  if (bytes.indexOf(0xcb) !== -1) integersInPlace(bytes);
+  return bytes;
 }
 
 /**
- * Decodes exactly one value that must fill `body` to its last byte. Throws on
- * truncated data, trailing bytes and the never-used byte 0xc1 anywhere in it
- * (msgpackr returns a marker object for 0xc1 instead of failing).
+ * Decodes exactly one value that must fill `body` to its last byte. The body
+ * is scanned first (see msgpack-scan.ts); msgpackr never sees a refused body.
+ * Throws only a HeartlineError: PROTOCOL_ERROR for malformed data (an empty
+ * body included), BAD_REQUEST for valid MessagePack Heartline does not accept.
  */
 export function decodeBody(body: Uint8Array): unknown {
-  const value: unknown = packr.unpack(body);
-  if (typeof value === 'object' && value !== null && hasC1(value)) throw new Error('MessagePack byte 0xc1 is never used');
-  return value;
-}
-
-function hasC1(value: object): boolean {
-  if (value === C1) return true;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const item: unknown = value[i];
-      if (typeof item === 'object' && item !== null && hasC1(item)) return true;
-    }
-    return false;
+  const refusal = scanBody(body);
+  if (refusal !== undefined) throw refusal;
+  try {
+    return packr.unpack(body);
+  } catch (err) {
+    // Not expected after a clean scan; kept so that nothing else escapes.
+    throw new HeartlineError('PROTOCOL_ERROR', `undecodable MessagePack: ${(err as Error).message}`, { cause: err });
   }
-  if (ArrayBuffer.isView(value) || value instanceof Date) return false;
-  for (const key in value) {
-    const item: unknown = (value as Record<string, unknown>)[key];
-    if (typeof item === 'object' && item !== null && hasC1(item)) return true;
-  }
-  return false;
 }

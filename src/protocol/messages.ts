@@ -1,4 +1,4 @@
-import { codeForStatus, isErrorCode, type ErrorCode } from '../errors/codes.js';
+import { codeForStatus, ERROR_CODES, isErrorCode, type ErrorCode } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { decodeBody } from './codec.js';
 
@@ -96,18 +96,23 @@ export function errorBody(code: ErrorCode, message: string, name?: string, detai
 
 /**
  * Turns an error response (status != 0) into a HeartlineError. The status byte
- * is authoritative; an unknown status, or a body that is not an error map, fails
- * the call with PROTOCOL_ERROR.
+ * is authoritative; an unknown status, or one of a local code (never sent on
+ * the wire), fails the call with PROTOCOL_ERROR and the connection stays. A
+ * decodable body that is not an error map is accepted (the message falls back
+ * to "remote error <CODE>"). Throws a PROTOCOL_ERROR when the body is not
+ * decodable (either refusal of the codec): the caller closes the connection.
  */
 export function readErrorResponse(status: number, body: Buffer): HeartlineError {
-  const code = codeForStatus(status);
   let value: unknown;
   try {
     value = body.length === 0 ? undefined : decodeBody(body);
   } catch (err) {
-    return new HeartlineError('PROTOCOL_ERROR', 'undecodable error body', { cause: err });
+    throw new HeartlineError('PROTOCOL_ERROR', `undecodable error body: ${(err as Error).message}`, { cause: err });
   }
-  if (code === undefined) return new HeartlineError('PROTOCOL_ERROR', `unknown response status ${status}`, { details: value });
+  const code = codeForStatus(status);
+  if (code === undefined || !ERROR_CODES[code].onWire) {
+    return new HeartlineError('PROTOCOL_ERROR', `unknown response status ${status}`, { details: value });
+  }
   const map = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
   const message = typeof map.message === 'string' ? map.message : `remote error ${code}`;
   const bodyCode = map.code;
@@ -120,9 +125,20 @@ export function readErrorResponse(status: number, body: Buffer): HeartlineError 
   });
 }
 
+/** True when a drain body is acceptable: empty, or a map (its fields are ignored). Never throws. */
+export function isDrainBody(body: Buffer): boolean {
+  if (body.length === 0) return true;
+  try {
+    const value = decodeBody(body);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value) && !(value instanceof Date);
+  } catch {
+    return false;
+  }
+}
+
 function readUint(map: Record<string, unknown>, key: string): number | undefined {
   const v = map[key];
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
 }
 
 /** Validates a decoded handshake request; undefined when malformed. */

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { ERROR_CODES } from '../errors/codes.js';
-import { HeartlineError } from '../errors/heartline-error.js';
+import { hasCode, HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, canTransition, type DisconnectReason } from '../exchange/connection-state.js';
 import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
 import { PendingCalls, type PendingCall } from '../exchange/pending-calls.js';
@@ -202,14 +202,18 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
   }
 
   private dispatch(header: FrameHeader, body: Buffer): void {
-    let decoded: unknown;
-    try {
-      decoded = decodeBody(body);
-    } catch (err) {
-      return this.protocolError(`undecodable request body: ${(err as Error).message}`);
-    }
     const id = header.id;
     const twoWay = isTwoWay(header.flags);
+    let decoded: unknown;
+    try {
+      decoded = body.length === 0 ? null : decodeBody(body); // an empty body is nil: BAD_REQUEST in dispatch
+    } catch (err) {
+      // Valid MessagePack we refuse: answered (two-way) or dropped, the connection stays; malformed: close.
+      if (!hasCode(err, 'BAD_REQUEST')) return this.protocolError(`undecodable request body: ${(err as Error).message}`);
+      this.options.logger.warn(`request ${id} from ${this.peer} refused: ${err.message}`, { peer: this.peer });
+      if (twoWay) this.respond(id, errorResponse('BAD_REQUEST', `malformed request body: ${err.message}`));
+      return;
+    }
     if (this.stateValue === ConnectionState.Draining) {
       if (twoWay) this.respond(id, errorResponse('UNAVAILABLE', 'provider is draining'));
       return;
@@ -263,16 +267,19 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
   private settlePush(header: FrameHeader, body: Buffer): void {
     const call = this.pushes.take(header.id);
     if (call === undefined) return;
-    if (header.status !== 0) {
-      call.reject(readErrorResponse(header.status, body));
-      return;
-    }
+    let value: unknown;
+    let failure: HeartlineError | undefined;
     try {
-      call.resolve(body.length === 0 ? undefined : decodeBody(body));
+      if (header.status !== 0) failure = readErrorResponse(header.status, body);
+      else value = body.length === 0 ? undefined : decodeBody(body);
     } catch (err) {
+      // Either refusal of the codec, in any answer: a protocol error.
       call.reject(new HeartlineError('PROTOCOL_ERROR', `${call.request.label}: undecodable answer`, { cause: err }));
       this.protocolError('undecodable callback answer');
+      return;
     }
+    if (failure !== undefined) call.reject(failure);
+    else call.resolve(value);
   }
 
   /** The one gate for state changes (Handshaking -> Ready -> Draining -> Closed). */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { HeartlineError } from '../../src/errors/heartline-error.js';
 import { encodeBody } from '../../src/protocol/codec.js';
-import { errorBody, readErrorResponse, readHandshakeRequest, readRequest, requestTuple } from '../../src/protocol/messages.js';
+import { ERROR_CODES, type ErrorCode } from '../../src/errors/codes.js';
+import { errorBody, isDrainBody, readErrorResponse, readHandshakeRequest, readHandshakeResponse, readRequest, requestTuple } from '../../src/protocol/messages.js';
 
 describe('request bodies', () => {
   it('round-trip through the positional array', () => {
@@ -43,8 +44,32 @@ describe('error responses', () => {
     expect(readErrorResponse(200, encodeBody({ code: 'X', message: 'm' })).code).toBe('PROTOCOL_ERROR');
   });
 
-  it('an undecodable error body is a PROTOCOL_ERROR', () => {
-    expect(readErrorResponse(8, Buffer.from('c1', 'hex')).code).toBe('PROTOCOL_ERROR');
+  it('an undecodable error body throws PROTOCOL_ERROR (the caller closes the connection)', () => {
+    for (const h of ['c1', '81a1', 'd4690000']) {
+      expect(() => readErrorResponse(8, Buffer.from(h, 'hex')), h).toThrow(expect.objectContaining({ code: 'PROTOCOL_ERROR' }));
+    }
+  });
+
+  it('a status of a local code (never sent on the wire) is treated as unknown: PROTOCOL_ERROR, not remote', () => {
+    for (const code of Object.keys(ERROR_CODES) as ErrorCode[]) {
+      const err = readErrorResponse(ERROR_CODES[code].status, encodeBody({ code, message: 'm' }));
+      if (ERROR_CODES[code].onWire) {
+        expect(err.code, code).toBe(code);
+        expect(err.remote).toBe(true);
+      } else {
+        expect(err.code, code).toBe('PROTOCOL_ERROR');
+        expect(err.remote).toBe(false);
+      }
+    }
+    expect([1, 2, 3, 4, 13, 14, 16, 18].map((s) => readErrorResponse(s, Buffer.alloc(0)).code)).toEqual(Array(8).fill('PROTOCOL_ERROR'));
+  });
+
+  it('a decodable body that is not an error map: the status gives the code, the message falls back', () => {
+    for (const body of [Buffer.alloc(0), encodeBody('text'), encodeBody([1]), encodeBody({ message: 3 })]) {
+      const err = readErrorResponse(5, body);
+      expect(err.code).toBe('SERVICE_NOT_FOUND');
+      expect(err.message).toBe('remote error SERVICE_NOT_FOUND');
+    }
   });
 });
 
@@ -54,5 +79,22 @@ describe('handshake bodies', () => {
     expect(readHandshakeRequest({ version: 1 })).toBeUndefined();
     expect(readHandshakeRequest([1, 2])).toBeUndefined();
     expect(readHandshakeRequest({ version: -1, maxFrameSize: 2048 })).toBeUndefined();
+  });
+
+  it('read uint fields as safe integers only', () => {
+    expect(readHandshakeRequest({ version: 1, maxFrameSize: 2 ** 53 - 1 })?.maxFrameSize).toBe(2 ** 53 - 1);
+    expect(readHandshakeRequest({ version: 1, maxFrameSize: 2 ** 53 })).toBeUndefined();
+    expect(readHandshakeRequest({ version: 1, maxFrameSize: 1e300 })).toBeUndefined();
+    expect(readHandshakeRequest({ version: 1, maxFrameSize: 2048, heartbeat: 2 ** 64 })?.heartbeat).toBe(0);
+    expect(readHandshakeResponse({ version: 1, maxFrameSize: 2048, heartbeat: 2 ** 60, idleTimeout: 2 ** 53 })).toEqual({ version: 1, maxFrameSize: 2048, heartbeat: 0, idleTimeout: 0 });
+  });
+
+  it('drain bodies: empty or a map', () => {
+    expect(isDrainBody(Buffer.alloc(0))).toBe(true);
+    expect(isDrainBody(encodeBody({ reason: 'shutting down', deadline: 10000 }))).toBe(true);
+    expect(isDrainBody(encodeBody({}))).toBe(true);
+    for (const body of [encodeBody([1]), encodeBody('x'), encodeBody(null), Buffer.from('c1', 'hex'), Buffer.from('d4690000', 'hex'), encodeBody(Buffer.from([1]))]) {
+      expect(isDrainBody(body), body.toString('hex')).toBe(false);
+    }
   });
 });
