@@ -120,8 +120,7 @@ export class Reference {
     this.version = options.version ?? definition.version;
     this.group = options.group ?? definition.group;
     this.attachments = options.attachments === undefined ? undefined : { ...options.attachments };
-    this.cluster = options.cluster ?? defaults.cluster;
-    if (!['failover', 'failfast', 'failsafe'].includes(this.cluster)) throw new HeartlineError('INVALID_CONFIG', `unknown cluster mode '${this.cluster}'`);
+    this.cluster = options.cluster ?? defaults.cluster; // options were validated by client-options.ts
     this.balancer = createLoadBalancer(options.loadbalance ?? defaults.loadbalance, defaults.random, options.hashKey, options.hashNodes);
     this.serviceActives = positiveOrInfinity(options.serviceActives);
     const providers = options.providers;
