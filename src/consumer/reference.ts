@@ -181,9 +181,13 @@ export class Reference {
       serviceActives: this.serviceActives,
     };
     const deadline = m.timeout > 0 ? now() + m.timeout : Infinity;
-    // An idempotent method may be retried after a timeout, so each attempt gets an equal share
-    // of the time left; the caller never waits longer than the call's timeout.
-    if (m.idempotent && m.attempts > 1 && m.timeout > 0) call.timeout = Math.max(1, Math.ceil(m.timeout / m.attempts));
+    // An idempotent method may be retried after a timeout, so each attempt that can actually
+    // happen (one per available provider, at most `attempts`) gets an equal share of the time
+    // left; the caller never waits longer than the call's timeout.
+    if (m.idempotent && m.attempts > 1 && m.timeout > 0) {
+      const possible = Math.min(m.attempts, this.untried(undefined));
+      if (possible > 1) call.timeout = Math.max(1, Math.ceil(m.timeout / possible));
+    }
     const first = this.select(m, args, undefined);
     if (first === undefined) return this.finish(m, this.unavailable(m, origin));
     const attempt = first.invoke(call);
@@ -200,8 +204,10 @@ export class Reference {
       if (left < Math.max(1, m.timeout * MIN_RETRY_BUDGET)) break;
       const next = this.select(m, args, tried);
       if (next === undefined) break;
+      // Attempts still possible, this one included: no more than the providers not tried yet.
+      const possible = m.idempotent ? Math.max(1, Math.min(m.attempts - tried.length, this.untried(tried))) : 1;
       tried.push(next);
-      const share = m.idempotent ? left / (m.attempts - tried.length + 1) : left;
+      const share = left / possible;
       try {
         return await next.invoke({ ...call, timeout: Number.isFinite(share) ? Math.max(1, Math.ceil(share)) : call.timeout });
       } catch (e) {
@@ -242,6 +248,13 @@ export class Reference {
     const chosen = usable.length === 1 ? usable[0]! : (this.balancer.pick(usable, { methodKey: m.label, args }) as EndpointCandidate);
     this.last = chosen.endpoint;
     return chosen.endpoint;
+  }
+
+  /** Available providers not in `tried`. */
+  private untried(tried: readonly Endpoint[] | undefined): number {
+    let n = 0;
+    for (const c of this.candidates()) if (c.endpoint.available && tried?.includes(c.endpoint) !== true) n++;
+    return n;
   }
 
   /** One candidate per listed provider, rebuilt only when the provider list changes. */
