@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { serviceOf, type Contract } from '../decorators/metadata.js';
 import type { DisconnectReason } from '../exchange/connection-state.js';
 import { resolveClientOptions, validateReferenceOptions, type ClientOptions } from './client-options.js';
-import { ConnectionRegistry, type ConnectionInfo } from './connection-registry.js';
+import { ConnectionRegistry, type ConnectionInfo, type ProviderListHold } from './connection-registry.js';
 import { StaticDirectory } from './directory.js';
 import { Reference, type ReferenceDefaults, type ReferenceOptions } from './reference.js';
 import { createStub, stubReference, type Remote } from './stub.js';
@@ -35,6 +35,8 @@ export const CONSUMER_FIELDS_KEY = 'heartline:consumers';
 export class Client extends EventEmitter<ClientEvents> {
   private readonly registry: ConnectionRegistry;
   private readonly defaults: ReferenceDefaults;
+  /** The client follows its own `providers` from the first reference that uses them until close. */
+  private providersHold: ProviderListHold | undefined;
 
   constructor(options: ClientOptions = {}) {
     super();
@@ -78,7 +80,9 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** A typed stub for `contract`: `await client.refer(Greeter).sayHello('Ann')`. No connection opens until the first call (unless `eager`). */
   refer<T>(contract: Contract<T>, options: ReferenceOptions = {}): Remote<T> {
-    const reference = new Reference(serviceOf(contract), validateReferenceOptions(options), this.defaults, this.registry);
+    const valid = validateReferenceOptions(options);
+    if (valid.providers === undefined && this.defaults.providers !== undefined) this.providersHold ??= this.registry.hold(this.defaults.providers);
+    const reference = new Reference(serviceOf(contract), valid, this.defaults, this.registry);
     return createStub<T>(reference);
   }
 

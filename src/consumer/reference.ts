@@ -7,8 +7,8 @@ import { encodeBody } from '../protocol/codec.js';
 import { requestTuple, type Attachments } from '../protocol/messages.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
-import type { ConnectionRegistry } from './connection-registry.js';
-import { isDirectory, StaticDirectory, type Directory, type ProviderEntry } from './directory.js';
+import type { ConnectionRegistry, ProviderListHold } from './connection-registry.js';
+import type { Directory, ProviderEntry } from './directory.js';
 import type { Endpoint, EndpointCall } from './endpoint.js';
 import { createLoadBalancer, type Candidate, type HashKey, type LoadBalanceName, type LoadBalancer } from './load-balance/index.js';
 
@@ -100,7 +100,8 @@ export class Reference {
   private readonly version: string;
   private readonly group: string;
   private readonly directory: Directory;
-  private readonly untrack: () => void;
+  /** This reference's claim on its provider list; dropped by release() or when the reference is collected. */
+  private readonly hold: ProviderListHold;
   private readonly registry: ConnectionRegistry;
   private readonly options: ReferenceOptions;
   private readonly defaults: ReferenceDefaults;
@@ -123,11 +124,11 @@ export class Reference {
     this.cluster = options.cluster ?? defaults.cluster; // options were validated by client-options.ts
     this.balancer = createLoadBalancer(options.loadbalance ?? defaults.loadbalance, defaults.random, options.hashKey, options.hashNodes);
     this.serviceActives = positiveOrInfinity(options.serviceActives);
-    const providers = options.providers;
-    const directory = providers === undefined ? defaults.providers : isDirectory(providers) ? providers : new StaticDirectory(providers);
-    if (directory === undefined) throw new HeartlineError('INVALID_CONFIG', `no providers configured for ${definition.name}`);
-    this.directory = directory;
-    this.untrack = registry.track(directory);
+    const providers = options.providers ?? defaults.providers;
+    if (providers === undefined) throw new HeartlineError('INVALID_CONFIG', `no providers configured for ${definition.name}`);
+    // Inline arrays are interned by the registry: 100k refer() with the same list follow it once.
+    this.hold = registry.hold(providers, this);
+    this.directory = this.hold.directory;
   }
 
   /** True when the stub should re-capture the stack of a failure (`stackTraces: 'async'`). */
@@ -137,7 +138,7 @@ export class Reference {
 
   /** Stops following the provider list. */
   release(): void {
-    this.untrack();
+    this.hold.release();
   }
 
   /**
