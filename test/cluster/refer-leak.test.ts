@@ -68,7 +68,7 @@ describe('refer() per request leaks nothing (C5)', () => {
     await client.close();
     await p.close();
     await settle();
-    expect(resources.alive().filter((t) => t !== 'Timeout'), 'sockets left').toEqual([]);
+    expect(resources.alive(), 'sockets and timers left').toEqual([]);
     resources.stop();
   });
 

@@ -201,7 +201,7 @@ describe('client options (new Client)', () => {
     await client.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await settle();
-    expect(resources.alive().filter((t) => t !== 'Timeout')).toEqual([]);
+    expect(resources.alive()).toEqual([]);
     resources.stop();
   });
 });
