@@ -2,7 +2,7 @@ import type { ClientConnection } from '../exchange/client-connection.js';
 import type { DisconnectReason } from '../exchange/connection-state.js';
 import { now } from '../transport/clock.js';
 import type { ProviderAddress } from './address.js';
-import type { Directory } from './directory.js';
+import { isDirectory, StaticDirectory, toProviderInfo, type Directory, type ProviderEntry } from './directory.js';
 import { Endpoint, EndpointState, type EndpointObserver, type EndpointOptions } from './endpoint.js';
 
 /** A live connection as `client.connections()` reports it. */
@@ -48,23 +48,81 @@ export interface RegistryOptions extends EndpointOptions {
 }
 
 /**
+ * How long an endpoint stays open after the last reference naming it was
+ * garbage-collected, in ms: a `refer()` per request must not reopen
+ * connections between requests. Explicit removals (`client.release(stub)`, a
+ * directory update) retire at once.
+ */
+export const UNREFERENCED_LINGER_MS = 30_000;
+
+/** One followed provider list: a Directory, or an inline array (interned by its content). */
+interface Tracking {
+  readonly directory: Directory;
+  /** The key in `directories` or `inline`. */
+  readonly key: Directory | string;
+  /** Holds taken on it; it is unfollowed when they drop to 0. */
+  holds: number;
+  /** Address keys it lists now. */
+  current: Set<string>;
+  unsubscribe: () => void;
+}
+
+/**
+ * A reference's claim on a provider list: the list is followed (and its
+ * providers kept) while some hold on it is live. A hold is released by
+ * `release()` or when its owner (the reference) is garbage-collected.
+ */
+export class ProviderListHold {
+  /** @internal undefined once released. */
+  tracking: Tracking | undefined;
+
+  constructor(
+    private readonly registry: ConnectionRegistry,
+    tracking: Tracking | undefined,
+    readonly directory: Directory,
+  ) {
+    this.tracking = tracking;
+  }
+
+  /** Stops following the list for this holder; providers no other list names are retired at once. Idempotent. */
+  release(): void {
+    this.registry.drop(this, false);
+  }
+}
+
+/**
  * Owns every connection of one client. Connections belong to endpoints (one
  * per provider address), shared by all references that list that address.
  * Endpoints are created lazily and retired when no provider list names them
- * any longer. One timer here closes idle connections.
+ * any longer. Each distinct provider list is followed once, ref-counted by the
+ * references holding it, so `refer()` per request leaks nothing: a reference
+ * that is garbage-collected drops its hold (FinalizationRegistry). One timer
+ * here closes idle connections.
+ *
+ * ```
+ *  refer() --hold--> Tracking (one per Directory / inline list) --wants--> address --> Endpoint
+ *  release() or GC --drop--> holds 0: unsubscribe, unwant --> retire (GC: after UNREFERENCED_LINGER_MS)
+ * ```
  */
 export class ConnectionRegistry implements EndpointObserver {
   private readonly endpoints = new Map<string, Endpoint>();
   /** Endpoints no list names any longer, kept until their last connection has closed. */
   private readonly retiring = new Set<Endpoint>();
-  /** How many tracked directories list each address. */
+  /** How many followed lists name each address. */
   private readonly wanted = new Map<string, number>();
+  /** Followed Directories. */
+  private readonly directories = new Map<Directory, Tracking>();
+  /** Followed inline provider arrays, by content. */
+  private readonly inline = new Map<string, Tracking>();
+  /** Addresses no list names since their last reference was collected: retired at this time (clock ms) unless wanted again. */
+  private readonly lingering = new Map<string, number>();
+  private lingerTimer: NodeJS.Timeout | undefined;
+  /** Drops the hold of a reference that was garbage-collected. */
+  private readonly finalizer = new FinalizationRegistry<ProviderListHold>((hold) => this.drop(hold, true));
   private readonly options: RegistryOptions;
   private readonly events: RegistryEvents;
   private idleTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Stops following each tracked directory. */
-  private readonly untrackers = new Set<() => void>();
 
   constructor(options: RegistryOptions, events: RegistryEvents) {
     this.options = options;
@@ -80,6 +138,11 @@ export class ConnectionRegistry implements EndpointObserver {
     return this.options.budget.pending;
   }
 
+  /** Provider lists followed now (each distinct Directory or inline list once). */
+  get followedLists(): number {
+    return this.directories.size + this.inline.size;
+  }
+
   /** The endpoint of `address`, created on first use. */
   endpoint(address: ProviderAddress): Endpoint {
     let ep = this.endpoints.get(address.key);
@@ -91,33 +154,62 @@ export class ConnectionRegistry implements EndpointObserver {
   }
 
   /**
-   * Follows a directory: its addresses are wanted while it is tracked, and an
-   * endpoint no directory wants is retired (no more reconnects). Returns a
-   * function that stops tracking.
+   * Holds a provider list (a Directory, or an inline array of validated
+   * entries, interned by content): its addresses are wanted while some hold
+   * on it is live. With an `owner`, the hold is dropped when the owner is
+   * garbage-collected; the owner must not be reachable from the hold.
    */
-  track(directory: Directory): () => void {
-    if (this.closed) return () => {};
-    let current = new Set<string>();
+  hold(source: Directory | readonly ProviderEntry[], owner?: object): ProviderListHold {
+    const inlineKey = isDirectory(source) ? undefined : source.map(toProviderInfo).map((p) => `${p.address.key}*${p.weight}`).join(',');
+    const known = inlineKey === undefined ? this.directories.get(source as Directory) : this.inline.get(inlineKey);
+    const directory = known?.directory ?? (inlineKey === undefined ? (source as Directory) : new StaticDirectory(source as readonly ProviderEntry[]));
+    if (this.closed) return new ProviderListHold(this, undefined, directory);
+    const tracking = known ?? this.follow(directory, inlineKey ?? directory);
+    tracking.holds++;
+    if (this.options.eager) for (const p of directory.list()) this.endpoint(p.address).connect();
+    const hold = new ProviderListHold(this, tracking, directory);
+    if (owner !== undefined) this.finalizer.register(owner, hold, hold);
+    return hold;
+  }
+
+  /** @internal Drops a hold (explicitly, or `lapsed` when its owner was collected). */
+  drop(hold: ProviderListHold, lapsed: boolean): void {
+    const t = hold.tracking;
+    if (t === undefined) return;
+    hold.tracking = undefined;
+    if (!lapsed) this.finalizer.unregister(hold);
+    if (this.closed || --t.holds > 0) return;
+    t.unsubscribe();
+    if (typeof t.key === 'string') this.inline.delete(t.key);
+    else this.directories.delete(t.key);
+    for (const key of t.current) this.unwant(key, lapsed);
+    t.current = new Set();
+  }
+
+  /** Starts following `directory`: its addresses are wanted, and its changes applied. */
+  private follow(directory: Directory, key: Directory | string): Tracking {
+    const t: Tracking = { directory, key, holds: 0, current: new Set(), unsubscribe: () => {} };
     const apply = (): void => {
       const next = new Set(directory.list().map((p) => p.address.key));
-      for (const key of next) if (!current.has(key)) this.wanted.set(key, (this.wanted.get(key) ?? 0) + 1);
-      for (const key of current) if (!next.has(key)) this.unwant(key);
-      current = next;
+      for (const k of next) if (!t.current.has(k)) this.want(k);
+      for (const k of t.current) if (!next.has(k)) this.unwant(k, false);
+      t.current = next;
       if (this.options.eager) for (const p of directory.list()) this.endpoint(p.address).connect();
     };
     apply();
-    const unsubscribe = directory.subscribe(apply);
-    const untrack = (): void => {
-      if (!this.untrackers.delete(untrack)) return;
-      unsubscribe();
-      for (const key of current) this.unwant(key);
-      current = new Set();
-    };
-    this.untrackers.add(untrack);
-    return untrack;
+    t.unsubscribe = directory.subscribe(apply);
+    if (typeof key === 'string') this.inline.set(key, t);
+    else this.directories.set(key, t);
+    return t;
   }
 
-  private unwant(key: string): void {
+  private want(key: string): void {
+    this.wanted.set(key, (this.wanted.get(key) ?? 0) + 1);
+    this.lingering.delete(key);
+  }
+
+  /** One list fewer names `key`; when none does, its endpoint is retired (after a linger when `linger`). */
+  private unwant(key: string, linger: boolean): void {
     const n = (this.wanted.get(key) ?? 0) - 1;
     if (n > 0) {
       this.wanted.set(key, n);
@@ -125,10 +217,36 @@ export class ConnectionRegistry implements EndpointObserver {
     }
     this.wanted.delete(key);
     const ep = this.endpoints.get(key);
-    if (ep !== undefined) {
-      this.endpoints.delete(key);
-      if (ep.connections().length > 0) this.retiring.add(ep);
-      ep.retire();
+    if (ep === undefined) return;
+    if (linger && ep.connections().length > 0) {
+      this.lingering.set(key, now() + UNREFERENCED_LINGER_MS);
+      if (this.lingerTimer === undefined) {
+        this.lingerTimer = setInterval(() => this.sweepLingering(), UNREFERENCED_LINGER_MS / 4);
+        this.lingerTimer.unref();
+      }
+      return;
+    }
+    this.retire(key, ep);
+  }
+
+  private retire(key: string, ep: Endpoint): void {
+    this.lingering.delete(key);
+    this.endpoints.delete(key);
+    if (ep.connections().length > 0) this.retiring.add(ep);
+    ep.retire();
+  }
+
+  private sweepLingering(): void {
+    const t = now();
+    for (const [key, at] of this.lingering) {
+      if (t < at) continue;
+      this.lingering.delete(key);
+      const ep = this.endpoints.get(key);
+      if (ep !== undefined && !this.wanted.has(key)) this.retire(key, ep);
+    }
+    if (this.lingering.size === 0) {
+      clearInterval(this.lingerTimer);
+      this.lingerTimer = undefined;
     }
   }
 
@@ -173,12 +291,18 @@ export class ConnectionRegistry implements EndpointObserver {
     this.closed = true;
     clearInterval(this.idleTimer);
     this.idleTimer = undefined;
+    clearInterval(this.lingerTimer);
+    this.lingerTimer = undefined;
     const all = this.all();
     this.endpoints.clear();
     this.retiring.clear();
     const closing = Promise.all(all.map((ep) => ep.close()));
     // Stop following the provider lists only now, so nothing is retired (or reopened) on the way out.
-    for (const untrack of [...this.untrackers]) untrack();
+    for (const t of [...this.directories.values(), ...this.inline.values()]) t.unsubscribe();
+    this.directories.clear();
+    this.inline.clear();
+    this.wanted.clear();
+    this.lingering.clear();
     await closing;
   }
 

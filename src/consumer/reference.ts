@@ -7,8 +7,8 @@ import { encodeBody } from '../protocol/codec.js';
 import { requestTuple, type Attachments } from '../protocol/messages.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
-import type { ConnectionRegistry } from './connection-registry.js';
-import { isDirectory, StaticDirectory, type Directory, type ProviderEntry } from './directory.js';
+import type { ConnectionRegistry, ProviderListHold } from './connection-registry.js';
+import type { Directory, ProviderEntry } from './directory.js';
 import type { Endpoint, EndpointCall } from './endpoint.js';
 import { createLoadBalancer, type Candidate, type HashKey, type LoadBalanceName, type LoadBalancer } from './load-balance/index.js';
 
@@ -100,7 +100,8 @@ export class Reference {
   private readonly version: string;
   private readonly group: string;
   private readonly directory: Directory;
-  private readonly untrack: () => void;
+  /** This reference's claim on its provider list; dropped by release() or when the reference is collected. */
+  private readonly hold: ProviderListHold;
   private readonly registry: ConnectionRegistry;
   private readonly options: ReferenceOptions;
   private readonly defaults: ReferenceDefaults;
@@ -120,15 +121,14 @@ export class Reference {
     this.version = options.version ?? definition.version;
     this.group = options.group ?? definition.group;
     this.attachments = options.attachments === undefined ? undefined : { ...options.attachments };
-    this.cluster = options.cluster ?? defaults.cluster;
-    if (!['failover', 'failfast', 'failsafe'].includes(this.cluster)) throw new HeartlineError('INVALID_CONFIG', `unknown cluster mode '${this.cluster}'`);
+    this.cluster = options.cluster ?? defaults.cluster; // options were validated by client-options.ts
     this.balancer = createLoadBalancer(options.loadbalance ?? defaults.loadbalance, defaults.random, options.hashKey, options.hashNodes);
     this.serviceActives = positiveOrInfinity(options.serviceActives);
-    const providers = options.providers;
-    const directory = providers === undefined ? defaults.providers : isDirectory(providers) ? providers : new StaticDirectory(providers);
-    if (directory === undefined) throw new HeartlineError('INVALID_CONFIG', `no providers configured for ${definition.name}`);
-    this.directory = directory;
-    this.untrack = registry.track(directory);
+    const providers = options.providers ?? defaults.providers;
+    if (providers === undefined) throw new HeartlineError('INVALID_CONFIG', `no providers configured for ${definition.name}`);
+    // Inline arrays are interned by the registry: 100k refer() with the same list follow it once.
+    this.hold = registry.hold(providers, this);
+    this.directory = this.hold.directory;
   }
 
   /** True when the stub should re-capture the stack of a failure (`stackTraces: 'async'`). */
@@ -138,7 +138,7 @@ export class Reference {
 
   /** Stops following the provider list. */
   release(): void {
-    this.untrack();
+    this.hold.release();
   }
 
   /**
@@ -182,9 +182,13 @@ export class Reference {
       serviceActives: this.serviceActives,
     };
     const deadline = m.timeout > 0 ? now() + m.timeout : Infinity;
-    // An idempotent method may be retried after a timeout, so each attempt gets an equal share
-    // of the time left; the caller never waits longer than the call's timeout.
-    if (m.idempotent && m.attempts > 1 && m.timeout > 0) call.timeout = Math.max(1, Math.ceil(m.timeout / m.attempts));
+    // An idempotent method may be retried after a timeout, so each attempt that can actually
+    // happen (one per available provider, at most `attempts`) gets an equal share of the time
+    // left; the caller never waits longer than the call's timeout.
+    if (m.idempotent && m.attempts > 1 && m.timeout > 0) {
+      const possible = Math.min(m.attempts, this.untried(undefined));
+      if (possible > 1) call.timeout = Math.max(1, Math.ceil(m.timeout / possible));
+    }
     const first = this.select(m, args, undefined);
     if (first === undefined) return this.finish(m, this.unavailable(m, origin));
     const attempt = first.invoke(call);
@@ -201,8 +205,10 @@ export class Reference {
       if (left < Math.max(1, m.timeout * MIN_RETRY_BUDGET)) break;
       const next = this.select(m, args, tried);
       if (next === undefined) break;
+      // Attempts still possible, this one included: no more than the providers not tried yet.
+      const possible = m.idempotent ? Math.max(1, Math.min(m.attempts - tried.length, this.untried(tried))) : 1;
       tried.push(next);
-      const share = m.idempotent ? left / (m.attempts - tried.length + 1) : left;
+      const share = left / possible;
       try {
         return await next.invoke({ ...call, timeout: Number.isFinite(share) ? Math.max(1, Math.ceil(share)) : call.timeout });
       } catch (e) {
@@ -243,6 +249,13 @@ export class Reference {
     const chosen = usable.length === 1 ? usable[0]! : (this.balancer.pick(usable, { methodKey: m.label, args }) as EndpointCandidate);
     this.last = chosen.endpoint;
     return chosen.endpoint;
+  }
+
+  /** Available providers not in `tried`. */
+  private untried(tried: readonly Endpoint[] | undefined): number {
+    let n = 0;
+    for (const c of this.candidates()) if (c.endpoint.available && tried?.includes(c.endpoint) !== true) n++;
+    return n;
   }
 
   /** One candidate per listed provider, rebuilt only when the provider list changes. */

@@ -1,4 +1,5 @@
 import { CONSUMER_FIELDS_KEY } from '../consumer/client.js';
+import { validateReferenceOptions } from '../consumer/client-options.js';
 import type { ReferenceOptions } from '../consumer/reference.js';
 import { serviceOf, type Contract } from './metadata.js';
 
@@ -14,7 +15,7 @@ import { serviceOf, type Contract } from './metadata.js';
  */
 export function Consumer(contract: Contract, options: ReferenceOptions = {}): (target: object, property: string | symbol) => void {
   serviceOf(contract); // fail at declaration time when the contract is not a @Service
-  const frozen = Object.freeze({ ...options });
+  const frozen = validateReferenceOptions(options); // fail at declaration time on a bad option
   return (target, property) => {
     const inherited: unknown[] = Reflect.getMetadata(CONSUMER_FIELDS_KEY, target) ?? [];
     Reflect.defineMetadata(CONSUMER_FIELDS_KEY, [...inherited, { property, contract, options: frozen }], target);

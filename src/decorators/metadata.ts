@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { validateMethodOptions } from '../consumer/client-options.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 
 /** Per-method options, set on the contract (`@Service({ methods })`) or on a reference. */
@@ -71,14 +72,13 @@ export function defineService(name: string, options: ServiceOptions): ServiceDef
     if (RESERVED.has(method) || !NAME.test(method)) {
       throw new HeartlineError('INVALID_CONFIG', `@Service('${name}'): '${method}' cannot be a remote method`);
     }
-    const m = options.methods[method] ?? {};
-    if (m.callbacks !== undefined && (!Array.isArray(m.callbacks) || !m.callbacks.every((i) => Number.isInteger(i) && i >= 0))) {
-      throw new HeartlineError('INVALID_CONFIG', `@Service('${name}'): callbacks of '${method}' must be argument positions`);
+    let m: Readonly<MethodOptions>;
+    try {
+      m = validateMethodOptions(`methods.${method}`, options.methods[method] ?? {});
+    } catch (err) {
+      throw new HeartlineError('INVALID_CONFIG', `@Service('${name}'): ${(err as Error).message}`);
     }
-    if (m.callbacks !== undefined && m.callbacks.length > 0 && m.oneWay === true) {
-      throw new HeartlineError('INVALID_CONFIG', `@Service('${name}'): '${method}' cannot be one-way and take callbacks`);
-    }
-    methods.set(method, Object.freeze({ ...m }));
+    methods.set(method, m);
   }
   return Object.freeze({ name, version: options.version ?? '', group: options.group ?? '', methods });
 }

@@ -26,6 +26,8 @@ export interface ClientConnectionOptions {
   heartbeat: number;
   /** Silent intervals before the provider is declared dead. */
   heartbeatMisses: number;
+  /** Live callback functions on this connection; one more fails the call with LIMIT_EXCEEDED (`maxCallbacks`, default 1000). */
+  maxCallbacks: number;
   logger: Logger;
 }
 

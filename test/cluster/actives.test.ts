@@ -140,6 +140,35 @@ describe('consumer-side active limits', () => {
     await first;
   });
 
+  it("each reference has its own cap and queue: an uncapped reference and one with a larger cap never wait behind another's waiters (C4)", async () => {
+    const p = defer(await startWorkProvider('a'), (x) => x.close());
+    const client = defer(newClient(p.address), (c) => c.close());
+    const capped = client.refer(Work, { actives: 1, timeout: 5000 });
+    const running = track(capped.hold('running'));
+    await waitFor(() => p.impl.count('hold') === 1, 1000, 'the capped call to run');
+    const queued = track(capped.hold('queued')); // waits for the capped reference's only slot
+    await sleep(20);
+    expect(p.impl.count('hold')).toBe(1);
+
+    // Same provider and method, so the count is shared (2 active or waiting), but these references have their own caps.
+    const uncapped = client.refer(Work, { timeout: 500, cluster: 'failfast' });
+    const wider = client.refer(Work, { actives: 3, timeout: 500, cluster: 'failfast' });
+    const free = track(uncapped.hold('uncapped'));
+    const second = track(wider.hold('wider'));
+    await waitFor(() => p.impl.count('hold') === 3, 1000, 'the uncapped and the wider calls to run at once');
+    const third = wider.hold('over'); // 3 active: over the wider cap, it waits in its own queue
+    await sleep(20);
+    expect(p.impl.count('hold')).toBe(3);
+    expect(queued.settled).toBe(false);
+
+    p.impl.openGate();
+    expect(await third).toBe('a');
+    await waitFor(() => [running, queued, free, second].every((t) => t.settled), 2000, 'every call to finish');
+    expect([running, queued, free, second].map((t) => t.value)).toEqual(['a', 'a', 'a', 'a']);
+    expect(p.impl.count('hold')).toBe(5);
+    expect(client.pendingCalls).toBe(0);
+  });
+
   it('maxPendingCalls: past the bound calls fail at once with LIMIT_EXCEEDED, and work again below it', async () => {
     const p = defer(await startWorkProvider('a'), (x) => x.close());
     const client = defer(newClient(p.address, { maxPendingCalls: 5, timeout: 5000 }), (c) => c.close());

@@ -1,0 +1,308 @@
+import type { MethodOptions } from '../decorators/metadata.js';
+import { HeartlineError } from '../errors/heartline-error.js';
+import { DEFAULT_MAX_FRAME_SIZE, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
+import { consoleLogger, type Logger } from '../transport/logger.js';
+import { parseAddress } from './address.js';
+import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { isDirectory, type ProviderEntry } from './directory.js';
+import type { LoadBalanceName } from './load-balance/index.js';
+import type { ClusterMode, ReferenceOptions, StackTraceMode } from './reference.js';
+
+/**
+ * The consumer's one options module: every option of `new Client(options)`,
+ * of `client.refer()` / `@Consumer` and of a method is checked here for type,
+ * range, NaN and Infinity. A bad option fails with INVALID_CONFIG naming it
+ * (`reconnect.initialDelay must be a finite number >= 0 ...`). An option that
+ * is `undefined` means its default. Options objects are never mutated: the
+ * functions here return new, frozen objects.
+ */
+
+/** Options of `new Client(options)`. Every time is in ms. */
+export interface ClientOptions {
+  /** Providers (`host:port` or `{ address, weight }`) used by every reference that names none. Default none. */
+  providers?: readonly ProviderEntry[];
+  /** Default call timeout; a method's and a reference's own timeout win over it. Default 3000. 0 means none. */
+  timeout?: number;
+  /** Time allowed to open a connection and finish its handshake. Default 3000. */
+  connectTimeout?: number;
+  /** Connections per provider; calls spread over them by fewest in flight. Default 1. */
+  connections?: number;
+  /** Connect to every listed provider when a reference is made, instead of on the first call. Default false (lazy). */
+  eager?: boolean;
+  /** Close connections that carried no call for this long; they reopen on demand. Default 0 (never). */
+  idleTimeout?: number;
+  /** Ping interval proposed to providers (an integer); the provider's answer is used. Default 15000. 0 proposes none. */
+  heartbeat?: number;
+  /** Heartbeat intervals without a single byte from the provider before it is declared dead (an integer). Default 3. */
+  heartbeatMisses?: number;
+  /** Reconnect backoff. Defaults: initialDelay 500, factor 2, maxDelay 30000, jitter 0.2; an undefined field takes its default. */
+  reconnect?: BackoffOptions;
+  /** Bound on calls pending across the client; past it calls fail at once with LIMIT_EXCEEDED. Default 100000. */
+  maxPendingCalls?: number;
+  /** Live callback functions per connection; a call that would register one more fails with LIMIT_EXCEEDED. Default 1000. */
+  maxCallbacks?: number;
+  /** Default extra attempts under failover. Default 2. */
+  retries?: number;
+  /** Default cluster mode. Default `failover`. */
+  cluster?: ClusterMode;
+  /** Default load balancer. Default `random`. */
+  loadbalance?: LoadBalanceName;
+  /** Largest frame (16-byte header + body) accepted from a provider, in bytes. Default 8 MiB. */
+  maxFrameSize?: number;
+  /** Bound on request bytes waiting to be written per connection, in bytes. Default 4 × maxFrameSize. */
+  maxQueuedBytes?: number;
+  /** Initial delay of TCP keepalive probes. Default 60000. */
+  keepAliveDelay?: number;
+  /**
+   * How a failed call's stack shows its caller. `async` (default): re-captured
+   * on failure, naming every awaiting caller, free on success. `eager`:
+   * captured at each call (also shows callers that do not await; costs a few
+   * µs per call). `off`: Heartline's own frames only.
+   */
+  stackTraces?: StackTraceMode;
+  /** Random source in [0, 1) for load balancing and backoff jitter (seed it in tests). Default Math.random. */
+  random?: () => number;
+  /** Where protocol errors and failsafe failures are reported: `{ warn, error }`. Default: stderr. */
+  logger?: Logger;
+}
+
+/** Client options after validation, every default filled in. */
+export interface ResolvedClientOptions {
+  readonly providers: readonly ProviderEntry[] | undefined;
+  readonly timeout: number;
+  readonly connectTimeout: number;
+  readonly connections: number;
+  readonly eager: boolean;
+  readonly idleTimeout: number;
+  readonly heartbeat: number;
+  readonly heartbeatMisses: number;
+  readonly reconnect: Readonly<Required<BackoffOptions>>;
+  readonly maxPendingCalls: number;
+  readonly maxCallbacks: number;
+  readonly retries: number;
+  readonly cluster: ClusterMode;
+  readonly loadbalance: LoadBalanceName;
+  readonly maxFrameSize: number;
+  readonly maxQueuedBytes: number;
+  readonly keepAliveDelay: number;
+  readonly stackTraces: StackTraceMode;
+  readonly random: () => number;
+  readonly logger: Logger;
+}
+
+export const CLUSTER_MODES: readonly ClusterMode[] = ['failover', 'failfast', 'failsafe'];
+export const LOAD_BALANCERS: readonly LoadBalanceName[] = ['random', 'roundrobin', 'leastactive', 'consistenthash'];
+export const STACK_TRACE_MODES: readonly StackTraceMode[] = ['async', 'eager', 'off'];
+/** Most points per provider on a consistent-hash ring (the ring is rebuilt in memory per method). */
+export const MAX_HASH_NODES = 10_000;
+
+interface NumberRule {
+  min: number;
+  max?: number;
+  integer?: boolean;
+}
+
+/** A duration handed to a Node timer: longer ones would fire at once (TimeoutOverflowWarning). */
+const TIME: NumberRule = { min: 0, max: MAX_TIMER_MS };
+const COUNT: NumberRule = { min: 1, integer: true };
+/** A cap where 0 means "none" (`actives`, `serviceActives`). */
+const CAP: NumberRule = { min: 0, integer: true };
+const RETRIES: NumberRule = { min: 0, integer: true };
+
+/** Validates and fills in the options of `new Client(options)`. */
+export function resolveClientOptions(options: ClientOptions | undefined): ResolvedClientOptions {
+  const o = objectOption('options', options ?? {}) as ClientOptions;
+  const maxFrameSize = num('maxFrameSize', o.maxFrameSize, { min: MIN_MAX_FRAME_SIZE, max: 0xffffffff, integer: true }) ?? DEFAULT_MAX_FRAME_SIZE;
+  return Object.freeze({
+    providers: o.providers === undefined ? undefined : providerEntries('providers', o.providers),
+    timeout: num('timeout', o.timeout, TIME) ?? 3000,
+    connectTimeout: num('connectTimeout', o.connectTimeout, { min: 1, max: MAX_TIMER_MS }) ?? 3000,
+    connections: num('connections', o.connections, COUNT) ?? 1,
+    eager: bool('eager', o.eager) ?? false,
+    idleTimeout: num('idleTimeout', o.idleTimeout, TIME) ?? 0,
+    // Sent in the handshake as a uint: an integer.
+    heartbeat: num('heartbeat', o.heartbeat, { min: 0, max: MAX_TIMER_MS, integer: true }) ?? 15_000,
+    heartbeatMisses: num('heartbeatMisses', o.heartbeatMisses, COUNT) ?? 3,
+    reconnect: backoffOptions('reconnect', o.reconnect),
+    maxPendingCalls: num('maxPendingCalls', o.maxPendingCalls, COUNT) ?? 100_000,
+    maxCallbacks: num('maxCallbacks', o.maxCallbacks, COUNT) ?? 1000,
+    retries: num('retries', o.retries, RETRIES) ?? 2,
+    cluster: oneOf('cluster', o.cluster, CLUSTER_MODES) ?? 'failover',
+    loadbalance: oneOf('loadbalance', o.loadbalance, LOAD_BALANCERS) ?? 'random',
+    maxFrameSize,
+    maxQueuedBytes: num('maxQueuedBytes', o.maxQueuedBytes, COUNT) ?? 4 * maxFrameSize,
+    keepAliveDelay: num('keepAliveDelay', o.keepAliveDelay, TIME) ?? 60_000,
+    stackTraces: oneOf('stackTraces', o.stackTraces, STACK_TRACE_MODES) ?? 'async',
+    random: fn('random', o.random) ?? Math.random,
+    logger: loggerOption('logger', o.logger) ?? consoleLogger,
+  });
+}
+
+/**
+ * Validates the options of `client.refer()` / `@Consumer` into a new frozen
+ * object. Undefined fields stay undefined (they fall back to the method's,
+ * the contract's or the client's). Inline provider arrays and attachments are copied.
+ */
+export function validateReferenceOptions(options: ReferenceOptions | undefined): Readonly<ReferenceOptions> {
+  const o = objectOption('options', options ?? {}) as ReferenceOptions;
+  const out: ReferenceOptions = {};
+  if (o.providers !== undefined) {
+    out.providers = isDirectory(o.providers) ? o.providers : providerEntries('providers', o.providers, 'an array of provider entries or a Directory');
+  }
+  if (o.version !== undefined) out.version = str('version', o.version);
+  if (o.group !== undefined) out.group = str('group', o.group);
+  if (o.timeout !== undefined) out.timeout = num('timeout', o.timeout, TIME);
+  if (o.attachments !== undefined) out.attachments = attachments('attachments', o.attachments);
+  if (o.methods !== undefined) {
+    const methods = objectOption('methods', o.methods) as Record<string, MethodOptions | undefined>;
+    const copy: Record<string, MethodOptions> = Object.create(null);
+    for (const name of Object.keys(methods)) {
+      const m = methods[name];
+      if (m !== undefined) copy[name] = validateMethodOptions(`methods.${name}`, m);
+    }
+    out.methods = Object.freeze(copy);
+  }
+  if (o.cluster !== undefined) out.cluster = oneOf('cluster', o.cluster, CLUSTER_MODES);
+  if (o.retries !== undefined) out.retries = num('retries', o.retries, RETRIES);
+  if (o.loadbalance !== undefined) out.loadbalance = oneOf('loadbalance', o.loadbalance, LOAD_BALANCERS);
+  if (o.sticky !== undefined) out.sticky = bool('sticky', o.sticky);
+  if (o.actives !== undefined) out.actives = num('actives', o.actives, CAP);
+  if (o.serviceActives !== undefined) out.serviceActives = num('serviceActives', o.serviceActives, CAP);
+  if (o.hashKey !== undefined) out.hashKey = fn('hashKey', o.hashKey);
+  if (o.hashNodes !== undefined) out.hashNodes = num('hashNodes', o.hashNodes, { min: 1, max: MAX_HASH_NODES, integer: true });
+  return Object.freeze(out);
+}
+
+/** Validates one method's options (on a contract or a reference); `path` names it in messages (`methods.placeOrder`). */
+export function validateMethodOptions(path: string, options: MethodOptions): Readonly<MethodOptions> {
+  const m = objectOption(path, options) as MethodOptions;
+  const out: MethodOptions = {};
+  if (m.timeout !== undefined) out.timeout = num(`${path}.timeout`, m.timeout, TIME);
+  if (m.oneWay !== undefined) out.oneWay = bool(`${path}.oneWay`, m.oneWay);
+  if (m.idempotent !== undefined) out.idempotent = bool(`${path}.idempotent`, m.idempotent);
+  if (m.retries !== undefined) out.retries = num(`${path}.retries`, m.retries, RETRIES);
+  if (m.actives !== undefined) out.actives = num(`${path}.actives`, m.actives, CAP);
+  if (m.callbacks !== undefined) {
+    if (!Array.isArray(m.callbacks) || !m.callbacks.every((i) => Number.isSafeInteger(i) && i >= 0)) {
+      throw invalid(`${path}.callbacks`, 'an array of argument positions (integers >= 0)', m.callbacks);
+    }
+    out.callbacks = Object.freeze([...m.callbacks]) as number[];
+  }
+  if (out.oneWay === true && out.callbacks !== undefined && out.callbacks.length > 0) {
+    throw new HeartlineError('INVALID_CONFIG', `${path} cannot be one-way and take callbacks`);
+  }
+  return Object.freeze(out);
+}
+
+function backoffOptions(path: string, value: BackoffOptions | undefined): Readonly<Required<BackoffOptions>> {
+  if (value === undefined) return DEFAULT_BACKOFF;
+  const b = objectOption(path, value) as BackoffOptions;
+  const initialDelay = num(`${path}.initialDelay`, b.initialDelay, TIME) ?? DEFAULT_BACKOFF.initialDelay;
+  const factor = num(`${path}.factor`, b.factor, { min: 1 }) ?? DEFAULT_BACKOFF.factor;
+  const maxDelay = num(`${path}.maxDelay`, b.maxDelay, TIME) ?? Math.max(DEFAULT_BACKOFF.maxDelay, initialDelay);
+  if (maxDelay < initialDelay) throw new HeartlineError('INVALID_CONFIG', `${path}.maxDelay must be >= ${path}.initialDelay (got ${maxDelay} < ${initialDelay})`);
+  const jitter = num(`${path}.jitter`, b.jitter, { min: 0, max: 1 }) ?? DEFAULT_BACKOFF.jitter;
+  return Object.freeze({ initialDelay, factor, maxDelay, jitter });
+}
+
+/** Validates a provider list into a frozen copy: `'host:port'` or `{ address, weight }` (weight a finite number >= 0). */
+function providerEntries(path: string, value: unknown, expected = 'an array of provider entries'): readonly ProviderEntry[] {
+  if (!Array.isArray(value)) throw invalid(path, `${expected} ('host:port' or { address, weight })`, value);
+  return Object.freeze(
+    value.map((entry: unknown, i): ProviderEntry => {
+      const at = `${path}[${i}]`;
+      if (typeof entry === 'string') {
+        address(at, entry);
+        return entry;
+      }
+      if (typeof entry !== 'object' || entry === null) throw invalid(at, "'host:port' or { address, weight }", entry);
+      const e = entry as { address?: unknown; weight?: unknown };
+      if (typeof e.address !== 'string') throw invalid(`${at}.address`, "a 'host:port' string", e.address);
+      address(`${at}.address`, e.address);
+      const weight = num(`${at}.weight`, e.weight, { min: 0 });
+      return Object.freeze(weight === undefined ? { address: e.address } : { address: e.address, weight });
+    }),
+  );
+}
+
+function address(path: string, text: string): void {
+  try {
+    parseAddress(text);
+  } catch {
+    throw invalid(path, "a 'host:port' address with a port from 1 to 65535", text);
+  }
+}
+
+/** String keys to string values; `__proto__` is refused (providers refuse such a map key). */
+function attachments(path: string, value: unknown): Readonly<Record<string, string>> {
+  const o = objectOption(path, value) as Record<string, unknown>;
+  const copy: Record<string, string> = {};
+  for (const key of Object.keys(o)) {
+    if (key === '__proto__') throw new HeartlineError('INVALID_CONFIG', `${path} cannot have the key __proto__`);
+    const v = o[key];
+    if (typeof v !== 'string') throw invalid(`${path}.${key}`, 'a string', v);
+    copy[key] = v;
+  }
+  return Object.freeze(copy);
+}
+
+function loggerOption(path: string, value: unknown): Logger | undefined {
+  if (value === undefined) return undefined;
+  const l = value as Partial<Logger> | null;
+  if (typeof l !== 'object' || l === null || typeof l.warn !== 'function' || typeof l.error !== 'function') {
+    throw invalid(path, 'an object with warn and error functions', value);
+  }
+  return l as Logger;
+}
+
+function num(path: string, value: unknown, rule: NumberRule): number | undefined {
+  if (value === undefined) return undefined;
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (rule.integer !== true || Number.isInteger(value)) &&
+    value >= rule.min &&
+    (rule.max === undefined || value <= rule.max);
+  if (!ok) throw invalid(path, `${rule.integer === true ? 'an integer' : 'a finite number'} >= ${rule.min}${rule.max === undefined ? '' : ` and <= ${rule.max}`}`, value);
+  return value as number;
+}
+
+function bool(path: string, value: unknown): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw invalid(path, 'true or false', value);
+  return value;
+}
+
+function str(path: string, value: unknown): string {
+  if (typeof value !== 'string') throw invalid(path, 'a string', value);
+  return value;
+}
+
+function fn<F extends Function>(path: string, value: F | undefined): F | undefined {
+  if (value !== undefined && typeof value !== 'function') throw invalid(path, 'a function', value);
+  return value;
+}
+
+function oneOf<T extends string>(path: string, value: unknown, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) throw invalid(path, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+  return value as T;
+}
+
+/** A plain object (not null, not an array). */
+function objectOption(path: string, value: unknown): object {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(path, 'an object', value);
+  return value;
+}
+
+function invalid(path: string, rule: string, value: unknown): HeartlineError {
+  return new HeartlineError('INVALID_CONFIG', `${path} must be ${rule} (got ${show(value)})`);
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
