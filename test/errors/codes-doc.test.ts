@@ -5,12 +5,23 @@ import { HeartlineError } from '../../src/errors/heartline-error.js';
 
 const doc = readFileSync(new URL('../../protocol.md', import.meta.url), 'utf8');
 
-/** Rows of the status table in protocol.md section 7: `| status | CODE | where | retry | meaning |`. */
+/**
+ * Rows of the status table in protocol.md section 7: `| status | CODE | where | retry | meaning |`.
+ * `where` is `wire` (may arrive in a frame), `local` (never sent) or `both` (may arrive in a
+ * frame and is also produced locally by the consumer). Every line of the table that starts with
+ * a status number must parse, so a misspelt column fails loudly instead of dropping the row.
+ */
 function documentedRows(): Map<string, { status: number; where: string; retry: string }> {
   const rows = new Map<string, { status: number; where: string; retry: string }>();
-  for (const line of doc.split('\n')) {
-    const m = /^\|\s*(\d+)\s*\|\s*([A-Z_]+)\s*\|\s*(wire|local)\s*\|\s*(yes|no|—)\s*\|/.exec(line);
-    if (m) rows.set(m[2]!, { status: Number(m[1]), where: m[3]!, retry: m[4]! });
+  const start = doc.indexOf('\n## 7.');
+  const end = doc.indexOf('\n## 8.', start);
+  if (start < 0 || end < 0) throw new Error('protocol.md has no section 7 followed by section 8');
+  for (const line of doc.slice(start, end).split('\n')) {
+    if (!/^\|\s*\d+\s*\|/.test(line)) continue;
+    const m = /^\|\s*(\d+)\s*\|\s*([A-Z_]+)\s*\|\s*(wire|local|both)\s*\|\s*(yes|no|—)\s*\|/.exec(line);
+    if (m === null) throw new Error(`unparsable row in protocol.md section 7: ${line}`);
+    if (rows.has(m[2]!)) throw new Error(`${m[2]} is documented twice`);
+    rows.set(m[2]!, { status: Number(m[1]), where: m[3]!, retry: m[4]! });
   }
   return rows;
 }
@@ -24,7 +35,9 @@ describe('error codes', () => {
       expect(row, `${code} missing from protocol.md`).toBeDefined();
       expect(row!.status, code).toBe(info.status);
       expect(row!.retry, code).toBe(info.retrySafe ? 'yes' : 'no');
-      expect(row!.where, code).toBe(info.onWire ? 'wire' : 'local');
+      // onWire <-> documented as arriving in frames ('wire' or 'both'); otherwise exactly 'local'.
+      if (info.onWire) expect(['wire', 'both'], code).toContain(row!.where);
+      else expect(row!.where, code).toBe('local');
     }
   });
 

@@ -1,15 +1,22 @@
 import { readFileSync } from 'node:fs';
+import type { Typed } from './typed-body.js';
 
-/** One worked example of protocol.md: a whole frame in hex and what it decodes to. */
+/**
+ * One worked example of protocol.md: a whole frame in hex and what it decodes
+ * to. The file format is documented in protocol.md 9.1.
+ */
 export interface Vector {
   name: string;
   flags: number;
   status: number;
   type: number;
   id: number;
-  /** The decoded body; null with `empty: true` for a frame without a body. */
-  body: unknown;
-  empty?: boolean;
+  /** The body in typed JSON (typed-body.ts); null with `empty: true` for a frame without a body. */
+  body: Typed | null;
+  /** True for a frame whose length is 0. */
+  empty?: true;
+  /** False for a valid but non-canonical body: receivers accept it, encoders never write it. */
+  canonical?: false;
   hex: string;
 }
 
