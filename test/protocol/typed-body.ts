@@ -64,7 +64,7 @@ export function fromTyped(t: Typed): unknown {
       return Buffer.from(o.$bin as string, 'hex');
     case '$timestamp': {
       const [sec, nsec] = o.$timestamp as [number, number];
-      return new Date(sec * 1000 + Math.trunc(nsec / 1e6)); // milliseconds; nanoseconds truncated (protocol.md 4.8)
+      return new Date(sec * 1000 + nsec / 1e6); // the Node receiver's rule: double sum, Date truncates toward zero (protocol.md 4.8)
     }
     case '$map':
       return fromTyped(o.$map as Typed) as object;
