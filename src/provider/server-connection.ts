@@ -29,6 +29,12 @@ export interface ServerConnectionOptions {
   minHeartbeat: number;
   /** Timeout of pushes to consumer callbacks, in ms. */
   callbackTimeout: number;
+  /** Calls executing at once on this connection; more are answered LIMIT_EXCEEDED. */
+  maxConcurrentCalls: number;
+  /** Live callback proxies on this connection; a call adding more is answered LIMIT_EXCEEDED. */
+  maxCallbacks: number;
+  /** Close the connection if its handshake is not done within this long, in ms. */
+  handshakeTimeout: number;
   logger: Logger;
 }
 

@@ -4,39 +4,12 @@ import type { Contract } from '../decorators/metadata.js';
 import { providerOf, type ProviderOptions } from '../decorators/provider.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
-import { DEFAULT_MAX_FRAME_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { now } from '../transport/clock.js';
-import { consoleLogger, type Logger } from '../transport/logger.js';
 import { ServerConnection, type ServerConnectionHooks, type ServerConnectionOptions } from './server-connection.js';
+import { resolveServerOptions, type ServerOptions } from './server-options.js';
 import { ServiceRegistry } from './service-registry.js';
 
-/** Options of `new Server(options)`. Every time is in ms. */
-export interface ServerOptions {
-  /** Interface to listen on. Default: every interface (Node's default). */
-  host?: string;
-  /** TCP port; 0 picks a free one. Default 20880 (Dubbo's). */
-  port?: number;
-  /** Close a connection that sent nothing (not even a ping) for this long. Default 60000. 0 never does. */
-  idleTimeout?: number;
-  /** Shortest ping interval granted to consumers (they may propose less). Default 1000. */
-  minHeartbeat?: number;
-  /** Cap on open connections; one over it is refused in the handshake with LIMIT_EXCEEDED. Default none. */
-  accepts?: number;
-  /** Timeout of pushes to consumer callbacks. Default 3000. */
-  callbackTimeout?: number;
-  /** Largest frame (16-byte header + body) accepted from a consumer, in bytes. Default 8 MiB. */
-  maxFrameSize?: number;
-  /** Bound on response bytes waiting to be written per connection, in bytes. Default 4 × maxFrameSize. */
-  maxQueuedBytes?: number;
-  /** Initial delay of TCP keepalive probes. Default 60000. */
-  keepAliveDelay?: number;
-  /** Send handlers' stack traces to consumers. Default false: only code, name, message and details travel. */
-  exposeStack?: boolean;
-  /** How long `close()` lets calls in flight finish after sending drain. Default 10000. */
-  closeGracePeriod?: number;
-  /** Where protocol errors and other events that cannot be thrown are reported. Default: stderr. */
-  logger?: Logger;
-}
+export type { ServerOptions } from './server-options.js';
 
 export interface ServerAddress {
   host: string;
@@ -67,12 +40,6 @@ export interface ServerEvents {
   disconnect: [info: ServerConnectionInfo, reason: DisconnectReason];
 }
 
-function checkNumber(name: string, value: number | undefined, fallback: number, min = 0): number {
-  const v = value ?? fallback;
-  if (typeof v !== 'number' || Number.isNaN(v) || v < min) throw new HeartlineError('INVALID_CONFIG', `${name} must be a number >= ${min}`);
-  return v;
-}
-
 /**
  * A Heartline provider: it accepts connections and dispatches each request to a
  * registered service instance by (service, version, group).
@@ -92,23 +59,23 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
 
   constructor(options: ServerOptions = {}) {
     super();
-    const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
-    if (!Number.isInteger(maxFrameSize) || maxFrameSize < MIN_MAX_FRAME_SIZE || maxFrameSize > 0xffffffff) {
-      throw new HeartlineError('INVALID_CONFIG', `maxFrameSize must be an integer from ${MIN_MAX_FRAME_SIZE} to 4 GiB`);
-    }
-    this.host = options.host;
-    this.port = checkNumber('port', options.port, 20880);
-    this.closeGracePeriod = checkNumber('closeGracePeriod', options.closeGracePeriod, 10_000);
-    this.accepts = checkNumber('accepts', options.accepts, Infinity, 1);
+    const o = resolveServerOptions(options);
+    this.host = o.host;
+    this.port = o.port;
+    this.closeGracePeriod = o.closeGracePeriod;
+    this.accepts = o.accepts;
     this.connectionOptions = {
-      maxFrameSize,
-      maxQueuedBytes: checkNumber('maxQueuedBytes', options.maxQueuedBytes, 4 * maxFrameSize, 1),
-      keepAliveDelay: checkNumber('keepAliveDelay', options.keepAliveDelay, 60_000),
-      exposeStack: options.exposeStack ?? false,
-      idleTimeout: checkNumber('idleTimeout', options.idleTimeout, 60_000),
-      minHeartbeat: checkNumber('minHeartbeat', options.minHeartbeat, 1000),
-      callbackTimeout: checkNumber('callbackTimeout', options.callbackTimeout, 3000),
-      logger: options.logger ?? consoleLogger,
+      maxFrameSize: o.maxFrameSize,
+      maxQueuedBytes: o.maxQueuedBytes,
+      keepAliveDelay: o.keepAliveDelay,
+      exposeStack: o.exposeStack,
+      idleTimeout: o.idleTimeout,
+      minHeartbeat: o.minHeartbeat,
+      callbackTimeout: o.callbackTimeout,
+      maxConcurrentCalls: o.maxConcurrentCalls,
+      maxCallbacks: o.maxCallbacks,
+      handshakeTimeout: o.handshakeTimeout,
+      logger: o.logger,
     };
     this.net = createServer((socket) => this.accept(socket));
     this.net.on('error', (err) => this.connectionOptions.logger.error(`server error: ${err.message}`));
