@@ -71,6 +71,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
   private readonly closeWaiters: Array<() => void> = [];
   private readonly heartbeat: Heartbeat;
   private closeKind: DisconnectReason | undefined;
+  /** Destroys the socket if the handshake is not done in time; cleared once Ready or closed. */
+  private handshakeTimer: NodeJS.Timeout | undefined;
   readonly callbacks: CallbackProxies;
   /** Ping interval granted to the consumer, in ms. */
   heartbeatInterval = 0;
@@ -85,6 +87,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     // The provider never pings; it only notices silence (a consumer pings at most every idleTimeout / 3).
     this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout });
     this.heartbeat.start();
+    // Independent of idleTimeout (which a drip of bytes keeps at bay, and which may be 0).
+    this.handshakeTimer = setTimeout(onHandshakeTimeout, options.handshakeTimeout, this);
+    this.handshakeTimer.unref();
   }
 
   get state(): ConnectionState {
@@ -116,6 +121,15 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.closeKind ??= 'heartbeat-timeout';
     this.options.logger.warn(`consumer ${this.peer} silent for ${Math.round(silentMs)} ms: closing its connection`, { peer: this.peer });
     this.transport.destroy(new HeartlineError('CONNECTION_LOST_WRITTEN', 'idle timeout'));
+  }
+
+  /** @internal The handshake did not complete within `handshakeTimeout`. */
+  handshakeExpired(): void {
+    this.handshakeTimer = undefined;
+    if (this.stateValue !== ConnectionState.Handshaking || this.transport.isClosed) return;
+    this.closeKind ??= 'handshake-timeout';
+    this.options.logger.warn(`consumer ${this.peer} did not complete its handshake within ${this.options.handshakeTimeout} ms: closing its connection`, { peer: this.peer });
+    this.transport.destroy(new HeartlineError('CONNECT_FAILED', 'handshake timeout'));
   }
 
   /** Sends the drain notice: the consumer starts no new calls and closes once its calls settle. */
@@ -181,6 +195,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     const from = this.stateValue;
     this.transition(ConnectionState.Closed);
     this.heartbeat.cancel();
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
     for (const execution of this.executions.values()) execution.cancelled = true;
     this.pushes.failAll(this.transport.writer.flushedSeq, 'consumer connection closed', reason);
     this.callbacks.releaseAll();
@@ -199,6 +215,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.peerMaxFrameSize = request.maxFrameSize;
     this.heartbeatInterval = terms.heartbeat;
     this.transition(ConnectionState.Ready);
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
     this.transport.send(FLAGS.handshakeResponse, 0, FrameType.Handshake, header.id, encodeBody(terms));
     this.hooks.onReady(this);
   }
@@ -314,4 +332,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.options.logger.warn(`protocol error from ${this.peer}: ${message}; closing this connection`, { peer: this.peer });
     this.transport.destroy(new HeartlineError('PROTOCOL_ERROR', message));
   }
+}
+
+function onHandshakeTimeout(conn: ServerConnection): void {
+  conn.handshakeExpired();
 }
