@@ -296,9 +296,18 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
         if (isRequest(header.flags)) this.transport.sendUrgent(FLAGS.pong, FrameType.Heartbeat, header.id);
         else if (header.id === this.pingId && this.pingSentAt > 0) this.rtt = now() - this.pingSentAt;
         return;
-      case FrameType.Drain:
+      case FrameType.Drain: {
+        // The body ({ reason, deadline }) is informative only: empty or a map; anything else is a protocol error.
+        let notice: unknown = {};
+        try {
+          if (body.length > 0) notice = decodeBody(body);
+        } catch {
+          notice = undefined;
+        }
+        if (typeof notice !== 'object' || notice === null || Array.isArray(notice) || Buffer.isBuffer(notice) || notice instanceof Date) return this.protocolError('drain body must be empty or a map');
         if (this.transition(ConnectionState.Draining)) this.closeIfDrained();
         return;
+      }
       case FrameType.Cancel:
         return; // providers do not cancel consumer calls; ignored
     }

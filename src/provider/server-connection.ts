@@ -132,14 +132,18 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.transport.destroy(new HeartlineError('CONNECT_FAILED', 'handshake timeout'));
   }
 
-  /** Sends the drain notice: the consumer starts no new calls and closes once its calls settle. */
-  drain(): void {
+  /**
+   * Sends the drain notice (body `{ reason, deadline }`, `deadline` being the
+   * grace period in ms): the consumer starts no new calls and closes once its
+   * calls settle.
+   */
+  drain(gracePeriod: number): void {
     if (this.stateValue === ConnectionState.Handshaking) {
       this.closeKind ??= 'drain';
       this.transport.end();
       return;
     }
-    if (this.transition(ConnectionState.Draining)) this.transport.send(FLAGS.drain, 0, FrameType.Drain, 0);
+    if (this.transition(ConnectionState.Draining)) this.transport.send(FLAGS.drain, 0, FrameType.Drain, 0, encodeBody({ reason: 'shutting down', deadline: gracePeriod }));
   }
 
   /** Calls `callback` once the socket is closed (at once if it already is). */

@@ -153,7 +153,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
 
   private async shutdown(): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.net.close(() => resolve()));
-    for (const conn of this.connectionSet) conn.drain();
+    for (const conn of this.connectionSet) conn.drain(this.closeGracePeriod);
     const allClosed = Promise.all([...this.connectionSet].map((c) => new Promise<void>((resolve) => c.onceClosed(resolve))));
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
