@@ -3,6 +3,7 @@ import { serviceOf, type Contract } from '../decorators/metadata.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import type { DisconnectReason } from '../exchange/connection-state.js';
 import { DEFAULT_MAX_FRAME_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
+import { emitGuarded } from '../transport/guarded.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { ConnectionRegistry, type ConnectionInfo } from './connection-registry.js';
@@ -128,9 +129,9 @@ export class Client extends EventEmitter<ClientEvents> {
         idleTimeout: positive('idleTimeout', options.idleTimeout, 0),
       },
       {
-        connect: (info) => this.emit('connect', info),
-        disconnect: (info, reason) => this.emit('disconnect', info, reason),
-        reconnect: (address, attempts) => this.emit('reconnect', address, attempts),
+        connect: (info) => emitGuarded(this, logger, 'connect', info),
+        disconnect: (info, reason) => emitGuarded(this, logger, 'disconnect', info, reason),
+        reconnect: (address, attempts) => emitGuarded(this, logger, 'reconnect', address, attempts),
       },
     );
   }

@@ -5,6 +5,7 @@ import { providerOf, type ProviderOptions } from '../decorators/provider.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
 import { now } from '../transport/clock.js';
+import { emitGuarded } from '../transport/guarded.js';
 import { ServerConnection, type ServerConnectionHooks, type ServerConnectionOptions } from './server-connection.js';
 import { resolveServerOptions, type ServerOptions } from './server-options.js';
 import { ServiceRegistry } from './service-registry.js';
@@ -185,12 +186,12 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   }
 
   onReady(conn: ServerConnection): void {
-    this.emit('connect', describe(conn));
+    emitGuarded(this, this.connectionOptions.logger, 'connect', describe(conn));
   }
 
   onClose(conn: ServerConnection, reason: DisconnectReason): void {
     this.connectionSet.delete(conn);
-    this.emit('disconnect', describe(conn), reason);
+    emitGuarded(this, this.connectionOptions.logger, 'disconnect', describe(conn), reason);
   }
 }
 
