@@ -55,6 +55,10 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   private readonly closeGracePeriod: number;
   private readonly accepts: number;
   private closing: Promise<void> | undefined;
+  /** Set by the first `listen()`: a server listens once and, once closed, never again. */
+  private listenCalled = false;
+  /** Rejects the `listen()` under way, if any (close() came first). */
+  private abortListen: ((err: Error) => void) | undefined;
   /** Connections accepted since start. */
   connectionsAccepted = 0;
 
@@ -99,13 +103,35 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     return this;
   }
 
-  /** Starts listening; resolves with the bound address. */
+  /**
+   * Starts listening; resolves with the bound address. A server listens once:
+   * `listen()` after `close()` rejects with SERVER_CLOSED, and while listening
+   * (or starting to) with INVALID_CONFIG. After a failed `listen()` (say
+   * EADDRINUSE) it may be called again.
+   */
   listen(): Promise<ServerAddress> {
+    if (this.closing !== undefined) return Promise.reject(new HeartlineError('SERVER_CLOSED', 'this server was closed; create a new Server to listen again'));
+    if (this.listenCalled) return Promise.reject(new HeartlineError('INVALID_CONFIG', 'listen() was already called on this server'));
+    this.listenCalled = true;
     return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
+      const onError = (err: Error): void => {
+        this.abortListen = undefined;
+        this.listenCalled = false;
+        reject(err);
+      };
+      this.abortListen = (err) => {
+        this.abortListen = undefined;
+        this.net.off('error', onError);
+        reject(err);
+      };
       this.net.once('error', onError);
       this.net.listen(this.port, this.host, () => {
         this.net.off('error', onError);
+        this.abortListen = undefined;
+        if (this.closing !== undefined) {
+          this.net.close(); // close() came while the bind was under way: do not stay bound
+          return;
+        }
         resolve(this.address!);
       });
     });
@@ -131,9 +157,11 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
    * Graceful shutdown, in order: sends drain on every connection, stops
    * accepting, lets calls in flight finish (consumers close their connections
    * once their calls have settled) within `closeGracePeriod`, then closes what
-   * is left. Idempotent.
+   * is left. Idempotent: every call returns the same promise, and a closed
+   * server never listens again.
    */
   close(): Promise<void> {
+    this.abortListen?.(new HeartlineError('SERVER_CLOSED', 'this server was closed while it started listening'));
     this.closing ??= this.shutdown();
     return this.closing;
   }
