@@ -5,6 +5,7 @@ import { resolveClientOptions, validateReferenceOptions, type ClientOptions } fr
 import { ConnectionRegistry, type ConnectionInfo, type ProviderListHold } from './connection-registry.js';
 import { StaticDirectory } from './directory.js';
 import { Reference, type ReferenceDefaults, type ReferenceOptions } from './reference.js';
+import { emitGuarded } from '../transport/guarded.js';
 import { createStub, stubReference, type Remote } from './stub.js';
 
 export type { ClientOptions } from './client-options.js';
@@ -71,9 +72,9 @@ export class Client extends EventEmitter<ClientEvents> {
         idleTimeout: o.idleTimeout,
       },
       {
-        connect: (info) => this.emit('connect', info),
-        disconnect: (info, reason) => this.emit('disconnect', info, reason),
-        reconnect: (address, attempts) => this.emit('reconnect', address, attempts),
+        connect: (info) => emitGuarded(this, o.logger, 'connect', info),
+        disconnect: (info, reason) => emitGuarded(this, o.logger, 'disconnect', info, reason),
+        reconnect: (address, attempts) => emitGuarded(this, o.logger, 'reconnect', address, attempts),
       },
     );
   }

@@ -46,4 +46,6 @@ export type DisconnectReason =
   /** A socket error (reset, broken pipe). */
   | 'socket-error'
   /** The provider is no longer in the provider list. */
-  | 'removed';
+  | 'removed'
+  /** The consumer did not complete its handshake within the provider's `handshakeTimeout`. */
+  | 'handshake-timeout';

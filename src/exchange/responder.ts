@@ -33,54 +33,100 @@ export function valueResponse(value: unknown, peerMaxFrameSize: number): Encoded
   return { status: 0, body };
 }
 
+/** The code a handler's failure is answered with: HANDLER_ERROR, or a HeartlineError's own code when that may travel on the wire. */
+export function failureCode(error: unknown): ErrorCode {
+  if (error instanceof HeartlineError && ERROR_CODES[error.code].onWire && !ERROR_CODES[error.code].retrySafe) return error.code;
+  return 'HANDLER_ERROR';
+}
+
+/** The message of whatever a handler threw, read defensively: getters and `toString` may throw too. */
+export function failureMessage(error: unknown): string {
+  try {
+    return error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    return 'the handler failed with an unreadable error';
+  }
+}
+
 /**
  * The response for a handler that threw or rejected: HANDLER_ERROR with the
  * error's name and message, its `details` (or its string `code` as
  * `{ code }`), and its stack only when `exposeStack`. A HeartlineError thrown
  * by a handler keeps its own code when that code may travel on the wire.
+ * Never throws, whatever the error's getters do.
  */
 export function failureResponse(error: unknown, exposeStack: boolean): EncodedResponse {
-  const err = error instanceof Error ? (error as Error & { details?: unknown; code?: unknown }) : undefined;
-  const message = err !== undefined ? err.message : String(error);
-  const name = err !== undefined ? err.name : typeof error;
   let code: ErrorCode = 'HANDLER_ERROR';
-  let details: unknown;
-  if (error instanceof HeartlineError) {
-    if (ERROR_CODES[error.code].onWire && !ERROR_CODES[error.code].retrySafe) code = error.code;
-    details = error.details;
-  } else if (err !== undefined) {
-    details = err.details !== undefined ? err.details : typeof err.code === 'string' ? { code: err.code } : undefined;
-  }
-  const stack = exposeStack ? err?.stack : undefined;
   try {
-    return { status: ERROR_CODES[code].status, body: encodeBody(errorBody(code, message, name, details, stack)) };
+    code = failureCode(error);
+    const err = error instanceof Error ? (error as Error & { details?: unknown; code?: unknown }) : undefined;
+    const message = failureMessage(error);
+    const name = err !== undefined ? String(err.name) : typeof error;
+    let details: unknown;
+    if (error instanceof HeartlineError) details = error.details;
+    else if (err !== undefined) details = err.details !== undefined ? err.details : typeof err.code === 'string' ? { code: err.code } : undefined;
+    const stack = exposeStack ? err?.stack : undefined;
+    try {
+      return { status: ERROR_CODES[code].status, body: encodeBody(errorBody(code, message, name, details, stack)) };
+    } catch {
+      return { status: ERROR_CODES[code].status, body: encodeBody(errorBody(code, message, name)) };
+    }
   } catch {
-    return { status: ERROR_CODES[code].status, body: encodeBody(errorBody(code, message, name)) };
+    return errorResponse(code, 'the handler failed with an unreadable error');
   }
 }
 
 /** A response, or a function that builds it once the peer's frame limit is known (values are encoded last). */
 export type Outcome = EncodedResponse | ((peerMaxFrameSize: number) => EncodedResponse);
 
+/** What a handler threw or rejected with, when it failed. */
+export interface HandlerFailure {
+  error: unknown;
+}
+
 /**
  * Runs a handler (a provider method or a consumer callback) and reports its
- * outcome exactly once, whether it returns a value, returns a promise, throws
- * or rejects. Never throws.
+ * outcome exactly once, whether it returns a value, returns a promise or any
+ * thenable, throws or rejects: a thenable whose `then` throws (or is a getter
+ * that throws) counts as a failure, and one that settles twice, or throws
+ * after settling, is heard once. `failure` is given when the handler failed.
+ * Never throws.
  */
-export function runHandler(fn: Function, thisArg: unknown, args: unknown[], exposeStack: boolean, done: (outcome: Outcome) => void): void {
+export function runHandler(
+  fn: Function,
+  thisArg: unknown,
+  args: unknown[],
+  exposeStack: boolean,
+  done: (outcome: Outcome, failure?: HandlerFailure) => void,
+): void {
+  let settled = false;
+  const succeed = (value: unknown): void => {
+    if (settled) return;
+    settled = true;
+    done((peerMax: number) => valueResponse(value, peerMax));
+  };
+  const fail = (error: unknown): void => {
+    if (settled) return;
+    settled = true;
+    done(failureResponse(error, exposeStack), { error });
+  };
   let result: unknown;
+  let then: unknown;
   try {
     result = fn.apply(thisArg, args);
+    // Read `then` once, inside the try: it may be a getter that throws.
+    then = (typeof result === 'object' && result !== null) || typeof result === 'function' ? (result as { then?: unknown }).then : undefined;
   } catch (err) {
-    done(failureResponse(err, exposeStack));
+    fail(err);
     return;
   }
-  if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
-    (result as PromiseLike<unknown>).then(
-      (value) => done((peerMax: number) => valueResponse(value, peerMax)),
-      (err: unknown) => done(failureResponse(err, exposeStack)),
-    );
-  } else {
-    done((peerMax: number) => valueResponse(result, peerMax));
+  if (typeof then !== 'function') {
+    succeed(result);
+    return;
+  }
+  try {
+    then.call(result, succeed, fail);
+  } catch (err) {
+    fail(err); // ignored if the thenable settled before throwing
   }
 }

@@ -32,15 +32,35 @@ interface ProxyState {
  * The provider-side functions standing for one connection's consumer
  * callbacks, one per callback id (the same id always gives the same function,
  * so a handler can find a subscriber again). Closing the connection releases
- * them all, so no listener outlives its connection.
+ * them all, so no listener outlives its connection. At most `limit` are live
+ * at once; the dispatcher asks `hasRoomFor` before any user code runs.
  */
 export class CallbackProxies {
   private readonly proxies = new Map<number, { fn: Callback; state: ProxyState }>();
   private readonly push: PushFn;
   private closed = false;
+  /** Most live callbacks at once (`maxCallbacks`). */
+  readonly limit: number;
 
-  constructor(push: PushFn) {
+  constructor(push: PushFn, limit = Infinity) {
     this.push = push;
+    this.limit = limit;
+  }
+
+  /** Live callbacks. */
+  get size(): number {
+    return this.proxies.size;
+  }
+
+  /** True when the callbacks `ids` (known or new) fit under the limit. */
+  hasRoomFor(ids: readonly number[]): boolean {
+    let added = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      // New ids count once each, however often a call repeats them.
+      if (!this.proxies.has(id) && ids.indexOf(id) === i) added++;
+    }
+    return this.proxies.size + added <= this.limit;
   }
 
   /** The function for callback `id`. */

@@ -1,5 +1,5 @@
 import { HeartlineError } from '../errors/heartline-error.js';
-import { errorResponse, runHandler, type Outcome } from '../exchange/responder.js';
+import { errorResponse, runHandler, type HandlerFailure, type Outcome } from '../exchange/responder.js';
 import { readRequest } from '../protocol/messages.js';
 import type { CallbackProxies } from './callback-proxies.js';
 import type { ServiceRegistry } from './service-registry.js';
@@ -9,19 +9,27 @@ export interface Execution {
   cancelled: boolean;
 }
 
+/** A handler that threw or rejected, for the provider's log. */
+export interface DispatchFailure extends HandlerFailure {
+  service: string;
+  method: string;
+}
+
 /**
  * Runs one decoded request: checks its shape, finds the service and the
  * declared method (a Map lookup, so `constructor`, `__proto__` and prototype
  * members are never found), applies the `executes` caps before any user code,
- * turns callback ids into functions, then calls the handler. `done` is called
- * exactly once (perhaps before this returns), with undefined for one-way methods.
+ * and the connection's callback cap, turns callback ids into functions, then
+ * calls the handler. `done` is called exactly once (perhaps before this
+ * returns), with undefined for one-way methods, and with `failure` when the
+ * handler threw or rejected.
  */
 export function dispatch(
   registry: ServiceRegistry,
   decoded: unknown,
   callbacks: CallbackProxies,
   execution: Execution,
-  done: (outcome: Outcome | undefined) => void,
+  done: (outcome: Outcome | undefined, failure?: DispatchFailure) => void,
   exposeStack: boolean,
 ): void {
   const request = readRequest(decoded);
@@ -50,6 +58,10 @@ export function dispatch(
       }
     }
   }
+  if (positions !== undefined && !callbacks.hasRoomFor(positions.map((i) => args[i] as number))) {
+    done(errorResponse('LIMIT_EXCEEDED', `this connection holds its limit of ${callbacks.limit} callbacks`));
+    return;
+  }
   const serviceCap = service.executes;
   const methodCap = service.methodExecutes.get(request.method);
   if (serviceCap !== undefined && !serviceCap.tryEnter()) {
@@ -64,9 +76,9 @@ export function dispatch(
   // Callback proxies are made only for calls that will run.
   if (positions !== undefined) for (const i of positions) args[i] = callbacks.get(args[i] as number);
   const oneWay = service.oneWay.has(request.method);
-  runHandler(handler, service.instance, args, exposeStack, (outcome) => {
+  runHandler(handler, service.instance, args, exposeStack, (outcome, failure) => {
     serviceCap?.leave();
     methodCap?.leave();
-    done(oneWay || execution.cancelled ? undefined : outcome);
+    done(oneWay || execution.cancelled ? undefined : outcome, failure && { service: request.service, method: request.method, error: failure.error });
   });
 }

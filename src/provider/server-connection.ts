@@ -4,7 +4,7 @@ import { hasCode, HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, canTransition, type DisconnectReason } from '../exchange/connection-state.js';
 import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
 import { PendingCalls, type PendingCall } from '../exchange/pending-calls.js';
-import { errorResponse, type EncodedResponse, type Outcome } from '../exchange/responder.js';
+import { errorResponse, failureCode, failureMessage, type EncodedResponse, type Outcome } from '../exchange/responder.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
@@ -14,7 +14,7 @@ import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
 import { CallbackProxies } from './callback-proxies.js';
-import { dispatch, type Execution } from './dispatcher.js';
+import { dispatch, type DispatchFailure, type Execution } from './dispatcher.js';
 import type { ServiceRegistry } from './service-registry.js';
 
 /** Resolved options of one provider connection (see `ServerOptions` for the documented defaults). */
@@ -29,6 +29,12 @@ export interface ServerConnectionOptions {
   minHeartbeat: number;
   /** Timeout of pushes to consumer callbacks, in ms. */
   callbackTimeout: number;
+  /** Calls executing at once on this connection; more are answered LIMIT_EXCEEDED. */
+  maxConcurrentCalls: number;
+  /** Live callback proxies on this connection; a call adding more is answered LIMIT_EXCEEDED. */
+  maxCallbacks: number;
+  /** Close the connection if its handshake is not done within this long, in ms. */
+  handshakeTimeout: number;
   logger: Logger;
 }
 
@@ -59,10 +65,14 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
   private stateValue = ConnectionState.Handshaking;
   private peerMaxFrameSize = MIN_MAX_FRAME_SIZE;
   private readonly executions = new Map<number, Execution>();
+  /** Calls executing (not `executions.size`: a peer may reuse an id). Checked against `maxConcurrentCalls`. */
+  private running = 0;
   private readonly pushes = new PendingCalls((c) => this.pushes.fail(c, new HeartlineError('TIMEOUT', `${c.request.label}: no answer within ${c.request.timeout} ms`)));
   private readonly closeWaiters: Array<() => void> = [];
   private readonly heartbeat: Heartbeat;
   private closeKind: DisconnectReason | undefined;
+  /** Destroys the socket if the handshake is not done in time; cleared once Ready or closed. */
+  private handshakeTimer: NodeJS.Timeout | undefined;
   readonly callbacks: CallbackProxies;
   /** Ping interval granted to the consumer, in ms. */
   heartbeatInterval = 0;
@@ -72,11 +82,14 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.options = options;
     this.hooks = hooks;
     this.transport = new Transport(socket, options, this);
-    this.callbacks = new CallbackProxies((id, args) => this.push(id, args));
+    this.callbacks = new CallbackProxies((id, args) => this.push(id, args), options.maxCallbacks);
     socket.on('drain', () => socket.resume());
     // The provider never pings; it only notices silence (a consumer pings at most every idleTimeout / 3).
     this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout });
     this.heartbeat.start();
+    // Independent of idleTimeout (which a drip of bytes keeps at bay, and which may be 0).
+    this.handshakeTimer = setTimeout(onHandshakeTimeout, options.handshakeTimeout, this);
+    this.handshakeTimer.unref();
   }
 
   get state(): ConnectionState {
@@ -89,7 +102,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
 
   /** Calls being executed for this connection. */
   get inFlight(): number {
-    return this.executions.size;
+    return this.running;
   }
 
   lastReadAt(): number {
@@ -110,14 +123,27 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.transport.destroy(new HeartlineError('CONNECTION_LOST_WRITTEN', 'idle timeout'));
   }
 
-  /** Sends the drain notice: the consumer starts no new calls and closes once its calls settle. */
-  drain(): void {
+  /** @internal The handshake did not complete within `handshakeTimeout`. */
+  handshakeExpired(): void {
+    this.handshakeTimer = undefined;
+    if (this.stateValue !== ConnectionState.Handshaking || this.transport.isClosed) return;
+    this.closeKind ??= 'handshake-timeout';
+    this.options.logger.warn(`consumer ${this.peer} did not complete its handshake within ${this.options.handshakeTimeout} ms: closing its connection`, { peer: this.peer });
+    this.transport.destroy(new HeartlineError('CONNECT_FAILED', 'handshake timeout'));
+  }
+
+  /**
+   * Sends the drain notice (body `{ reason, deadline }`, `deadline` being the
+   * grace period in ms): the consumer starts no new calls and closes once its
+   * calls settle.
+   */
+  drain(gracePeriod: number): void {
     if (this.stateValue === ConnectionState.Handshaking) {
       this.closeKind ??= 'drain';
       this.transport.end();
       return;
     }
-    if (this.transition(ConnectionState.Draining)) this.transport.send(FLAGS.drain, 0, FrameType.Drain, 0);
+    if (this.transition(ConnectionState.Draining)) this.transport.send(FLAGS.drain, 0, FrameType.Drain, 0, encodeBody({ reason: 'shutting down', deadline: gracePeriod }));
   }
 
   /** Calls `callback` once the socket is closed (at once if it already is). */
@@ -173,6 +199,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     const from = this.stateValue;
     this.transition(ConnectionState.Closed);
     this.heartbeat.cancel();
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
     for (const execution of this.executions.values()) execution.cancelled = true;
     this.pushes.failAll(this.transport.writer.flushedSeq, 'consumer connection closed', reason);
     this.callbacks.releaseAll();
@@ -191,6 +219,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.peerMaxFrameSize = request.maxFrameSize;
     this.heartbeatInterval = terms.heartbeat;
     this.transition(ConnectionState.Ready);
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
     this.transport.send(FLAGS.handshakeResponse, 0, FrameType.Handshake, header.id, encodeBody(terms));
     this.hooks.onReady(this);
   }
@@ -214,20 +244,39 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
       if (twoWay) this.respond(id, errorResponse('BAD_REQUEST', `malformed request body: ${err.message}`));
       return;
     }
-    if (this.stateValue === ConnectionState.Draining) {
-      if (twoWay) this.respond(id, errorResponse('UNAVAILABLE', 'provider is draining'));
+    // One-way calls that crossed the drain still run (nothing tells their caller otherwise); two-way ones are retried elsewhere.
+    if (this.stateValue === ConnectionState.Draining && twoWay) {
+      this.respond(id, errorResponse('UNAVAILABLE', 'provider is draining'));
+      return;
+    }
+    if (this.running >= this.options.maxConcurrentCalls) {
+      if (twoWay) this.respond(id, errorResponse('LIMIT_EXCEEDED', `this connection is executing its limit of ${this.options.maxConcurrentCalls} calls`));
+      else this.options.logger.warn(`one-way call dropped: consumer ${this.peer} is executing its limit of ${this.options.maxConcurrentCalls} calls`, { peer: this.peer });
       return;
     }
     const execution: Execution = { cancelled: false };
     // Registered first: a synchronous handler finishes inside dispatch().
     this.executions.set(id, execution);
-    dispatch(this.registry, decoded, this.callbacks, execution, (outcome) => this.finish(id, execution, twoWay, outcome), this.options.exposeStack);
+    this.running++;
+    dispatch(this.registry, decoded, this.callbacks, execution, (outcome, failure) => this.finish(id, execution, twoWay, outcome, failure), this.options.exposeStack);
   }
 
-  private finish(id: number, execution: Execution, twoWay: boolean, response: Outcome | undefined): void {
+  /** Called exactly once per dispatched call (dispatch() guarantees it). */
+  private finish(id: number, execution: Execution, twoWay: boolean, response: Outcome | undefined, failure: DispatchFailure | undefined): void {
+    this.running--;
     if (this.executions.get(id) === execution) this.executions.delete(id);
     if (twoWay && response !== undefined && !execution.cancelled && this.stateValue !== ConnectionState.Closed) {
       this.respond(id, typeof response === 'function' ? response(this.peerMaxFrameSize) : response);
+    }
+    if (failure !== undefined) this.logFailure(failure);
+  }
+
+  /** A handler threw or rejected: logged once, also for one-way calls whose caller never hears of it. */
+  private logFailure({ service, method, error }: DispatchFailure): void {
+    try {
+      this.options.logger.error(`handler ${service}#${method} failed: ${failureMessage(error)}`, { service, method, peer: this.peer, code: failureCode(error), error });
+    } catch {
+      // a throwing logger must not break the connection
     }
   }
 
@@ -294,4 +343,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.options.logger.warn(`protocol error from ${this.peer}: ${message}; closing this connection`, { peer: this.peer });
     this.transport.destroy(new HeartlineError('PROTOCOL_ERROR', message));
   }
+}
+
+function onHandshakeTimeout(conn: ServerConnection): void {
+  conn.handshakeExpired();
 }

@@ -4,39 +4,13 @@ import type { Contract } from '../decorators/metadata.js';
 import { providerOf, type ProviderOptions } from '../decorators/provider.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
-import { DEFAULT_MAX_FRAME_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { now } from '../transport/clock.js';
-import { consoleLogger, type Logger } from '../transport/logger.js';
+import { emitGuarded } from '../transport/guarded.js';
 import { ServerConnection, type ServerConnectionHooks, type ServerConnectionOptions } from './server-connection.js';
+import { resolveServerOptions, type ServerOptions } from './server-options.js';
 import { ServiceRegistry } from './service-registry.js';
 
-/** Options of `new Server(options)`. Every time is in ms. */
-export interface ServerOptions {
-  /** Interface to listen on. Default: every interface (Node's default). */
-  host?: string;
-  /** TCP port; 0 picks a free one. Default 20880 (Dubbo's). */
-  port?: number;
-  /** Close a connection that sent nothing (not even a ping) for this long. Default 60000. 0 never does. */
-  idleTimeout?: number;
-  /** Shortest ping interval granted to consumers (they may propose less). Default 1000. */
-  minHeartbeat?: number;
-  /** Cap on open connections; one over it is refused in the handshake with LIMIT_EXCEEDED. Default none. */
-  accepts?: number;
-  /** Timeout of pushes to consumer callbacks. Default 3000. */
-  callbackTimeout?: number;
-  /** Largest frame (16-byte header + body) accepted from a consumer, in bytes. Default 8 MiB. */
-  maxFrameSize?: number;
-  /** Bound on response bytes waiting to be written per connection, in bytes. Default 4 × maxFrameSize. */
-  maxQueuedBytes?: number;
-  /** Initial delay of TCP keepalive probes. Default 60000. */
-  keepAliveDelay?: number;
-  /** Send handlers' stack traces to consumers. Default false: only code, name, message and details travel. */
-  exposeStack?: boolean;
-  /** How long `close()` lets calls in flight finish after sending drain. Default 10000. */
-  closeGracePeriod?: number;
-  /** Where protocol errors and other events that cannot be thrown are reported. Default: stderr. */
-  logger?: Logger;
-}
+export type { ServerOptions } from './server-options.js';
 
 export interface ServerAddress {
   host: string;
@@ -67,12 +41,6 @@ export interface ServerEvents {
   disconnect: [info: ServerConnectionInfo, reason: DisconnectReason];
 }
 
-function checkNumber(name: string, value: number | undefined, fallback: number, min = 0): number {
-  const v = value ?? fallback;
-  if (typeof v !== 'number' || Number.isNaN(v) || v < min) throw new HeartlineError('INVALID_CONFIG', `${name} must be a number >= ${min}`);
-  return v;
-}
-
 /**
  * A Heartline provider: it accepts connections and dispatches each request to a
  * registered service instance by (service, version, group).
@@ -87,28 +55,32 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   private readonly closeGracePeriod: number;
   private readonly accepts: number;
   private closing: Promise<void> | undefined;
+  /** Set by the first `listen()`: a server listens once and, once closed, never again. */
+  private listenCalled = false;
+  /** Rejects the `listen()` under way, if any (close() came first). */
+  private abortListen: ((err: Error) => void) | undefined;
   /** Connections accepted since start. */
   connectionsAccepted = 0;
 
   constructor(options: ServerOptions = {}) {
     super();
-    const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
-    if (!Number.isInteger(maxFrameSize) || maxFrameSize < MIN_MAX_FRAME_SIZE || maxFrameSize > 0xffffffff) {
-      throw new HeartlineError('INVALID_CONFIG', `maxFrameSize must be an integer from ${MIN_MAX_FRAME_SIZE} to 4 GiB`);
-    }
-    this.host = options.host;
-    this.port = checkNumber('port', options.port, 20880);
-    this.closeGracePeriod = checkNumber('closeGracePeriod', options.closeGracePeriod, 10_000);
-    this.accepts = checkNumber('accepts', options.accepts, Infinity, 1);
+    const o = resolveServerOptions(options);
+    this.host = o.host;
+    this.port = o.port;
+    this.closeGracePeriod = o.closeGracePeriod;
+    this.accepts = o.accepts;
     this.connectionOptions = {
-      maxFrameSize,
-      maxQueuedBytes: checkNumber('maxQueuedBytes', options.maxQueuedBytes, 4 * maxFrameSize, 1),
-      keepAliveDelay: checkNumber('keepAliveDelay', options.keepAliveDelay, 60_000),
-      exposeStack: options.exposeStack ?? false,
-      idleTimeout: checkNumber('idleTimeout', options.idleTimeout, 60_000),
-      minHeartbeat: checkNumber('minHeartbeat', options.minHeartbeat, 1000),
-      callbackTimeout: checkNumber('callbackTimeout', options.callbackTimeout, 3000),
-      logger: options.logger ?? consoleLogger,
+      maxFrameSize: o.maxFrameSize,
+      maxQueuedBytes: o.maxQueuedBytes,
+      keepAliveDelay: o.keepAliveDelay,
+      exposeStack: o.exposeStack,
+      idleTimeout: o.idleTimeout,
+      minHeartbeat: o.minHeartbeat,
+      callbackTimeout: o.callbackTimeout,
+      maxConcurrentCalls: o.maxConcurrentCalls,
+      maxCallbacks: o.maxCallbacks,
+      handshakeTimeout: o.handshakeTimeout,
+      logger: o.logger,
     };
     this.net = createServer((socket) => this.accept(socket));
     this.net.on('error', (err) => this.connectionOptions.logger.error(`server error: ${err.message}`));
@@ -131,13 +103,35 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     return this;
   }
 
-  /** Starts listening; resolves with the bound address. */
+  /**
+   * Starts listening; resolves with the bound address. A server listens once:
+   * `listen()` after `close()` rejects with SERVER_CLOSED, and while listening
+   * (or starting to) with INVALID_CONFIG. After a failed `listen()` (say
+   * EADDRINUSE) it may be called again.
+   */
   listen(): Promise<ServerAddress> {
+    if (this.closing !== undefined) return Promise.reject(new HeartlineError('SERVER_CLOSED', 'this server was closed; create a new Server to listen again'));
+    if (this.listenCalled) return Promise.reject(new HeartlineError('INVALID_CONFIG', 'listen() was already called on this server'));
+    this.listenCalled = true;
     return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
+      const onError = (err: Error): void => {
+        this.abortListen = undefined;
+        this.listenCalled = false;
+        reject(err);
+      };
+      this.abortListen = (err) => {
+        this.abortListen = undefined;
+        this.net.off('error', onError);
+        reject(err);
+      };
       this.net.once('error', onError);
       this.net.listen(this.port, this.host, () => {
         this.net.off('error', onError);
+        this.abortListen = undefined;
+        if (this.closing !== undefined) {
+          this.net.close(); // close() came while the bind was under way: do not stay bound
+          return;
+        }
         resolve(this.address!);
       });
     });
@@ -163,9 +157,11 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
    * Graceful shutdown, in order: sends drain on every connection, stops
    * accepting, lets calls in flight finish (consumers close their connections
    * once their calls have settled) within `closeGracePeriod`, then closes what
-   * is left. Idempotent.
+   * is left. Idempotent: every call returns the same promise, and a closed
+   * server never listens again.
    */
   close(): Promise<void> {
+    this.abortListen?.(new HeartlineError('SERVER_CLOSED', 'this server was closed while it started listening'));
     this.closing ??= this.shutdown();
     return this.closing;
   }
@@ -186,7 +182,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
 
   private async shutdown(): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.net.close(() => resolve()));
-    for (const conn of this.connectionSet) conn.drain();
+    for (const conn of this.connectionSet) conn.drain(this.closeGracePeriod);
     const allClosed = Promise.all([...this.connectionSet].map((c) => new Promise<void>((resolve) => c.onceClosed(resolve))));
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
@@ -218,12 +214,12 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   }
 
   onReady(conn: ServerConnection): void {
-    this.emit('connect', describe(conn));
+    emitGuarded(this, this.connectionOptions.logger, 'connect', describe(conn));
   }
 
   onClose(conn: ServerConnection, reason: DisconnectReason): void {
     this.connectionSet.delete(conn);
-    this.emit('disconnect', describe(conn), reason);
+    emitGuarded(this, this.connectionOptions.logger, 'disconnect', describe(conn), reason);
   }
 }
 

@@ -1,11 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { FrameType } from '../../src/protocol/constants.js';
 import { callFrame, RawConnection } from '../helpers/raw-socket.js';
-import { expectCode, newClient, track, useCleanup, waitFor } from '../helpers/server.js';
+import { expectCode, newClient, startServer, track, useCleanup, waitFor } from '../helpers/server.js';
 import { FAST_RECONNECT, sleep, startWorkProvider, tally, Work, expectNothingOpen } from './cluster-helpers.js';
 import { startSignalChild } from './signal-child.js';
 
 const WORK_CALL = (method: string, args: unknown[]): unknown[] => ['cluster.Work', '', '', method, args, null];
+const ECHO_NOTIFY = (value: unknown): unknown[] => ['test.Echo', '1.0.0', '', 'notify', [value, 0], null];
 
 describe('drain', () => {
   const defer = useCleanup();
@@ -91,6 +92,24 @@ describe('drain', () => {
     raw.end();
     await waitFor(() => closing.settled, 1000, 'close() after the consumer hung up');
     expect(raw.isClosed || (await raw.closedWithin(500))).toBe(true);
+  });
+
+  it('a one-way call that crosses the drain still runs during the grace period (no call is lost)', async () => {
+    const srv = defer(await startServer({ closeGracePeriod: 5000 }), (s) => s.close());
+    const raw = defer(await RawConnection.open(srv.port), (r) => r.destroy());
+    const closing = track(srv.server.close());
+    const drain = await raw.nextFrame(1000);
+    expect(drain!.type).toBe(FrameType.Drain);
+
+    // Sent after the drain frame was read: a consumer that had already written it could not have known.
+    raw.send(callFrame(1, ECHO_NOTIFY('after drain'), false));
+    await waitFor(() => srv.echo.notified.includes('after drain'), 1000, 'the one-way handler to run');
+    // A two-way call in the same position is still refused, to be retried elsewhere.
+    expect((await raw.call(2, ['test.Echo', '1.0.0', '', 'echo', ['x'], null])).code).toBe('UNAVAILABLE');
+    expect(srv.echo.received).toEqual([]);
+
+    raw.end();
+    await waitFor(() => closing.settled, 1000, 'close() after the consumer hung up');
   });
 
   it('the provider closes what is left when the grace period ends', async () => {

@@ -1,0 +1,144 @@
+import { HeartlineError } from '../errors/heartline-error.js';
+import { DEFAULT_MAX_FRAME_SIZE, HEARTBEAT_FLOOR, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
+import { consoleLogger, type Logger } from '../transport/logger.js';
+
+/** Options of `new Server(options)`. Every time is in ms. */
+export interface ServerOptions {
+  /** Interface to listen on. Default: every interface (Node's default). */
+  host?: string;
+  /** TCP port, an integer from 0 to 65535; 0 picks a free one. Default 20880 (Dubbo's). */
+  port?: number;
+  /** Close a connection that sent nothing (not even a ping) for this long. Default 60000. 0 never does; otherwise at least 300 (3 × HEARTBEAT_FLOOR). */
+  idleTimeout?: number;
+  /** Shortest ping interval granted to consumers (they may propose less). Default 1000. */
+  minHeartbeat?: number;
+  /** Cap on open connections; one over it is refused in the handshake with LIMIT_EXCEEDED. Default none (Infinity). */
+  accepts?: number;
+  /** Timeout of pushes to consumer callbacks. Default 3000. 0 means none. */
+  callbackTimeout?: number;
+  /** Largest frame (16-byte header + body) accepted from a consumer, in bytes, from 1024 to 2^32 - 1. Default 8 MiB. */
+  maxFrameSize?: number;
+  /** Bound on response bytes waiting to be written per connection, in bytes. Default 4 × maxFrameSize. */
+  maxQueuedBytes?: number;
+  /** Initial delay of TCP keepalive probes. Default 60000. */
+  keepAliveDelay?: number;
+  /** Send handlers' stack traces to consumers. Default false: only code, name, message and details travel. */
+  exposeStack?: boolean;
+  /** How long `close()` lets calls in flight finish after sending drain. Default 10000. */
+  closeGracePeriod?: number;
+  /** Calls executing at once per connection; a call over it is answered LIMIT_EXCEEDED (retry-safe) before any user code. Default 10000. */
+  maxConcurrentCalls?: number;
+  /** Live consumer callbacks per connection; a call that would add one more is answered LIMIT_EXCEEDED before any user code. Default 1000. */
+  maxCallbacks?: number;
+  /** A connection that has not completed its handshake by then is closed ('handshake-timeout'), whatever `idleTimeout` is. Default 10000. */
+  handshakeTimeout?: number;
+  /** Where protocol errors, handler failures and other events that cannot be thrown are reported. Default: stderr. */
+  logger?: Logger;
+}
+
+/** Every server option with its default applied, checked. */
+export interface ResolvedServerOptions {
+  host: string | undefined;
+  port: number;
+  idleTimeout: number;
+  minHeartbeat: number;
+  accepts: number;
+  callbackTimeout: number;
+  maxFrameSize: number;
+  maxQueuedBytes: number;
+  keepAliveDelay: number;
+  exposeStack: boolean;
+  closeGracePeriod: number;
+  maxConcurrentCalls: number;
+  maxCallbacks: number;
+  handshakeTimeout: number;
+  logger: Logger;
+}
+
+export const SERVER_DEFAULTS = {
+  port: 20880,
+  idleTimeout: 60_000,
+  minHeartbeat: 1000,
+  accepts: Infinity,
+  callbackTimeout: 3000,
+  maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+  keepAliveDelay: 60_000,
+  exposeStack: false,
+  closeGracePeriod: 10_000,
+  maxConcurrentCalls: 10_000,
+  maxCallbacks: 1000,
+  handshakeTimeout: 10_000,
+} as const;
+
+/** Smallest non-zero `idleTimeout`: the consumer must be able to ping three times within it. */
+export const MIN_IDLE_TIMEOUT = 3 * HEARTBEAT_FLOOR;
+
+function invalid(message: string): HeartlineError {
+  return new HeartlineError('INVALID_CONFIG', message);
+}
+
+/** A finite number in [min, max] (an integer when `integer`); `allowInfinity` admits Infinity as "none". */
+function numberOption(
+  name: string,
+  value: unknown,
+  fallback: number,
+  { min, max = Number.MAX_SAFE_INTEGER, integer = false, allowInfinity = false }: { min: number; max?: number; integer?: boolean; allowInfinity?: boolean },
+): number {
+  if (value === undefined) return fallback;
+  if (allowInfinity && value === Infinity) return Infinity;
+  const kind = integer ? 'an integer' : 'a finite number';
+  const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+  if (typeof value !== 'number' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
+    throw invalid(`${name} must be ${kind} ${range}${allowInfinity ? ' (or Infinity for none)' : ''}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** A time in ms: finite, >= min, and no longer than a Node timer can wait. */
+function msOption(name: string, value: unknown, fallback: number, min = 0): number {
+  return numberOption(name, value, fallback, { min, max: MAX_TIMER_MS });
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  return typeof value;
+}
+
+/**
+ * Checks every server option (type, range, NaN, Infinity) and applies the
+ * defaults. A bad option throws INVALID_CONFIG naming it. Never mutates `options`.
+ */
+export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
+  if (options === null || typeof options !== 'object') throw invalid(`server options must be an object, got ${describe(options)}`);
+  const o = options as Record<keyof ServerOptions, unknown>;
+
+  if (o.host !== undefined && (typeof o.host !== 'string' || o.host === '')) throw invalid(`host must be a non-empty string, got ${describe(o.host)}`);
+  if (o.exposeStack !== undefined && typeof o.exposeStack !== 'boolean') throw invalid(`exposeStack must be a boolean, got ${describe(o.exposeStack)}`);
+  const logger = o.logger === undefined ? consoleLogger : o.logger;
+  if (typeof logger !== 'object' || logger === null || typeof (logger as Logger).warn !== 'function' || typeof (logger as Logger).error !== 'function') {
+    throw invalid('logger must be an object with warn() and error() methods');
+  }
+
+  const idleTimeout = msOption('idleTimeout', o.idleTimeout, SERVER_DEFAULTS.idleTimeout);
+  if (idleTimeout !== 0 && idleTimeout < MIN_IDLE_TIMEOUT) throw invalid(`idleTimeout must be 0 (never) or >= ${MIN_IDLE_TIMEOUT} ms, got ${idleTimeout}`);
+
+  const maxFrameSize = numberOption('maxFrameSize', o.maxFrameSize, SERVER_DEFAULTS.maxFrameSize, { min: MIN_MAX_FRAME_SIZE, max: 0xffffffff, integer: true });
+  return {
+    host: o.host as string | undefined,
+    port: numberOption('port', o.port, SERVER_DEFAULTS.port, { min: 0, max: 65535, integer: true }),
+    idleTimeout,
+    minHeartbeat: msOption('minHeartbeat', o.minHeartbeat, SERVER_DEFAULTS.minHeartbeat),
+    accepts: numberOption('accepts', o.accepts, SERVER_DEFAULTS.accepts, { min: 1, integer: true, allowInfinity: true }),
+    callbackTimeout: msOption('callbackTimeout', o.callbackTimeout, SERVER_DEFAULTS.callbackTimeout),
+    maxFrameSize,
+    maxQueuedBytes: numberOption('maxQueuedBytes', o.maxQueuedBytes, 4 * maxFrameSize, { min: 1, integer: true }),
+    keepAliveDelay: msOption('keepAliveDelay', o.keepAliveDelay, SERVER_DEFAULTS.keepAliveDelay),
+    exposeStack: (o.exposeStack as boolean | undefined) ?? SERVER_DEFAULTS.exposeStack,
+    closeGracePeriod: msOption('closeGracePeriod', o.closeGracePeriod, SERVER_DEFAULTS.closeGracePeriod),
+    maxConcurrentCalls: numberOption('maxConcurrentCalls', o.maxConcurrentCalls, SERVER_DEFAULTS.maxConcurrentCalls, { min: 1, integer: true }),
+    maxCallbacks: numberOption('maxCallbacks', o.maxCallbacks, SERVER_DEFAULTS.maxCallbacks, { min: 1, integer: true }),
+    handshakeTimeout: msOption('handshakeTimeout', o.handshakeTimeout, SERVER_DEFAULTS.handshakeTimeout, 1),
+    logger: logger as Logger,
+  };
+}

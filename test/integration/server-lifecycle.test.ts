@@ -1,0 +1,69 @@
+// A Server listens once (issue #7 C9): a closed server refuses to listen again
+// (SERVER_CLOSED), listen() while listening is INVALID_CONFIG, close() is
+// idempotent. Before, a closed server listened again, and a second close()
+// returned the first (settled) promise and left the new socket open.
+import { afterAll, describe, expect, it } from 'vitest';
+import { Server, silentLogger } from '../../src/index.js';
+import { Echo, EchoImpl } from '../helpers/contract.js';
+import { expectCode, freePort, newClient, useCleanup } from '../helpers/server.js';
+import { expectNothingOpen } from '../cluster/cluster-helpers.js';
+
+const newServer = (port = 0): Server => new Server({ host: '127.0.0.1', port, logger: silentLogger, closeGracePeriod: 100 }).register(new EchoImpl());
+
+describe('server listen and close', () => {
+  const defer = useCleanup();
+
+  it('listen() after close() rejects with SERVER_CLOSED and binds nothing; close() returns the same promise', async () => {
+    const server = defer(newServer(), (s) => s.close());
+    const { port } = await server.listen();
+    const first = server.close();
+    expect(server.close()).toBe(first);
+    await first;
+    const err = await expectCode(server.listen(), 'SERVER_CLOSED');
+    expect(err.retrySafe).toBe(false);
+    expect(server.address).toBeUndefined();
+    // Nothing listens on the old port any more.
+    const client = defer(newClient(`127.0.0.1:${port}`, { cluster: 'failfast', reconnect: { initialDelay: 60_000, maxDelay: 60_000 } }), (c) => c.close());
+    await expectCode(client.refer(Echo).echo('x'), 'CONNECT_FAILED');
+    expect(server.close()).toBe(first);
+  });
+
+  it('listen() while listening (or starting to) rejects with INVALID_CONFIG; the first listen stands', async () => {
+    const server = defer(newServer(), (s) => s.close());
+    const starting = server.listen();
+    await expectCode(server.listen(), 'INVALID_CONFIG');
+    const { port } = await starting;
+    await expectCode(server.listen(), 'INVALID_CONFIG');
+    expect(server.address!.port).toBe(port);
+    const client = defer(newClient(`127.0.0.1:${port}`), (c) => c.close());
+    expect(await client.refer(Echo).echo('still')).toBe('still');
+  });
+
+  it('close() before listen() resolves, and listen() then rejects with SERVER_CLOSED', async () => {
+    const server = newServer();
+    await server.close();
+    await expectCode(server.listen(), 'SERVER_CLOSED');
+  });
+
+  it('close() while listen() is under way: listen() rejects with SERVER_CLOSED and the port is not left bound', async () => {
+    const port = await freePort();
+    const server = newServer(port);
+    const listening = server.listen();
+    await server.close();
+    await expectCode(listening, 'SERVER_CLOSED');
+    // The port is free: another server can take it.
+    const other = defer(newServer(port), (s) => s.close());
+    expect((await other.listen()).port).toBe(port);
+  });
+
+  it('after a failed listen() (port taken) listen() may be tried again', async () => {
+    const holder = newServer();
+    const { port } = await holder.listen();
+    const server = defer(newServer(port), (s) => s.close());
+    await expect(server.listen()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await holder.close();
+    expect((await server.listen()).port).toBe(port);
+  });
+});
+
+afterAll(() => expectNothingOpen());
