@@ -58,6 +58,10 @@ let nextConnectionId = 1;
  * pings; a silent provider is declared dead. When the socket closes, every
  * pending call fails at once. After a drain notice it starts no new calls and
  * closes itself once the calls in flight have settled.
+ *
+ * Every state change goes through `transition()`, which tells the observer:
+ * Closing (a close has begun, `disconnectReason` is known) comes before Closed
+ * (the socket is gone and every call has settled).
  */
 export class ClientConnection implements TransportHandler, HeartbeatLink {
   readonly id = nextConnectionId++;
@@ -76,22 +80,22 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   private heartbeat: Heartbeat | undefined;
   private pingId = 0;
   private pingSentAt = 0;
-  private closeKind: DisconnectReason | undefined;
-  /** Set as soon as a close begins, before the socket reports it. */
-  private closing = false;
-  /** What a drained close will be reported as: 'drain' (the provider asked) or the reason given to `retire()`. */
-  private drainKind: DisconnectReason = 'drain';
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
   /** When the connection was created (clock ms). */
   readonly createdAt = now();
   /** When the last call was made on it (clock ms). */
   lastCallAt = now();
+  /** When the handshake completed (clock ms); undefined while it has not (or never did). */
+  readyAt: number | undefined;
   /** Round-trip time measured by the last pong, in ms; undefined before the first. */
   rtt: number | undefined;
   /** The ping interval agreed in the handshake, in ms; 0 for none. */
   heartbeatInterval = 0;
-  /** Why the connection closed; undefined while open. */
+  /**
+   * Why the connection closes: set by the transition to Closing (and to
+   * Draining, for the close that will follow it); undefined while open.
+   */
   disconnectReason: DisconnectReason | undefined;
 
   constructor(options: ClientConnectionOptions, observer?: ConnectionObserver) {
@@ -115,17 +119,17 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   /** True while new calls may start here. */
   get usable(): boolean {
     const s = this.stateValue;
-    return !this.closing && (s === ConnectionState.Ready || s === ConnectionState.Connecting || s === ConnectionState.Handshaking);
+    return s === ConnectionState.Ready || s === ConnectionState.Connecting || s === ConnectionState.Handshaking;
   }
 
-  /** Why the connection is closing, as far as known before it has closed. */
-  get disconnectReasonHint(): DisconnectReason | undefined {
-    return this.closeKind;
+  /** True while the connection is being opened (TCP connect or handshake). */
+  get opening(): boolean {
+    return this.stateValue === ConnectionState.Connecting || this.stateValue === ConnectionState.Handshaking;
   }
 
   /** True once a close has begun (the socket may not have reported it yet). */
   get isClosing(): boolean {
-    return this.closing || this.stateValue === ConnectionState.Closed;
+    return this.stateValue === ConnectionState.Closing || this.stateValue === ConnectionState.Closed;
   }
 
   /** Calls waiting for a response (two-way calls only). */
@@ -151,7 +155,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     this.lastCallAt = now();
     return new Promise((resolve, reject) => {
       const call: PendingCall = { id: this.pending.nextId(), request: out, seq: 0, deadline: Infinity, resolve, reject };
-      const state = this.closing ? ConnectionState.Closed : this.stateValue;
+      const state = this.stateValue;
       if (state === ConnectionState.Ready) {
         if (!out.oneWay) this.pending.add(call);
         this.write(call, out);
@@ -180,18 +184,19 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
    * (the provider left the provider list). Used by the endpoint.
    */
   retire(reason: DisconnectReason): void {
-    if (this.stateValue === ConnectionState.Connecting || this.stateValue === ConnectionState.Handshaking) {
+    if (this.opening) {
       void this.close(reason);
       return;
     }
-    this.drainKind = reason;
-    if (this.transition(ConnectionState.Draining)) this.closeIfDrained();
+    if (this.transition(ConnectionState.Draining, reason)) this.closeIfDrained();
   }
 
+  /** Destroys the socket; the first close to begin gives the reason. */
   private shutdown(kind: DisconnectReason, err: HeartlineError): void {
-    if (this.stateValue === ConnectionState.Closed) return;
-    this.closing = true;
-    this.closeKind ??= kind;
+    const s = this.stateValue;
+    if (s === ConnectionState.Closed) return;
+    // Already Closing (a drained close waiting for the peer's FIN): keep its reason, but destroy now.
+    if (s !== ConnectionState.Closing) this.transition(ConnectionState.Closing, kind);
     this.transport.destroy(err);
   }
 
@@ -297,7 +302,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
         else if (header.id === this.pingId && this.pingSentAt > 0) this.rtt = now() - this.pingSentAt;
         return;
       case FrameType.Drain:
-        if (this.transition(ConnectionState.Draining)) this.closeIfDrained();
+        if (this.transition(ConnectionState.Draining, 'drain')) this.closeIfDrained();
         return;
       case FrameType.Cancel:
         return; // providers do not cancel consumer calls; ignored
@@ -357,15 +362,17 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   }
 
   onClose(reason: HeartlineError | undefined): void {
-    const from = this.stateValue;
     this.heartbeat?.cancel();
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
+    const neverReady = this.readyAt === undefined;
+    if (this.stateValue !== ConnectionState.Closing) {
+      // Nobody here began this close: the socket failed or the peer closed it.
+      const kind: DisconnectReason = neverReady ? 'connect-failed' : reason?.code === 'PROTOCOL_ERROR' ? 'protocol-error' : reason !== undefined ? 'socket-error' : 'closed-by-peer';
+      this.transition(ConnectionState.Closing, kind);
+    }
     const waiting = this.waiting;
     this.waiting = [];
-    const neverReady = from === ConnectionState.Connecting || from === ConnectionState.Handshaking;
-    this.closing = true;
-    this.disconnectReason = this.closeKind ?? (neverReady ? 'connect-failed' : reason?.code === 'PROTOCOL_ERROR' ? 'protocol-error' : reason !== undefined ? 'socket-error' : 'closed-by-peer');
     // Calls that never got a connection fail with the reason itself when it says more than
     // "could not connect": the client closed, or the provider refused the handshake.
     let unsent: HeartlineError | undefined;
@@ -398,7 +405,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   /** After a drain notice, close once nothing is pending (the provider waits for us). */
   private closeIfDrained(): void {
     if (this.stateValue === ConnectionState.Draining && this.pending.size === 0) {
-      this.closeKind ??= this.drainKind;
+      this.transition(ConnectionState.Closing, this.disconnectReason ?? 'drain');
       this.transport.end();
     }
   }
@@ -408,10 +415,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     this.shutdown('protocol-error', new HeartlineError('PROTOCOL_ERROR', message));
   }
 
-  private transition(to: ConnectionState): boolean {
+  /** The one gate for state changes: checks the step, records what comes with it, tells the observer. */
+  private transition(to: ConnectionState, reason?: DisconnectReason): boolean {
     const from = this.stateValue;
     if (!canTransition(from, to)) return false;
     this.stateValue = to;
+    if (reason !== undefined) this.disconnectReason = reason;
+    if (to === ConnectionState.Ready) this.readyAt = now();
     this.observer?.onStateChange(this, from, to);
     return true;
   }
