@@ -29,6 +29,8 @@ export interface ConnectionInfo {
   inFlight: number;
   /** Responses that arrived after their call timed out. */
   lateResponses: number;
+  /** Callback functions registered on this connection (at most the client's `maxCallbacks`). */
+  callbacks: number;
   /** Successful reconnects to this provider since the client started. */
   reconnects: number;
 }
@@ -202,6 +204,7 @@ function describe(ep: Endpoint, c: ClientConnection): ConnectionInfo {
     heartbeat: c.heartbeatInterval,
     inFlight: c.inFlight,
     lateResponses: c.lateResponses,
+    callbacks: c.callbacks.size,
     reconnects: ep.reconnects,
   };
 }

@@ -191,7 +191,7 @@ export class Endpoint implements ConnectionObserver {
         call.body = call.encode(conn);
       } catch (err) {
         this.release(mc, sc);
-        return Promise.reject(withOrigin(new HeartlineError('SERIALIZATION_ERROR', `${call.label}: arguments could not be encoded: ${(err as Error).message}`, { cause: err }), call.origin));
+        return Promise.reject(encodeError(call, err));
       }
     }
     call.endpoint = this;
@@ -371,6 +371,14 @@ export class Endpoint implements ConnectionObserver {
       if (c.state === ConnectionState.Ready && c.inFlight === 0 && t - c.lastCallAt >= idleMs) void c.close('idle');
     }
   }
+}
+
+/** Why a call's arguments could not be encoded for a connection: the cap's own error (LIMIT_EXCEEDED), else SERIALIZATION_ERROR. */
+function encodeError(call: EndpointCall, err: unknown): HeartlineError {
+  const e = err instanceof HeartlineError
+    ? new HeartlineError(err.code, `${call.label}: ${err.message}`, { cause: err })
+    : new HeartlineError('SERIALIZATION_ERROR', `${call.label}: arguments could not be encoded: ${(err as Error).message}`, { cause: err });
+  return withOrigin(e, call.origin);
 }
 
 /** The `onSettle` hook of every call an endpoint sends (one function, no closure per call). */

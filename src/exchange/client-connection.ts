@@ -8,7 +8,7 @@ import { hello, readAnswer } from './handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
-import { CallbackTable } from './callback-table.js';
+import { CallbackTable, DEFAULT_MAX_CALLBACKS } from './callback-table.js';
 import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
 import { PendingCalls, withOrigin, type CallRequest, type PendingCall } from './pending-calls.js';
@@ -26,6 +26,8 @@ export interface ClientConnectionOptions {
   heartbeat: number;
   /** Silent intervals before the provider is declared dead. */
   heartbeatMisses: number;
+  /** Cap on live callback functions registered on this connection. Default 1000 (DEFAULT_MAX_CALLBACKS). */
+  maxCallbacks?: number | undefined;
   logger: Logger;
 }
 
@@ -67,7 +69,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   readonly id = nextConnectionId++;
   readonly address: string;
   /** The consumer's callbacks passed to this provider. */
-  readonly callbacks = new CallbackTable();
+  readonly callbacks: CallbackTable;
   private stateValue = ConnectionState.Connecting;
   private readonly options: ClientConnectionOptions;
   private readonly observer: ConnectionObserver | undefined;
@@ -102,6 +104,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     this.options = options;
     this.observer = observer;
     this.address = options.host.includes(':') ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`;
+    this.callbacks = new CallbackTable(options.maxCallbacks ?? DEFAULT_MAX_CALLBACKS);
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     const socket = netConnect({ host: options.host, port: options.port });
     this.transport = new Transport(socket, options, this);
