@@ -244,8 +244,9 @@ export class Endpoint implements ConnectionObserver {
 
   /**
    * A connection failed before its handshake: send its unwritten calls on
-   * another connection (a ready one, else one still opening). False when
-   * there is none: the calls fail where they are.
+   * another connection (a ready one, else one still opening), encoded again
+   * for that connection (callback ids belong to the connection a call is
+   * written on). False when there is none: the calls fail where they are.
    */
   adoptUnsent(conn: ClientConnection, calls: PendingCall[]): boolean {
     let other: ClientConnection | undefined;
@@ -258,6 +259,15 @@ export class Endpoint implements ConnectionObserver {
     for (const call of calls) {
       const request = call.request as EndpointCall;
       if (call.deadline !== Infinity) request.timeout = Math.max(1, call.deadline - t);
+      if (request.encode !== undefined) {
+        try {
+          request.body = request.encode(other);
+        } catch (err) {
+          request.onSettle?.(request);
+          call.reject(encodeError(request, err));
+          continue;
+        }
+      }
       other.call(request).then(call.resolve, call.reject);
     }
     return true;

@@ -1,9 +1,11 @@
-// Consumer callbacks and the connection they live on (issue #7 A3): the table
-// of one connection is capped.
+// Consumer callbacks and the connection they live on (issue #7 C1, A3):
+// ids belong to the connection a call is written on, and the table of one
+// connection is capped.
 import { afterAll, describe, expect, it } from 'vitest';
 import { HeartlineError, Provider, Service, type Callback } from '../../src/index.js';
 import { expectNothingOpen } from '../cluster/cluster-helpers.js';
-import { expectCode, newClient, startServer, useCleanup } from '../helpers/server.js';
+import { expectCode, newClient, startServer, useCleanup, waitFor } from '../helpers/server.js';
+import { recordClientEvents } from './util.js';
 
 type Listener = (value: number) => unknown;
 
@@ -37,6 +39,30 @@ async function startFeed(options: { accepts?: number } = {}) {
   srv.server.register(impl);
   return { srv, impl };
 }
+
+describe('callbacks of calls moved to another connection (C1)', () => {
+  const defer = useCleanup();
+
+  it('connections: 2, accepts: 1: each listener gets its own pushes after the refused connection\'s call moved', async () => {
+    const { srv, impl } = await startFeed({ accepts: 1 });
+    defer(srv, (s) => s.close());
+    const client = defer(newClient(srv.address, { connections: 2, timeout: 5000 }), (c) => c.close());
+    const events = recordClientEvents(client);
+    const feed = client.refer(Feed);
+    const seen: string[] = [];
+    // Made at once: the second opens the extra connection (the first one is busy), which the provider refuses.
+    expect(await Promise.all([feed.watch('L1', (v) => (seen.push(`L1:${v}`), 'L1')), feed.watch('L2', (v) => (seen.push(`L2:${v}`), 'L2'))])).toEqual(['L1', 'L2']);
+    await waitFor(() => events.disconnects.length === 1, 1000, 'the refused connection to close');
+    expect(events.disconnects[0]!.reason).toBe('refused');
+    expect(client.connections()).toHaveLength(1);
+
+    expect(await impl.watchers.get('L2')!(2)).toBe('L2');
+    expect(await impl.watchers.get('L1')!(1)).toBe('L1');
+    expect(seen).toEqual(['L2:2', 'L1:1']);
+    expect(client.connections()[0]!.callbacks).toBe(2);
+    expect(impl.watchers.get('L1')).not.toBe(impl.watchers.get('L2'));
+  });
+});
 
 describe('the consumer callback cap (maxCallbacks, default 1000)', () => {
   const defer = useCleanup();
