@@ -374,11 +374,16 @@ export class Endpoint implements ConnectionObserver {
     await Promise.all(this.conns.map((c) => c.close('client-closed')));
   }
 
-  /** Closes connections that have had no call for `idleMs` and have none in flight. */
+  /**
+   * Closes connections that have had no call and no push for `idleMs`, and
+   * have neither calls in flight nor live callbacks (a subscription may be
+   * quiet for long).
+   */
   closeIdle(idleMs: number): void {
     const t = now();
     for (const c of [...this.conns]) {
-      if (c.state === ConnectionState.Ready && c.inFlight === 0 && t - c.lastCallAt >= idleMs) void c.close('idle');
+      if (c.state !== ConnectionState.Ready || c.inFlight > 0 || c.callbacks.size > 0) continue;
+      if (t - Math.max(c.lastCallAt, c.lastPushAt) >= idleMs) void c.close('idle');
     }
   }
 }

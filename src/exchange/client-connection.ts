@@ -88,6 +88,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   readonly createdAt = now();
   /** When the last call was made on it (clock ms). */
   lastCallAt = now();
+  /** When the provider last pushed to one of our callbacks (clock ms); `createdAt` before the first push. */
+  lastPushAt = this.createdAt;
   /** When the handshake completed (clock ms); undefined while it has not (or never did). */
   readyAt: number | undefined;
   /** Round-trip time measured by the last pong, in ms; undefined before the first. */
@@ -333,6 +335,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
 
   /** A provider pushes to one of our callbacks: body `[callbackId, args]`. */
   private runCallback(header: FrameHeader, body: Buffer): void {
+    this.lastPushAt = now();
     let value: unknown;
     try {
       value = decodeBody(body);

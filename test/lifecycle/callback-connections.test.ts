@@ -1,11 +1,17 @@
-// Consumer callbacks and the connection they live on (issue #7 C1, A3):
-// ids belong to the connection a call is written on, and the table of one
-// connection is capped.
+// Consumer callbacks and the connection they live on (issue #7 C1, B4, A3):
+// ids belong to the connection a call is written on, a connection with live
+// callbacks is never closed as idle, and the table of one connection is capped.
+import type { Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HeartlineError, Provider, Service, type Callback } from '../../src/index.js';
+import { encodeBody } from '../../src/protocol/codec.js';
+import { FrameType } from '../../src/protocol/constants.js';
+import { encodeFrame, FLAGS } from '../../src/protocol/frame.js';
 import { expectNothingOpen } from '../cluster/cluster-helpers.js';
+import { Echo } from '../helpers/contract.js';
+import { FakeProvider, responseFrame } from '../helpers/fake-provider.js';
 import { expectCode, newClient, startServer, useCleanup, waitFor } from '../helpers/server.js';
-import { recordClientEvents } from './util.js';
+import { recordClientEvents, sleep } from './util.js';
 
 type Listener = (value: number) => unknown;
 
@@ -61,6 +67,74 @@ describe('callbacks of calls moved to another connection (C1)', () => {
     expect(seen).toEqual(['L2:2', 'L1:1']);
     expect(client.connections()[0]!.callbacks).toBe(2);
     expect(impl.watchers.get('L1')).not.toBe(impl.watchers.get('L2'));
+  });
+});
+
+describe('client idleTimeout and callbacks (B4)', () => {
+  const defer = useCleanup();
+
+  it('a subscription pushed every 50 ms survives 1 s with idleTimeout 100', async () => {
+    const { srv, impl } = await startFeed();
+    defer(srv, (s) => s.close());
+    const client = defer(newClient(srv.address, { idleTimeout: 100 }), (c) => c.close());
+    const events = recordClientEvents(client);
+    let received = 0;
+    await client.refer(Feed).watch('ticks', () => ++received);
+    const id = client.connections()[0]!.id;
+    const push = impl.watchers.get('ticks')!;
+    const ticker = defer(setInterval(() => void push(0).catch(() => undefined), 50), (t) => clearInterval(t));
+
+    await sleep(1000);
+    clearInterval(ticker);
+    expect(events.disconnects).toEqual([]);
+    expect(client.connections().map((c) => c.id)).toEqual([id]);
+    expect(received).toBeGreaterThanOrEqual(10);
+    expect(push.released).toBe(false);
+  });
+
+  it('a connection with live callbacks and no traffic is kept; once they are released it closes as idle', async () => {
+    const { srv, impl } = await startFeed();
+    defer(srv, (s) => s.close());
+    const client = defer(newClient(srv.address, { idleTimeout: 100 }), (c) => c.close());
+    const events = recordClientEvents(client);
+    const listener = (v: number): number => v + 1;
+    await client.refer(Feed).watch('quiet', listener);
+
+    await sleep(500); // five idle periods without a call or a push
+    expect(events.disconnects).toEqual([]);
+    expect(client.connections()).toHaveLength(1);
+    expect(await impl.watchers.get('quiet')!(1)).toBe(2); // the subscription still works
+
+    expect(client.releaseCallback(listener)).toBe(true);
+    await waitFor(() => events.disconnects.length === 1, 1000, 'the idle close');
+    expect(events.disconnects[0]!.reason).toBe('idle');
+  });
+
+  it('pushes arriving within the idle window keep a connection open even with no callback registered', async () => {
+    // A scripted provider pushes to a callback id the consumer never registered, every 50 ms.
+    let socket: Socket | undefined;
+    const fake = defer(
+      await FakeProvider.start((call) => {
+        socket = call.socket;
+        call.socket.write(responseFrame(call.frame.id, 0, encodeBody('ok')));
+      }),
+      (f) => f.close(),
+    );
+    const client = defer(newClient(fake.address, { idleTimeout: 100, heartbeat: 0 }), (c) => c.close());
+    const events = recordClientEvents(client);
+    expect(await client.refer(Echo).echo('open')).toBe('ok');
+    expect(client.connections()[0]!.callbacks).toBe(0);
+    let pushId = 0;
+    const pusher = defer(
+      setInterval(() => socket!.write(encodeFrame(FLAGS.callOneWay, 0, FrameType.Call, ++pushId, encodeBody([99, [pushId]]))), 50),
+      (t) => clearInterval(t),
+    );
+
+    await sleep(600);
+    expect(events.disconnects).toEqual([]);
+    clearInterval(pusher);
+    await waitFor(() => events.disconnects.length === 1, 1000, 'the idle close once the pushes stop');
+    expect(events.disconnects[0]!.reason).toBe('idle');
   });
 });
 
