@@ -59,7 +59,9 @@ let nextConnectionId = 1;
  * wait (within their own timeout) and go out once it does. An idle connection
  * pings; a silent provider is declared dead. When the socket closes, every
  * pending call fails at once. After a drain notice it starts no new calls and
- * closes itself once the calls in flight have settled.
+ * closes itself once the calls in flight have settled. A one-way call settles
+ * when its frame is handed to the socket, or fails if the connection closes
+ * first.
  *
  * Every state change goes through `transition()`, which tells the observer:
  * Closing (a close has begun, `disconnectReason` is known) comes before Closed
@@ -77,6 +79,9 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   private readonly pending = new PendingCalls((call) => this.timeoutCall(call));
   /** Calls made before the handshake completed, in order. */
   private waiting: PendingCall[] = [];
+  /** One-way calls queued in the writer, in write order, from `unflushedHead` on: they settle on the flush. */
+  private unflushed: PendingCall[] = [];
+  private unflushedHead = 0;
   private peerMaxFrameSize = 0;
   private connectTimer: NodeJS.Timeout | undefined;
   private heartbeat: Heartbeat | undefined;
@@ -110,6 +115,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     const socket = netConnect({ host: options.host, port: options.port });
     this.transport = new Transport(socket, options, this);
+    this.transport.writer.onFlush = (flushedSeq) => this.settleFlushed(flushedSeq);
     socket.once('connect', () => this.startHandshake());
     this.connectTimer = setTimeout(() => {
       this.shutdown('connect-failed', new HeartlineError('CONNECT_FAILED', `connect to ${this.address} timed out after ${options.connectTimeout} ms`));
@@ -155,7 +161,10 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     return this.transport.writer.lastWriteAt;
   }
 
-  /** Sends one call; resolves with the decoded result (undefined for one-way calls once written). */
+  /**
+   * Sends one call; resolves with the decoded result, or for a one-way call
+   * with undefined once its frame is handed to the socket.
+   */
   call(out: OutgoingCall): Promise<unknown> {
     this.lastCallAt = now();
     return new Promise((resolve, reject) => {
@@ -219,10 +228,27 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       return;
     }
     call.seq = seq;
-    if (out.oneWay) {
-      out.onSettle?.(out);
+    // A one-way call settles once its frame reaches the socket (settleFlushed) or the connection closes (onClose).
+    if (out.oneWay) this.unflushed.push(call);
+  }
+
+  /** The writer handed every frame up to `flushedSeq` to the socket: one-way calls among them are done. */
+  private settleFlushed(flushedSeq: number): void {
+    const q = this.unflushed;
+    let i = this.unflushedHead;
+    while (i < q.length && q[i]!.seq <= flushedSeq) {
+      const call = q[i++]!;
+      call.request.onSettle?.(call.request);
       call.resolve(undefined);
     }
+    if (i === q.length) {
+      q.length = 0;
+      i = 0;
+    } else if (i > 1024 && i * 2 > q.length) {
+      q.splice(0, i); // amortised: at most once per `i` settled calls
+      i = 0;
+    }
+    this.unflushedHead = i;
   }
 
   private failOne(call: PendingCall, out: OutgoingCall, err: HeartlineError): void {
@@ -402,6 +428,16 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       const err = unsent ?? new HeartlineError('CONNECTION_LOST_UNWRITTEN', `connection to ${this.address} closed`);
       out.onSettle?.(out);
       call.reject(withOrigin(new HeartlineError(err.code, `${out.label}: ${err.message}`, { cause: err }), out.origin));
+    }
+    // One-way calls queued in the writer but never handed to the socket.
+    const unflushed = this.unflushed.slice(this.unflushedHead);
+    this.unflushed = [];
+    this.unflushedHead = 0;
+    for (const call of unflushed) {
+      const out = call.request as OutgoingCall;
+      const code = reason?.code === 'CLIENT_CLOSED' ? 'CLIENT_CLOSED' : 'CONNECTION_LOST_UNWRITTEN';
+      out.onSettle?.(out);
+      call.reject(withOrigin(new HeartlineError(code, `${out.label}: connection to ${this.address} closed before the request was written`, { cause: reason }), out.origin));
     }
     this.callbacks.clear();
     this.transition(ConnectionState.Closed);
