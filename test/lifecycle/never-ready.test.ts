@@ -2,8 +2,9 @@
 // from the start is marked `reconnecting` after its first failed connect and
 // retried with backoff while calls go elsewhere; every such connection is
 // reported by a `disconnect` event ('connect-failed' or 'refused').
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { HeartlineError, type BackoffOptions } from '../../src/index.js';
+import { expectNothingOpen } from '../cluster/cluster-helpers.js';
 import { Echo } from '../helpers/contract.js';
 import { expectCode, freePort, newClient, startServer, useCleanup, waitFor } from '../helpers/server.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
@@ -143,3 +144,5 @@ describe('disconnect events of connections that never became ready', () => {
     expect(client.connections().map((c) => c.state)).toEqual(['ready']);
   });
 });
+
+afterAll(() => expectNothingOpen());

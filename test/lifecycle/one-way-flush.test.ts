@@ -2,9 +2,10 @@
 // queued (issue #7 C6): a provider that stops reading keeps the writer blocked
 // behind a large request, and a one-way call queued behind it waits with it.
 import type { Socket } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { HeartlineError } from '../../src/index.js';
 import { encodeBody } from '../../src/protocol/codec.js';
+import { expectNothingOpen } from '../cluster/cluster-helpers.js';
 import { Echo } from '../helpers/contract.js';
 import { FakeProvider, handshakeResponse, type FakeRequest } from '../helpers/fake-provider.js';
 import { newClient, track, useCleanup, waitFor } from '../helpers/server.js';
@@ -70,3 +71,5 @@ describe('one-way calls and the flush', () => {
     expect((big.error as HeartlineError).code).toBe('CONNECTION_LOST_WRITTEN');
   });
 });
+
+afterAll(() => expectNothingOpen());
