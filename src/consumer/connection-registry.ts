@@ -11,7 +11,7 @@ export interface ConnectionInfo {
   address: string;
   /** Connection id, unique in this process. */
   id: number;
-  /** Connection state: connecting, handshaking, ready, draining. */
+  /** Connection state: connecting, handshaking, ready, draining, closing (closed in a `disconnect` event). */
   state: string;
   /** Availability of the provider: idle, connecting, ready, draining, reconnecting, removed. */
   providerState: EndpointState;
@@ -29,6 +29,8 @@ export interface ConnectionInfo {
   inFlight: number;
   /** Responses that arrived after their call timed out. */
   lateResponses: number;
+  /** Callback functions registered on this connection (at most the client's `maxCallbacks`). */
+  callbacks: number;
   /** Successful reconnects to this provider since the client started. */
   reconnects: number;
 }
@@ -273,9 +275,10 @@ export class ConnectionRegistry implements EndpointObserver {
     this.events.connect(describe(endpoint, conn));
   }
 
-  onDisconnect(endpoint: Endpoint, conn: ClientConnection, reason: DisconnectReason, wasReady: boolean): void {
+  onDisconnect(endpoint: Endpoint, conn: ClientConnection, reason: DisconnectReason): void {
     if (this.retiring.has(endpoint) && endpoint.connections().length === 0) this.retiring.delete(endpoint);
-    if (wasReady) this.events.disconnect(describe(endpoint, conn), reason);
+    // Also for a connection that never became ready ('connect-failed', 'refused'), which had no `connect` event.
+    this.events.disconnect(describe(endpoint, conn), reason);
   }
 
   onReconnect(endpoint: Endpoint, attempts: number): void {
@@ -325,6 +328,7 @@ function describe(ep: Endpoint, c: ClientConnection): ConnectionInfo {
     heartbeat: c.heartbeatInterval,
     inFlight: c.inFlight,
     lateResponses: c.lateResponses,
+    callbacks: c.callbacks.size,
     reconnects: ep.reconnects,
   };
 }

@@ -38,8 +38,8 @@ const ALLOWED: Record<EndpointState, readonly EndpointState[]> = {
 /** What an endpoint reports to the registry. */
 export interface EndpointObserver {
   onConnect(endpoint: Endpoint, conn: ClientConnection): void;
-  /** A connection closed; `wasReady` is false for one that never finished its handshake. */
-  onDisconnect(endpoint: Endpoint, conn: ClientConnection, reason: DisconnectReason, wasReady: boolean): void;
+  /** A connection closed, whether or not it ever finished its handshake (`conn.readyAt`). */
+  onDisconnect(endpoint: Endpoint, conn: ClientConnection, reason: DisconnectReason): void;
   onReconnect(endpoint: Endpoint, attempts: number): void;
 }
 
@@ -191,7 +191,7 @@ export class Endpoint implements ConnectionObserver {
         call.body = call.encode(conn);
       } catch (err) {
         this.release(mc, sc);
-        return Promise.reject(withOrigin(new HeartlineError('SERIALIZATION_ERROR', `${call.label}: arguments could not be encoded: ${(err as Error).message}`, { cause: err }), call.origin));
+        return Promise.reject(encodeError(call, err));
       }
     }
     call.endpoint = this;
@@ -217,30 +217,57 @@ export class Endpoint implements ConnectionObserver {
     return c;
   }
 
-  /** The usable connection with the fewest calls in flight, opening another while under `maxConnections`. */
+  /**
+   * The usable connection with the fewest calls in flight, opening another
+   * while under `maxConnections` (the pool grows only while its connections
+   * are busy). Never opens one while a connection that did not become ready
+   * is failing: the endpoint decides what follows once it has closed.
+   */
   private pickConnection(): ClientConnection | undefined {
     let best: ClientConnection | undefined;
     let open = 0;
+    let failing = false;
     for (const c of this.conns) {
-      if (c.isClosing) continue; // a closing connection neither takes calls nor counts against the cap
+      if (c.isClosing) {
+        // A closing connection takes no calls; one closing after it was ready (idle) does not count against the cap.
+        if (c.readyAt === undefined) failing = true;
+        continue;
+      }
       open++;
       if (c.usable && (best === undefined || c.inFlight < best.inFlight)) best = c;
     }
-    if ((best === undefined || best.inFlight > 0) && open < this.options.maxConnections && (best === undefined || now() >= this.growBlockedUntil)) {
+    if (!failing && (best === undefined || best.inFlight > 0) && open < this.options.maxConnections && (best === undefined || now() >= this.growBlockedUntil)) {
       return this.open();
     }
     return best;
   }
 
-  /** A connection failed before its handshake: re-send its unwritten calls on a ready one, if there is one. */
+  /**
+   * A connection failed before its handshake: send its unwritten calls on
+   * another connection (a ready one, else one still opening), encoded again
+   * for that connection (callback ids belong to the connection a call is
+   * written on). False when there is none: the calls fail where they are.
+   */
   adoptUnsent(conn: ClientConnection, calls: PendingCall[]): boolean {
-    const other = this.conns.find((c) => c !== conn && c.usable && c.state === ConnectionState.Ready);
+    let other: ClientConnection | undefined;
+    for (const c of this.conns) {
+      if (c === conn || !c.usable) continue;
+      if (other === undefined || (c.state === ConnectionState.Ready && other.state !== ConnectionState.Ready)) other = c;
+    }
     if (other === undefined) return false;
-    if (conn.disconnectReasonHint === 'refused') this.growBlockedUntil = now() + this.options.backoff.maxDelay;
     const t = now();
     for (const call of calls) {
       const request = call.request as EndpointCall;
       if (call.deadline !== Infinity) request.timeout = Math.max(1, call.deadline - t);
+      if (request.encode !== undefined) {
+        try {
+          request.body = request.encode(other);
+        } catch (err) {
+          request.onSettle?.(request);
+          call.reject(encodeError(request, err));
+          continue;
+        }
+      }
       other.call(request).then(call.resolve, call.reject);
     }
     return true;
@@ -253,36 +280,62 @@ export class Endpoint implements ConnectionObserver {
     return conn;
   }
 
-  onStateChange(conn: ClientConnection, from: ConnectionState, to: ConnectionState): void {
-    if (to === ConnectionState.Ready) {
-      const wasDown = this.stateValue === EndpointState.Reconnecting;
-      const attempts = this.attempt + 1;
-      this.transition(EndpointState.Ready); // refused while Removed or Draining: they stay
-      this.attempt = 0;
-      if (wasDown) this.reconnects++;
-      this.observer.onConnect(this, conn);
-      if (wasDown) this.observer.onReconnect(this, attempts);
-      return;
+  onStateChange(conn: ClientConnection, _from: ConnectionState, to: ConnectionState): void {
+    switch (to) {
+      case ConnectionState.Ready:
+        this.connectionReady(conn);
+        return;
+      case ConnectionState.Draining:
+        // The provider is shutting down: all of its connections will drain (refused once Removed).
+        this.transition(EndpointState.Draining);
+        return;
+      case ConnectionState.Closing:
+        this.connectionClosing(conn);
+        return;
+      case ConnectionState.Closed:
+        this.connectionClosed(conn);
+        return;
+      default:
+        return;
     }
-    if (to === ConnectionState.Draining) {
-      // The provider is shutting down: all of its connections will drain (refused once Removed).
-      this.transition(EndpointState.Draining);
-      return;
-    }
-    if (to !== ConnectionState.Closed) return;
+  }
+
+  private connectionReady(conn: ClientConnection): void {
+    const wasDown = this.stateValue === EndpointState.Reconnecting;
+    const attempts = this.attempt + 1;
+    this.transition(EndpointState.Ready); // refused while Removed or Draining: they stay
+    this.attempt = 0;
+    if (wasDown) this.reconnects++;
+    this.observer.onConnect(this, conn);
+    if (wasDown) this.observer.onReconnect(this, attempts);
+  }
+
+  /**
+   * A connection began to close. When it failed (whether or not it was ever
+   * ready) and no other connection here is ready or opening, the provider is
+   * unreachable: mark it `reconnecting` now, so that no call made before the
+   * socket has closed comes here or opens another connection.
+   */
+  private connectionClosing(conn: ClientConnection): void {
+    const reason = conn.disconnectReason;
+    if (this.stateValue === EndpointState.Removed || this.stateValue === EndpointState.Draining) return;
+    if (reason === 'idle' || reason === 'client-closed' || reason === 'removed' || reason === 'drain') return;
+    const neverReady = conn.readyAt === undefined;
+    if (neverReady && reason === 'refused') this.growBlockedUntil = now() + this.options.backoff.maxDelay;
+    if (this.conns.some((c) => c !== conn && c.usable)) return; // another one carries on (and may adopt its calls)
+    if (neverReady && this.stateValue === EndpointState.Reconnecting) this.attempt++;
+    this.transition(EndpointState.Reconnecting);
+  }
+
+  /** A connection is gone: report it; the last one to close decides what the endpoint does next. */
+  private connectionClosed(conn: ClientConnection): void {
     this.conns = this.conns.filter((c) => c !== conn);
     const reason = conn.disconnectReason ?? 'closed-by-peer';
-    const neverReady = from === ConnectionState.Connecting || from === ConnectionState.Handshaking;
-    this.observer.onDisconnect(this, conn, reason, !neverReady);
+    this.observer.onDisconnect(this, conn, reason);
     if (this.stateValue === EndpointState.Removed || reason === 'client-closed') return;
-    if (this.conns.some((c) => c.state === ConnectionState.Ready)) return;
-    if (this.conns.some((c) => c.state !== ConnectionState.Closed && c.state !== ConnectionState.Draining)) return; // another is still opening
-    if (reason === 'idle' && this.conns.length === 0) {
-      this.transition(EndpointState.Idle);
-      return;
-    }
-    if (this.stateValue === EndpointState.Draining && this.conns.length > 0) return; // wait for the others to drain
-    if (neverReady && this.stateValue === EndpointState.Reconnecting) this.attempt++;
+    if (this.conns.length > 0) return; // others are ready, opening, draining or closing
+    // Idle only from Ready: if another connection failed meanwhile, the endpoint is reconnecting.
+    if (reason === 'idle' && this.transition(EndpointState.Idle)) return;
     if (this.transition(EndpointState.Reconnecting)) this.scheduleReconnect();
   }
 
@@ -321,13 +374,26 @@ export class Endpoint implements ConnectionObserver {
     await Promise.all(this.conns.map((c) => c.close('client-closed')));
   }
 
-  /** Closes connections that have had no call for `idleMs` and have none in flight. */
+  /**
+   * Closes connections that have had no call and no push for `idleMs`, and
+   * have neither calls in flight nor live callbacks (a subscription may be
+   * quiet for long).
+   */
   closeIdle(idleMs: number): void {
     const t = now();
     for (const c of [...this.conns]) {
-      if (c.state === ConnectionState.Ready && c.inFlight === 0 && t - c.lastCallAt >= idleMs) void c.close('idle');
+      if (c.state !== ConnectionState.Ready || c.inFlight > 0 || c.callbacks.size > 0) continue;
+      if (t - Math.max(c.lastCallAt, c.lastPushAt) >= idleMs) void c.close('idle');
     }
   }
+}
+
+/** Why a call's arguments could not be encoded for a connection: the cap's own error (LIMIT_EXCEEDED), else SERIALIZATION_ERROR. */
+function encodeError(call: EndpointCall, err: unknown): HeartlineError {
+  const e = err instanceof HeartlineError
+    ? new HeartlineError(err.code, `${call.label}: ${err.message}`, { cause: err })
+    : new HeartlineError('SERIALIZATION_ERROR', `${call.label}: arguments could not be encoded: ${(err as Error).message}`, { cause: err });
+  return withOrigin(e, call.origin);
 }
 
 /** The `onSettle` hook of every call an endpoint sends (one function, no closure per call). */

@@ -167,7 +167,11 @@ export class Reference {
         if (typeof args[i] !== 'function') return Promise.reject(withOrigin(new HeartlineError('SERIALIZATION_ERROR', `${m.label}: argument ${i} must be a function (a callback)`), origin));
       }
       // Callback ids belong to a connection, so such calls are encoded once the connection is known.
-      encode = (conn) => this.encode(method, args.map((a, i) => (positions.includes(i) ? conn.callbacks.register(a as Function) : a)));
+      encode = (conn) => {
+        // All of the call's new callbacks are registered, or none (over the connection's cap: LIMIT_EXCEEDED).
+        const ids = conn.callbacks.registerAll(positions.map((i) => args[i] as Function));
+        return this.encode(method, args.map((a, i) => (positions.includes(i) ? ids[positions.indexOf(i)] : a)));
+      };
     }
     const call: EndpointCall = {
       label: m.label,

@@ -8,7 +8,7 @@ import { hello, readAnswer } from './handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
-import { CallbackTable } from './callback-table.js';
+import { CallbackTable, DEFAULT_MAX_CALLBACKS } from './callback-table.js';
 import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
 import { PendingCalls, withOrigin, type CallRequest, type PendingCall } from './pending-calls.js';
@@ -59,13 +59,19 @@ let nextConnectionId = 1;
  * wait (within their own timeout) and go out once it does. An idle connection
  * pings; a silent provider is declared dead. When the socket closes, every
  * pending call fails at once. After a drain notice it starts no new calls and
- * closes itself once the calls in flight have settled.
+ * closes itself once the calls in flight have settled. A one-way call settles
+ * when its frame is handed to the socket, or fails if the connection closes
+ * first.
+ *
+ * Every state change goes through `transition()`, which tells the observer:
+ * Closing (a close has begun, `disconnectReason` is known) comes before Closed
+ * (the socket is gone and every call has settled).
  */
 export class ClientConnection implements TransportHandler, HeartbeatLink {
   readonly id = nextConnectionId++;
   readonly address: string;
   /** The consumer's callbacks passed to this provider. */
-  readonly callbacks = new CallbackTable();
+  readonly callbacks: CallbackTable;
   private stateValue = ConnectionState.Connecting;
   private readonly options: ClientConnectionOptions;
   private readonly observer: ConnectionObserver | undefined;
@@ -73,36 +79,43 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   private readonly pending = new PendingCalls((call) => this.timeoutCall(call));
   /** Calls made before the handshake completed, in order. */
   private waiting: PendingCall[] = [];
+  /** One-way calls queued in the writer, in write order, from `unflushedHead` on: they settle on the flush. */
+  private unflushed: PendingCall[] = [];
+  private unflushedHead = 0;
   private peerMaxFrameSize = 0;
   private connectTimer: NodeJS.Timeout | undefined;
   private heartbeat: Heartbeat | undefined;
   private pingId = 0;
   private pingSentAt = 0;
-  private closeKind: DisconnectReason | undefined;
-  /** Set as soon as a close begins, before the socket reports it. */
-  private closing = false;
-  /** What a drained close will be reported as: 'drain' (the provider asked) or the reason given to `retire()`. */
-  private drainKind: DisconnectReason = 'drain';
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
   /** When the connection was created (clock ms). */
   readonly createdAt = now();
   /** When the last call was made on it (clock ms). */
   lastCallAt = now();
+  /** When the provider last pushed to one of our callbacks (clock ms); `createdAt` before the first push. */
+  lastPushAt = this.createdAt;
+  /** When the handshake completed (clock ms); undefined while it has not (or never did). */
+  readyAt: number | undefined;
   /** Round-trip time measured by the last pong, in ms; undefined before the first. */
   rtt: number | undefined;
   /** The ping interval agreed in the handshake, in ms; 0 for none. */
   heartbeatInterval = 0;
-  /** Why the connection closed; undefined while open. */
+  /**
+   * Why the connection closes: set by the transition to Closing (and to
+   * Draining, for the close that will follow it); undefined while open.
+   */
   disconnectReason: DisconnectReason | undefined;
 
   constructor(options: ClientConnectionOptions, observer?: ConnectionObserver) {
     this.options = options;
     this.observer = observer;
     this.address = options.host.includes(':') ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`;
+    this.callbacks = new CallbackTable(options.maxCallbacks ?? DEFAULT_MAX_CALLBACKS);
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     const socket = netConnect({ host: options.host, port: options.port });
     this.transport = new Transport(socket, options, this);
+    this.transport.writer.onFlush = (flushedSeq) => this.settleFlushed(flushedSeq);
     socket.once('connect', () => this.startHandshake());
     this.connectTimer = setTimeout(() => {
       this.shutdown('connect-failed', new HeartlineError('CONNECT_FAILED', `connect to ${this.address} timed out after ${options.connectTimeout} ms`));
@@ -117,17 +130,17 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   /** True while new calls may start here. */
   get usable(): boolean {
     const s = this.stateValue;
-    return !this.closing && (s === ConnectionState.Ready || s === ConnectionState.Connecting || s === ConnectionState.Handshaking);
+    return s === ConnectionState.Ready || s === ConnectionState.Connecting || s === ConnectionState.Handshaking;
   }
 
-  /** Why the connection is closing, as far as known before it has closed. */
-  get disconnectReasonHint(): DisconnectReason | undefined {
-    return this.closeKind;
+  /** True while the connection is being opened (TCP connect or handshake). */
+  get opening(): boolean {
+    return this.stateValue === ConnectionState.Connecting || this.stateValue === ConnectionState.Handshaking;
   }
 
   /** True once a close has begun (the socket may not have reported it yet). */
   get isClosing(): boolean {
-    return this.closing || this.stateValue === ConnectionState.Closed;
+    return this.stateValue === ConnectionState.Closing || this.stateValue === ConnectionState.Closed;
   }
 
   /** Calls waiting for a response (two-way calls only). */
@@ -148,12 +161,15 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     return this.transport.writer.lastWriteAt;
   }
 
-  /** Sends one call; resolves with the decoded result (undefined for one-way calls once written). */
+  /**
+   * Sends one call; resolves with the decoded result, or for a one-way call
+   * with undefined once its frame is handed to the socket.
+   */
   call(out: OutgoingCall): Promise<unknown> {
     this.lastCallAt = now();
     return new Promise((resolve, reject) => {
       const call: PendingCall = { id: this.pending.nextId(), request: out, seq: 0, deadline: Infinity, resolve, reject };
-      const state = this.closing ? ConnectionState.Closed : this.stateValue;
+      const state = this.stateValue;
       if (state === ConnectionState.Ready) {
         if (!out.oneWay) this.pending.add(call);
         this.write(call, out);
@@ -182,18 +198,19 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
    * (the provider left the provider list). Used by the endpoint.
    */
   retire(reason: DisconnectReason): void {
-    if (this.stateValue === ConnectionState.Connecting || this.stateValue === ConnectionState.Handshaking) {
+    if (this.opening) {
       void this.close(reason);
       return;
     }
-    this.drainKind = reason;
-    if (this.transition(ConnectionState.Draining)) this.closeIfDrained();
+    if (this.transition(ConnectionState.Draining, reason)) this.closeIfDrained();
   }
 
+  /** Destroys the socket; the first close to begin gives the reason. */
   private shutdown(kind: DisconnectReason, err: HeartlineError): void {
-    if (this.stateValue === ConnectionState.Closed) return;
-    this.closing = true;
-    this.closeKind ??= kind;
+    const s = this.stateValue;
+    if (s === ConnectionState.Closed) return;
+    // Already Closing (a drained close waiting for the peer's FIN): keep its reason, but destroy now.
+    if (s !== ConnectionState.Closing) this.transition(ConnectionState.Closing, kind);
     this.transport.destroy(err);
   }
 
@@ -211,10 +228,27 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       return;
     }
     call.seq = seq;
-    if (out.oneWay) {
-      out.onSettle?.(out);
+    // A one-way call settles once its frame reaches the socket (settleFlushed) or the connection closes (onClose).
+    if (out.oneWay) this.unflushed.push(call);
+  }
+
+  /** The writer handed every frame up to `flushedSeq` to the socket: one-way calls among them are done. */
+  private settleFlushed(flushedSeq: number): void {
+    const q = this.unflushed;
+    let i = this.unflushedHead;
+    while (i < q.length && q[i]!.seq <= flushedSeq) {
+      const call = q[i++]!;
+      call.request.onSettle?.(call.request);
       call.resolve(undefined);
     }
+    if (i === q.length) {
+      q.length = 0;
+      i = 0;
+    } else if (i > 1024 && i * 2 > q.length) {
+      q.splice(0, i); // amortised: at most once per `i` settled calls
+      i = 0;
+    }
+    this.unflushedHead = i;
   }
 
   private failOne(call: PendingCall, out: OutgoingCall, err: HeartlineError): void {
@@ -306,7 +340,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
         return;
       case FrameType.Drain:
         if (!isDrainBody(body)) return this.protocolError('malformed drain body');
-        if (this.transition(ConnectionState.Draining)) this.closeIfDrained();
+        if (this.transition(ConnectionState.Draining, 'drain')) this.closeIfDrained();
         return;
       case FrameType.Cancel:
         return; // providers do not cancel consumer calls; ignored
@@ -334,6 +368,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
 
   /** A provider pushes to one of our callbacks: body `[callbackId, args]`. */
   private runCallback(header: FrameHeader, body: Buffer): void {
+    this.lastPushAt = now();
     const twoWay = isTwoWay(header.flags);
     let value: unknown;
     try {
@@ -372,15 +407,17 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   }
 
   onClose(reason: HeartlineError | undefined): void {
-    const from = this.stateValue;
     this.heartbeat?.cancel();
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
+    const neverReady = this.readyAt === undefined;
+    if (this.stateValue !== ConnectionState.Closing) {
+      // Nobody here began this close: the socket failed or the peer closed it.
+      const kind: DisconnectReason = neverReady ? 'connect-failed' : reason?.code === 'PROTOCOL_ERROR' ? 'protocol-error' : reason !== undefined ? 'socket-error' : 'closed-by-peer';
+      this.transition(ConnectionState.Closing, kind);
+    }
     const waiting = this.waiting;
     this.waiting = [];
-    const neverReady = from === ConnectionState.Connecting || from === ConnectionState.Handshaking;
-    this.closing = true;
-    this.disconnectReason = this.closeKind ?? (neverReady ? 'connect-failed' : reason?.code === 'PROTOCOL_ERROR' ? 'protocol-error' : reason !== undefined ? 'socket-error' : 'closed-by-peer');
     // Calls that never got a connection fail with the reason itself when it says more than
     // "could not connect": the client closed, or the provider refused the handshake.
     let unsent: HeartlineError | undefined;
@@ -405,6 +442,16 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       out.onSettle?.(out);
       call.reject(withOrigin(new HeartlineError(err.code, `${out.label}: ${err.message}`, { cause: err }), out.origin));
     }
+    // One-way calls queued in the writer but never handed to the socket.
+    const unflushed = this.unflushed.slice(this.unflushedHead);
+    this.unflushed = [];
+    this.unflushedHead = 0;
+    for (const call of unflushed) {
+      const out = call.request as OutgoingCall;
+      const code = reason?.code === 'CLIENT_CLOSED' ? 'CLIENT_CLOSED' : 'CONNECTION_LOST_UNWRITTEN';
+      out.onSettle?.(out);
+      call.reject(withOrigin(new HeartlineError(code, `${out.label}: connection to ${this.address} closed before the request was written`, { cause: reason }), out.origin));
+    }
     this.callbacks.clear();
     this.transition(ConnectionState.Closed);
     this.resolveClosed();
@@ -413,7 +460,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   /** After a drain notice, close once nothing is pending (the provider waits for us). */
   private closeIfDrained(): void {
     if (this.stateValue === ConnectionState.Draining && this.pending.size === 0) {
-      this.closeKind ??= this.drainKind;
+      this.transition(ConnectionState.Closing, this.disconnectReason ?? 'drain');
       this.transport.end();
     }
   }
@@ -423,10 +470,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     this.shutdown('protocol-error', new HeartlineError('PROTOCOL_ERROR', message));
   }
 
-  private transition(to: ConnectionState): boolean {
+  /** The one gate for state changes: checks the step, records what comes with it, tells the observer. */
+  private transition(to: ConnectionState, reason?: DisconnectReason): boolean {
     const from = this.stateValue;
     if (!canTransition(from, to)) return false;
     this.stateValue = to;
+    if (reason !== undefined) this.disconnectReason = reason;
+    if (to === ConnectionState.Ready) this.readyAt = now();
     this.observer?.onStateChange(this, from, to);
     return true;
   }

@@ -6,18 +6,31 @@ export enum ConnectionState {
   Handshaking = 'handshaking',
   /** Handshake done; calls flow. */
   Ready = 'ready',
-  /** The peer sent drain: calls in flight finish, no new ones start. */
+  /** The peer sent drain (or the provider left the list): calls in flight finish, no new ones start. */
   Draining = 'draining',
+  /** A close has begun (its reason is known); the socket has not reported it closed yet. No call starts. */
+  Closing = 'closing',
   /** Gone for good. */
   Closed = 'closed',
 }
 
+const S = ConnectionState;
+/**
+ * The legal steps. Every open state may go to Closing (a close begins) or
+ * straight to Closed; Closing only goes on to Closed.
+ *
+ * ```
+ *   Connecting -> Handshaking -> Ready -> Draining
+ *        \______________\__________\________\____> Closing -> Closed
+ * ```
+ */
 const ALLOWED: Record<ConnectionState, readonly ConnectionState[]> = {
-  [ConnectionState.Connecting]: [ConnectionState.Handshaking, ConnectionState.Closed],
-  [ConnectionState.Handshaking]: [ConnectionState.Ready, ConnectionState.Closed],
-  [ConnectionState.Ready]: [ConnectionState.Draining, ConnectionState.Closed],
-  [ConnectionState.Draining]: [ConnectionState.Closed],
-  [ConnectionState.Closed]: [],
+  [S.Connecting]: [S.Handshaking, S.Closing, S.Closed],
+  [S.Handshaking]: [S.Ready, S.Closing, S.Closed],
+  [S.Ready]: [S.Draining, S.Closing, S.Closed],
+  [S.Draining]: [S.Closing, S.Closed],
+  [S.Closing]: [S.Closed],
+  [S.Closed]: [],
 };
 
 /** True when `from -> to` is a legal step. */

@@ -30,6 +30,8 @@ export class FrameWriter {
   flushedSeq = 0;
   /** When bytes were last handed to the socket (clock ms). */
   lastWriteAt = now();
+  /** Called after each flush with the new `flushedSeq` (the owner settles what was waiting for its write). */
+  onFlush: ((flushedSeq: number) => void) | undefined = undefined;
 
   constructor(socket: Socket, maxQueuedBytes: number) {
     this.socket = socket;
@@ -112,6 +114,7 @@ export class FrameWriter {
     this.flushedSeq = this.seq;
     this.lastWriteAt = now();
     if (!this.socket.write(out)) this.blocked = true;
+    this.onFlush?.(this.flushedSeq);
   }
 
   /** Drops whatever is queued; later writes are refused. */
