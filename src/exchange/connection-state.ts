@@ -46,4 +46,9 @@ export type DisconnectReason =
   /** A socket error (reset, broken pipe). */
   | 'socket-error'
   /** The provider is no longer in the provider list. */
-  | 'removed';
+  | 'removed'
+  /**
+   * The peer sent pings faster than the rate limit allows (PING_BURST at once,
+   * then one per half agreed heartbeat; protocol.md 4.4): a flood, so we closed.
+   */
+  | 'too-many-pings';
