@@ -11,6 +11,7 @@ import { Transport, type TransportHandler } from '../transport/transport.js';
 import { CallbackTable, DEFAULT_MAX_CALLBACKS } from './callback-table.js';
 import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
+import { PingGuard } from './ping-guard.js';
 import { PendingCalls, withOrigin, type CallRequest, type PendingCall } from './pending-calls.js';
 import { errorResponse } from './responder.js';
 
@@ -26,8 +27,8 @@ export interface ClientConnectionOptions {
   heartbeat: number;
   /** Silent intervals before the provider is declared dead. */
   heartbeatMisses: number;
-  /** Live callback functions on this connection; one more fails the call with LIMIT_EXCEEDED (`maxCallbacks`, default 1000). */
-  maxCallbacks: number;
+  /** Live callback functions on this connection; one more fails the call with LIMIT_EXCEEDED (`maxCallbacks`). Default 1000. */
+  maxCallbacks?: number | undefined;
   logger: Logger;
 }
 
@@ -87,6 +88,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   private heartbeat: Heartbeat | undefined;
   private pingId = 0;
   private pingSentAt = 0;
+  /** Rate limit on the provider's pings (A2); set for the agreed heartbeat at the handshake. */
+  private pingGuard = new PingGuard(0);
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
   /** When the connection was created (clock ms). */
@@ -296,7 +299,9 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       return;
     }
     this.peerMaxFrameSize = answer.maxFrameSize;
+    // Already clamped to [HEARTBEAT_FLOOR, MAX_TIMER_MS] (or 0) by readAnswer.
     this.heartbeatInterval = answer.heartbeat;
+    this.pingGuard = new PingGuard(answer.heartbeat);
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     if (!this.transition(ConnectionState.Ready)) return;
@@ -326,16 +331,22 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   }
 
   onFrame(header: FrameHeader, body: Buffer): void {
+    if (header.type === FrameType.Handshake) {
+      this.finishHandshake(header, body);
+      return;
+    }
+    if (this.stateValue === ConnectionState.Connecting || this.stateValue === ConnectionState.Handshaking) {
+      // B5: the handshake response comes first; a response before it must not settle any call.
+      this.protocolError(`frame of type ${header.type} before the handshake response`);
+      return;
+    }
     switch (header.type) {
       case FrameType.Call:
         if (isRequest(header.flags)) this.runCallback(header, body);
         else this.settle(header, body);
         return;
-      case FrameType.Handshake:
-        this.finishHandshake(header, body);
-        return;
       case FrameType.Heartbeat:
-        if (isRequest(header.flags)) this.transport.sendUrgent(FLAGS.pong, FrameType.Heartbeat, header.id);
+        if (isRequest(header.flags)) this.answerPing(header.id);
         else if (header.id === this.pingId && this.pingSentAt > 0) this.rtt = now() - this.pingSentAt;
         return;
       case FrameType.Drain:
@@ -343,7 +354,22 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
         if (this.transition(ConnectionState.Draining, 'drain')) this.closeIfDrained();
         return;
       case FrameType.Cancel:
-        return; // providers do not cancel consumer calls; ignored
+        this.protocolError('a provider sent a cancel');
+        return;
+    }
+  }
+
+  /** A provider's ping (the Node provider sends none): a pong ahead of other frames, within the rate limit. */
+  private answerPing(id: number): void {
+    if (!this.pingGuard.allow()) {
+      this.options.logger.warn(`provider ${this.address} sends pings faster than the heartbeat allows; closing this connection`, { peer: this.address });
+      this.shutdown('too-many-pings', new HeartlineError('PROTOCOL_ERROR', 'too many pings'));
+      return;
+    }
+    if (this.transport.sendUrgent(FLAGS.pong, FrameType.Heartbeat, id) === 0 && !this.transport.writer.isClosed) {
+      // The write bound is reached: the provider does not read what we send.
+      this.options.logger.warn(`provider ${this.address} is not reading; closing this connection`, { peer: this.address });
+      this.shutdown('socket-error', new HeartlineError('LIMIT_EXCEEDED', 'write queue bound reached'));
     }
   }
 

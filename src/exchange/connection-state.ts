@@ -61,4 +61,9 @@ export type DisconnectReason =
   /** The provider is no longer in the provider list. */
   | 'removed'
   /** The consumer did not complete its handshake within the provider's `handshakeTimeout`. */
-  | 'handshake-timeout';
+  | 'handshake-timeout'
+  /**
+   * The peer sent pings faster than the rate limit allows (PING_BURST at once,
+   * then one per half agreed heartbeat; protocol.md 4.4): a flood, so we closed.
+   */
+  | 'too-many-pings';

@@ -1,12 +1,15 @@
 import { decodeBody } from '../protocol/codec.js';
-import { MIN_MAX_FRAME_SIZE, PROTOCOL_VERSION } from '../protocol/constants.js';
-import { readHandshakeRequest, readHandshakeResponse, type HandshakeRequest, type HandshakeResponse } from '../protocol/messages.js';
+import { HEARTBEAT_FLOOR, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE, PROTOCOL_VERSION } from '../protocol/constants.js';
+import { readHandshakeRequest, type HandshakeRequest, type HandshakeResponse } from '../protocol/messages.js';
 
 /**
  * The handshake that opens every connection (protocol.md 4.3), both sides:
  * what the consumer proposes, how the provider answers, and how each reads
  * the other. Pure functions; the connections send and act on the results.
  */
+
+/** Largest value of a u32 field: `maxFrameSize` is one. */
+const MAX_U32 = 0xffffffff;
 
 /** The consumer's hello. */
 export function hello(maxFrameSize: number, heartbeat: number): HandshakeRequest {
@@ -45,7 +48,14 @@ export function answer(request: HandshakeRequest, terms: ProviderTerms): Handsha
   };
 }
 
-/** The provider's answer as the consumer reads it, or what is wrong with it. */
+/**
+ * The provider's answer as the consumer reads it, strictly, or what is wrong
+ * with it: a map whose `version` is 1, whose `maxFrameSize` is a uint in
+ * [1024, 2^32-1], and whose `heartbeat` and `idleTimeout`, when present, are
+ * uints (default 0). The heartbeat returned is the one the consumer keeps to:
+ * a value above 0 is clamped to [HEARTBEAT_FLOOR, MAX_TIMER_MS], so a provider
+ * can neither make it ping in a busy loop nor overflow a Node timer.
+ */
 export function readAnswer(body: Buffer): HandshakeResponse | string {
   let value: unknown;
   try {
@@ -53,9 +63,29 @@ export function readAnswer(body: Buffer): HandshakeResponse | string {
   } catch {
     return 'undecodable handshake response';
   }
-  const response = readHandshakeResponse(value);
-  if (response === undefined || response.version !== PROTOCOL_VERSION) return 'malformed handshake response';
-  return response;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'handshake response is not a map';
+  const map = value as Record<string, unknown>;
+  const version = map.version;
+  if (version !== PROTOCOL_VERSION) return `handshake response: unsupported version ${String(version)}`;
+  const maxFrameSize = map.maxFrameSize;
+  if (!isUint(maxFrameSize) || maxFrameSize < MIN_MAX_FRAME_SIZE || maxFrameSize > MAX_U32) {
+    return `handshake response: maxFrameSize ${String(maxFrameSize)} is not in [${MIN_MAX_FRAME_SIZE}, ${MAX_U32}]`;
+  }
+  const heartbeat = map.heartbeat ?? 0;
+  const idleTimeout = map.idleTimeout ?? 0;
+  if (!isUint(heartbeat)) return `handshake response: heartbeat ${String(heartbeat)} is not a uint`;
+  if (!isUint(idleTimeout)) return `handshake response: idleTimeout ${String(idleTimeout)} is not a uint`;
+  return { version, maxFrameSize, heartbeat: clampHeartbeat(heartbeat), idleTimeout };
+}
+
+/** A safe unsigned integer (a float with an integral value passes: JS cannot tell them apart). */
+function isUint(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** The ping interval a consumer keeps to for an answer of `heartbeat` ms: 0 stays 0, else [HEARTBEAT_FLOOR, MAX_TIMER_MS]. */
+export function clampHeartbeat(heartbeat: number): number {
+  return heartbeat === 0 ? 0 : Math.min(MAX_TIMER_MS, Math.max(HEARTBEAT_FLOOR, heartbeat));
 }
 
 /**

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../protocol/constants.js';
 import { now } from '../transport/clock.js';
 
 /** What a heartbeat needs from a connection, and nothing more. */
@@ -13,7 +14,7 @@ export interface HeartbeatLink {
 }
 
 export interface HeartbeatOptions {
-  /** Ping after this long without writing anything, in ms; 0 never pings. */
+  /** Ping after this long without writing, or without reading, anything, in ms; 0 never pings. */
   pingInterval: number;
   /** Declare the peer dead after this long without reading anything, in ms; 0 never does. */
   deadAfter: number;
@@ -22,12 +23,16 @@ export interface HeartbeatOptions {
 /**
  * Two clocks that never mix (MQTT.js mixed them for years):
  *
- * - the **ping clock** fires when nothing was *written* for `pingInterval`;
+ * - the **ping clock** fires when, for one `pingInterval`, nothing was
+ *   *written* OR nothing was *read* (either), and at most once per interval.
+ *   So a connection that only writes (one-way calls) still pings, and the
+ *   pongs it reads keep its liveness clock quiet;
  * - the **liveness clock** fires when nothing was *read* for `deadAfter`.
  *
  * Writing never postpones the liveness check, so a side that keeps writing to
  * a dead peer still notices. Timers are not reset on every frame: each fires at
- * its deadline, compares it with the last activity and re-arms.
+ * its deadline, compares it with the last activity and re-arms. Delays are
+ * clamped to what a Node timer takes (MAX_TIMER_MS).
  *
  * Event-loop stalls, two guards:
  * - a timer that fires after a stall may find frames that arrived meanwhile
@@ -46,6 +51,8 @@ export class Heartbeat {
   private verdict: NodeJS.Immediate | undefined;
   /** When the liveness timer is due (clock ms), to measure how late it fires. */
   private deadlineDueAt = 0;
+  /** When this heartbeat last sent a ping (clock ms); -Infinity before the first. */
+  private lastPingAt = -Infinity;
   private running = false;
 
   constructor(link: HeartbeatLink, options: HeartbeatOptions) {
@@ -57,6 +64,7 @@ export class Heartbeat {
   start(): void {
     this.cancel();
     this.running = true;
+    this.lastPingAt = -Infinity;
     if (this.options.pingInterval > 0) this.armPing(this.options.pingInterval);
     if (this.options.deadAfter > 0) this.armDeadline(this.options.deadAfter);
   }
@@ -71,13 +79,13 @@ export class Heartbeat {
   }
 
   private armPing(delay: number): void {
-    this.pingTimer = setTimeout(onPingTimer, Math.max(1, delay), this);
+    this.pingTimer = setTimeout(onPingTimer, timerDelay(delay), this);
     this.pingTimer.unref();
   }
 
   private armDeadline(delay: number): void {
     this.deadlineDueAt = now() + delay;
-    this.deadTimer = setTimeout(onDeadTimer, Math.max(1, delay), this);
+    this.deadTimer = setTimeout(onDeadTimer, timerDelay(delay), this);
     this.deadTimer.unref();
   }
 
@@ -86,13 +94,21 @@ export class Heartbeat {
     this.pingTimer = undefined;
     if (!this.running) return;
     const interval = this.options.pingInterval;
-    const idle = now() - this.link.lastWriteAt();
-    if (idle >= interval) {
-      this.link.sendPing();
+    const t = now();
+    // Quiet in at least one direction since `quietSince`; never two pings within one interval.
+    const quietSince = Math.min(this.link.lastWriteAt(), this.link.lastReadAt());
+    const due = Math.max(quietSince, this.lastPingAt) + interval;
+    if (t >= due) {
+      this.ping(t);
       this.armPing(interval);
     } else {
-      this.armPing(interval - idle);
+      this.armPing(due - t);
     }
+  }
+
+  private ping(t: number): void {
+    this.lastPingAt = t;
+    this.link.sendPing();
   }
 
   /** @internal */
@@ -108,7 +124,7 @@ export class Heartbeat {
     const interval = this.options.pingInterval;
     if (interval > 0 && t - this.deadlineDueAt > interval) {
       // Our own event loop stalled past a whole ping interval: ask again before judging.
-      this.link.sendPing();
+      this.ping(t);
       this.armDeadline(interval);
       return;
     }
@@ -127,6 +143,10 @@ export class Heartbeat {
     this.cancel();
     this.link.peerDead(silent);
   }
+}
+
+function timerDelay(ms: number): number {
+  return Math.min(MAX_TIMER_MS, Math.max(1, ms));
 }
 
 function onPingTimer(hb: Heartbeat): void {

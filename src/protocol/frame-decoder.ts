@@ -1,6 +1,6 @@
 import { HeartlineError } from '../errors/heartline-error.js';
 import {
-  FLAG_EVENT,
+  FLAG_REQUEST,
   FLAG_RESERVED_MASK,
   FrameType,
   HEADER_SIZE,
@@ -34,9 +34,28 @@ const enum State {
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * The flags each frame type may carry (protocol.md section 3), by type:
+ * Call 0xC0 / 0x80 requests and 0x00 responses; Handshake and Heartbeat 0xE0
+ * requests and 0x20 responses; Drain and Cancel 0xA0 only. Any other pair,
+ * such as TWO_WAY without REQUEST or a one-way ping, is a protocol error.
+ */
+const LEGAL_FLAGS: readonly (readonly number[])[] = [
+  [0xc0, 0x80, 0x00], // Call
+  [0xe0, 0x20], // Handshake
+  [0xe0, 0x20], // Heartbeat
+  [0xa0], // Drain
+  [0xa0], // Cancel
+];
+
+/**
  * A streaming frame decoder: a small explicit state machine fed socket chunks
  * of any size. It checks each header, including the declared length against the
  * limit, before it buffers a single body byte. It never throws out of `push()`.
+ *
+ * Header rules, all checked from the 16 header bytes alone: magic, version,
+ * reserved bits and bytes zero, a known type with one of its legal flags, a
+ * status of 0 on everything but Call and Handshake responses, and a length of 0
+ * on pings, pongs and cancels.
  *
  * ```
  *            16 header bytes
@@ -60,6 +79,14 @@ export class FrameDecoder {
   constructor(maxFrameSize: number, sink: FrameSink) {
     this.maxFrameSize = maxFrameSize;
     this.sink = sink;
+  }
+
+  /** Stops for good without reporting anything (the connection is being torn down). */
+  stop(): void {
+    this.state = State.Failed;
+    this.parts = [];
+    this.header = undefined;
+    this.headerFill = 0;
   }
 
   /** True once a protocol error stopped the decoder. */
@@ -151,15 +178,24 @@ export class FrameDecoder {
     if ((flags & FLAG_RESERVED_MASK) !== 0 || buf[at + 6] !== 0 || buf[at + 7] !== 0) {
       return this.fail(new HeartlineError('PROTOCOL_ERROR', 'reserved header bits are set'));
     }
-    if (type > MAX_FRAME_TYPE || ((flags & FLAG_EVENT) !== 0) !== (type !== FrameType.Call)) {
-      return this.fail(new HeartlineError('PROTOCOL_ERROR', `bad frame type ${type} for flags 0x${flags.toString(16)}`));
+    if (type > MAX_FRAME_TYPE || !LEGAL_FLAGS[type]!.includes(flags)) {
+      return this.fail(new HeartlineError('PROTOCOL_ERROR', `bad flags 0x${flags.toString(16)} for frame type ${type}`));
+    }
+    const status = buf[at + 4]!;
+    // Only a Call response or a Handshake response carries a status.
+    if (status !== 0 && ((flags & FLAG_REQUEST) !== 0 || (type !== FrameType.Call && type !== FrameType.Handshake))) {
+      return this.fail(new HeartlineError('PROTOCOL_ERROR', `status ${status} on a frame of type ${type} with flags 0x${flags.toString(16)}`));
+    }
+    const length = buf.readUInt32BE(at + 12);
+    if (length !== 0 && (type === FrameType.Heartbeat || type === FrameType.Cancel)) {
+      return this.fail(new HeartlineError('PROTOCOL_ERROR', `body of ${length} bytes on a frame of type ${type}, which has none`));
     }
     return {
       flags,
-      status: buf[at + 4]!,
+      status,
       type,
       id: buf.readUInt32BE(at + 8),
-      length: buf.readUInt32BE(at + 12),
+      length,
     };
   }
 

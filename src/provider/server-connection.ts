@@ -3,6 +3,7 @@ import { ERROR_CODES } from '../errors/codes.js';
 import { hasCode, HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, canTransition, type DisconnectReason } from '../exchange/connection-state.js';
 import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
+import { PingGuard } from '../exchange/ping-guard.js';
 import { PendingCalls, type PendingCall } from '../exchange/pending-calls.js';
 import { errorResponse, failureCode, failureMessage, type EncodedResponse, type Outcome } from '../exchange/responder.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
@@ -70,6 +71,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
   private readonly pushes = new PendingCalls((c) => this.pushes.fail(c, new HeartlineError('TIMEOUT', `${c.request.label}: no answer within ${c.request.timeout} ms`)));
   private readonly closeWaiters: Array<() => void> = [];
   private readonly heartbeat: Heartbeat;
+  /** Rate limit on the consumer's pings (A2); set for the agreed heartbeat at the handshake. */
+  private pingGuard = new PingGuard(0);
   private closeKind: DisconnectReason | undefined;
   /** Destroys the socket if the handshake is not done in time; cleared once Ready or closed. */
   private handshakeTimer: NodeJS.Timeout | undefined;
@@ -168,17 +171,32 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
         else this.settlePush(header, body);
         return;
       case FrameType.Heartbeat:
-        if (isRequest(header.flags)) this.transport.sendUrgent(FLAGS.pong, FrameType.Heartbeat, header.id);
-        return;
+        if (isRequest(header.flags)) this.answerPing(header.id);
+        return; // a pong: the provider never pings, nothing to match
       case FrameType.Cancel: {
         const execution = this.executions.get(header.id);
         if (execution !== undefined) execution.cancelled = true;
         return;
       }
       case FrameType.Drain:
-        return; // consumers have nothing to drain
+        return this.protocolError('a consumer sent a drain');
       case FrameType.Handshake:
-        return this.protocolError('second handshake');
+        return this.protocolError(isRequest(header.flags) ? 'second handshake' : 'a consumer sent a handshake response');
+    }
+  }
+
+  /** A consumer's ping: a pong ahead of other frames, within the rate limit (PING_BURST, then one per heartbeat / 2). */
+  private answerPing(id: number): void {
+    if (!this.pingGuard.allow()) {
+      this.closeKind ??= 'too-many-pings';
+      this.options.logger.warn(`consumer ${this.peer} sends pings faster than the heartbeat allows; closing its connection`, { peer: this.peer });
+      this.transport.destroy(new HeartlineError('PROTOCOL_ERROR', 'too many pings'));
+      return;
+    }
+    if (this.transport.sendUrgent(FLAGS.pong, FrameType.Heartbeat, id) === 0 && !this.transport.writer.isClosed) {
+      // The write bound is reached: the consumer does not read what we send.
+      this.options.logger.warn(`consumer ${this.peer} is not reading; closing its connection`, { peer: this.peer });
+      this.transport.destroy(new HeartlineError('LIMIT_EXCEEDED', 'write queue bound reached'));
     }
   }
 
@@ -218,6 +236,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     const terms = answer(request, this.options);
     this.peerMaxFrameSize = request.maxFrameSize;
     this.heartbeatInterval = terms.heartbeat;
+    this.pingGuard = new PingGuard(terms.heartbeat);
     this.transition(ConnectionState.Ready);
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;

@@ -3,15 +3,29 @@ import { HEADER_SIZE, type FrameType } from '../protocol/constants.js';
 import { writeHeader } from '../protocol/frame.js';
 import { now } from './clock.js';
 
-/** Fields per queued frame in the flat queue: flags, status, type, id, body. */
+/** Fields per queued frame in the flat data queue: flags, status, type, id, body. */
 const STRIDE = 5;
+/** Fields per queued frame in the flat control queue: flags, type, id (no status, no body). */
+const CONTROL_STRIDE = 3;
 
 /**
  * Batches the frames queued during one tick into a single `socket.write()`,
  * writing each header straight into the outgoing buffer, and respects
  * backpressure: while the socket reports a full buffer, frames wait here for
- * `'drain'`. The bytes waiting (here and in the socket) are bounded by
- * `maxQueuedBytes`; past it `write()` refuses the frame.
+ * `'drain'`.
+ *
+ * Two queues, both append-only until a flush empties them at once:
+ *
+ * ```
+ *   writeUrgent() --> control [pong, pong]  --.
+ *                                              +--> flush: control first, then data --> socket.write()
+ *   write() -------> data    [call, resp, ...] -'
+ * ```
+ *
+ * Pongs go in the control queue so that a peer measuring liveness never waits
+ * behind a backlog. Every operation is O(1) per frame (no unshift). The bytes
+ * waiting, in both queues and in the socket, are bounded by `maxQueuedBytes`;
+ * past it a write of either kind is refused.
  *
  * Every queued frame gets a sequence number; `flushedSeq` is the last one handed
  * to the socket, so a caller can tell later whether its frame was written.
@@ -19,8 +33,10 @@ const STRIDE = 5;
 export class FrameWriter {
   private readonly socket: Socket;
   private readonly maxQueuedBytes: number;
-  /** Queued frames, flattened (STRIDE slots each) so queuing allocates no object. */
+  /** Queued data frames, flattened (STRIDE slots each) so queuing allocates no object. */
   private queue: Array<number | Buffer | undefined> = [];
+  /** Queued control frames (pongs), flattened (CONTROL_STRIDE slots each); flushed ahead of `queue`. */
+  private control: number[] = [];
   private queueBytes = 0;
   private scheduled = false;
   private blocked = false;
@@ -62,25 +78,31 @@ export class FrameWriter {
    * because the writer is closed or the bytes waiting would pass the bound.
    */
   write(flags: number, status: number, type: FrameType, id: number, body?: Buffer): number {
-    if (this.closed) return 0;
     const size = HEADER_SIZE + (body === undefined ? 0 : body.length);
-    const pending = this.pendingBytes;
-    // One frame always fits into an empty pipe, so a frame larger than the bound still goes.
-    if (pending > 0 && pending + size > this.maxQueuedBytes) return 0;
+    if (!this.fits(size)) return 0;
     this.queue.push(flags, status, type, id, body);
     this.queueBytes += size;
     return this.queued();
   }
 
   /**
-   * Queues a frame ahead of everything waiting (pongs: a peer measuring
-   * liveness must not wait behind a backlog). Same return as `write()`.
+   * Queues a body-less control frame (a pong) ahead of every data frame
+   * waiting: a peer measuring liveness must not wait behind a backlog. It counts
+   * against the same bound; same return as `write()`.
    */
-  writeUrgent(flags: number, status: number, type: FrameType, id: number): number {
-    if (this.closed) return 0;
-    this.queue.unshift(flags, status, type, id, undefined);
+  writeUrgent(flags: number, type: FrameType, id: number): number {
+    if (!this.fits(HEADER_SIZE)) return 0;
+    this.control.push(flags, type, id);
     this.queueBytes += HEADER_SIZE;
     return this.queued();
+  }
+
+  /** False when closed, or when `size` more bytes would pass the bound. */
+  private fits(size: number): boolean {
+    if (this.closed) return false;
+    const pending = this.pendingBytes;
+    // One frame always fits into an empty pipe, so a frame larger than the bound still goes.
+    return pending === 0 || pending + size <= this.maxQueuedBytes;
   }
 
   /** A frame was queued: schedule the flush for the end of this tick; returns its sequence number. */
@@ -95,10 +117,15 @@ export class FrameWriter {
   /** Hands everything queued to the socket now, unless it is blocked. */
   flush(): void {
     this.scheduled = false;
-    if (this.blocked || this.closed || this.queue.length === 0) return;
-    const q = this.queue;
+    if (this.blocked || this.closed || this.queueBytes === 0) return;
     const out = Buffer.allocUnsafe(this.queueBytes);
     let offset = 0;
+    const c = this.control;
+    for (let i = 0; i < c.length; i += CONTROL_STRIDE) {
+      writeHeader(out, offset, c[i]!, 0, c[i + 1] as FrameType, c[i + 2]!, 0);
+      offset += HEADER_SIZE;
+    }
+    const q = this.queue;
     for (let i = 0; i < q.length; i += STRIDE) {
       const body = q[i + 4] as Buffer | undefined;
       const length = body === undefined ? 0 : body.length;
@@ -109,6 +136,7 @@ export class FrameWriter {
         offset += length;
       }
     }
+    this.control = [];
     this.queue = [];
     this.queueBytes = 0;
     this.flushedSeq = this.seq;
@@ -121,6 +149,7 @@ export class FrameWriter {
   close(): void {
     this.closed = true;
     this.queue = [];
+    this.control = [];
     this.queueBytes = 0;
   }
 }

@@ -73,15 +73,20 @@ export class Transport implements FrameSink {
     return this.writer.write(flags, status, type, id, body);
   }
 
-  /** Queues a body-less frame ahead of everything waiting (pongs). */
+  /**
+   * Queues a body-less control frame (a pong) ahead of every data frame waiting.
+   * Returns 0 when refused: closed, or the write bound is reached.
+   */
   sendUrgent(flags: number, type: FrameType, id: number): number {
-    return this.writer.writeUrgent(flags, 0, type, id);
+    return this.writer.writeUrgent(flags, type, id);
   }
 
   /** Tears the socket down now; `reason` is reported to the handler. */
   destroy(reason?: HeartlineError): void {
     if (this.closed) return;
     this.closeReason ??= reason;
+    // Frames still in the chunk being decoded are not delivered (a flood ends here).
+    this.decoder.stop();
     this.writer.close();
     this.socket.destroy();
   }

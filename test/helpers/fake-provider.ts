@@ -41,6 +41,8 @@ export class FakeProvider {
   private readonly sockets = new Set<Socket>();
   /** Cancel frames received, by request id. */
   readonly cancelled: number[] = [];
+  /** Ids of the pongs received (answers to pings the test wrote). */
+  readonly pongs: number[] = [];
 
   private constructor(onCall: (call: FakeRequest) => void, options: FakeProviderOptions) {
     const maxFrameSize = options.maxFrameSize ?? 8 * 1024 * 1024;
@@ -59,6 +61,8 @@ export class FakeProvider {
             onCall({ frame, request: decodeBody(frame.body) as unknown[], socket });
           } else if (header.type === FrameType.Cancel) {
             this.cancelled.push(header.id);
+          } else if (header.type === FrameType.Heartbeat && (header.flags & 0x80) === 0) {
+            this.pongs.push(header.id);
           }
         },
         onOversize: () => socket.destroy(),

@@ -77,7 +77,7 @@ describe('Heartbeat (two clocks)', () => {
     hb.cancel();
   });
 
-  it('a ping waits a full interval after the last write, not after the last ping', () => {
+  it('a ping waits a full interval after the last exchange (a write and a read), not after the last ping', () => {
     const link = new FakeLink();
     link.answerPings = true;
     const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: 0 });
@@ -85,6 +85,7 @@ describe('Heartbeat (two clocks)', () => {
 
     vi.advanceTimersByTime(60);
     link.wroteBytes(); // a call at t=60
+    link.gotBytes(); // and its response
     vi.advanceTimersByTime(40); // t=100: only 40 ms idle, no ping
     expect(link.pings).toHaveLength(0);
     vi.advanceTimersByTime(59); // t=159
@@ -92,6 +93,64 @@ describe('Heartbeat (two clocks)', () => {
     vi.advanceTimersByTime(1); // t=160: 100 ms idle
     expect(link.pings.map(elapsed)).toEqual([160]);
     hb.cancel();
+  });
+
+  it('B1: writes moving but nothing read for an interval -> it pings, once per interval', () => {
+    const link = new FakeLink();
+    link.answerPings = true;
+    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER });
+    // One-way calls every 50 ms: the consumer writes all the time and reads only pongs.
+    const sending = setInterval(() => link.wroteBytes(), 50);
+    hb.start();
+
+    vi.advanceTimersByTime(10 * DEAD_AFTER);
+    expect(link.pings.map(elapsed)).toEqual(Array.from({ length: 30 }, (_, i) => (i + 1) * INTERVAL));
+    expect(link.deaths).toEqual([]); // the pongs keep the liveness clock quiet
+    clearInterval(sending);
+    hb.cancel();
+  });
+
+  it('B1: reads moving but nothing written for an interval -> it pings (pushes alone do not hold it back)', () => {
+    const link = new FakeLink();
+    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER });
+    const pushes = setInterval(() => link.gotBytes(), 30);
+    hb.start();
+
+    vi.advanceTimersByTime(5 * INTERVAL);
+    expect(link.pings.map(elapsed)).toEqual([100, 200, 300, 400, 500]);
+    expect(link.deaths).toEqual([]);
+    clearInterval(pushes);
+    hb.cancel();
+  });
+
+  it('a peer that answers nothing gets one ping per interval, never a burst', () => {
+    const link = new FakeLink();
+    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: 0 });
+    hb.start();
+    vi.advanceTimersByTime(10 * INTERVAL + 50);
+    expect(link.pings.map(elapsed)).toEqual(Array.from({ length: 10 }, (_, i) => (i + 1) * INTERVAL));
+    hb.cancel();
+  });
+
+  it('intervals past the Node timer limit are clamped: no TimeoutOverflowWarning', () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w.name);
+    };
+    process.on('warning', onWarning);
+    try {
+      const link = new FakeLink();
+      const huge = 2 ** 31 - 1;
+      const hb = new Heartbeat(link, { pingInterval: huge, deadAfter: huge * 3 });
+      hb.start();
+      vi.advanceTimersByTime(60_000);
+      expect(link.pings).toEqual([]);
+      expect(link.deaths).toEqual([]);
+      hb.cancel();
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
   });
 
   it('a busy connection (writes keep moving) never pings', () => {
@@ -142,7 +201,8 @@ describe('Heartbeat (two clocks)', () => {
     hb.start();
 
     vi.advanceTimersByTime(DEAD_AFTER + 5);
-    expect(link.pings).toEqual([]); // busy writing: no pings
+    // Writing all the time, but nothing read: it pings (B1); nothing answers.
+    expect(link.pings.map(elapsed)).toEqual([100, 200, 300]);
     expect(link.deaths).toHaveLength(1);
     expect(elapsed(link.deaths[0]!.at)).toBeLessThanOrEqual(DEAD_AFTER + 2);
     clearInterval(sending);

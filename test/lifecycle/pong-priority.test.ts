@@ -29,7 +29,7 @@ describe('pong priority', () => {
     const writer = new FrameWriter(socket as unknown as Socket, 1 << 20);
     writer.write(RESPONSE, 0, FrameType.Call, 1, Buffer.from([0xc0]));
     writer.write(RESPONSE, 0, FrameType.Call, 2, Buffer.from([0xc0]));
-    writer.writeUrgent(PONG, 0, FrameType.Heartbeat, 9);
+    writer.writeUrgent(PONG, FrameType.Heartbeat, 9);
     await tick();
     expect(frames(socket.writes)).toEqual([
       { type: FrameType.Heartbeat, id: 9 },
@@ -46,7 +46,7 @@ describe('pong priority', () => {
     expect(writer.isBlocked).toBe(true);
     writer.write(RESPONSE, 0, FrameType.Call, 2, Buffer.alloc(8));
     writer.write(RESPONSE, 0, FrameType.Call, 3, Buffer.alloc(8));
-    const seq = writer.writeUrgent(PONG, 0, FrameType.Heartbeat, 7);
+    const seq = writer.writeUrgent(PONG, FrameType.Heartbeat, 7);
     await tick();
     expect(socket.writes).toHaveLength(1);
     socket.drainAll();

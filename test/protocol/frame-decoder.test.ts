@@ -104,6 +104,77 @@ describe('FrameDecoder', () => {
     });
   }
 
+  // D4-D6: header rules checked from the 16 header bytes, before any body byte.
+  // magic+ver | flags | status | type | reserved | id | length
+  const refused: Array<[string, string]> = [
+    ['TWO_WAY without REQUEST on a call', '484c0140 00 00 0000 00000001 00000000'],
+    ['EVENT on a call response', '484c0120 00 00 0000 00000001 00000000'],
+    ['one-way handshake', '484c01a0 00 01 0000 00000000 00000000'],
+    ['handshake response with TWO_WAY', '484c0160 00 01 0000 00000000 00000000'],
+    ['one-way ping', '484c01a0 00 02 0000 00000001 00000000'],
+    ['two-way drain', '484c01e0 00 03 0000 00000000 00000000'],
+    ['drain as a response', '484c0120 00 03 0000 00000000 00000000'],
+    ['two-way cancel', '484c01e0 00 04 0000 00000001 00000000'],
+    ['status on a call request', '484c01c0 06 00 0000 00000001 00000000'],
+    ['status on a one-way call', '484c0180 06 00 0000 00000001 00000000'],
+    ['status on a handshake request', '484c01e0 06 01 0000 00000000 00000000'],
+    ['status on a ping', '484c01e0 06 02 0000 00000001 00000000'],
+    ['status on a pong', '484c0120 06 02 0000 00000001 00000000'],
+    ['status on a drain', '484c01a0 06 03 0000 00000000 00000000'],
+    ['status on a cancel', '484c01a0 06 04 0000 00000001 00000000'],
+    ['a ping with a body', '484c01e0 00 02 0000 00000001 00000001'],
+    ['a pong with a body', '484c0120 00 02 0000 00000001 00000001'],
+    ['a cancel with a body', '484c01a0 00 04 0000 00000001 00000001'],
+    ['a ping declaring 4 GiB', '484c01e0 00 02 0000 00000001 ffffffff'],
+  ];
+  for (const [name, hex] of refused) {
+    it(`refuses ${name} from the header alone`, () => {
+      const header = Buffer.from(hex.replace(/ /g, ''), 'hex');
+      expect(header).toHaveLength(HEADER_SIZE);
+      // Declared 0 or 1 body bytes: the refusal must come before the body arrives.
+      const { decoder: d, seen } = decoder();
+      d.push(header);
+      expect(seen.errors.map((e) => e.code), name).toEqual(['PROTOCOL_ERROR']);
+      expect(seen.frames).toEqual([]);
+      expect(seen.oversize).toEqual([]);
+      expect(d.failed).toBe(true);
+      expect(d.midFrame).toBe(false);
+      d.push(Buffer.concat([Buffer.from([0xc0]), good]));
+      expect(seen.frames).toEqual([]);
+    });
+  }
+
+  it('accepts a status on call and handshake responses only', () => {
+    const { decoder: d, seen } = decoder();
+    d.push(Buffer.from('484c0100060000000000000100000000' + '484c0120060100000000000000000000', 'hex'));
+    expect(seen.errors).toEqual([]);
+    expect(seen.frames.map((f) => [f.header.type, f.header.status])).toEqual([
+      [FrameType.Call, 6],
+      [FrameType.Handshake, 6],
+    ]);
+  });
+
+  it('stop() ends decoding silently, also in the middle of a chunk', () => {
+    const ids: number[] = [];
+    const ping = (id: number): Buffer => encodeFrame(0xe0, 0, FrameType.Heartbeat, id);
+    let stopper: FrameDecoder | undefined;
+    const d = new FrameDecoder(1024, {
+      onFrame: (h) => {
+        ids.push(h.id);
+        if (h.id === 2) stopper!.stop();
+      },
+      onOversize: () => {},
+      onProtocolError: (e) => {
+        throw e;
+      },
+    });
+    stopper = d;
+    d.push(Buffer.concat([ping(1), ping(2), ping(3)]));
+    d.push(ping(4));
+    expect(ids).toEqual([1, 2]);
+    expect(d.failed).toBe(true);
+  });
+
   it('skips an oversized body without buffering it and keeps decoding', () => {
     const { decoder: d, seen } = decoder(1024);
     const header = encodeFrame(frameFlags(FrameType.Call, true, true), 0, FrameType.Call, 5).subarray(0, HEADER_SIZE);

@@ -58,4 +58,75 @@ describe('FrameWriter', () => {
     writer.close();
     expect(writer.write(0xc0, 0, FrameType.Call, 1)).toBe(0);
   });
+
+  it('flushes control frames (pongs) first, each queue in its own order', async () => {
+    const socket = new FakeSocket();
+    const writer = new FrameWriter(socket as unknown as Socket, 1 << 20);
+    writer.write(0x00, 0, FrameType.Call, 1, Buffer.from([0xc0]));
+    writer.writeUrgent(0x20, FrameType.Heartbeat, 101);
+    writer.write(0x00, 0, FrameType.Call, 2, Buffer.from([0xc0]));
+    writer.writeUrgent(0x20, FrameType.Heartbeat, 102);
+    writer.write(0x00, 0, FrameType.Call, 3);
+    await tick();
+    expect(socket.writes).toHaveLength(1);
+    expect(frameIds(socket.writes)).toEqual([101, 102, 1, 2, 3]);
+    expect(socket.writes[0]!.length).toBe(5 * HEADER_SIZE + 2);
+  });
+
+  it('counts control frames against the bound: data fills it, a pong is refused', async () => {
+    const socket = new FakeSocket(1); // every write leaves the socket blocked
+    const writer = new FrameWriter(socket as unknown as Socket, 1000);
+    expect(writer.write(0xc0, 0, FrameType.Call, 1, Buffer.alloc(900))).toBeGreaterThan(0);
+    await tick();
+    expect(writer.isBlocked).toBe(true);
+    expect(writer.writeUrgent(0x20, FrameType.Heartbeat, 1)).toBeGreaterThan(0); // 916 + 16 <= 1000
+    expect(writer.write(0xc0, 0, FrameType.Call, 2, Buffer.alloc(60))).toBe(0); // 932 + 76 > 1000
+    let refused = 0;
+    for (let id = 2; id < 100; id++) if (writer.writeUrgent(0x20, FrameType.Heartbeat, id) === 0) refused++;
+    expect(refused).toBeGreaterThan(90);
+    expect(writer.pendingBytes).toBeLessThanOrEqual(1000);
+  });
+
+  it('counts control frames against the bound: pongs fill it, data is refused', async () => {
+    const socket = new FakeSocket(1);
+    const writer = new FrameWriter(socket as unknown as Socket, 1000);
+    writer.writeUrgent(0x20, FrameType.Heartbeat, 1);
+    await tick();
+    expect(writer.isBlocked).toBe(true); // 16 bytes in the socket
+    let accepted = 0;
+    while (accepted < 1000 && writer.writeUrgent(0x20, FrameType.Heartbeat, accepted + 2) > 0) accepted++;
+    expect(accepted).toBe(Math.floor((1000 - HEADER_SIZE) / HEADER_SIZE));
+    expect(writer.pendingBytes).toBeLessThanOrEqual(1000);
+    expect(writer.write(0xc0, 0, FrameType.Call, 9)).toBe(0);
+    // Once the socket drains, what was accepted goes out, pongs in order.
+    socket.drainAll();
+    expect(frameIds(socket.writes.slice(1))).toEqual(Array.from({ length: accepted }, (_, i) => i + 2));
+  });
+
+  it('refuses control frames after close', () => {
+    const writer = new FrameWriter(new FakeSocket() as unknown as Socket, 1000);
+    writer.close();
+    expect(writer.writeUrgent(0x20, FrameType.Heartbeat, 1)).toBe(0);
+  });
+
+  it('100k control frames behind a data backlog cost O(n) in total (no unshift)', async () => {
+    const socket = new FakeSocket(1);
+    const writer = new FrameWriter(socket as unknown as Socket, 1 << 30);
+    writer.write(0xc0, 0, FrameType.Call, 1, Buffer.alloc(8));
+    await tick(); // blocked from now on: everything below waits in the queues
+    const N = 100_000;
+    const started = performance.now();
+    for (let i = 0; i < N; i++) {
+      writer.write(0x00, 0, FrameType.Call, i + 2, Buffer.alloc(1));
+      writer.writeUrgent(0x20, FrameType.Heartbeat, i + 1);
+    }
+    const took = performance.now() - started;
+    // Linear work is a few ms here; an unshift per pong (O(n) each) takes tens of seconds.
+    expect(took).toBeLessThan(1000);
+    socket.drainAll();
+    const ids = frameIds(socket.writes.slice(1));
+    expect(ids).toHaveLength(2 * N);
+    expect(ids.slice(0, 3)).toEqual([1, 2, 3]); // pongs first
+    expect(ids[N]).toBe(2); // then the data, in order
+  });
 });
