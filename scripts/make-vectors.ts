@@ -101,6 +101,7 @@ const vectors: Vector[] = [
   v({ name: 'pong', type: FrameType.Heartbeat, request: false, twoWay: false, status: 0, id: 9 }),
   v({ name: 'drain', type: FrameType.Drain, request: true, twoWay: false, status: 0, id: 0 }),
   v({ name: 'cancel', type: FrameType.Cancel, request: true, twoWay: false, status: 0, id: 4 }),
+  v({ name: 'release', type: FrameType.Release, request: true, twoWay: false, status: 0, id: 1 }),
   v({ name: 'drain with body', type: FrameType.Drain, request: true, twoWay: false, status: 0, id: 0, body: { reason: 'shutting down', deadline: 10000 } }),
   v({ name: 'handshake refusal', type: FrameType.Handshake, request: false, twoWay: false, status: 9, id: 0, body: { code: 'LIMIT_EXCEEDED', message: 'provider accepts at most 100 connections' } }),
   v({ name: 'callback push', type: FrameType.Call, request: true, twoWay: true, status: 0, id: 1, body: [1, [{ price: 10 }]] }),

@@ -260,7 +260,7 @@ export class ConnectionRegistry implements EndpointObserver {
   /** Forgets `fn` on every connection. */
   releaseCallback(fn: Function): boolean {
     let found = false;
-    for (const ep of this.all()) for (const c of ep.connections()) found = c.callbacks.release(fn) || found;
+    for (const ep of this.all()) for (const c of ep.connections()) found = c.releaseCallback(fn) || found;
     return found;
   }
 

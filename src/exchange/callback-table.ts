@@ -67,13 +67,13 @@ export class CallbackTable {
     return this.byId.get(id);
   }
 
-  /** Forgets `fn`; later pushes to it are answered CALLBACK_RELEASED. Returns true if it was registered. */
-  release(fn: Function): boolean {
+  /** Forgets `fn`; later pushes to it are answered CALLBACK_RELEASED. Returns its id, or undefined if it was not registered. */
+  release(fn: Function): number | undefined {
     const id = this.byFn.get(fn);
-    if (id === undefined) return false;
+    if (id === undefined) return undefined;
     this.byFn.delete(fn);
     this.byId.delete(id);
-    return true;
+    return id;
   }
 
   /**

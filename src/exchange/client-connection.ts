@@ -356,7 +356,23 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       case FrameType.Cancel:
         this.protocolError('a provider sent a cancel');
         return;
+      case FrameType.Release:
+        this.protocolError('a provider sent a release');
+        return;
     }
+  }
+
+  /**
+   * Forgets `fn` on this connection and tells the provider (a Release frame),
+   * so its proxy is released at once and stops counting against its
+   * `maxCallbacks`. Returns true if `fn` was registered here.
+   */
+  releaseCallback(fn: Function): boolean {
+    const id = this.callbacks.release(fn);
+    if (id === undefined) return false;
+    const s = this.stateValue;
+    if (s === ConnectionState.Ready || s === ConnectionState.Draining) this.transport.send(FLAGS.release, 0, FrameType.Release, id);
+    return true;
   }
 
   /** A provider's ping (the Node provider sends none): a pong ahead of other frames, within the rate limit. */

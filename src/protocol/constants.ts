@@ -32,8 +32,10 @@ export const enum FrameType {
   Heartbeat = 2,
   Drain = 3,
   Cancel = 4,
+  /** The consumer no longer serves a callback id (protocol.md 4.7). */
+  Release = 5,
 }
-export const MAX_FRAME_TYPE = FrameType.Cancel;
+export const MAX_FRAME_TYPE = FrameType.Release;
 
 /** Largest request id; ids run 1..MAX_REQUEST_ID and then wrap to 1. */
 export const MAX_REQUEST_ID = 0xffffffff;

@@ -36,7 +36,7 @@ const EMPTY = Buffer.alloc(0);
 /**
  * The flags each frame type may carry (protocol.md section 3), by type:
  * Call 0xC0 / 0x80 requests and 0x00 responses; Handshake and Heartbeat 0xE0
- * requests and 0x20 responses; Drain and Cancel 0xA0 only. Any other pair,
+ * requests and 0x20 responses; Drain, Cancel and Release 0xA0 only. Any other pair,
  * such as TWO_WAY without REQUEST or a one-way ping, is a protocol error.
  */
 const LEGAL_FLAGS: readonly (readonly number[])[] = [
@@ -45,6 +45,7 @@ const LEGAL_FLAGS: readonly (readonly number[])[] = [
   [0xe0, 0x20], // Heartbeat
   [0xa0], // Drain
   [0xa0], // Cancel
+  [0xa0], // Release
 ];
 
 /**
@@ -55,7 +56,7 @@ const LEGAL_FLAGS: readonly (readonly number[])[] = [
  * Header rules, all checked from the 16 header bytes alone: magic, version,
  * reserved bits and bytes zero, a known type with one of its legal flags, a
  * status of 0 on everything but Call and Handshake responses, and a length of 0
- * on pings, pongs and cancels.
+ * on pings, pongs, cancels and releases.
  *
  * ```
  *            16 header bytes
@@ -187,7 +188,7 @@ export class FrameDecoder {
       return this.fail(new HeartlineError('PROTOCOL_ERROR', `status ${status} on a frame of type ${type} with flags 0x${flags.toString(16)}`));
     }
     const length = buf.readUInt32BE(at + 12);
-    if (length !== 0 && (type === FrameType.Heartbeat || type === FrameType.Cancel)) {
+    if (length !== 0 && (type === FrameType.Heartbeat || type === FrameType.Cancel || type === FrameType.Release)) {
       return this.fail(new HeartlineError('PROTOCOL_ERROR', `body of ${length} bytes on a frame of type ${type}, which has none`));
     }
     return {

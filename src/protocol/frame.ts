@@ -51,6 +51,7 @@ export const FLAGS = Object.freeze({
   pong: frameFlags(FrameType.Heartbeat, false, false),
   drain: frameFlags(FrameType.Drain, true, false),
   cancel: frameFlags(FrameType.Cancel, true, false),
+  release: frameFlags(FrameType.Release, true, false),
 });
 
 /** Writes a 16-byte header into `target` at `offset`. */

@@ -1,3 +1,5 @@
+import { callGuarded } from '../transport/guarded.js';
+import { silentLogger, type Logger } from '../transport/logger.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 
 /** What a provider-side callback can do besides being called. */
@@ -41,10 +43,13 @@ export class CallbackProxies {
   private closed = false;
   /** Most live callbacks at once (`maxCallbacks`). */
   readonly limit: number;
+  /** Where a throwing `onRelease` listener is reported. */
+  private readonly logger: Logger;
 
-  constructor(push: PushFn, limit = Infinity) {
+  constructor(push: PushFn, limit = Infinity, logger: Logger = silentLogger) {
     this.push = push;
     this.limit = limit;
+    this.logger = logger;
   }
 
   /** Live callbacks. */
@@ -72,7 +77,7 @@ export class CallbackProxies {
       if (state.released) return;
       state.released = true;
       if (this.proxies.get(id)?.state === state) this.proxies.delete(id);
-      for (const listener of state.listeners.splice(0)) listener();
+      for (const listener of state.listeners.splice(0)) callGuarded(this.logger, `an onRelease listener of callback ${id}`, listener);
     };
     const fn = ((...args: unknown[]) => {
       if (state.released) return Promise.reject(new HeartlineError('CALLBACK_RELEASED', `callback ${id} was released`));
@@ -84,10 +89,17 @@ export class CallbackProxies {
     Object.defineProperties(fn, {
       released: { get: () => state.released },
       release: { value: release },
-      onRelease: { value: (listener: () => void) => (state.released ? listener() : state.listeners.push(listener)) },
+      onRelease: {
+        value: (listener: () => void) => (state.released ? callGuarded(this.logger, `an onRelease listener of callback ${id}`, listener) : state.listeners.push(listener)),
+      },
     });
     if (!this.closed) this.proxies.set(id, { fn, state });
     return fn;
+  }
+
+  /** Releases callback `id` (the consumer sent Release); an unknown id is ignored. */
+  release(id: number): void {
+    this.proxies.get(id)?.fn.release();
   }
 
   /** Releases every callback (the connection closed). */

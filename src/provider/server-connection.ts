@@ -85,7 +85,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.options = options;
     this.hooks = hooks;
     this.transport = new Transport(socket, options, this);
-    this.callbacks = new CallbackProxies((id, args) => this.push(id, args), options.maxCallbacks);
+    this.callbacks = new CallbackProxies((id, args) => this.push(id, args), options.maxCallbacks, options.logger);
     socket.on('drain', () => socket.resume());
     // The provider never pings; it only notices silence (a consumer pings at most every idleTimeout / 3).
     this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout });
@@ -178,6 +178,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
         if (execution !== undefined) execution.cancelled = true;
         return;
       }
+      case FrameType.Release:
+        this.callbacks.release(header.id); // the consumer no longer serves this callback; unknown ids are ignored
+        return;
       case FrameType.Drain:
         return this.protocolError('a consumer sent a drain');
       case FrameType.Handshake:

@@ -3,10 +3,11 @@ import type { Logger } from './logger.js';
 
 /**
  * The one path by which Heartline calls user listeners (`connect`,
- * `disconnect`, `reconnect` of Client and Server): each listener runs in its
- * own try/catch, so one that throws is logged and neither stops the others nor
- * escapes into the socket handler that emitted the event (whose cleanup must
- * finish). Returns true when the event had listeners. Never throws.
+ * `disconnect`, `reconnect` of Client and Server, a callback's `onRelease`):
+ * each runs in its own try/catch, and a promise it returns gets a rejection
+ * handler, so one that throws or rejects is logged and neither stops the others
+ * nor escapes into the socket handler that called it (whose cleanup must
+ * finish). Never throws.
  */
 export function emitGuarded<T extends Record<keyof T, unknown[]>, K extends keyof T & string>(
   emitter: EventEmitter<T>,
@@ -16,18 +17,28 @@ export function emitGuarded<T extends Record<keyof T, unknown[]>, K extends keyo
 ): boolean {
   // rawListeners: `once` wrappers, which remove themselves when called. A copy, so listeners may add or remove listeners.
   const listeners = (emitter as unknown as EventEmitter).rawListeners(event) as Array<(...a: unknown[]) => unknown>;
-  for (const listener of listeners) {
-    try {
-      listener.apply(emitter, args);
-    } catch (err) {
-      try {
-        logger.error(`a '${event}' listener threw: ${describe(err)}`, { event, error: err });
-      } catch {
-        // a throwing logger must not break cleanup either
-      }
-    }
-  }
+  for (const listener of listeners) callGuarded(logger, `a '${event}' listener`, listener, emitter, args);
   return listeners.length > 0;
+}
+
+/** Calls one user function as `emitGuarded` calls a listener; `what` names it in the log line. Never throws. */
+export function callGuarded(logger: Logger, what: string, fn: Function, thisArg?: unknown, args: readonly unknown[] = []): void {
+  try {
+    const result: unknown = fn.apply(thisArg, args);
+    if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
+      (result as PromiseLike<unknown>).then(undefined, (err: unknown) => report(logger, what, err));
+    }
+  } catch (err) {
+    report(logger, what, err);
+  }
+}
+
+function report(logger: Logger, what: string, err: unknown): void {
+  try {
+    logger.error(`${what} threw: ${describe(err)}`, { error: err });
+  } catch {
+    // a throwing logger must not break cleanup either
+  }
 }
 
 function describe(err: unknown): string {

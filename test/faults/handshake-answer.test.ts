@@ -174,6 +174,7 @@ describe('frames before the handshake answer, and direction rules (B5)', () => {
 
   const fromProvider: Array<[string, Buffer]> = [
     ['a Cancel', encodeFrame(0xa0, 0, FrameType.Cancel, 1)],
+    ['a Release', encodeFrame(0xa0, 0, FrameType.Release, 1)],
     ['a Handshake request', encodeFrame(0xe0, 0, FrameType.Handshake, 0, encodeBody({ version: 1, maxFrameSize: 1 << 20 }))],
     ['a second Handshake response', handshakeResponse(0, 0, encodeBody(GOOD))],
   ];

@@ -161,6 +161,39 @@ describe('callbacks (server push)', () => {
     expect(received).toEqual([1, 4]);
   });
 
+  it('client.releaseCallback(fn) tells the provider at once (Release frame): its onRelease fires with no push', async () => {
+    const { srv, impl, client, ticker } = await setup();
+    const listener = (): void => undefined;
+    await ticker.watch('ACME', listener);
+    const push = impl.watchers.get('ACME')!;
+    expect(client.releaseCallback(listener)).toBe(true);
+    await waitFor(() => impl.released.includes('ACME'));
+    expect(push.released).toBe(true);
+    // An unknown id in a Release is ignored: the connection stays.
+    expect(client.releaseCallback(() => undefined)).toBe(false);
+    expect(await ticker.watch('OTHER', () => undefined)).toBe('watching OTHER');
+    expect(srv.server.connectionCount).toBe(1);
+  });
+
+  it('a throwing or rejecting onRelease listener is logged; the other listeners and the close still run', async () => {
+    const { srv, impl, client, ticker } = await setup();
+    await ticker.watch('ACME', () => undefined);
+    const push = impl.watchers.get('ACME')!;
+    const ran: string[] = [];
+    push.onRelease(() => {
+      throw new Error('listener exploded');
+    });
+    push.onRelease(async () => {
+      throw new Error('async listener exploded');
+    });
+    push.onRelease(() => ran.push('after'));
+    await client.close();
+    await waitFor(() => srv.server.connectionCount === 0);
+    expect(ran).toEqual(['after']);
+    expect(impl.released).toEqual(['ACME']);
+    await srv.server.close();
+  });
+
   it('the provider releasing a callback (unwatch) stops its pushes locally', async () => {
     const { impl, ticker } = await setup();
     let runs = 0;

@@ -125,6 +125,10 @@ describe('FrameDecoder', () => {
     ['a ping with a body', '484c01e0 00 02 0000 00000001 00000001'],
     ['a pong with a body', '484c0120 00 02 0000 00000001 00000001'],
     ['a cancel with a body', '484c01a0 00 04 0000 00000001 00000001'],
+    ['a release with a body', '484c01a0 00 05 0000 00000001 00000001'],
+    ['two-way release', '484c01e0 00 05 0000 00000001 00000000'],
+    ['status on a release', '484c01a0 06 05 0000 00000001 00000000'],
+    ['an unknown type 6', '484c01a0 00 06 0000 00000001 00000000'],
     ['a ping declaring 4 GiB', '484c01e0 00 02 0000 00000001 ffffffff'],
   ];
   for (const [name, hex] of refused) {
