@@ -21,8 +21,8 @@ export interface DispatchFailure extends HandlerFailure {
  * members are never found), applies the `executes` caps before any user code,
  * and the connection's callback cap, turns callback ids into functions, then
  * calls the handler. `done` is called exactly once (perhaps before this
- * returns), with undefined for one-way methods, and with `failure` when the
- * handler threw or rejected.
+ * returns), with `failure` when the handler threw or rejected. Whether an
+ * answer is sent is decided by the request's flags, not by the contract.
  */
 export function dispatch(
   registry: ServiceRegistry,
@@ -75,10 +75,10 @@ export function dispatch(
   }
   // Callback proxies are made only for calls that will run.
   if (positions !== undefined) for (const i of positions) args[i] = callbacks.get(args[i] as number);
-  const oneWay = service.oneWay.has(request.method);
   runHandler(handler, service.instance, args, exposeStack, (outcome, failure) => {
     serviceCap?.leave();
     methodCap?.leave();
-    done(oneWay || execution.cancelled ? undefined : outcome, failure && { service: request.service, method: request.method, error: failure.error });
+    // Whether an answer goes out is the frame's flags' business (the connection's), not the contract's.
+    done(outcome, failure && { service: request.service, method: request.method, error: failure.error });
   });
 }

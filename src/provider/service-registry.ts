@@ -13,8 +13,6 @@ export interface ExportedService {
   readonly instance: object;
   /** Declared methods only; a Map, so prototype members can never be found. */
   readonly methods: ReadonlyMap<string, Handler>;
-  /** Declared one-way methods: their results are never sent. */
-  readonly oneWay: ReadonlySet<string>;
   /** Argument positions that carry callback ids, per method. */
   readonly callbacks: ReadonlyMap<string, readonly number[]>;
   /** The service's `executes` cap, if any. */
@@ -39,7 +37,6 @@ export class ServiceRegistry {
       throw new HeartlineError('INVALID_CONFIG', `service ${definition.name} version '${version}' group '${group}' is already registered`);
     }
     const methods = new Map<string, Handler>();
-    const oneWay = new Set<string>();
     const callbacks = new Map<string, readonly number[]>();
     const methodExecutes = new Map<string, ExecutionCounter>();
     for (const name of Object.keys(options.methods ?? {})) {
@@ -53,11 +50,10 @@ export class ServiceRegistry {
         throw new HeartlineError('INVALID_CONFIG', `${definition.name}.${name} is declared by the contract but not implemented`);
       }
       methods.set(name, fn as Handler);
-      if (opts.oneWay === true) oneWay.add(name);
       if (opts.callbacks !== undefined && opts.callbacks.length > 0) callbacks.set(name, opts.callbacks);
     }
     const executes = options.executes === undefined ? undefined : new ExecutionCounter(checkLimit(options.executes));
-    const exported: ExportedService = { definition, version, group, instance, methods, oneWay, callbacks, executes, methodExecutes };
+    const exported: ExportedService = { definition, version, group, instance, methods, callbacks, executes, methodExecutes };
     let versions = this.services.get(definition.name);
     if (versions === undefined) this.services.set(definition.name, (versions = new Map()));
     let groups = versions.get(version);

@@ -81,6 +81,13 @@ describe('bad input from a consumer', () => {
     await expectProviderServes();
   });
 
+  it('a two-way request to a method the contract declares one-way is answered (the flags decide, not the contract)', async () => {
+    const raw = await open();
+    const { frame, body } = await raw.call(52, ['test.Echo', '1.0.0', '', 'notify', ['x', 0], null], 5000);
+    expect(frame.status).toBe(0);
+    expect(body).toBeNull();
+  });
+
   it('an oversized one-way request is skipped without an answer; the connection stays usable', async () => {
     const raw = await open();
     const declared = DEFAULT_MAX_FRAME_SIZE; // 16 + declared is one frame over the limit
