@@ -54,7 +54,7 @@ const summary = await runFuzz({
   ...(values.only === undefined ? {} : { only: values.only.split(',').map(Number) }),
   onProgress: (s) => {
     const rss = Number.isFinite(s.rssMax) ? `${(s.rssMax / 1024 / 1024).toFixed(0)} MiB` : 'n/a';
-    console.log(`  ${(s.elapsedMs / 1000).toFixed(0)} s: ${s.framesSent} frames, ${s.connections} connections, RSS max ${rss}, good ${s.goodOk} ok / ${s.goodFailed} failed`);
+    console.log(`  ${(s.elapsedMs / 1000).toFixed(0)} s: ${s.fuzzFrames} random/mutated frames (${s.framesSent} in all), ${s.connections} connections, RSS max ${rss}, good ${s.goodOk} ok / ${s.goodFailed} failed`);
   },
 });
 console.log(formatSummary(summary));

@@ -129,7 +129,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
   const fail = (why: string, since = performance.now() - 2000): void => {
     if (summary.failures.length === 0) {
       summary.suspects = log
-        .filter((e) => e.endedAt >= since - 500)
+        .filter((e) => e.startedAt <= since && e.endedAt >= since - 500)
         .slice(-20)
         .map(({ script: s }) => ({ index: s.index, kind: s.kind, frames: s.frames }));
     }

@@ -249,6 +249,12 @@ describe('FrameDecoder properties', () => {
     const item = (maxFrameSize: number) =>
       fc.oneof(
         legalFrame(200).map((f) => ({ over: false as const, ...f })),
+        // exactly at the limit: header + body = maxFrameSize
+        legalFrame(0, bodyKinds).map((f) => {
+          const body = Buffer.alloc(maxFrameSize - HEADER_SIZE, 0x5a);
+          const header = { ...f.header, length: body.length };
+          return { over: false as const, header, body, wire: encodeFrame(header.flags, header.status, header.type, header.id, body) };
+        }),
         fc
           .record({
             frame: legalFrame(0, bodyKinds),
@@ -289,14 +295,19 @@ describe('FrameDecoder properties', () => {
         }
         const r = record(maxFrameSize);
         const expected: Event[] = [];
+        const seenAfterPiece: number[] = [];
+        const dueAfterPiece: number[] = [];
         const cost = metered(() => {
           for (const piece of pieces) {
             // Each piece in a few chunks; the events due are there once its last byte is.
             for (const chunk of chunksOf(piece.bytes, at.slice(0, 3))) r.decoder.push(chunk);
             if (piece.due !== undefined) expected.push(piece.due);
-            expect(r.events).toEqual(expected);
+            seenAfterPiece.push(r.events.length);
+            dueAfterPiece.push(expected.length);
           }
         });
+        expect(seenAfterPiece).toEqual(dueAfterPiece);
+        expect(r.events).toEqual(expected);
         expect(cost.largestAlloc).toBeLessThanOrEqual(maxFrameSize);
         expect(r.decoder.midFrame).toBe(ended);
       }),
