@@ -41,9 +41,11 @@ if (values.hex !== undefined) {
     console.log(`# seed ${seed} connection ${index}: ${script.kind}, ${script.frames} frames, ${script.reads ? 'reads' : 'never reads'}`);
     console.log(Buffer.concat(script.writes).toString('hex'));
   }
-  process.exit(0);
+} else {
+  await fuzz();
 }
 
+async function fuzz(): Promise<void> {
 console.log(`fuzz: seed ${seed}, ${count} frames${skip.size > 0 ? `, skipping ${[...skip].join(', ')}` : ''}`);
 const summary = await runFuzz({
   seed,
@@ -58,4 +60,5 @@ const summary = await runFuzz({
   },
 });
 console.log(formatSummary(summary));
-process.exit(summary.failures.length === 0 ? 0 : 1);
+process.exitCode = summary.failures.length === 0 ? 0 : 1;
+}

@@ -1,4 +1,4 @@
-// Fuzz a real provider (issue #7 item E): 50k random and mutated frames over
+// Fuzz a real provider (issue #7 item E): 80k random and mutated frames over
 // many raw sockets into a provider child process, a well-behaved Client calling
 // it the whole time. The provider must not crash, its RSS must stay bounded and
 // no well-behaved call may fail. A longer run: `npm run fuzz -- --seed <seed>`.
@@ -14,10 +14,10 @@ const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31)
 const skip = new Set((process.env.FUZZ_SKIP ?? '').split(',').filter((k): k is ConnectionKind => (CONNECTION_KINDS as readonly string[]).includes(k)));
 
 describe('fuzz', () => {
-  it(`50k random and mutated frames: the provider neither crashes nor grows, and good calls all succeed (seed ${seed})`, async () => {
+  it(`80k random and mutated frames: the provider neither crashes nor grows, and good calls all succeed (seed ${seed})`, async () => {
     const summary = await runFuzz({
       seed,
-      count: 50_000,
+      count: 80_000,
       skip,
       timeLimitMs: 22_000,
       // The provider child starts near 80-90 MiB; a run grows it by some 40 MiB. Anything
@@ -27,7 +27,7 @@ describe('fuzz', () => {
     const report = formatSummary(summary);
     if (summary.failures.length > 0) console.error(report);
     expect(summary.failures, report).toEqual([]);
-    expect(summary.fuzzFrames).toBeGreaterThanOrEqual(50_000);
+    expect(summary.fuzzFrames).toBeGreaterThanOrEqual(80_000);
     expect(summary.goodOk).toBeGreaterThan(0);
     expect(summary.goodFailed).toBe(0);
   }, 30_000);

@@ -17,7 +17,7 @@ export interface FuzzOptions {
   concurrency?: number;
   /** Well-behaved callers running side by side. Default 4. */
   goodCallers?: number;
-  /** Timeout of each well-behaved call, in ms. Default 5000. */
+  /** Timeout of each well-behaved call, in ms. Default 3000 (the Client's default). */
   goodCallTimeout?: number;
   /** Largest allowed growth of the provider's RSS over its size after start-up, in bytes. Default 256 MiB. */
   rssGrowthLimit?: number;
@@ -52,6 +52,8 @@ export interface FuzzSummary {
   rssPeak: number;
   goodOk: number;
   goodFailed: number;
+  /** Slowest well-behaved call that succeeded, in ms. */
+  goodMaxMs: number;
   elapsedMs: number;
   /** Empty when the run passed. */
   failures: string[];
@@ -60,6 +62,8 @@ export interface FuzzSummary {
 }
 
 const LINGER_MS = 3000;
+
+const isPlain = (s: ConnectionScript): boolean => s.kind === 'mixed' || s.kind === 'garbage';
 const MIB = 1024 * 1024;
 
 /** VmRSS and VmHWM of `pid` from /proc, in bytes (Linux). */
@@ -90,7 +94,7 @@ async function sendScript(port: number, script: ConnectionScript, isStopped: () 
     socket.write(chunk);
   }
   if (!script.reads) {
-    await Promise.race([closed, delay(200)]);
+    await Promise.race([closed, delay(script.holdMs)]);
     socket.destroy();
     return 'closed';
   }
@@ -104,7 +108,7 @@ async function sendScript(port: number, script: ConnectionScript, isStopped: () 
 
 export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
   const started = performance.now();
-  const { seed, count, concurrency = 12, goodCallers = 4, goodCallTimeout = 5000, rssGrowthLimit = 256 * MIB, skip = new Set(), progressEveryMs = 2000 } = options;
+  const { seed, count, concurrency = 12, goodCallers = 4, goodCallTimeout = 3000, rssGrowthLimit = 256 * MIB, skip = new Set(), progressEveryMs = 2000 } = options;
   const summary: FuzzSummary = {
     seed,
     framesSent: 0,
@@ -119,18 +123,26 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
     rssPeak: 0,
     goodOk: 0,
     goodFailed: 0,
+    goodMaxMs: 0,
     elapsedMs: 0,
     failures: [],
     suspects: [],
   };
   // Recent connections with their start and end times, to name the suspects of a failure.
   const log: Array<{ script: ConnectionScript; startedAt: number; endedAt: number }> = [];
-  /** `since`: when the failure came about (a failed call: when it was made). */
-  const fail = (why: string, since = performance.now() - 2000): void => {
+  /**
+   * `since`: when the failure may have begun (a failed call: when it was made; else 2 s ago).
+   * The suspects are the connections open from then on.
+   */
+  const fail = (why: string, since?: number): void => {
     if (summary.failures.length === 0) {
+      const to = performance.now();
+      const from = since === undefined ? to - 2000 : since - 500;
       summary.suspects = log
-        .filter((e) => e.startedAt <= since && e.endedAt >= since - 500)
-        .slice(-20)
+        .filter((e) => e.startedAt <= to && e.endedAt >= from)
+        // the kinds aimed at known defects first, then the latest
+        .sort((x, y) => Number(isPlain(x.script)) - Number(isPlain(y.script)) || y.startedAt - x.startedAt)
+        .slice(0, 20)
         .map(({ script: s }) => ({ index: s.index, kind: s.kind, frames: s.frames }));
     }
     if (summary.failures.length < 20) summary.failures.push(`${Math.round(performance.now() - started)} ms: ${why}`);
@@ -186,6 +198,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
             ok = JSON.stringify(await echo.delayedEcho(value)) === JSON.stringify(value);
           }
         }
+        summary.goodMaxMs = Math.max(summary.goodMaxMs, performance.now() - calledAt);
         if (ok) summary.goodOk++;
         else {
           summary.goodFailed++;
@@ -205,7 +218,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
     while (!isStopped() && (only === undefined ? summary.fuzzFrames < count : next < only.length)) {
       const script = connectionScript(seed, only === undefined ? next++ : only[next++]!, skip);
       summary.framesSent += script.frames;
-      if (script.kind === 'mixed' || script.kind === 'garbage') summary.fuzzFrames += script.frames;
+      if (isPlain(script)) summary.fuzzFrames += script.frames;
       summary.bytesSent += script.writes.reduce((n, w) => n + w.length, 0);
       summary.byKind[script.kind]++;
       const entry = { script, startedAt: performance.now(), endedAt: Infinity };
@@ -252,7 +265,7 @@ export function formatSummary(s: FuzzSummary): string {
   const lines = [
     `seed ${s.seed}: ${s.framesSent} frames (${s.fuzzFrames} random/mutated, ${mib(s.bytesSent)}) over ${s.connections} connections (${kinds}), ${s.lingering} lingering`,
     `provider RSS: start ${mib(s.rssStart)}, min ${mib(s.rssMin)}, max ${mib(s.rssMax)}, peak (VmHWM) ${mib(s.rssPeak)}`,
-    `good calls: ${s.goodOk} ok, ${s.goodFailed} failed; elapsed ${(s.elapsedMs / 1000).toFixed(1)} s`,
+    `good calls: ${s.goodOk} ok, ${s.goodFailed} failed, slowest ${s.goodMaxMs.toFixed(0)} ms; elapsed ${(s.elapsedMs / 1000).toFixed(1)} s`,
   ];
   if (s.failures.length > 0) {
     lines.push(`FAILED (replay with: npm run fuzz -- --seed ${s.seed} --only <index>):`, ...s.failures.map((f) => `  ${f}`));

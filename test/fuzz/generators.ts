@@ -393,10 +393,15 @@ export function mutate(rng: Rng, frame: Buffer, other: Buffer): Buffer {
 // What one fuzz connection sends.
 
 /**
- * Kinds of fuzz connection. The last three are the known defects of issue #7
- * (hardening-design.md): a fuzz run can leave them out with `skip`.
+ * Kinds of fuzz connection. All but 'mixed' and 'garbage' aim at the known
+ * defects of issue #7 (hardening-design.md); a fuzz run can leave kinds out with `skip`:
+ * - 'dag-bomb': a call whose argument is a msgpackr reference-extension DAG bomb;
+ * - 'ping-flood': 1000-5000 pings, read or not; 'ping-storm': 1M pings from a peer that never reads;
+ * - 'execution-flood': 500-2000 sleeping calls; 'execution-storm': 200k of them on one socket.
+ * Every run of 2000 connections has one dag-bomb, ping-storm and execution-storm at a fixed
+ * place (indices 500, 1000, 1500 mod 2000), so a short run never misses them.
  */
-export const CONNECTION_KINDS = ['mixed', 'garbage', 'dag-bomb', 'ping-flood', 'execution-flood'] as const;
+export const CONNECTION_KINDS = ['mixed', 'garbage', 'dag-bomb', 'ping-flood', 'ping-storm', 'execution-flood', 'execution-storm'] as const;
 export type ConnectionKind = (typeof CONNECTION_KINDS)[number];
 
 export interface ConnectionScript {
@@ -408,6 +413,8 @@ export interface ConnectionScript {
   writes: Buffer[];
   /** Keep reading the provider's answers; false: never read (a peer that does not read). */
   reads: boolean;
+  /** A peer that does not read keeps its socket open this long (ms) unless the provider closes it. */
+  holdMs: number;
 }
 
 /**
@@ -417,10 +424,11 @@ export interface ConnectionScript {
 export function connectionScript(seed: number, index: number, skip: ReadonlySet<ConnectionKind> = new Set()): ConnectionScript {
   const rng = new Rng(Rng.streamSeed(seed, index));
   const roll = rng.float();
-  let kind: ConnectionKind = roll < 0.004 ? 'dag-bomb' : roll < 0.01 ? 'ping-flood' : roll < 0.015 ? 'execution-flood' : roll < 0.1 ? 'garbage' : 'mixed';
+  const forced = ({ 500: 'dag-bomb', 1000: 'ping-storm', 1500: 'execution-storm' } as Record<number, ConnectionKind>)[index % 2000];
+  let kind: ConnectionKind = forced ?? (roll < 0.004 ? 'dag-bomb' : roll < 0.01 ? 'ping-flood' : roll < 0.015 ? 'execution-flood' : roll < 0.1 ? 'garbage' : 'mixed');
   if (skip.has(kind)) kind = 'mixed';
   const frames: Buffer[] = [];
-  const handshake = kind !== 'garbage' && rng.chance(0.9);
+  const handshake = kind !== 'garbage' && (forced !== undefined || rng.chance(0.9));
   if (handshake) frames.push(rng.chance(0.9) ? handshakeFrame(rng, true) : mutate(rng, handshakeFrame(rng), callFrame(rng, 1)));
   let id = 1;
   let reads = true;
@@ -433,6 +441,15 @@ export function connectionScript(seed: number, index: number, skip: ReadonlySet<
       const n = rng.range(1000, 5000);
       for (let i = 0; i < n; i++) frames.push(pingFrame(id++));
       break;
+    }
+    case 'ping-storm':
+      reads = false;
+      frames.push(repeated(pingFrame(0), 1_000_000));
+      return { index, kind, frames: 1_000_001, writes: [frames[0]!, ...pieces(frames[1]!, 64 * 1024)], reads, holdMs: 10_000 };
+    case 'execution-storm': {
+      const sleep = encodeFrame(FLAGS.callTwoWay, 0, FrameType.Call, 0, requestBody('test.Echo', '1.0.0', '', 'sleep', [encodeBody(2000)]));
+      frames.push(repeated(sleep, 200_000));
+      return { index, kind, frames: 200_001, writes: [frames[0]!, ...pieces(frames[1]!, 64 * 1024)], reads, holdMs: 0 };
     }
     case 'execution-flood': {
       const n = rng.range(500, 2000);
@@ -457,7 +474,20 @@ export function connectionScript(seed: number, index: number, skip: ReadonlySet<
       break;
     }
   }
-  return { index, kind, frames: frames.length, writes: cut(rng, Buffer.concat(frames)), reads };
+  return { index, kind, frames: frames.length, writes: cut(rng, Buffer.concat(frames)), reads, holdMs: 200 };
+}
+
+/** `n` copies of `frame`, request ids 1..n. */
+function repeated(frame: Buffer, n: number): Buffer {
+  const out = Buffer.alloc(frame.length * n, frame);
+  for (let i = 0; i < n; i++) out.writeUInt32BE(i + 1, i * frame.length + 8);
+  return out;
+}
+
+function pieces(bytes: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < bytes.length; at += size) out.push(bytes.subarray(at, at + size));
+  return out;
 }
 
 /** Cuts `bytes` into writes: whole, a few random pieces, or a byte at a time for short streams. */
