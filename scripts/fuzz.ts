@@ -35,6 +35,8 @@ for (const name of skipNames) {
 const skip = new Set(skipNames as ConnectionKind[]);
 if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(count) || count < 1) throw new Error('--seed and --count must be integers');
 
+process.stdout.on('error', () => undefined); // `--hex ... | head` closes the pipe early
+
 if (values.hex !== undefined) {
   for (const index of values.hex.split(',').map(Number)) {
     const script = connectionScript(seed, index, skip);

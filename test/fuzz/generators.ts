@@ -397,7 +397,7 @@ export function mutate(rng: Rng, frame: Buffer, other: Buffer): Buffer {
  * defects of issue #7 (hardening-design.md); a fuzz run can leave kinds out with `skip`:
  * - 'dag-bomb': a call whose argument is a msgpackr reference-extension DAG bomb;
  * - 'ping-flood': 1000-5000 pings, read or not; 'ping-storm': 1M pings from a peer that never reads;
- * - 'execution-flood': 500-2000 sleeping calls; 'execution-storm': 200k of them on one socket.
+ * - 'execution-flood': 500-2000 sleeping calls; 'execution-storm': 300k of them on one socket.
  * Every run of 2000 connections has one dag-bomb, ping-storm and execution-storm at a fixed
  * place (indices 500, 1000, 1500 mod 2000), so a short run never misses them.
  */
@@ -448,8 +448,8 @@ export function connectionScript(seed: number, index: number, skip: ReadonlySet<
       return { index, kind, frames: 1_000_001, writes: [frames[0]!, ...pieces(frames[1]!, 64 * 1024)], reads, holdMs: 10_000 };
     case 'execution-storm': {
       const sleep = encodeFrame(FLAGS.callTwoWay, 0, FrameType.Call, 0, requestBody('test.Echo', '1.0.0', '', 'sleep', [encodeBody(2000)]));
-      frames.push(repeated(sleep, 200_000));
-      return { index, kind, frames: 200_001, writes: [frames[0]!, ...pieces(frames[1]!, 64 * 1024)], reads, holdMs: 0 };
+      frames.push(repeated(sleep, 300_000));
+      return { index, kind, frames: 300_001, writes: [frames[0]!, ...pieces(frames[1]!, 64 * 1024)], reads, holdMs: 0 };
     }
     case 'execution-flood': {
       const n = rng.range(500, 2000);
