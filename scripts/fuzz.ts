@@ -48,19 +48,19 @@ if (values.hex !== undefined) {
 }
 
 async function fuzz(): Promise<void> {
-console.log(`fuzz: seed ${seed}, ${count} frames${skip.size > 0 ? `, skipping ${[...skip].join(', ')}` : ''}`);
-const summary = await runFuzz({
-  seed,
-  count,
-  skip,
-  ...(values.concurrency === undefined ? {} : { concurrency: Number(values.concurrency) }),
-  ...(values['rss-limit-mib'] === undefined ? {} : { rssGrowthLimit: Number(values['rss-limit-mib']) * 1024 * 1024 }),
-  ...(values.only === undefined ? {} : { only: values.only.split(',').map(Number) }),
-  onProgress: (s) => {
-    const rss = Number.isFinite(s.rssMax) ? `${(s.rssMax / 1024 / 1024).toFixed(0)} MiB` : 'n/a';
-    console.log(`  ${(s.elapsedMs / 1000).toFixed(0)} s: ${s.fuzzFrames} random/mutated frames (${s.framesSent} in all), ${s.connections} connections, RSS max ${rss}, good ${s.goodOk} ok / ${s.goodFailed} failed`);
-  },
-});
-console.log(formatSummary(summary));
-process.exitCode = summary.failures.length === 0 ? 0 : 1;
+  console.log(`fuzz: seed ${seed}, ${count} random/mutated frames${skip.size > 0 ? `, skipping ${[...skip].join(', ')}` : ''}`);
+  const summary = await runFuzz({
+    seed,
+    count,
+    skip,
+    ...(values.concurrency === undefined ? {} : { concurrency: Number(values.concurrency) }),
+    ...(values['rss-limit-mib'] === undefined ? {} : { rssGrowthLimit: Number(values['rss-limit-mib']) * 1024 * 1024 }),
+    ...(values.only === undefined ? {} : { only: values.only.split(',').map(Number) }),
+    onProgress: (s) => {
+      const rss = Number.isFinite(s.rssMax) ? `${(s.rssMax / 1024 / 1024).toFixed(0)} MiB` : 'n/a';
+      console.log(`  ${(s.elapsedMs / 1000).toFixed(0)} s: ${s.fuzzFrames} random/mutated frames (${s.framesSent} in all), ${s.connections} connections, RSS max ${rss}, good ${s.goodOk} ok / ${s.goodFailed} failed`);
+    },
+  });
+  console.log(formatSummary(summary));
+  process.exitCode = summary.failures.length === 0 ? 0 : 1;
 }

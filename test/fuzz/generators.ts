@@ -7,7 +7,7 @@ import { encodeFrame, FLAGS } from '../../src/protocol/frame.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 
 /**
- * The legal frame kinds of docs/hardening-design.md "Frame header rules": the only
+ * The legal frame kinds of the issue #7 hardening design ("Frame header rules"): the only
  * (type, flags) pairs a decoder with strict header checks accepts, whether the
  * status byte may be non-zero, and whether a body is allowed at all.
  */
@@ -394,7 +394,7 @@ export function mutate(rng: Rng, frame: Buffer, other: Buffer): Buffer {
 
 /**
  * Kinds of fuzz connection. All but 'mixed' and 'garbage' aim at the known
- * defects of issue #7 (hardening-design.md); a fuzz run can leave kinds out with `skip`:
+ * defects of issue #7 (see the hardening design); a fuzz run can leave kinds out with `skip`:
  * - 'dag-bomb': a call whose argument is a msgpackr reference-extension DAG bomb;
  * - 'ping-flood': 1000-5000 pings, read or not; 'ping-storm': 1M pings from a peer that never reads;
  * - 'execution-flood': 500-2000 sleeping calls; 'execution-storm': 300k of them on one socket.

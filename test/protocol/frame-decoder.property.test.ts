@@ -1,5 +1,5 @@
 // Property tests of the frame decoder (issue #7 item E). Valid frames come from
-// the table of legal (type, flags) pairs in hardening-design.md (LEGAL_KINDS), so
+// the table of legal (type, flags) pairs of the issue #7 hardening design (LEGAL_KINDS), so
 // these hold for the decoder with strict header checks too; for arbitrary bytes
 // only the invariant is asserted, never which headers are refused.
 import fc from 'fast-check';
