@@ -31,6 +31,7 @@ export const LEGAL_KINDS: readonly LegalKind[] = Object.freeze([
   { name: 'pong', type: FrameType.Heartbeat, flags: FLAGS.pong, status: 'zero', body: 'empty' },
   { name: 'drain', type: FrameType.Drain, flags: FLAGS.drain, status: 'zero', body: 'any' },
   { name: 'cancel', type: FrameType.Cancel, flags: FLAGS.cancel, status: 'zero', body: 'empty' },
+  { name: 'release', type: FrameType.Release, flags: FLAGS.release, status: 'zero', body: 'empty' },
 ]);
 
 /** A seeded source of random choices (mulberry32 underneath): the same seed gives the same bytes. */
