@@ -74,7 +74,9 @@ describe('observability', () => {
     const echo = client.refer(Echo, { timeout: 60 });
     await echo.echo('x');
     const call = track(echo.sleep(10));
-    await waitFor(() => srv.echo.sleepsStarted === 1, 40, 'the handler to start');
+    // waitFor polls every 5 ms: its timer always expires before the handler's 10 ms sleep, so it sees the
+    // handler start before the response exists, however loaded the machine (a short budget only made it flaky).
+    await waitFor(() => srv.echo.sleepsStarted === 1, 2000, 'the handler to start');
     // Stall this (shared) event loop past the timeout: once it resumes, the handler's
     // timer is due first (its response goes out), then the call's deadline, then the read.
     const end = performance.now() + 150;
