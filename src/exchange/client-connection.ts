@@ -3,7 +3,7 @@ import { hasCode, HeartlineError } from '../errors/heartline-error.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
-import { isDrainBody, readErrorResponse } from '../protocol/messages.js';
+import { isDrainBody, readErrorResponse, readResponse } from '../protocol/messages.js';
 import { hello, readAnswer } from './handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
@@ -393,17 +393,15 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     const call = this.pending.take(header.id);
     if (call === undefined) return;
     let value: unknown;
-    let failure: HeartlineError | undefined;
     try {
-      if (header.status !== 0) failure = readErrorResponse(header.status, body);
-      else value = body.length === 0 ? undefined : decodeBody(body);
+      value = readResponse(header.status, body);
     } catch (err) {
       // Either refusal of the codec, in any response: a protocol error (protocol.md 8).
       call.reject(withOrigin(new HeartlineError('PROTOCOL_ERROR', `${call.request.label}: undecodable response body`, { cause: err }), call.request.origin));
       this.protocolError('undecodable response body');
       return;
     }
-    if (failure !== undefined) call.reject(withOrigin(failure, call.request.origin));
+    if (value instanceof HeartlineError) call.reject(withOrigin(value, call.request.origin));
     else call.resolve(value);
     if (this.stateValue === ConnectionState.Draining) this.closeIfDrained();
   }

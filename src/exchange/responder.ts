@@ -99,17 +99,7 @@ export function runHandler(
   exposeStack: boolean,
   done: (outcome: Outcome, failure?: HandlerFailure) => void,
 ): void {
-  let settled = false;
-  const succeed = (value: unknown): void => {
-    if (settled) return;
-    settled = true;
-    done((peerMax: number) => valueResponse(value, peerMax));
-  };
-  const fail = (error: unknown): void => {
-    if (settled) return;
-    settled = true;
-    done(failureResponse(error, exposeStack), { error });
-  };
+  const run = new HandlerRun(done, exposeStack);
   let result: unknown;
   let then: unknown;
   try {
@@ -117,16 +107,38 @@ export function runHandler(
     // Read `then` once, inside the try: it may be a getter that throws.
     then = (typeof result === 'object' && result !== null) || typeof result === 'function' ? (result as { then?: unknown }).then : undefined;
   } catch (err) {
-    fail(err);
+    run.fail(err);
     return;
   }
   if (typeof then !== 'function') {
-    succeed(result);
+    run.succeed(result);
     return;
   }
   try {
-    then.call(result, succeed, fail);
+    // Unnamed arrows: a named per-call closure costs a defineProperty under esbuild's keepNames (tsx).
+    then.call(result, (value: unknown) => run.succeed(value), (err: unknown) => run.fail(err));
   } catch (err) {
-    fail(err); // ignored if the thenable settled before throwing
+    run.fail(err); // ignored if the thenable settled before throwing
+  }
+}
+
+/** One handler run: reports the first outcome and ignores any later one. */
+class HandlerRun {
+  private settled = false;
+  constructor(
+    private readonly done: (outcome: Outcome, failure?: HandlerFailure) => void,
+    private readonly exposeStack: boolean,
+  ) {}
+
+  succeed(value: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.done((peerMax: number) => valueResponse(value, peerMax));
+  }
+
+  fail(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.done(failureResponse(error, this.exposeStack), { error });
   }
 }

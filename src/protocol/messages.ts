@@ -125,6 +125,18 @@ export function readErrorResponse(status: number, body: Buffer): HeartlineError 
   });
 }
 
+/**
+ * Reads a response (a call's, or the answer to a push): the decoded value for
+ * status 0 (undefined for an empty body), or the HeartlineError an error
+ * response carries (decoded values are plain data, never a HeartlineError, so
+ * `instanceof` tells them apart with no wrapper object). Throws, as
+ * `readErrorResponse` does, when the body is not decodable: a protocol error.
+ */
+export function readResponse(status: number, body: Buffer): unknown {
+  if (status !== 0) return readErrorResponse(status, body);
+  return body.length === 0 ? undefined : decodeBody(body);
+}
+
 /** True when a drain body is acceptable: empty, or a map (its fields are ignored). Never throws. */
 export function isDrainBody(body: Buffer): boolean {
   if (body.length === 0) return true;

@@ -9,7 +9,7 @@ import { errorResponse, failureCode, failureMessage, type EncodedResponse, type 
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
-import { errorBody, readErrorResponse } from '../protocol/messages.js';
+import { errorBody, readResponse } from '../protocol/messages.js';
 import { answer, readHello } from '../exchange/handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
@@ -339,17 +339,15 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     const call = this.pushes.take(header.id);
     if (call === undefined) return;
     let value: unknown;
-    let failure: HeartlineError | undefined;
     try {
-      if (header.status !== 0) failure = readErrorResponse(header.status, body);
-      else value = body.length === 0 ? undefined : decodeBody(body);
+      value = readResponse(header.status, body);
     } catch (err) {
       // Either refusal of the codec, in any answer: a protocol error.
       call.reject(new HeartlineError('PROTOCOL_ERROR', `${call.request.label}: undecodable answer`, { cause: err }));
       this.protocolError('undecodable callback answer');
       return;
     }
-    if (failure !== undefined) call.reject(failure);
+    if (value instanceof HeartlineError) call.reject(value);
     else call.resolve(value);
   }
 
