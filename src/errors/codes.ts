@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   INVALID_CONFIG: { status: 16, retrySafe: false, onWire: false },
   CALLBACK_RELEASED: { status: 17, retrySafe: false, onWire: true },
   SERVER_CLOSED: { status: 18, retrySafe: false, onWire: false },
+  LISTEN_FAILED: { status: 19, retrySafe: false, onWire: false },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
