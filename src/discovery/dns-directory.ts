@@ -189,7 +189,7 @@ export class DnsDirectory implements Directory {
    * fail with UNAVAILABLE while it is under way): `await directory.ready()`
    * before the first call. Rejects with UNAVAILABLE (cause: the DNS error)
    * when that lookup fails, or at once when the last one failed less than
-   * `minInterval` ago.
+   * `minInterval` ago; with CLIENT_CLOSED after `close()`.
    */
   async ready(): Promise<readonly ProviderInfo[]> {
     if (this.stateValue === S.Closed) throw new HeartlineError('CLIENT_CLOSED', `DnsDirectory ${this.name} is closed`);
@@ -199,6 +199,7 @@ export class DnsDirectory implements Directory {
       this.resolveNow();
     }
     await this.inFlight;
+    if ((this.stateValue as DnsDirectoryState) === S.Closed) throw new HeartlineError('CLIENT_CLOSED', `DnsDirectory ${this.name} was closed during its lookup`);
     // Read again: the lookup awaited above set it.
     if ((this.lastOk as boolean | undefined) !== true) throw this.failure();
     return this.providers;

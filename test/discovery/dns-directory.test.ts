@@ -273,6 +273,25 @@ describe('DnsDirectory (resolver stub, fake timers)', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('ready() rejects CLIENT_CLOSED when close() comes during its lookup, and the late answer is ignored', async () => {
+    let release!: () => void;
+    const slow: DnsLookup = {
+      resolve4: () => new Promise((resolve) => (release = () => resolve(['10.0.0.1']))),
+      resolve6: async () => [],
+      resolveSrv: async () => [],
+    };
+    const d = make({ resolver: slow, family: 4 });
+    const listener = vi.fn();
+    d.subscribe(listener);
+    const ready = d.ready();
+    d.close();
+    release();
+    await expectCode(ready, 'CLIENT_CLOSED');
+    expect(d.list()).toEqual([]);
+    expect(listener).not.toHaveBeenCalled();
+    await expectCode(d.ready(), 'CLIENT_CLOSED');
+  });
+
   it('a listener that throws is logged and does not stop the others', async () => {
     const error = vi.fn();
     const d = make({ logger: { warn: vi.fn(), error } });
