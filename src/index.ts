@@ -10,6 +10,7 @@ export type { Remote } from './consumer/stub.js';
 export type { ConnectionInfo } from './consumer/connection-registry.js';
 export { StaticDirectory, type Directory, type ProviderEntry, type ProviderInfo } from './consumer/directory.js';
 export { EndpointState } from './consumer/endpoint.js';
+export { DnsDirectory, DnsDirectoryState, type DnsDirectoryOptions, type DnsLookup } from './discovery/dns-directory.js';
 export type { BackoffOptions } from './consumer/backoff.js';
 export type { Candidate, HashKey, Invocation, LoadBalanceName, LoadBalancer } from './consumer/load-balance/index.js';
 export { Server, type ServerAddress, type ServerConnectionInfo, type ServerEvents, type ServerOptions } from './provider/server.js';

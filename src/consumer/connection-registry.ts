@@ -1,6 +1,7 @@
 import type { ClientConnection } from '../exchange/client-connection.js';
 import type { DisconnectReason } from '../exchange/connection-state.js';
 import { now } from '../transport/clock.js';
+import { callGuarded } from '../transport/guarded.js';
 import type { ProviderAddress } from './address.js';
 import { isDirectory, StaticDirectory, toProviderInfo, type Directory, type ProviderEntry } from './directory.js';
 import { Endpoint, EndpointState, type EndpointObserver, type EndpointOptions } from './endpoint.js';
@@ -56,6 +57,14 @@ export interface RegistryOptions extends EndpointOptions {
  * directory update) retire at once.
  */
 export const UNREFERENCED_LINGER_MS = 30_000;
+
+/**
+ * Disconnects that say an address may no longer hold a provider: reported to
+ * the directories that list it (`Directory.reportFailure`). Not the closes
+ * this client made, a drain (the reconnect after it fails if the provider is
+ * gone) or a refusal (the provider is there, at its cap).
+ */
+const ADDRESS_FAILURES: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>(['connect-failed', 'closed-by-peer', 'heartbeat-timeout', 'socket-error', 'protocol-error']);
 
 /** One followed provider list: a Directory, or an inline array (interned by its content). */
 interface Tracking {
@@ -279,6 +288,16 @@ export class ConnectionRegistry implements EndpointObserver {
     if (this.retiring.has(endpoint) && endpoint.connections().length === 0) this.retiring.delete(endpoint);
     // Also for a connection that never became ready ('connect-failed', 'refused'), which had no `connect` event.
     this.events.disconnect(describe(endpoint, conn), reason);
+    if (ADDRESS_FAILURES.has(reason)) this.reportFailure(endpoint.address);
+  }
+
+  /** Tells the followed directories that list `address` (and can look again) that it failed. */
+  private reportFailure(address: ProviderAddress): void {
+    for (const t of this.directories.values()) {
+      const directory = t.directory;
+      if (typeof directory.reportFailure !== 'function' || !t.current.has(address.key)) continue;
+      callGuarded(this.options.connection.logger, 'a Directory reportFailure', directory.reportFailure, directory, [address]);
+    }
   }
 
   onReconnect(endpoint: Endpoint, attempts: number): void {

@@ -20,6 +20,13 @@ export interface Directory {
   list(): readonly ProviderInfo[];
   /** Calls `listener` after every change; returns a function that unsubscribes. */
   subscribe(listener: (providers: readonly ProviderInfo[]) => void): () => void;
+  /**
+   * Optional. The client calls it when a connection to `address`, which this
+   * directory lists, could not be opened or was lost (not when it was closed
+   * on purpose, drained or refused): a directory that can look again, such as
+   * DNS, does so soon, within its own rate limit. Must not throw.
+   */
+  reportFailure?(address: ProviderAddress): void;
 }
 
 export const DEFAULT_WEIGHT = 100;
