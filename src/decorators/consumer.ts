@@ -18,8 +18,11 @@ export interface ConsumerFieldTypeError<T> {
  * so those are not checked there.
  */
 export interface ConsumerDecorator<T> {
-  /** Standard (TC39) decorators: `(undefined, context)`. */
-  <This, V>(value: undefined, context: ClassFieldDecoratorContext<This, V> & (Remote<T> extends V ? unknown : ConsumerFieldTypeError<T>)): void;
+  /** Standard (TC39) decorators: `(undefined, context)`, on an instance field that is not `#private`. */
+  <This, V>(
+    value: undefined,
+    context: ClassFieldDecoratorContext<This, V> & { readonly static: false; readonly private: false } & (Remote<T> extends V ? unknown : ConsumerFieldTypeError<T>),
+  ): void;
   /** Legacy decorators (`experimentalDecorators`): `(prototype, name)`. */
   <O extends object, K extends string | symbol>(
     target: O,
