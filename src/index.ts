@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 
-export { Service } from './decorators/service.js';
-export { Provider, type ProviderOptions } from './decorators/provider.js';
-export { Consumer } from './decorators/consumer.js';
-export { serviceOf, type Contract, type MethodOptions, type ServiceDefinition, type ServiceOptions } from './decorators/metadata.js';
+export { Service, type ServiceDecorator } from './decorators/service.js';
+export { Provider, type ProviderDecorator, type ProviderOptions } from './decorators/provider.js';
+export { Consumer, type ConsumerDecorator, type ConsumerFieldTypeError } from './decorators/consumer.js';
+export { serviceOf, type Contract, type MethodOptions, type ServiceDefinition, type ServiceMethods, type ServiceOptions } from './decorators/metadata.js';
 export { Client, type ClientEvents, type ClientOptions } from './consumer/client.js';
 export type { ClusterMode, ReferenceOptions, StackTraceMode } from './consumer/reference.js';
 export type { Remote } from './consumer/stub.js';

@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { serviceOf, type Contract } from '../decorators/metadata.js';
 import type { DisconnectReason } from '../exchange/connection-state.js';
+import { HeartlineError } from '../errors/heartline-error.js';
 import { resolveClientOptions, validateReferenceOptions, type ClientOptions } from './client-options.js';
+import { consumerFieldsOf } from './consumer-fields.js';
 import { ConnectionRegistry, type ConnectionInfo, type ProviderListHold } from './connection-registry.js';
 import { StaticDirectory } from './directory.js';
 import { Reference, type ReferenceDefaults, type ReferenceOptions } from './reference.js';
@@ -19,14 +21,6 @@ export interface ClientEvents {
   /** A provider that was lost is reachable again, after `attempts` tries. */
   reconnect: [address: string, attempts: number];
 }
-
-interface ConsumerField {
-  property: string | symbol;
-  contract: Contract;
-  options: ReferenceOptions;
-}
-
-export const CONSUMER_FIELDS_KEY = 'heartline:consumers';
 
 /**
  * A Heartline consumer. It owns a connection registry (per provider, lazily
@@ -83,13 +77,20 @@ export class Client extends EventEmitter<ClientEvents> {
   refer<T>(contract: Contract<T>, options: ReferenceOptions = {}): Remote<T> {
     const valid = validateReferenceOptions(options);
     if (valid.providers === undefined && this.defaults.providers !== undefined) this.providersHold ??= this.registry.hold(this.defaults.providers);
-    const reference = new Reference(serviceOf(contract), valid, this.defaults, this.registry);
+    const reference = new Reference(serviceOf(contract, 'client.refer'), valid, this.defaults, this.registry);
     return createStub<T>(reference);
   }
 
-  /** Fills the `@Consumer` fields of `target` with stubs and returns it. */
+  /**
+   * Fills the `@Consumer` fields of `target` with stubs and returns it. Throws
+   * INVALID_CONFIG when `target` has no `@Consumer` field.
+   */
   inject<T extends object>(target: T): T {
-    const fields: ConsumerField[] = Reflect.getMetadata(CONSUMER_FIELDS_KEY, target) ?? [];
+    const fields = typeof target === 'object' && target !== null ? consumerFieldsOf(target) : [];
+    if (fields.length === 0) {
+      const name = (target as object | null)?.constructor?.name || 'object';
+      throw new HeartlineError('INVALID_CONFIG', `client.inject(${name}): ${name} has no @Consumer fields: decorate a field with @Consumer(Contract)`);
+    }
     for (const field of fields) {
       Object.defineProperty(target, field.property, { value: this.refer(field.contract, field.options), enumerable: true, configurable: true, writable: false });
     }

@@ -27,8 +27,8 @@ export interface MethodOptions {
   callbacks?: number[];
 }
 
-/** Options of `@Service(name, options)`. */
-export interface ServiceOptions {
+/** Options of `@Service(name, options)`; `M` is the union of the method names (inferred from `methods`). */
+export interface ServiceOptions<M extends string = string> {
   /** Service version; a call only reaches a provider of the same version. Default `''`. */
   version?: string;
   /** Service group, to run several implementations of one version side by side. Default `''`. */
@@ -37,7 +37,7 @@ export interface ServiceOptions {
    * The methods of the contract, each with its options (`{}` for defaults).
    * Providers expose exactly these; nothing else can be called remotely.
    */
-  methods: Record<string, MethodOptions>;
+  methods: Record<M, MethodOptions>;
 }
 
 /** What `@Service` records about a contract class. */
@@ -52,9 +52,20 @@ export interface ServiceDefinition {
 /** Any class, abstract or not, whose instances are `T`. */
 export type Contract<T = unknown> = abstract new (...args: never[]) => T;
 
+/**
+ * What a contract's instances must have for `@Service` to list methods `M`: a
+ * method (abstract or not) of each name. Unchecked when the names are not known
+ * at compile time (`M` is `string`).
+ */
+export type ServiceMethods<M extends string> = string extends M
+  ? unknown
+  : { [K in M]: K extends ReservedName ? { 'cannot be a remote method (reserved name)': K } : (...args: never) => unknown };
+
+/** Names `@Service` refuses as methods (checked at run time too). */
+export type ReservedName = 'constructor' | '__proto__' | 'then' | keyof Object;
+
 export const SERVICE_KEY = 'heartline:service';
 export const PROVIDER_KEY = 'heartline:provider';
-export const CONSUMERS_KEY = 'heartline:consumers';
 
 /** Names that can never be remote methods. */
 const RESERVED = new Set(['constructor', '__proto__', 'then', ...Object.getOwnPropertyNames(Object.prototype)]);
@@ -83,11 +94,16 @@ export function defineService(name: string, options: ServiceOptions): ServiceDef
   return Object.freeze({ name, version: options.version ?? '', group: options.group ?? '', methods });
 }
 
-/** The definition `@Service` recorded on `contract`; throws INVALID_CONFIG when there is none. */
-export function serviceOf(contract: Contract): ServiceDefinition {
-  const def: ServiceDefinition | undefined = Reflect.getOwnMetadata(SERVICE_KEY, contract);
+/**
+ * The definition `@Service` recorded on `contract`; throws INVALID_CONFIG when
+ * there is none. `caller` names the API in the message (`client.refer`).
+ */
+export function serviceOf(contract: Contract, caller?: string): ServiceDefinition {
+  const def: ServiceDefinition | undefined = typeof contract === 'function' ? Reflect.getOwnMetadata(SERVICE_KEY, contract) : undefined;
   if (def === undefined) {
-    throw new HeartlineError('INVALID_CONFIG', `${contract?.name ?? String(contract)} is not a service contract: decorate it with @Service`);
+    const name = typeof contract === 'function' ? contract.name || 'an anonymous class' : String(contract);
+    const at = caller === undefined ? '' : `${caller}(${name}): `;
+    throw new HeartlineError('INVALID_CONFIG', `${at}${name} is not a service contract: decorate it with @Service(name, { methods })`);
   }
   return def;
 }

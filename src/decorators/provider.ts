@@ -1,4 +1,5 @@
 import { HeartlineError } from '../errors/heartline-error.js';
+import { checkClassTarget } from './decorator-form.js';
 import { PROVIDER_KEY, serviceOf, type Contract } from './metadata.js';
 
 /** Options of `@Provider(Contract, options)` and `server.register(...)`. */
@@ -24,22 +25,37 @@ export interface ProviderRecord {
 }
 
 /**
+ * What `@Provider(Contract)` returns: a class decorator, legacy or standard,
+ * that accepts only a class whose instances implement the contract `T`.
+ */
+export type ProviderDecorator<T> = (target: new (...args: never[]) => T, context?: ClassDecoratorContext) => void;
+
+/**
  * Marks a class as the implementation of a contract. Register an instance with
  * `server.register(new GreeterImpl())`.
  */
-export function Provider<T>(contract: Contract<T>, options: ProviderOptions = {}): (target: new (...args: never[]) => T) => void {
-  serviceOf(contract); // fail at declaration time when the contract is not a @Service
+export function Provider<T>(contract: Contract<T>, options: ProviderOptions = {}): ProviderDecorator<T> {
+  const definition = serviceOf(contract, '@Provider'); // fail at declaration time when the contract is not a @Service
   const record: ProviderRecord = Object.freeze({ contract, options: Object.freeze({ ...options }) });
-  return (target) => {
+  return (target: Function, context?: unknown) => {
+    checkClassTarget(`@Provider(${contract.name || definition.name})`, target, context);
     Reflect.defineMetadata(PROVIDER_KEY, record, target);
   };
 }
 
-/** The `@Provider` record of an instance's class; throws INVALID_CONFIG when there is none. */
-export function providerOf(instance: object): ProviderRecord {
-  const record: ProviderRecord | undefined = Reflect.getMetadata(PROVIDER_KEY, instance.constructor);
+/**
+ * The `@Provider` record of an instance's class; throws INVALID_CONFIG when there
+ * is none. `caller` names the API in the message (`server.register`).
+ */
+export function providerOf(instance: object, caller = 'providerOf'): ProviderRecord {
+  const ctor: unknown = instance?.constructor;
+  const record: ProviderRecord | undefined = typeof ctor === 'function' ? Reflect.getMetadata(PROVIDER_KEY, ctor) : undefined;
   if (record === undefined) {
-    throw new HeartlineError('INVALID_CONFIG', `${instance.constructor?.name ?? 'object'} is not a provider: decorate its class with @Provider(Contract)`);
+    const name = typeof ctor === 'function' && ctor.name !== '' ? ctor.name : undefined;
+    throw new HeartlineError(
+      'INVALID_CONFIG',
+      `${caller}(${name === undefined ? 'object' : `new ${name}()`}): ${name ?? 'its class'} is not a provider: decorate its class with @Provider(Contract), or call ${caller}(Contract, implementation)`,
+    );
   }
   return record;
 }

@@ -94,10 +94,12 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   register<T extends object>(contract: Contract<T>, implementation: T, options?: ProviderOptions): this;
   register(a: object, b?: object, c?: ProviderOptions): this {
     if (typeof a === 'function') {
-      if (b === undefined) throw new HeartlineError('INVALID_CONFIG', 'register(contract, implementation): implementation missing');
+      if (b === undefined) {
+        throw new HeartlineError('INVALID_CONFIG', `server.register(${a.name || 'contract'}): pass an instance (server.register(new Impl())) or a contract and its implementation`);
+      }
       this.registry.register(a as Contract, b, c);
     } else {
-      const record = providerOf(a);
+      const record = providerOf(a, 'server.register');
       this.registry.register(record.contract, a, { ...record.options, ...(b as ProviderOptions | undefined) });
     }
     return this;

@@ -30,7 +30,7 @@ export class ServiceRegistry {
   private readonly services = new Map<string, Map<string, Map<string, ExportedService>>>();
 
   register(contract: Contract, instance: object, options: ProviderOptions = {}): ExportedService {
-    const definition = serviceOf(contract);
+    const definition = serviceOf(contract, 'server.register');
     const version = options.version ?? definition.version;
     const group = options.group ?? definition.group;
     if (this.lookup(definition.name, version, group) !== undefined) {
@@ -47,7 +47,8 @@ export class ServiceRegistry {
     for (const [name, opts] of definition.methods) {
       const fn: unknown = (instance as Record<string, unknown>)[name];
       if (typeof fn !== 'function') {
-        throw new HeartlineError('INVALID_CONFIG', `${definition.name}.${name} is declared by the contract but not implemented`);
+        const by = instance.constructor?.name;
+        throw new HeartlineError('INVALID_CONFIG', `server.register: ${definition.name}.${name} is declared by the contract but not implemented${by ? ` by ${by}` : ''}`);
       }
       methods.set(name, fn as Handler);
       if (opts.callbacks !== undefined && opts.callbacks.length > 0) callbacks.set(name, opts.callbacks);

@@ -12,6 +12,7 @@ import { settle, trackResources } from '../helpers/leaks.js';
 @Service('opts.Thing', { methods: { get: {}, watch: { callbacks: [0] } } })
 abstract class Thing {
   abstract get(): Promise<string>;
+  abstract watch(onChange: (value: string) => void): Promise<void>;
 }
 
 const NOT_NUMBERS: unknown[] = [NaN, Infinity, -Infinity, '5', null, true, {}];

@@ -85,6 +85,7 @@ describe('decorators', () => {
 
   it('a method listed as constructor in an object literal throws', () => {
     expectThrowCode(() => {
+      // @ts-expect-error TypeScript refuses a reserved name too; this checks the run-time guard
       @Service('test.Ctor', { methods: { constructor: {} } })
       abstract class Ctor {}
       return Ctor;
