@@ -113,6 +113,17 @@ describe('value check', () => {
       expect(value).toEqual({ a: 1, gone: undefined, nested: [{ b: undefined, c: 2 }] }); // not changed in place
     });
 
+    it('bodies encoded with and without omitting stay intact (both encoders write to one slab, each past the last)', () => {
+      const first = encodeBody({ keep: 'x'.repeat(40) });
+      const copy = Buffer.from(first);
+      const second = encodeBody({ drop: undefined, keep: 'y'.repeat(40) }, true);
+      const third = encodeBody({ keep: 'z'.repeat(40) });
+      expect(first).toEqual(copy);
+      expect(decodeBody(second)).toEqual({ keep: 'y'.repeat(40) });
+      expect(decodeBody(third)).toEqual({ keep: 'z'.repeat(40) });
+      expect(decodeBody(first)).toEqual({ keep: 'x'.repeat(40) });
+    });
+
     it('sends an undefined array element as nil', () => {
       const value = [1, undefined, , 3]; // eslint-disable-line no-sparse-arrays
       expect(checkValue(value, 'result')).toBe(AS_IS);
