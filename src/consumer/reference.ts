@@ -5,6 +5,7 @@ import type { ClientConnection } from '../exchange/client-connection.js';
 import { withOrigin } from '../exchange/pending-calls.js';
 import { encodeBody } from '../protocol/codec.js';
 import { requestTuple, type Attachments } from '../protocol/messages.js';
+import { checkArgs, OMIT_UNDEFINED, trimArgs } from '../protocol/value-check.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import type { ConnectionRegistry, ProviderListHold } from './connection-registry.js';
@@ -153,25 +154,34 @@ export class Reference {
       Error.captureStackTrace(origin, caller ?? this.invoke);
     }
     if (this.registry.isClosed) return Promise.reject(withOrigin(new HeartlineError('CLIENT_CLOSED', `${m.label}: the client is closed`), origin));
-    let body: Buffer | undefined;
-    let encode: ((conn: ClientConnection) => Buffer) | undefined;
-    if (m.callbacks === undefined) {
-      try {
-        body = this.encode(method, args);
-      } catch (err) {
-        return Promise.reject(withOrigin(new HeartlineError('SERIALIZATION_ERROR', `${m.label}: arguments could not be encoded: ${(err as Error).message}`, { cause: err }), origin));
-      }
-    } else {
-      const positions = m.callbacks;
+    // Trailing undefined arguments are dropped, so that the handler's parameter defaults apply.
+    args = trimArgs(args);
+    const positions = m.callbacks;
+    if (positions !== undefined) {
       for (const i of positions) {
         if (typeof args[i] !== 'function') return Promise.reject(withOrigin(new HeartlineError('SERIALIZATION_ERROR', `${m.label}: argument ${i} must be a function (a callback)`), origin));
       }
-      // Callback ids belong to a connection, so such calls are encoded once the connection is known.
-      encode = (conn) => {
-        // All of the call's new callbacks are registered, or none (over the connection's cap: LIMIT_EXCEEDED).
-        const ids = conn.callbacks.registerAll(positions.map((i) => args[i] as Function));
-        return this.encode(method, args.map((a, i) => (positions.includes(i) ? ids[positions.indexOf(i)] : a)));
-      };
+    }
+    let body: Buffer | undefined;
+    let encode: ((conn: ClientConnection) => Buffer) | undefined;
+    try {
+      // Refused before anything is written: a value the provider would receive changed (value-check.ts).
+      const check = checkArgs(args, positions);
+      if (typeof check === 'string') return Promise.reject(withOrigin(new HeartlineError('SERIALIZATION_ERROR', `${m.label}: ${check}`), origin));
+      const omitUndefined = check === OMIT_UNDEFINED;
+      if (positions === undefined) {
+        body = this.encode(method, args, omitUndefined);
+      } else {
+        // Callback ids belong to a connection, so such calls are encoded once the connection is known.
+        encode = (conn) => {
+          // All of the call's new callbacks are registered, or none (over the connection's cap: LIMIT_EXCEEDED).
+          const ids = conn.callbacks.registerAll(positions.map((i) => args[i] as Function));
+          return this.encode(method, args.map((a, i) => (positions.includes(i) ? ids[positions.indexOf(i)] : a)), omitUndefined);
+        };
+      }
+    } catch (err) {
+      // A getter or proxy in the arguments threw, or msgpackr refused what the check let through.
+      return Promise.reject(withOrigin(new HeartlineError('SERIALIZATION_ERROR', `${m.label}: arguments could not be encoded: ${(err as Error).message}`, { cause: err }), origin));
     }
     const call: EndpointCall = {
       label: m.label,
@@ -275,8 +285,8 @@ export class Reference {
     return this.cache.entries;
   }
 
-  private encode(method: string, args: unknown[]): Buffer {
-    return encodeBody(requestTuple(this.definition.name, this.version, this.group, method, args, this.attachments));
+  private encode(method: string, args: unknown[], omitUndefined: boolean): Buffer {
+    return encodeBody(requestTuple(this.definition.name, this.version, this.group, method, args, this.attachments), omitUndefined);
   }
 
   private resolve(method: string): ResolvedMethod {

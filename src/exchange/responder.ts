@@ -3,6 +3,7 @@ import { HeartlineError } from '../errors/heartline-error.js';
 import { encodeBody } from '../protocol/codec.js';
 import { HEADER_SIZE } from '../protocol/constants.js';
 import { errorBody } from '../protocol/messages.js';
+import { checkValue, OMIT_UNDEFINED } from '../protocol/value-check.js';
 
 /** The status and body of one response frame. */
 export interface EncodedResponse {
@@ -15,16 +16,24 @@ export function errorResponse(code: ErrorCode, message: string): EncodedResponse
   return { status: ERROR_CODES[code].status, body: encodeBody(errorBody(code, message)) };
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /**
- * The response for a handler's return value: the encoded value, or
- * SERIALIZATION_ERROR / PAYLOAD_TOO_LARGE when it cannot be sent to a peer that
- * accepts frames of at most `peerMaxFrameSize` bytes.
+ * The response for a handler's return value: the encoded value (undefined as
+ * an empty body, which carries no value: protocol.md 4.2), or
+ * SERIALIZATION_ERROR when value-check.ts refuses it, or PAYLOAD_TOO_LARGE
+ * when it cannot be sent to a peer that accepts frames of at most
+ * `peerMaxFrameSize` bytes.
  */
 export function valueResponse(value: unknown, peerMaxFrameSize: number): EncodedResponse {
+  if (value === undefined) return { status: 0, body: EMPTY };
   let body: Buffer;
   try {
-    body = encodeBody(value);
+    const check = checkValue(value, 'result');
+    if (typeof check === 'string') return errorResponse('SERIALIZATION_ERROR', check);
+    body = encodeBody(value, check === OMIT_UNDEFINED);
   } catch (err) {
+    // A getter or proxy in the result threw.
     return errorResponse('SERIALIZATION_ERROR', `result could not be encoded: ${(err as Error).message}`);
   }
   if (HEADER_SIZE + body.length > peerMaxFrameSize) {

@@ -8,7 +8,8 @@ import { integersInPlace, scanBody } from './msgpack-scan.js';
  *
  * - `useRecords: false`: msgpackr's record extension is not standard;
  * - `mapsAsObjects: true`: a map decodes to a plain object, not a `Map`;
- * - `encodeUndefinedAsNil: true`: `undefined` travels as nil;
+ * - `encodeUndefinedAsNil: true`: `undefined` travels as nil (in an array;
+ *   an object's undefined properties are omitted, see `omitUndefined`);
  * - `int64AsType: 'auto'`: a 64-bit integer decodes to a `number` when it fits
  *   in ±2^53 and to a `bigint` otherwise, so nothing is silently rounded; a
  *   `bigint` encodes as int64/uint64 and one beyond 64 bits fails to encode.
@@ -16,7 +17,7 @@ import { integersInPlace, scanBody } from './msgpack-scan.js';
  *   them; the scan keeps them away from it).
  * - `structuredClone: false`: msgpackr refuses its reference extensions.
  */
-const packr = new Packr({
+const options = {
   useRecords: false,
   mapsAsObjects: true,
   encodeUndefinedAsNil: true,
@@ -26,7 +27,15 @@ const packr = new Packr({
   useBigIntExtension: false,
   largeBigIntToFloat: false,
   structuredClone: false, // a second lock on the 0x69/0x70 reference extensions: msgpackr throws on them
-});
+};
+const packr = new Packr(options);
+/**
+ * The same, except that object properties whose value is undefined are left
+ * out (`skipValues`, missing from msgpackr's typings). Used only for values
+ * value-check.ts found such properties in: its key loop is slower, and no copy
+ * of the value is needed. msgpackr's output slab is module-wide, shared by both.
+ */
+const packrOmitting = new Packr({ ...options, skipValues: [undefined] } as typeof options);
 
 /**
  * Encodes one value. Every number that is a safe integer goes out as a
@@ -36,10 +45,12 @@ const packr = new Packr({
  * bytes). The returned buffer is a view of msgpackr's slab that no later
  * encode writes to (pack() starts each value past the previous one), so it can
  * be rewritten here and queued as is. Throws on values MessagePack cannot
- * carry (symbols, bigints over 64 bits).
+ * carry (symbols, bigints over 64 bits); application values are checked
+ * before (value-check.ts), which also tells whether to `omitUndefined`
+ * properties (else they go as nil).
  */
-export function encodeBody(value: unknown): Buffer {
-  const bytes = packr.pack(value);
+export function encodeBody(value: unknown, omitUndefined = false): Buffer {
+  const bytes = (omitUndefined ? packrOmitting : packr).pack(value);
   if (bytes.indexOf(0xcb) !== -1) integersInPlace(bytes);
   return bytes;
 }

@@ -7,6 +7,7 @@ import { PingGuard } from '../exchange/ping-guard.js';
 import { PendingCalls, type PendingCall } from '../exchange/pending-calls.js';
 import { errorResponse, failureCode, failureMessage, type EncodedResponse, type Outcome } from '../exchange/responder.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
+import { checkArgs, OMIT_UNDEFINED, trimArgs } from '../protocol/value-check.js';
 import { FrameType, HEADER_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
 import { errorBody, readResponse } from '../protocol/messages.js';
@@ -319,7 +320,11 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     const label = `callback ${callbackId} of ${this.peer}`;
     let body: Buffer;
     try {
-      body = encodeBody([callbackId, args]);
+      // As a call's: trailing undefined dropped, and refused rather than changed (value-check.ts).
+      args = trimArgs(args);
+      const check = checkArgs(args);
+      if (typeof check === 'string') return Promise.reject(new HeartlineError('SERIALIZATION_ERROR', `${label}: ${check}`));
+      body = encodeBody([callbackId, args], check === OMIT_UNDEFINED);
     } catch (err) {
       return Promise.reject(new HeartlineError('SERIALIZATION_ERROR', `${label}: arguments could not be encoded`, { cause: err }));
     }

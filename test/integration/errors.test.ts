@@ -90,16 +90,21 @@ describe('errors', () => {
     );
   });
 
-  it('a __proto__ key in an argument is refused (BAD_REQUEST) before any decoding; no prototype is polluted', async () => {
-    const { echo, impl } = await setup();
+  it('a __proto__ key in an argument is refused by the caller (SERIALIZATION_ERROR) and, sent raw, by the provider (BAD_REQUEST) before any decoding; no prototype is polluted', async () => {
+    const { echo, impl, port } = await setup();
     const arg = JSON.parse('{"__proto__": {"polluted": true}, "plain": 1}') as Record<string, unknown>;
     expect(Object.hasOwn(arg, '__proto__')).toBe(true);
 
-    await expectCode(echo.echo(arg), 'BAD_REQUEST');
+    const err = await expectCode(echo.echo(arg), 'SERIALIZATION_ERROR');
+    expect(err.message).toContain('argument 0 .__proto__:');
+    // A peer that sends it anyway (the raw socket encodes without the caller's check).
+    const raw = defer(await RawConnection.open(port), (r) => r.destroy());
+    expect((await raw.call(1, ['test.Echo', '1.0.0', '', 'echo', [arg], null])).code).toBe('BAD_REQUEST');
     expect(impl.received).toEqual([]);
     expect((Object.prototype as Record<string, unknown>).polluted).toBeUndefined();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(await echo.echo({ plain: 1 })).toEqual({ plain: 1 }); // the connection stays
+    expect((await raw.call(2, ['test.Echo', '1.0.0', '', 'echo', [{ plain: 2 }], null])).body).toEqual({ plain: 2 });
   });
 
   it('a stub is not thenable', async () => {
