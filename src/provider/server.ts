@@ -51,6 +51,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   private readonly net: NetServer;
   private readonly host: string | undefined;
   private readonly port: number;
+  private readonly backlog: number;
   private readonly connectionOptions: ServerConnectionOptions;
   private readonly closeGracePeriod: number;
   private readonly accepts: number;
@@ -67,6 +68,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     const o = resolveServerOptions(options);
     this.host = o.host;
     this.port = o.port;
+    this.backlog = o.backlog;
     this.closeGracePeriod = o.closeGracePeriod;
     this.accepts = o.accepts;
     this.connectionOptions = {
@@ -125,7 +127,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
         reject(err);
       };
       this.net.once('error', onError);
-      this.net.listen(this.port, this.host, () => {
+      this.net.listen({ port: this.port, host: this.host, backlog: this.backlog }, () => {
         this.net.off('error', onError);
         this.abortListen = undefined;
         if (this.closing !== undefined) {

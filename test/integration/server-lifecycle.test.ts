@@ -2,7 +2,8 @@
 // (SERVER_CLOSED), listen() while listening is INVALID_CONFIG, close() is
 // idempotent. Before, a closed server listened again, and a second close()
 // returned the first (settled) promise and left the new socket open.
-import { afterAll, describe, expect, it } from 'vitest';
+import { Server as NetServer } from 'node:net';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Server, silentLogger } from '../../src/index.js';
 import { Echo, EchoImpl } from '../helpers/contract.js';
 import { expectCode, freePort, newClient, useCleanup } from '../helpers/server.js';
@@ -63,6 +64,20 @@ describe('server listen and close', () => {
     await expect(server.listen()).rejects.toMatchObject({ code: 'EADDRINUSE' });
     await holder.close();
     expect((await server.listen()).port).toBe(port);
+  });
+
+  it('backlog is the listen queue handed to listen() (default 511)', async () => {
+    const spy = vi.spyOn(NetServer.prototype, 'listen');
+    try {
+      const server = defer(new Server({ host: '127.0.0.1', port: 0, backlog: 7, logger: silentLogger }), (s) => s.close());
+      await server.listen();
+      expect(spy).toHaveBeenLastCalledWith(expect.objectContaining({ port: 0, host: '127.0.0.1', backlog: 7 }), expect.any(Function));
+      const byDefault = defer(new Server({ host: '127.0.0.1', port: 0, logger: silentLogger }), (s) => s.close());
+      await byDefault.listen();
+      expect(spy).toHaveBeenLastCalledWith(expect.objectContaining({ backlog: 511 }), expect.any(Function));
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 
