@@ -114,6 +114,8 @@ export class ActiveCounter {
           if (q.live === 0 && this.queues.get(limit) === q) this.queues.delete(limit);
           reject(new HeartlineError('LIMIT_EXCEEDED', `${label}: waited ${timeoutMs} ms for one of ${limit} active slots`));
         }, timeoutMs);
+        // A waiter exists only while calls hold the slots, and a call in flight holds its connection's socket ref'd.
+        waiter.timer.unref();
       }
       q.push(waiter);
       this.waitingCount++;

@@ -60,6 +60,13 @@ export interface ClientOptions {
    * µs per call). `off`: Heartline's own frames only.
    */
   stackTraces?: StackTraceMode;
+  /**
+   * Keep the process alive while a connection is open, even with nothing to do
+   * on it. Default false: a socket holds the process only while a call is
+   * pending or waiting for it, or a callback is registered on it, so a script
+   * ends when its work ends without `client.close()`.
+   */
+  keepProcessAlive?: boolean;
   /** Random source in [0, 1) for load balancing and backoff jitter (seed it in tests). Default Math.random. */
   random?: () => number;
   /** Where protocol errors and failsafe failures are reported: `{ warn, error }`. Default: stderr. */
@@ -86,6 +93,7 @@ export interface ResolvedClientOptions {
   readonly maxQueuedBytes: number;
   readonly keepAliveDelay: number;
   readonly stackTraces: StackTraceMode;
+  readonly keepProcessAlive: boolean;
   readonly random: () => number;
   readonly logger: Logger;
 }
@@ -133,6 +141,7 @@ export function resolveClientOptions(options: ClientOptions | undefined): Resolv
     maxQueuedBytes: num('maxQueuedBytes', o.maxQueuedBytes, COUNT) ?? 4 * maxFrameSize,
     keepAliveDelay: num('keepAliveDelay', o.keepAliveDelay, TIME) ?? 60_000,
     stackTraces: oneOf('stackTraces', o.stackTraces, STACK_TRACE_MODES) ?? 'async',
+    keepProcessAlive: bool('keepProcessAlive', o.keepProcessAlive) ?? false,
     random: fn('random', o.random) ?? Math.random,
     logger: loggerOption('logger', o.logger) ?? consoleLogger,
   });

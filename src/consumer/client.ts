@@ -56,6 +56,7 @@ export class Client extends EventEmitter<ClientEvents> {
           heartbeat: o.heartbeat,
           heartbeatMisses: o.heartbeatMisses,
           maxCallbacks: o.maxCallbacks,
+          keepProcessAlive: o.keepProcessAlive,
           logger: o.logger,
         },
         maxConnections: o.connections,

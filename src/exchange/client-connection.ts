@@ -29,6 +29,8 @@ export interface ClientConnectionOptions {
   heartbeatMisses: number;
   /** Live callback functions on this connection; one more fails the call with LIMIT_EXCEEDED (`maxCallbacks`). Default 1000. */
   maxCallbacks?: number | undefined;
+  /** Keep the process alive while the socket is open, even with no work on it (`keepProcessAlive`). Default false. */
+  keepProcessAlive?: boolean | undefined;
   logger: Logger;
 }
 
@@ -77,9 +79,11 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   private readonly options: ClientConnectionOptions;
   private readonly observer: ConnectionObserver | undefined;
   private readonly transport: Transport;
-  private readonly pending = new PendingCalls((call) => this.timeoutCall(call));
+  private readonly pending = new PendingCalls((call) => this.timeoutCall(call), () => this.syncRef());
   /** Calls made before the handshake completed, in order. */
   private waiting: PendingCall[] = [];
+  /** One-way calls accepted and not settled yet (waiting for the handshake or for their write). */
+  private oneWayOpen = 0;
   /** One-way calls queued in the writer, in write order, from `unflushedHead` on: they settle on the flush. */
   private unflushed: PendingCall[] = [];
   private unflushedHead = 0;
@@ -119,6 +123,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     const socket = netConnect({ host: options.host, port: options.port });
     this.transport = new Transport(socket, options, this);
     this.transport.writer.onFlush = (flushedSeq) => this.settleFlushed(flushedSeq);
+    this.syncRef(); // nothing to do yet: an eager connect does not hold the process
     socket.once('connect', () => this.startHandshake());
     this.connectTimer = setTimeout(() => {
       this.shutdown('connect-failed', new HeartlineError('CONNECT_FAILED', `connect to ${this.address} timed out after ${options.connectTimeout} ms`));
@@ -174,11 +179,15 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       const call: PendingCall = { id: this.pending.nextId(), request: out, seq: 0, deadline: Infinity, resolve, reject };
       const state = this.stateValue;
       if (state === ConnectionState.Ready) {
-        if (!out.oneWay) this.pending.add(call);
+        if (out.oneWay) this.oneWayOpen++;
+        else this.pending.add(call);
         this.write(call, out);
+        this.syncRef(); // callbacks of the call were registered just before it
       } else if (state === ConnectionState.Connecting || state === ConnectionState.Handshaking) {
-        if (!out.oneWay) this.pending.add(call);
+        if (out.oneWay) this.oneWayOpen++;
+        else this.pending.add(call);
         this.waiting.push(call);
+        this.syncRef();
       } else {
         const code = state === ConnectionState.Draining ? 'UNAVAILABLE' : 'CONNECTION_LOST_UNWRITTEN';
         out.onSettle?.(out);
@@ -238,11 +247,16 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   /** The writer handed every frame up to `flushedSeq` to the socket: one-way calls among them are done. */
   private settleFlushed(flushedSeq: number): void {
     const q = this.unflushed;
-    let i = this.unflushedHead;
+    const head = this.unflushedHead;
+    let i = head;
     while (i < q.length && q[i]!.seq <= flushedSeq) {
       const call = q[i++]!;
       call.request.onSettle?.(call.request);
       call.resolve(undefined);
+    }
+    if (i > head) {
+      this.oneWayOpen -= i - head;
+      this.syncRef();
     }
     if (i === q.length) {
       q.length = 0;
@@ -256,6 +270,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
 
   private failOne(call: PendingCall, out: OutgoingCall, err: HeartlineError): void {
     if (out.oneWay) {
+      this.oneWayOpen--;
+      this.syncRef();
       out.onSettle?.(out);
       call.reject(withOrigin(err, out.origin));
     } else {
@@ -370,6 +386,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   releaseCallback(fn: Function): boolean {
     const id = this.callbacks.release(fn);
     if (id === undefined) return false;
+    this.syncRef();
     const s = this.stateValue;
     if (s === ConnectionState.Ready || s === ConnectionState.Draining) this.transport.send(FLAGS.release, 0, FrameType.Release, id);
     return true;
@@ -492,9 +509,23 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       out.onSettle?.(out);
       call.reject(withOrigin(new HeartlineError(code, `${out.label}: connection to ${this.address} closed before the request was written`, { cause: reason }), out.origin));
     }
+    this.oneWayOpen = 0;
     this.callbacks.clear();
     this.transition(ConnectionState.Closed);
     this.resolveClosed();
+  }
+
+  /**
+   * The socket keeps the process alive while this connection has work: a
+   * two-way call pending (or waiting for the handshake), a one-way call not
+   * yet written, or a live callback (a subscriber expects pushes). Otherwise,
+   * unless `keepProcessAlive`, it lets the process exit, as every timer here
+   * does. O(1): three counts, no scan.
+   */
+  private syncRef(): void {
+    if (this.options.keepProcessAlive === true) return;
+    if (this.pending.size > 0 || this.oneWayOpen > 0 || this.callbacks.size > 0) this.transport.ref();
+    else this.transport.unref();
   }
 
   /** After a drain notice, close once nothing is pending (the provider waits for us). */

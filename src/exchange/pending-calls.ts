@@ -49,14 +49,19 @@ export class PendingCalls {
   private readonly ids = new RequestIds();
   private readonly inUse = (id: number): boolean => this.calls.has(id);
   private readonly onTimeout: (call: PendingCall) => void;
+  private readonly onBusyChange: ((busy: boolean) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private armedFor = Infinity;
   /** Responses that arrived for calls no longer pending (timed out or cancelled). */
   lateResponses = 0;
 
-  /** `onTimeout` is called for each call whose deadline passed; it should `fail()` it. */
-  constructor(onTimeout: (call: PendingCall) => void) {
+  /**
+   * `onTimeout` is called for each call whose deadline passed; it should `fail()` it.
+   * `onBusyChange` is called when the table goes from empty to not empty (true) and back (false).
+   */
+  constructor(onTimeout: (call: PendingCall) => void, onBusyChange?: (busy: boolean) => void) {
     this.onTimeout = onTimeout;
+    this.onBusyChange = onBusyChange;
   }
 
   get size(): number {
@@ -69,6 +74,7 @@ export class PendingCalls {
 
   add(call: PendingCall): void {
     this.calls.set(call.id, call);
+    if (this.calls.size === 1) this.onBusyChange?.(true);
     const timeout = call.request.timeout;
     if (!(timeout > 0) || !Number.isFinite(timeout)) return;
     call.deadline = now() + timeout;
@@ -136,6 +142,7 @@ export class PendingCalls {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.armedFor = Infinity;
+    if (calls.length > 0) this.onBusyChange?.(false);
     return calls;
   }
 
@@ -148,6 +155,7 @@ export class PendingCalls {
 
   private remove(call: PendingCall): void {
     this.calls.delete(call.id);
+    if (this.calls.size === 0) this.onBusyChange?.(false);
     if (call.deadline !== Infinity) this.buckets.get(call.request.timeout)?.delete(call.id);
     call.request.onSettle?.(call.request);
   }

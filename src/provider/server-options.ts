@@ -8,6 +8,8 @@ export interface ServerOptions {
   host?: string;
   /** TCP port, an integer from 0 to 65535; 0 picks a free one. Default 20880 (Dubbo's). */
   port?: number;
+  /** The listen queue (SO_BACKLOG): connections the kernel holds until they are accepted, an integer >= 1 (the OS may cap it, Linux at somaxconn). Default 511 (Node's). */
+  backlog?: number;
   /** Close a connection that sent nothing (not even a ping) for this long. Default 60000. 0 never does; otherwise at least 300 (3 × HEARTBEAT_FLOOR). */
   idleTimeout?: number;
   /** Shortest ping interval granted to consumers (they may propose less). Default 1000. */
@@ -40,6 +42,7 @@ export interface ServerOptions {
 export interface ResolvedServerOptions {
   host: string | undefined;
   port: number;
+  backlog: number;
   idleTimeout: number;
   minHeartbeat: number;
   accepts: number;
@@ -57,6 +60,7 @@ export interface ResolvedServerOptions {
 
 export const SERVER_DEFAULTS = {
   port: 20880,
+  backlog: 511,
   idleTimeout: 60_000,
   minHeartbeat: 1000,
   accepts: Infinity,
@@ -127,6 +131,8 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   return {
     host: o.host as string | undefined,
     port: numberOption('port', o.port, SERVER_DEFAULTS.port, { min: 0, max: 65535, integer: true }),
+    // libuv takes an int.
+    backlog: numberOption('backlog', o.backlog, SERVER_DEFAULTS.backlog, { min: 1, max: 0x7fffffff, integer: true }),
     idleTimeout,
     minHeartbeat: msOption('minHeartbeat', o.minHeartbeat, SERVER_DEFAULTS.minHeartbeat),
     accepts: numberOption('accepts', o.accepts, SERVER_DEFAULTS.accepts, { min: 1, integer: true, allowInfinity: true }),

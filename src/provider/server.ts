@@ -51,13 +51,14 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   private readonly net: NetServer;
   private readonly host: string | undefined;
   private readonly port: number;
+  private readonly backlog: number;
   private readonly connectionOptions: ServerConnectionOptions;
   private readonly closeGracePeriod: number;
   private readonly accepts: number;
   private closing: Promise<void> | undefined;
   /** Set by the first `listen()`: a server listens once and, once closed, never again. */
   private listenCalled = false;
-  /** Rejects the `listen()` under way, if any (close() came first). */
+  /** Rejects the `listen()` under way, if any: its bind failed, or close() came first. */
   private abortListen: ((err: Error) => void) | undefined;
   /** Connections accepted since start. */
   connectionsAccepted = 0;
@@ -67,6 +68,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     const o = resolveServerOptions(options);
     this.host = o.host;
     this.port = o.port;
+    this.backlog = o.backlog;
     this.closeGracePeriod = o.closeGracePeriod;
     this.accepts = o.accepts;
     this.connectionOptions = {
@@ -83,7 +85,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       logger: o.logger,
     };
     this.net = createServer((socket) => this.accept(socket));
-    this.net.on('error', (err) => this.connectionOptions.logger.error(`server error: ${err.message}`));
+    this.net.on('error', (err) => this.netError(err));
   }
 
   /**
@@ -108,27 +110,21 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   /**
    * Starts listening; resolves with the bound address. A server listens once:
    * `listen()` after `close()` rejects with SERVER_CLOSED, and while listening
-   * (or starting to) with INVALID_CONFIG. After a failed `listen()` (say
-   * EADDRINUSE) it may be called again.
+   * (or starting to) with INVALID_CONFIG. A bind that fails (address in use,
+   * not available, no permission) rejects with LISTEN_FAILED, whose message
+   * names the address and whose `cause` is Node's error; nothing is logged,
+   * and `listen()` may be called again.
    */
   listen(): Promise<ServerAddress> {
     if (this.closing !== undefined) return Promise.reject(new HeartlineError('SERVER_CLOSED', 'this server was closed; create a new Server to listen again'));
     if (this.listenCalled) return Promise.reject(new HeartlineError('INVALID_CONFIG', 'listen() was already called on this server'));
     this.listenCalled = true;
     return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => {
-        this.abortListen = undefined;
-        this.listenCalled = false;
-        reject(err);
-      };
       this.abortListen = (err) => {
         this.abortListen = undefined;
-        this.net.off('error', onError);
         reject(err);
       };
-      this.net.once('error', onError);
-      this.net.listen(this.port, this.host, () => {
-        this.net.off('error', onError);
+      this.net.listen({ port: this.port, host: this.host, backlog: this.backlog }, () => {
         this.abortListen = undefined;
         if (this.closing !== undefined) {
           this.net.close(); // close() came while the bind was under way: do not stay bound
@@ -137,6 +133,16 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
         resolve(this.address!);
       });
     });
+  }
+
+  /** An error of the listening socket: the bind of `listen()` under way failed, or (rarely) an accept did. */
+  private netError(err: NodeJS.ErrnoException): void {
+    if (this.abortListen !== undefined) {
+      this.listenCalled = false; // it may be tried again
+      this.abortListen(listenFailed(err, this.host, this.port));
+      return;
+    }
+    this.connectionOptions.logger.error(`server error: ${err.message}`, { code: err.code });
   }
 
   /** The bound address, or undefined before `listen()`. */
@@ -223,6 +229,27 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     this.connectionSet.delete(conn);
     emitGuarded(this, this.connectionOptions.logger, 'disconnect', describe(conn), reason);
   }
+}
+
+/** LISTEN_FAILED for a failed bind: names the address, says why in words, and how to get out of it. */
+function listenFailed(err: NodeJS.ErrnoException & { address?: string }, host: string | undefined, port: number): HeartlineError {
+  const h = host ?? err.address ?? '::';
+  const address = h.includes(':') ? `[${h}]:${port}` : `${h}:${port}`;
+  let why: string;
+  switch (err.code) {
+    case 'EADDRINUSE':
+      why = 'the address is already in use (EADDRINUSE): another process, or another Server here, listens on it. Stop it, choose another port, or pass port: 0 to take a free one';
+      break;
+    case 'EADDRNOTAVAIL':
+      why = 'no interface of this machine has this address (EADDRNOTAVAIL): check host';
+      break;
+    case 'EACCES':
+      why = 'permission denied (EACCES): ports below 1024 need privileges';
+      break;
+    default:
+      why = err.message;
+  }
+  return new HeartlineError('LISTEN_FAILED', `cannot listen on ${address}: ${why}`, { cause: err });
 }
 
 function describe(c: ServerConnection): ServerConnectionInfo {

@@ -42,6 +42,8 @@ export class Transport implements FrameSink {
   private readonly logger: Logger;
   private closeReason: HeartlineError | undefined;
   private closed = false;
+  /** Whether the socket keeps the process alive (Node's default for a new socket). */
+  private refd = true;
   /** When bytes last arrived (clock ms). */
   lastReadAt = now();
 
@@ -62,6 +64,11 @@ export class Transport implements FrameSink {
       this.closeReason ??= new HeartlineError('CONNECTION_LOST_WRITTEN', `socket error: ${err.message}`, { cause: err });
     });
     socket.on('close', () => this.finish());
+    // Node replaces the handle while it tries a host's addresses one by one (autoSelectFamily),
+    // and a new handle is ref'd: apply the state asked for to the one that connected.
+    socket.once('connect', () => {
+      if (!this.refd) socket.unref();
+    });
   }
 
   get isClosed(): boolean {
@@ -79,6 +86,24 @@ export class Transport implements FrameSink {
    */
   sendUrgent(flags: number, type: FrameType, id: number): number {
     return this.writer.writeUrgent(flags, type, id);
+  }
+
+  /** Lets this socket keep the process alive (Node's default). Idempotent and O(1). */
+  ref(): void {
+    if (this.refd || this.socket.destroyed) return;
+    this.refd = true;
+    this.socket.ref();
+  }
+
+  /**
+   * Lets the process exit while this socket is open. Idempotent and O(1). A
+   * connect or a write under way still keeps the process alive until it ends
+   * (libuv counts requests, not only handles).
+   */
+  unref(): void {
+    if (!this.refd || this.socket.destroyed) return;
+    this.refd = false;
+    this.socket.unref();
   }
 
   /** Tears the socket down now; `reason` is reported to the handler. */

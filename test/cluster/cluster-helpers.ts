@@ -160,7 +160,8 @@ export async function startWorkProvider(name: string, options: WorkProviderOptio
       break;
     } catch (err) {
       // A fixed port may be briefly held by another socket of this machine: retry for a while.
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || options.port === undefined || performance.now() > deadline) throw err;
+      // LISTEN_FAILED, caused by Node's EADDRINUSE.
+      if ((err as { cause?: NodeJS.ErrnoException }).cause?.code !== 'EADDRINUSE' || options.port === undefined || performance.now() > deadline) throw err;
       await delay(20);
     }
   }

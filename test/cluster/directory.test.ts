@@ -45,6 +45,27 @@ describe('provider lists that change (StaticDirectory)', () => {
     expect(b.server.connectionCount).toBe(1); // still wanted by onlyB
     expect(await onlyB.whoami()).toBe('b');
   });
+
+  // What the README promises of StaticDirectory (list(), subscribe(), update()).
+  it('StaticDirectory: list() keeps its array until update(); update() tells subscribers; a bad entry changes nothing', () => {
+    const directory = new StaticDirectory(['10.0.0.5:20880']);
+    const first = directory.list();
+    expect(first).toEqual([{ address: { host: '10.0.0.5', port: 20880, key: '10.0.0.5:20880' }, weight: 100 }]);
+    expect(directory.list()).toBe(first);
+    const seen: unknown[] = [];
+    const unsubscribe = directory.subscribe((providers) => seen.push(providers));
+    directory.update(['10.0.0.5:20880', { address: '10.0.0.6:20880', weight: 200 }]);
+    const second = directory.list();
+    expect(second).not.toBe(first);
+    expect(second.map((p) => [p.address.key, p.weight])).toEqual([['10.0.0.5:20880', 100], ['10.0.0.6:20880', 200]]);
+    expect(seen).toEqual([second]);
+    expect(() => directory.update(['10.0.0.7:20880', 'no port'])).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(directory.list()).toBe(second);
+    expect(seen).toHaveLength(1);
+    unsubscribe();
+    directory.update([]);
+    expect(seen).toHaveLength(1);
+  });
 });
 
 afterAll(() => expectNothingOpen());

@@ -68,6 +68,7 @@ const CLIENT_ROWS: Row[] = [
   { option: 'maxQueuedBytes', bad: COUNT_BAD, good: [1, 65536] },
   { option: 'keepAliveDelay', bad: TIME_BAD, good: TIME_GOOD },
   { option: 'stackTraces', bad: ['on', 'ASYNC', true, null], good: ['async', 'eager', 'off'] },
+  { option: 'keepProcessAlive', bad: BOOL_BAD, good: [true, false] },
   { option: 'random', bad: FN_BAD, good: [() => 0.5] },
   { option: 'logger', bad: [null, 5, {}, { warn() {} }, { warn() {}, error: 'x' }], good: [silentLogger, { warn() {}, error() {} }] },
 ];
@@ -148,6 +149,7 @@ describe('client options (new Client)', () => {
       maxQueuedBytes: 32 * 1024 * 1024,
       keepAliveDelay: 60_000,
       stackTraces: 'async',
+      keepProcessAlive: false,
       random: Math.random,
     });
     expect(resolveClientOptions({ maxFrameSize: 2048 }).maxQueuedBytes).toBe(8192);

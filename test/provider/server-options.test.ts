@@ -11,6 +11,7 @@ import { expectThrowCode } from '../helpers/server.js';
 const TABLE: Array<{ option: keyof ServerOptions; bad: unknown[]; good: unknown[] }> = [
   { option: 'host', bad: [1, '', true, {}], good: ['127.0.0.1', '::1'] },
   { option: 'port', bad: [NaN, Infinity, -Infinity, -1, 65536, 1.5, '80', null, true], good: [0, 80, 65535] },
+  { option: 'backlog', bad: [NaN, Infinity, -1, 0, 1.5, 2 ** 31, '511', null], good: [1, 511, 2 ** 31 - 1] },
   { option: 'idleTimeout', bad: [NaN, Infinity, -1, 1, 299, 2 ** 31, '6000', null], good: [0, 300, 60_000, 2 ** 31 - 1] },
   { option: 'minHeartbeat', bad: [NaN, Infinity, -1, 2 ** 31, '1000', null], good: [0, 1, 1000] },
   { option: 'accepts', bad: [NaN, -Infinity, 0, -1, 1.5, '10', null], good: [1, 100, Infinity] },
@@ -52,6 +53,7 @@ describe('server options', () => {
     expect(resolved).toMatchObject({
       host: undefined,
       port: 20880,
+      backlog: 511,
       idleTimeout: 60_000,
       minHeartbeat: 1000,
       accepts: Infinity,
