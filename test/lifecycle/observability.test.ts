@@ -1,7 +1,9 @@
 // What client.connections(), server.connections() and the events report.
 import { describe, expect, it } from 'vitest';
 import { StaticDirectory, type BackoffOptions } from '../../src/index.js';
+import { encodeBody } from '../../src/protocol/codec.js';
 import { Echo } from '../helpers/contract.js';
+import { FakeProvider, responseFrame, type FakeRequest } from '../helpers/fake-provider.js';
 import { expectCode, newClient, startServer, track, useCleanup, waitFor } from '../helpers/server.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { recordClientEvents, recordServerEvents, sleep } from './util.js';
@@ -69,23 +71,19 @@ describe('observability', () => {
   });
 
   it('a response that arrives after its call timed out is dropped and counted in lateResponses', async () => {
-    const srv = defer(await startServer(), (s) => s.close());
-    const client = defer(newClient(srv.address), (c) => c.close());
+    // A scripted provider answers only once the call has timed out and the consumer has sent its Cancel:
+    // no race with the machine's load decides whether the response is late.
+    let pending: FakeRequest | undefined;
+    const fake = defer(await FakeProvider.start((call) => (pending = call)), (f) => f.close());
+    const client = defer(newClient(fake.address), (c) => c.close());
     const echo = client.refer(Echo, { timeout: 60 });
-    await echo.echo('x');
-    const call = track(echo.sleep(10));
-    // waitFor polls every 5 ms: its timer always expires before the handler's 10 ms sleep, so it sees the
-    // handler start before the response exists, however loaded the machine (a short budget only made it flaky).
-    await waitFor(() => srv.echo.sleepsStarted === 1, 2000, 'the handler to start');
-    // Stall this (shared) event loop past the timeout: once it resumes, the handler's
-    // timer is due first (its response goes out), then the call's deadline, then the read.
-    const end = performance.now() + 150;
-    while (performance.now() < end) {
-      // busy
-    }
-    await waitFor(() => call.settled, 500, 'the timeout');
+    const call = track(echo.echo('late'));
+    await waitFor(() => pending !== undefined, 2000, 'the call to reach the provider');
+    await waitFor(() => call.settled, 2000, 'the timeout');
     expect((call.error as { code?: string }).code).toBe('TIMEOUT');
-    await waitFor(() => client.connections()[0]!.lateResponses === 1, 500, 'the late response to be counted');
+    await waitFor(() => fake.cancelled.includes(pending!.frame.id), 2000, 'the cancel');
+    pending!.socket.write(responseFrame(pending!.frame.id, 0, encodeBody('too late')));
+    await waitFor(() => client.connections()[0]!.lateResponses === 1, 2000, 'the late response to be counted');
     expect(call.value).toBeUndefined();
     expect(client.connections()[0]!.inFlight).toBe(0);
   });
