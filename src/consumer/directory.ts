@@ -20,6 +20,8 @@ export interface Directory {
   list(): readonly ProviderInfo[];
   /** Calls `listener` after every change; returns a function that unsubscribes. */
   subscribe(listener: (providers: readonly ProviderInfo[]) => void): () => void;
+  /** Optional: a promise while the first list is still coming (a registry's first answer); calls wait for it within their timeout. */
+  loading?(): Promise<void> | undefined;
 }
 
 export const DEFAULT_WEIGHT = 100;
