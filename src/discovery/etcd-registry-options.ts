@@ -38,11 +38,11 @@ export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdOp
   if (!Array.isArray(hosts) || hosts.length === 0 || !hosts.every((h) => typeof h === 'string' && /^(https?:\/\/)?[^/\s]+:\d{1,5}$/.test(h))) {
     throw invalid('hosts', "'http://host:port' or a non-empty array of them", o.hosts);
   }
-  const prefix = o.prefix ?? '/heartline';
+  const prefix = o.prefix === undefined ? '/heartline' : o.prefix;
   if (typeof prefix !== 'string' || !/^\/.*[^/]$/.test(prefix)) throw invalid('prefix', "a string starting with '/' and not ending with '/'", prefix);
-  const ttl = o.ttl ?? 10_000;
+  const ttl = o.ttl === undefined ? 10_000 : o.ttl;
   if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 1000 || ttl % 1000 !== 0) throw invalid('ttl', 'a multiple of 1000 (ms), at least 1000', ttl);
-  const requestTimeout = o.requestTimeout ?? 5000;
+  const requestTimeout = o.requestTimeout === undefined ? 5000 : o.requestTimeout;
   if (typeof requestTimeout !== 'number' || !Number.isFinite(requestTimeout) || requestTimeout < 1 || requestTimeout > MAX_TIMER_MS) {
     throw invalid('requestTimeout', `a finite number >= 1 and <= ${MAX_TIMER_MS}`, requestTimeout);
   }
@@ -54,7 +54,7 @@ export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdOp
   if (a !== undefined && (typeof a !== 'object' || a === null || typeof a.username !== 'string' || typeof a.password !== 'string')) {
     throw invalid('auth', '{ username, password } of strings', a);
   }
-  const logger = (o.logger ?? consoleLogger) as Logger;
+  const logger = (o.logger === undefined ? consoleLogger : o.logger) as Logger;
   if (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function' || typeof logger.error !== 'function') {
     throw invalid('logger', 'an object with warn and error functions', o.logger);
   }
