@@ -88,6 +88,7 @@ export class Client extends EventEmitter<ClientEvents> {
         reconnect: (address, attempts) => emitGuarded(this, o.logger, 'reconnect', address, attempts),
       },
     );
+    if (o.registry !== undefined) this.watchRegistry(o.registry);
   }
 
   /** A typed stub for `contract`: `await client.refer(Greeter).sayHello('Ann')`. No connection opens until the first call (unless `eager`). */
