@@ -1,4 +1,3 @@
-import type { ProviderAddress } from '../consumer/address.js';
 import { parseAddress } from '../consumer/address.js';
 import type { Directory, ProviderInfo } from '../consumer/directory.js';
 import { callGuarded } from '../transport/guarded.js';
@@ -161,7 +160,7 @@ export class EtcdDirectory implements Directory {
   private recompute(): void {
     const next: ProviderInfo[] = [];
     for (const [address, weight] of this.records) {
-      next.push(Object.freeze({ address: parseAddress(address) as ProviderAddress, weight: this.overrides.get(address) ?? weight }));
+      next.push(Object.freeze({ address: parseAddress(address), weight: this.overrides.get(address) ?? weight }));
     }
     next.sort((a, b) => (a.address.key < b.address.key ? -1 : a.address.key > b.address.key ? 1 : 0));
     if (next.length === this.providers.length && next.every((p, i) => p.address.key === this.providers[i]!.address.key && p.weight === this.providers[i]!.weight)) return;

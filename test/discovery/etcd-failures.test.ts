@@ -2,9 +2,9 @@
 // processes: graceful close under load, kill -9, and etcd stopped for 10 s.
 // Leases use TEST_TTL = 2 s (the default is 10 s).
 import { Etcd3 } from 'etcd3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Client, silentLogger, type RegistryState } from '../../src/index.js';
-import { FAST_RECONNECT, Work } from '../cluster/cluster-helpers.js';
+import { expectNothingOpen, FAST_RECONNECT, Work } from '../cluster/cluster-helpers.js';
 import { etcdAvailable, startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { useCleanup, waitFor } from '../helpers/server.js';
 import { addresses, sleep, startEtcdChild, TEST_TTL, testRegistry, type EtcdChild } from './etcd-helpers.js';
@@ -36,6 +36,17 @@ function load(call: () => Promise<string>, workers = 16): { ok: () => number; fa
       await Promise.all(loops);
     },
   };
+}
+
+/** Key -> lease id of every provider key of cluster.Work. */
+async function leases(hosts: string): Promise<Record<string, string>> {
+  const raw = new Etcd3({ hosts });
+  try {
+    const res = await raw.getAll().prefix('/heartline/cluster.Work/').exec();
+    return Object.fromEntries(res.kvs.map((kv) => [kv.key.toString(), String(kv.lease)]));
+  } finally {
+    raw.close();
+  }
 }
 
 describe.skipIf(!etcdAvailable())('etcd: providers leaving, etcd failing', () => {
@@ -129,6 +140,7 @@ describe.skipIf(!etcdAvailable())('etcd: providers leaving, etcd failing', () =>
     defer(traffic, (t) => t.stop());
     await waitFor(() => dir.list().length === 2 && traffic.served.size === 2, 10_000, 'traffic to both');
 
+    const leasesBefore = await leases(etcd.hosts);
     await etcd.stop();
     await waitFor(() => client.registries()[0]!.state === 'down', 5000, 'the registry to be down');
     // Started while etcd is down: it serves, and publishes once etcd is back.
@@ -145,15 +157,11 @@ describe.skipIf(!etcdAvailable())('etcd: providers leaving, etcd failing', () =>
     // Two TTLs later every provider is still listed: all three keep a live lease.
     await sleep(2 * TEST_TTL + 500);
     expect(dir.list().length).toBe(3);
-    const raw = new Etcd3({ hosts: etcd.hosts });
-    try {
-      const res = await raw.getAll().prefix('/heartline/cluster.Work/').exec();
-      expect(res.kvs.length).toBe(3);
-      // Each key is bound to a lease (its provider's, kept alive), none was written without one.
-      for (const kv of res.kvs) expect(String(kv.lease)).not.toBe('0');
-    } finally {
-      raw.close();
-    }
+    // The first two lost their lease during the outage (no keepalive for 2 x TTL) and registered again with a new one.
+    const leasesAfter = await leases(etcd.hosts);
+    expect(Object.keys(leasesAfter)).toHaveLength(3);
+    for (const [key, lease] of Object.entries(leasesBefore)) expect(leasesAfter[key], key).not.toBe(lease);
+    for (const lease of Object.values(leasesAfter)) expect(lease).not.toBe('0');
     await traffic.stop();
 
     expect(traffic.failures).toEqual([]);
@@ -162,3 +170,6 @@ describe.skipIf(!etcdAvailable())('etcd: providers leaving, etcd failing', () =>
     expect(states[states.length - 1]).toBe('up');
   }, 60_000);
 });
+
+// Every etcd client, watch, lease timer, socket and child process is gone.
+afterAll(() => expectNothingOpen(3000));

@@ -4,7 +4,7 @@
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, EtcdRegistry, Server, silentLogger, type Logger, type RegistryStatus } from '../../src/index.js';
-import { Work, WorkImpl } from '../cluster/cluster-helpers.js';
+import { expectNothingOpen, Work, WorkImpl } from '../cluster/cluster-helpers.js';
 import { etcdAvailable, startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { useCleanup, waitFor } from '../helpers/server.js';
 import { addresses, startEtcdChild, testRegistry } from './etcd-helpers.js';
@@ -171,3 +171,6 @@ describe.skipIf(!etcdAvailable())('EtcdRegistry (real etcd)', () => {
     expect(events.map((e) => e.state)).toContain('down');
   });
 });
+
+// Every etcd client, watch, lease timer, socket and child process is gone.
+afterAll(() => expectNothingOpen(3000));
