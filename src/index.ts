@@ -14,6 +14,10 @@ export { DnsDirectory, DnsDirectoryState, type DnsDirectoryOptions, type DnsLook
 export type { BackoffOptions } from './consumer/backoff.js';
 export type { Candidate, HashKey, Invocation, LoadBalanceName, LoadBalancer } from './consumer/load-balance/index.js';
 export { Server, type ServerAddress, type ServerConnectionInfo, type ServerEvents, type ServerOptions } from './provider/server.js';
+export type { ConsumerRegistry, RegistryState, RegistryStatus } from './consumer/registry.js';
+export type { Announcement, ProviderRegistry, Publication, PublishedService, PublishOptions } from './provider/publisher.js';
+export { EtcdRegistry, type EtcdRegistryOptions } from './discovery/etcd-registry.js';
+export type { ProviderRecord } from './discovery/provider-record.js';
 export type { Callback, CallbackHandle } from './provider/callback-proxies.js';
 export { HeartlineError, hasCode, type HeartlineErrorOptions } from './errors/heartline-error.js';
 export { ERROR_CODES, STATUS_OK, type ErrorCode } from './errors/codes.js';

@@ -7,6 +7,7 @@ import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { isDirectory, type ProviderEntry } from './directory.js';
 import type { LoadBalanceName } from './load-balance/index.js';
 import type { ClusterMode, ReferenceOptions, StackTraceMode } from './reference.js';
+import { isConsumerRegistry, type ConsumerRegistry } from './registry.js';
 
 /**
  * The consumer's one options module: every option of `new Client(options)`,
@@ -21,6 +22,8 @@ import type { ClusterMode, ReferenceOptions, StackTraceMode } from './reference.
 export interface ClientOptions {
   /** Providers (`host:port` or `{ address, weight }`) used by every reference that names none. Default none. */
   providers?: readonly ProviderEntry[];
+  /** A registry (`EtcdRegistry`) where references that name no providers find them, by service, version and group. Default none; not with `providers`. */
+  registry?: ConsumerRegistry;
   /** Default call timeout; a method's and a reference's own timeout win over it. Default 3000. 0 means none. */
   timeout?: number;
   /** Time allowed to open a connection and finish its handshake. Default 3000. */
@@ -76,6 +79,7 @@ export interface ClientOptions {
 /** Client options after validation, every default filled in. */
 export interface ResolvedClientOptions {
   readonly providers: readonly ProviderEntry[] | undefined;
+  readonly registry: ConsumerRegistry | undefined;
   readonly timeout: number;
   readonly connectTimeout: number;
   readonly connections: number;
@@ -123,6 +127,7 @@ export function resolveClientOptions(options: ClientOptions | undefined): Resolv
   const maxFrameSize = num('maxFrameSize', o.maxFrameSize, { min: MIN_MAX_FRAME_SIZE, max: 0xffffffff, integer: true }) ?? DEFAULT_MAX_FRAME_SIZE;
   return Object.freeze({
     providers: o.providers === undefined ? undefined : providerEntries('providers', o.providers),
+    registry: registryOption(o),
     timeout: num('timeout', o.timeout, TIME) ?? 3000,
     connectTimeout: num('connectTimeout', o.connectTimeout, { min: 1, max: MAX_TIMER_MS }) ?? 3000,
     connections: num('connections', o.connections, COUNT) ?? 1,
@@ -158,6 +163,8 @@ export function validateReferenceOptions(options: ReferenceOptions | undefined):
   if (o.providers !== undefined) {
     out.providers = isDirectory(o.providers) ? o.providers : providerEntries('providers', o.providers, 'an array of provider entries or a Directory');
   }
+  out.registry = registryOption(o);
+  if (out.registry === undefined) delete out.registry;
   if (o.version !== undefined) out.version = str('version', o.version);
   if (o.group !== undefined) out.group = str('group', o.group);
   if (o.timeout !== undefined) out.timeout = num('timeout', o.timeout, TIME);
@@ -201,6 +208,14 @@ export function validateMethodOptions(path: string, options: MethodOptions): Rea
     throw new HeartlineError('INVALID_CONFIG', `${path} cannot be one-way and take callbacks`);
   }
   return Object.freeze(out);
+}
+
+/** `registry`: a ConsumerRegistry, and not beside `providers` (which would win silently). */
+function registryOption(o: { providers?: unknown; registry?: unknown }): ConsumerRegistry | undefined {
+  if (o.registry === undefined) return undefined;
+  if (!isConsumerRegistry(o.registry)) throw invalid('registry', 'a registry (e.g. an EtcdRegistry)', o.registry);
+  if (o.providers !== undefined) throw new HeartlineError('INVALID_CONFIG', 'registry and providers cannot both be given: providers come from one or the other');
+  return o.registry;
 }
 
 function backoffOptions(path: string, value: BackoffOptions | undefined): Readonly<Required<BackoffOptions>> {

@@ -6,8 +6,10 @@ import { resolveClientOptions, validateReferenceOptions, type ClientOptions } fr
 import { consumerFieldsOf } from './consumer-fields.js';
 import { ConnectionRegistry, type ConnectionInfo, type ProviderListHold } from './connection-registry.js';
 import { StaticDirectory } from './directory.js';
+import type { ConsumerRegistry, RegistryStatus } from './registry.js';
 import { Reference, type ReferenceDefaults, type ReferenceOptions } from './reference.js';
 import { emitGuarded } from '../transport/guarded.js';
+import type { Logger } from '../transport/logger.js';
 import { createStub, stubReference, type Remote } from './stub.js';
 
 export type { ClientOptions } from './client-options.js';
@@ -20,6 +22,8 @@ export interface ClientEvents {
   disconnect: [info: ConnectionInfo, reason: DisconnectReason];
   /** A provider that was lost is reachable again, after `attempts` tries. */
   reconnect: [address: string, attempts: number];
+  /** A registry this client uses changed state (`up`, `down`, ...). */
+  registry: [status: RegistryStatus];
 }
 
 /**
@@ -32,10 +36,17 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly defaults: ReferenceDefaults;
   /** The client follows its own `providers` from the first reference that uses them until close. */
   private providersHold: ProviderListHold | undefined;
+  /** The client's `registry` option. */
+  private readonly defaultRegistry: ConsumerRegistry | undefined;
+  /** Registries in use, with the function that stops watching their state. */
+  private readonly registrySet = new Map<ConsumerRegistry, () => void>();
+  private readonly logger: Logger;
 
   constructor(options: ClientOptions = {}) {
     super();
     const o = resolveClientOptions(options);
+    this.defaultRegistry = o.registry;
+    this.logger = o.logger;
     this.defaults = Object.freeze({
       providers: o.providers === undefined ? undefined : new StaticDirectory(o.providers),
       timeout: o.timeout,
@@ -72,13 +83,21 @@ export class Client extends EventEmitter<ClientEvents> {
         reconnect: (address, attempts) => emitGuarded(this, o.logger, 'reconnect', address, attempts),
       },
     );
+    if (o.registry !== undefined) this.watchRegistry(o.registry);
   }
 
   /** A typed stub for `contract`: `await client.refer(Greeter).sayHello('Ann')`. No connection opens until the first call (unless `eager`). */
   refer<T>(contract: Contract<T>, options: ReferenceOptions = {}): Remote<T> {
-    const valid = validateReferenceOptions(options);
+    let valid = validateReferenceOptions(options);
+    const definition = serviceOf(contract, 'client.refer');
+    // Precedence: the reference's providers, its registry, the client's providers, the client's registry.
+    const registry = valid.providers !== undefined ? undefined : (valid.registry ?? (this.defaults.providers === undefined ? this.defaultRegistry : undefined));
+    if (registry !== undefined && !this.registry.isClosed) {
+      this.watchRegistry(registry);
+      valid = { ...valid, providers: registry.directory(definition.name, valid.version ?? definition.version, valid.group ?? definition.group) };
+    }
     if (valid.providers === undefined && this.defaults.providers !== undefined) this.providersHold ??= this.registry.hold(this.defaults.providers);
-    const reference = new Reference(serviceOf(contract, 'client.refer'), valid, this.defaults, this.registry);
+    const reference = new Reference(definition, valid, this.defaults, this.registry);
     return createStub<T>(reference);
   }
 
@@ -116,6 +135,16 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.registry.list();
   }
 
+  /** The state of each registry this client's references use (`connecting`, `up`, `down`, `closed`). */
+  registries(): RegistryStatus[] {
+    return [...this.registrySet.keys()].map((r) => r.status());
+  }
+
+  private watchRegistry(registry: ConsumerRegistry): void {
+    if (this.registrySet.has(registry)) return;
+    this.registrySet.set(registry, registry.watchStatus((status) => emitGuarded(this, this.logger, 'registry', status)));
+  }
+
   /** Calls pending across the client. */
   get pendingCalls(): number {
     return this.registry.pending;
@@ -123,6 +152,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Fails calls in flight with CLIENT_CLOSED and closes every connection. Idempotent. */
   async close(): Promise<void> {
+    for (const stop of this.registrySet.values()) stop();
     await this.registry.close();
   }
 }

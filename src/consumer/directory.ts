@@ -27,6 +27,8 @@ export interface Directory {
    * DNS, does so soon, within its own rate limit. Must not throw.
    */
   reportFailure?(address: ProviderAddress): void;
+  /** Optional: a promise while the first list is still coming (a registry's first answer); calls wait for it within their timeout. */
+  loading?(): Promise<void> | undefined;
 }
 
 export const DEFAULT_WEIGHT = 100;

@@ -4,12 +4,14 @@ import { HeartlineError } from '../errors/heartline-error.js';
 import type { ClientConnection } from '../exchange/client-connection.js';
 import { withOrigin } from '../exchange/pending-calls.js';
 import { encodeBody } from '../protocol/codec.js';
+import { MAX_TIMER_MS } from '../protocol/constants.js';
 import { requestTuple, type Attachments } from '../protocol/messages.js';
 import { checkArgs, OMIT_UNDEFINED, trimArgs } from '../protocol/value-check.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import type { ConnectionRegistry, ProviderListHold } from './connection-registry.js';
 import type { Directory, ProviderEntry } from './directory.js';
+import type { ConsumerRegistry } from './registry.js';
 import type { Endpoint, EndpointCall } from './endpoint.js';
 import { createLoadBalancer, type Candidate, type HashKey, type LoadBalanceName, type LoadBalancer } from './load-balance/index.js';
 
@@ -30,6 +32,8 @@ export type ClusterMode = 'failover' | 'failfast' | 'failsafe';
 export interface ReferenceOptions {
   /** Providers of this service: addresses (`host:port` or `{ address, weight }`) or a `Directory`. Default: the client's `providers`. */
   providers?: readonly ProviderEntry[] | Directory;
+  /** A registry (`EtcdRegistry`) to find this service's providers in. Default: the client's `registry` when neither names `providers`. */
+  registry?: ConsumerRegistry;
   /** Overrides the contract's version. */
   version?: string;
   /** Overrides the contract's group. */
@@ -204,10 +208,32 @@ export class Reference {
       if (possible > 1) call.timeout = Math.max(1, Math.ceil(m.timeout / possible));
     }
     const first = this.select(m, args, undefined);
-    if (first === undefined) return this.finish(m, this.unavailable(m, origin));
+    if (first === undefined) {
+      const listing = this.directory.loading?.();
+      if (listing !== undefined) return this.afterListing(listing, m, args, call, deadline, origin);
+      return this.finish(m, this.unavailable(m, origin));
+    }
     const attempt = first.invoke(call);
     if (m.attempts === 1 && this.cluster !== 'failsafe') return attempt;
     return attempt.catch((err: unknown) => this.recover(err, m, args, call, deadline, [first]));
+  }
+
+  /** A call made before a registry's first list arrived: it waits for the list within its timeout, then goes as usual. */
+  private async afterListing(listing: Promise<void>, m: ResolvedMethod, args: unknown[], call: EndpointCall, deadline: number, origin: Error | undefined): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    const left = deadline - now();
+    await Promise.race([listing, new Promise<void>((resolve) => (timer = setTimeout(resolve, Number.isFinite(left) ? Math.max(0, left) : MAX_TIMER_MS)))]);
+    clearTimeout(timer);
+    const first = this.select(m, args, undefined);
+    if (first === undefined) return this.finish(m, this.unavailable(m, origin));
+    const timeLeft = deadline - now();
+    const attempt = { ...call, timeout: Number.isFinite(timeLeft) ? Math.max(1, Math.ceil(timeLeft)) : call.timeout };
+    try {
+      return await first.invoke(attempt);
+    } catch (err) {
+      if (m.attempts === 1 && this.cluster !== 'failsafe') throw err;
+      return this.recover(err, m, args, attempt, deadline, [first]);
+    }
   }
 
   /** After a failed attempt: retry elsewhere when it is safe, else settle per cluster mode. */
@@ -246,7 +272,7 @@ export class Reference {
   }
 
   private unavailable(m: ResolvedMethod, origin: Error | undefined): HeartlineError {
-    return withOrigin(new HeartlineError('UNAVAILABLE', `${m.label}: no available provider of ${this.definition.name} (of ${this.directory.list().length} listed)`), origin);
+    return withOrigin(new HeartlineError('UNAVAILABLE', `${m.label}: no available provider of ${this.definition.name} (of ${this.directory.list().length} listed${this.directory.loading?.() === undefined ? '' : '; the registry has not answered yet'})`), origin);
   }
 
   /** The provider for the next attempt: available, not tried yet, sticky if asked, else the balancer's choice. */

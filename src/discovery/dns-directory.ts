@@ -184,6 +184,17 @@ export class DnsDirectory implements Directory {
   }
 
   /**
+   * A promise while no lookup has succeeded yet and one is under way: a call
+   * made then waits for it within its timeout instead of failing UNAVAILABLE
+   * (Directory.loading). Undefined once a lookup succeeded, or when none is
+   * under way (the last one failed: calls fail at once).
+   */
+  loading(): Promise<void> | undefined {
+    if (this.lastOk === true || this.stateValue === S.Closed) return undefined;
+    return this.inFlight;
+  }
+
+  /**
    * Resolves with the list once the name has been looked up successfully,
    * starting a lookup when none has been made (so the first calls need not
    * fail with UNAVAILABLE while it is under way): `await directory.ready()`

@@ -1,6 +1,8 @@
 import { HeartlineError } from '../errors/heartline-error.js';
 import { DEFAULT_MAX_FRAME_SIZE, HEARTBEAT_FLOOR, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
+import { splitHostPort } from './advertise.js';
+import { isProviderRegistry, type ProviderRegistry } from './publisher.js';
 
 /** Options of `new Server(options)`. Every time is in ms. */
 export interface ServerOptions {
@@ -36,6 +38,12 @@ export interface ServerOptions {
   handshakeTimeout?: number;
   /** Where protocol errors, handler failures and other events that cannot be thrown are reported. Default: stderr. */
   logger?: Logger;
+  /** A registry (`EtcdRegistry`) where `listen()` publishes every registered service (as `server.publish(registry)`). Default none. */
+  registry?: ProviderRegistry;
+  /** The address published in a registry: `host` or `host:port`. Default: the bound host and port; on a wildcard bind the first non-internal interface, with a warning. */
+  advertise?: string;
+  /** How long `close()` waits between withdrawing from registries and sending drain, so consumers stop choosing it first. Default 1000; only when published. */
+  deregisterDelay?: number;
 }
 
 /** Every server option with its default applied, checked. */
@@ -56,6 +64,9 @@ export interface ResolvedServerOptions {
   maxCallbacks: number;
   handshakeTimeout: number;
   logger: Logger;
+  registry: ProviderRegistry | undefined;
+  advertise: string | undefined;
+  deregisterDelay: number;
 }
 
 export const SERVER_DEFAULTS = {
@@ -72,6 +83,7 @@ export const SERVER_DEFAULTS = {
   maxConcurrentCalls: 10_000,
   maxCallbacks: 1000,
   handshakeTimeout: 10_000,
+  deregisterDelay: 1000,
 } as const;
 
 /** Smallest non-zero `idleTimeout`: the consumer must be able to ping three times within it. */
@@ -127,6 +139,14 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   const idleTimeout = msOption('idleTimeout', o.idleTimeout, SERVER_DEFAULTS.idleTimeout);
   if (idleTimeout !== 0 && idleTimeout < MIN_IDLE_TIMEOUT) throw invalid(`idleTimeout must be 0 (never) or >= ${MIN_IDLE_TIMEOUT} ms, got ${idleTimeout}`);
 
+  if (o.registry !== undefined && !isProviderRegistry(o.registry)) throw invalid(`registry must be a registry (e.g. an EtcdRegistry), got ${describe(o.registry)}`);
+  if (o.advertise !== undefined) {
+    const split = typeof o.advertise === 'string' ? splitHostPort(o.advertise) : undefined;
+    if (split === undefined || split.host === '' || (split.port !== undefined && !(Number.isInteger(split.port) && split.port >= 1 && split.port <= 65535))) {
+      throw invalid(`advertise must be 'host' or 'host:port' with a port from 1 to 65535, got ${describe(o.advertise)}`);
+    }
+  }
+
   const maxFrameSize = numberOption('maxFrameSize', o.maxFrameSize, SERVER_DEFAULTS.maxFrameSize, { min: MIN_MAX_FRAME_SIZE, max: 0xffffffff, integer: true });
   return {
     host: o.host as string | undefined,
@@ -146,5 +166,8 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     maxCallbacks: numberOption('maxCallbacks', o.maxCallbacks, SERVER_DEFAULTS.maxCallbacks, { min: 1, integer: true }),
     handshakeTimeout: msOption('handshakeTimeout', o.handshakeTimeout, SERVER_DEFAULTS.handshakeTimeout, 1),
     logger: logger as Logger,
+    registry: o.registry as ProviderRegistry | undefined,
+    advertise: o.advertise as string | undefined,
+    deregisterDelay: msOption('deregisterDelay', o.deregisterDelay, SERVER_DEFAULTS.deregisterDelay),
   };
 }

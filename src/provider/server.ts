@@ -9,6 +9,8 @@ import { emitGuarded } from '../transport/guarded.js';
 import { ServerConnection, type ServerConnectionHooks, type ServerConnectionOptions } from './server-connection.js';
 import { resolveServerOptions, type ServerOptions } from './server-options.js';
 import { ServiceRegistry } from './service-registry.js';
+import { advertisedAddress } from './advertise.js';
+import type { Announcement, Publication, ProviderRegistry, PublishOptions } from './publisher.js';
 
 export type { ServerOptions } from './server-options.js';
 
@@ -60,6 +62,14 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   private listenCalled = false;
   /** Rejects the `listen()` under way, if any: its bind failed, or close() came first. */
   private abortListen: ((err: Error) => void) | undefined;
+  /** Registries to publish in, and the publication once listening. */
+  private readonly publishing = new Map<ProviderRegistry, { weight: number; metadata: Record<string, unknown>; publication: Publication | undefined }>();
+  private readonly advertise: string | undefined;
+  private readonly deregisterDelay: number;
+  /** The bound address and start time, set once listening. */
+  private bound: { address: ServerAddress; startTime: string } | undefined;
+  /** The address published in registries, worked out (with its warning) when first needed. */
+  private advertised: string | undefined;
   /** Connections accepted since start. */
   connectionsAccepted = 0;
 
@@ -71,6 +81,8 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     this.backlog = o.backlog;
     this.closeGracePeriod = o.closeGracePeriod;
     this.accepts = o.accepts;
+    this.advertise = o.advertise;
+    this.deregisterDelay = o.deregisterDelay;
     this.connectionOptions = {
       maxFrameSize: o.maxFrameSize,
       maxQueuedBytes: o.maxQueuedBytes,
@@ -86,6 +98,30 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     };
     this.net = createServer((socket) => this.accept(socket));
     this.net.on('error', (err) => this.netError(err));
+    if (o.registry !== undefined) this.publish(o.registry);
+  }
+
+  /**
+   * Publishes every registered service in `registry` (an `EtcdRegistry`):
+   * at `listen()`, or at once when already listening; services registered
+   * later are added. `close()` withdraws first (see `deregisterDelay`).
+   */
+  publish(registry: ProviderRegistry, options: PublishOptions = {}): this {
+    if (this.closing !== undefined) throw new HeartlineError('SERVER_CLOSED', 'this server was closed');
+    if (this.publishing.has(registry)) throw new HeartlineError('INVALID_CONFIG', 'this server already publishes in that registry');
+    const weight = options.weight ?? 100;
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) throw new HeartlineError('INVALID_CONFIG', `publish: weight must be a finite number >= 0, got ${String(weight)}`);
+    const metadata = options.metadata ?? {};
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw new HeartlineError('INVALID_CONFIG', 'publish: metadata must be a plain object');
+    try {
+      JSON.stringify(metadata);
+    } catch (err) {
+      throw new HeartlineError('INVALID_CONFIG', `publish: metadata must be JSON-serializable: ${(err as Error).message}`, { cause: err });
+    }
+    const entry = { weight, metadata: { ...metadata }, publication: undefined as Publication | undefined };
+    this.publishing.set(registry, entry);
+    if (this.bound !== undefined) entry.publication = registry.publish(this.announcement(entry));
+    return this;
   }
 
   /**
@@ -104,6 +140,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       const record = providerOf(a, 'server.register');
       this.registry.register(record.contract, a, { ...record.options, ...(b as ProviderOptions | undefined) });
     }
+    for (const entry of this.publishing.values()) entry.publication?.update(this.announcement(entry));
     return this;
   }
 
@@ -116,6 +153,42 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
    * and `listen()` may be called again.
    */
   listen(): Promise<ServerAddress> {
+    return this.bind().then(async (address) => {
+      await this.announce(address);
+      return address;
+    });
+  }
+
+  /**
+   * Publishes in every registry once bound. Waits for the first answer of
+   * each; a registry that is down is logged and retried in the background
+   * (the provider serves meanwhile).
+   */
+  private async announce(bound: ServerAddress): Promise<void> {
+    this.bound = { address: bound, startTime: new Date().toISOString() };
+    if (this.closing !== undefined) return;
+    await Promise.all(
+      [...this.publishing].map(async ([registry, entry]) => {
+        entry.publication = registry.publish(this.announcement(entry));
+        await entry.publication.first.catch((err: Error) => this.connectionOptions.logger.warn(`registry: publishing ${this.advertised} failed (${err.message}); retrying in the background`));
+      }),
+    );
+  }
+
+  private announcement(entry: { weight: number; metadata: Record<string, unknown> }): Announcement {
+    const bound = this.bound!;
+    this.advertised ??= advertisedAddress(this.advertise, bound.address, this.connectionOptions.logger);
+    return {
+      address: this.advertised,
+      weight: entry.weight,
+      pid: process.pid,
+      startTime: bound.startTime,
+      metadata: entry.metadata,
+      services: this.registry.all().map((s) => ({ service: s.definition.name, version: s.version, group: s.group, methods: [...s.methods.keys()] })),
+    };
+  }
+
+  private bind(): Promise<ServerAddress> {
     if (this.closing !== undefined) return Promise.reject(new HeartlineError('SERVER_CLOSED', 'this server was closed; create a new Server to listen again'));
     if (this.listenCalled) return Promise.reject(new HeartlineError('INVALID_CONFIG', 'listen() was already called on this server'));
     this.listenCalled = true;
@@ -189,6 +262,12 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   }
 
   private async shutdown(): Promise<void> {
+    // Withdraw from registries first and give consumers deregisterDelay to stop choosing this provider before it drains.
+    const publications = [...this.publishing.values()].flatMap((e) => (e.publication === undefined ? [] : [e.publication]));
+    if (publications.length > 0) {
+      await Promise.all(publications.map((p) => p.withdraw()));
+      await new Promise((resolve) => setTimeout(resolve, this.deregisterDelay));
+    }
     const stopped = new Promise<void>((resolve) => this.net.close(() => resolve()));
     for (const conn of this.connectionSet) conn.drain(this.closeGracePeriod);
     const allClosed = Promise.all([...this.connectionSet].map((c) => new Promise<void>((resolve) => c.onceClosed(resolve))));

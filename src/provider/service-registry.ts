@@ -67,6 +67,11 @@ export class ServiceRegistry {
     return this.services.get(name)?.get(version)?.get(group);
   }
 
+  /** Every exported service, in registration order of their names. */
+  all(): ExportedService[] {
+    return [...this.services.values()].flatMap((versions) => [...versions.values()].flatMap((groups) => [...groups.values()]));
+  }
+
 }
 
 function checkLimit(n: number): number {

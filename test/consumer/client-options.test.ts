@@ -2,7 +2,7 @@
 // options (refer() and @Consumer) and per-method options (reference and contract).
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, Consumer, Service, StaticDirectory, silentLogger, type ClientOptions, type ReferenceOptions } from '../../src/index.js';
+import { Client, Consumer, Service, StaticDirectory, silentLogger, type ClientOptions, type ConsumerRegistry, type ReferenceOptions } from '../../src/index.js';
 import { resolveClientOptions, validateReferenceOptions } from '../../src/consumer/client-options.js';
 import { DEFAULT_BACKOFF } from '../../src/consumer/backoff.js';
 import { MAX_TIMER_MS } from '../../src/protocol/constants.js';
@@ -25,6 +25,13 @@ const COUNT_BAD = [...NOT_NUMBERS, 0, -1, 1.5];
 const CAP_BAD = [...NOT_NUMBERS, -1, 0.5];
 const BOOL_BAD = [0, 1, 'true', null, {}];
 const FN_BAD = [0, 'x', {}, null];
+/** A registry stand-in (an EtcdRegistry needs etcd): one empty Directory. */
+const REGISTRY: ConsumerRegistry = {
+  directory: () => new StaticDirectory([]),
+  status: () => ({ name: 'fake', state: 'up', since: 0, lastError: undefined }),
+  watchStatus: () => () => {},
+};
+const REGISTRY_BAD = [null, 5, 'etcd', {}, { directory() {} }];
 
 interface Row {
   option: string;
@@ -47,6 +54,7 @@ function at(path: string, value: unknown): Record<string, unknown> {
 const CLIENT_ROWS: Row[] = [
   { option: 'providers', bad: ['127.0.0.1:1', {}, null, 5, [5], [null], ['nohost'], ['h:0'], ['h:70000'], [{ address: 5 }], [{}]], good: [[], ['127.0.0.1:1'], [{ address: '[::1]:2', weight: 3 }]] },
   { option: 'providers', named: 'providers[1].weight', bad: [['a:1', { address: 'b:2', weight: NaN }], ['a:1', { address: 'b:2', weight: -1 }], ['a:1', { address: 'b:2', weight: Infinity }], ['a:1', { address: 'b:2', weight: '5' }]], good: [['a:1', { address: 'b:2', weight: 0 }]] },
+  { option: 'registry', bad: REGISTRY_BAD, good: [REGISTRY] },
   { option: 'timeout', bad: TIME_BAD, good: TIME_GOOD },
   { option: 'connectTimeout', bad: [...TIME_BAD, 0], good: [1, 3000, MAX_TIMER_MS] },
   { option: 'connections', bad: COUNT_BAD, good: [1, 4] },
@@ -76,6 +84,7 @@ const CLIENT_ROWS: Row[] = [
 /** Reference options; per-method ones are tested under `methods.get.*`. */
 const REFERENCE_ROWS: Row[] = [
   { option: 'providers', bad: ['a:1', {}, null, 5, [5], ['nohost'], [{ address: 'a:1', weight: NaN }], { list() {} }], good: [['127.0.0.1:1'], [{ address: 'a:1', weight: 5 }], new StaticDirectory([])] },
+  { option: 'registry', bad: REGISTRY_BAD, good: [REGISTRY] },
   { option: 'version', bad: [1, null, {}], good: ['', '1.0.0'] },
   { option: 'group', bad: [1, null, {}], good: ['', 'blue'] },
   { option: 'timeout', bad: TIME_BAD, good: TIME_GOOD },
@@ -240,6 +249,24 @@ describe('reference options (refer, @Consumer) and per-method options', () => {
     const err = expectThrowCode(() => Service('opts.Bad', { methods: { get: at(option.slice('methods.get.'.length), value) } }), 'INVALID_CONFIG');
     expect(err.message).toContain(named);
     expect(err.message).toContain("@Service('opts.Bad')");
+  });
+
+  it('registry and providers together are refused, on the client and on a reference', () => {
+    const both = { providers: ['127.0.0.1:1'], registry: REGISTRY };
+    expect(expectThrowCode(() => new Client(both), 'INVALID_CONFIG').message).toContain('registry and providers cannot both be given');
+    expect(expectThrowCode(() => client().refer(Thing, both), 'INVALID_CONFIG').message).toContain('registry and providers cannot both be given');
+  });
+
+  it("a reference's registry wins over the client's providers; the client's registry serves references naming none", () => {
+    const asked: string[] = [];
+    const registry: ConsumerRegistry = { ...REGISTRY, directory: (s, v, g) => (asked.push(`${s}/${v}/${g}`), new StaticDirectory([])) };
+    client().refer(Thing, { registry, version: '2', group: 'blue' });
+    const c = new Client({ logger: silentLogger, registry });
+    clients.push(c);
+    c.refer(Thing);
+    c.refer(Thing, { providers: ['127.0.0.1:1'] });
+    expect(asked).toEqual(['opts.Thing/2/blue', 'opts.Thing//']);
+    expect(c.registries()).toEqual([REGISTRY.status()]);
   });
 
   it('a method cannot be one-way and take callbacks', () => {

@@ -50,6 +50,19 @@ describe('DnsDirectory against a DNS server and real providers', () => {
     expect(dns.queries.length).toBe(seen);
   });
 
+  it('the first calls need no ready(): they wait for the first answer within their timeout', async () => {
+    const a = await provider('a', '127.0.0.1');
+    const dns = await dnsServer();
+    dns.table.set('work.test', { A: ['127.0.0.1'] });
+    const directory = new DnsDirectory({ name: 'work.test', port: a.port, resolver: withServer(dns), logger: silentLogger, refreshInterval: 60_000, minInterval: 10 });
+    defer(directory, (d) => d.close());
+    const client = defer(newClient(undefined), (c) => c.close());
+    const work = client.refer(Work, { providers: directory }); // starts the first lookup
+    expect(directory.loading()).toBeDefined();
+    expect(await calls(work, 4)).toEqual({ a: 4 });
+    expect(directory.loading()).toBeUndefined();
+  });
+
   it('SRV records: each target with its own port', async () => {
     const a = await provider('a', '127.0.0.1');
     const b = await provider('b', '127.0.0.1');

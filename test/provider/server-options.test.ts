@@ -25,6 +25,9 @@ const TABLE: Array<{ option: keyof ServerOptions; bad: unknown[]; good: unknown[
   { option: 'maxCallbacks', bad: [NaN, Infinity, -1, 0, 2.5, '100', null], good: [1, 1000] },
   { option: 'handshakeTimeout', bad: [NaN, Infinity, -1, 0, 2 ** 31, '10000', null], good: [1, 10_000] },
   { option: 'logger', bad: [1, 'stderr', null, {}, { warn() {} }, { warn: 1, error() {} }], good: [silentLogger] },
+  { option: 'registry', bad: [1, 'etcd', null, {}, { publish: 1 }], good: [{ publish: () => ({ first: Promise.resolve(), update() {}, withdraw: async () => {} }) }] },
+  { option: 'advertise', bad: [1, '', ':80', 'h:0', 'h:70000', 'h:x', '[::1]:0', null], good: ['10.0.0.5', '10.0.0.5:20880', 'host.example', '::1', '[::1]:80'] },
+  { option: 'deregisterDelay', bad: [NaN, Infinity, -1, 2 ** 31, '1000', null], good: [0, 1000] },
 ];
 
 describe('server options', () => {
@@ -66,6 +69,9 @@ describe('server options', () => {
       maxConcurrentCalls: 10_000,
       maxCallbacks: 1000,
       handshakeTimeout: 10_000,
+      registry: undefined,
+      advertise: undefined,
+      deregisterDelay: 1000,
     });
     expect(typeof resolved.logger.warn).toBe('function');
     expect(resolved).toMatchObject(SERVER_DEFAULTS);
