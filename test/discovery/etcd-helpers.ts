@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { EtcdRegistry, silentLogger, type ProviderInfo } from '../../src/index.js';
+import { untilListening } from '../helpers/child-process.js';
 
 /** TTL of the tests' leases: 2 s (the default is 10 s), so a crashed provider goes within 3 s. */
 export const TEST_TTL = 2000;
@@ -32,28 +33,7 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export async function startEtcdChild(config: Omit<ChildConfig, 'ttl'> & { ttl?: number }): Promise<EtcdChild> {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD_FILE, JSON.stringify({ ttl: TEST_TTL, ...config })], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`etcd child ${config.name} did not start within 20 s: ${stderr}`));
-    }, 20_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /LISTENING (\d+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    void exited.then((how) => {
-      clearTimeout(timer);
-      reject(new Error(`etcd child ${config.name} exited (${String(how)}) before listening: ${stderr}`));
-    });
-  });
+  const { port, exited } = await untilListening(child, `etcd child ${config.name}`, 20_000);
   return {
     child,
     name: config.name,

@@ -32,28 +32,7 @@ export async function startChildProvider(port = 0, options: ServerOptions = {}, 
     cwd: REPO_ROOT,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const actualPort = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`child provider did not start within ${startTimeoutMs} ms: ${stderr}`));
-    }, startTimeoutMs);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /LISTENING (\d+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    void exited.then((how) => {
-      clearTimeout(timer);
-      reject(new Error(`child provider exited (${String(how)}) before listening: ${stderr}`));
-    });
-  });
+  const { exited, port: actualPort } = await untilListening(child, 'child provider', startTimeoutMs);
   const signal = (sig: NodeJS.Signals): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill(sig);
   };
@@ -73,4 +52,39 @@ export async function startChildProvider(port = 0, options: ServerOptions = {}, 
       child.stderr?.destroy();
     },
   };
+}
+
+/**
+ * Waits for a test child that prints `LISTENING <port>` once it listens.
+ * Resolves with that port and the child's exit; SIGKILLs it and rejects (with
+ * its stderr) when it exits first or does not listen within `timeoutMs`.
+ */
+export async function untilListening(
+  child: ChildProcess,
+  what: string,
+  timeoutMs: number,
+): Promise<{ port: number; exited: Promise<NodeJS.Signals | number | null> }> {
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${what} did not start within ${timeoutMs} ms: ${stderr}`));
+    }, timeoutMs);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /LISTENING (\d+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    void exited.then((how) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${String(how)}) before listening: ${stderr}`));
+    });
+  });
+  return { port, exited };
 }
