@@ -64,7 +64,7 @@ export interface EndpointCall extends OutgoingCall {
   timeout: number;
   onSettle?: ((request: CallRequest) => void) | undefined;
   /** Encodes the body for a given connection (methods with callbacks); otherwise `body` is used. */
-  encode?: ((conn: ClientConnection) => Buffer) | undefined;
+  encode?: ((conn: ClientConnection, call: EndpointCall) => Buffer) | undefined;
   /** `service#method`: the key of the per-method active count. */
   methodKey: string;
   /** Cap on active calls for the method on this provider (Infinity for none). */
@@ -188,7 +188,7 @@ export class Endpoint implements ConnectionObserver {
     }
     if (call.encode !== undefined) {
       try {
-        call.body = call.encode(conn);
+        call.body = call.encode(conn, call);
       } catch (err) {
         this.release(mc, sc);
         return Promise.reject(encodeError(call, err));
@@ -261,7 +261,7 @@ export class Endpoint implements ConnectionObserver {
       if (call.deadline !== Infinity) request.timeout = Math.max(1, call.deadline - t);
       if (request.encode !== undefined) {
         try {
-          request.body = request.encode(other);
+          request.body = request.encode(other, request);
         } catch (err) {
           request.onSettle?.(request);
           call.reject(encodeError(request, err));

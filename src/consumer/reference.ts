@@ -167,7 +167,7 @@ export class Reference {
       }
     }
     let body: Buffer | undefined;
-    let encode: ((conn: ClientConnection) => Buffer) | undefined;
+    let encode: ((conn: ClientConnection, attempt: EndpointCall) => Buffer) | undefined;
     try {
       // Refused before anything is written: a value the provider would receive changed (value-check.ts).
       const check = checkArgs(args, positions);
@@ -177,10 +177,18 @@ export class Reference {
         body = this.encode(method, args, omitUndefined);
       } else {
         // Callback ids belong to a connection, so such calls are encoded once the connection is known.
-        encode = (conn) => {
+        encode = (conn, attempt) => {
           // All of the call's new callbacks are registered, or none (over the connection's cap: LIMIT_EXCEEDED).
-          const ids = conn.callbacks.registerAll(positions.map((i) => args[i] as Function));
-          return this.encode(method, args.map((a, i) => (positions.includes(i) ? ids[positions.indexOf(i)] : a)), omitUndefined);
+          const fresh: Function[] = [];
+          const ids = conn.callbacks.registerAll(positions.map((i) => args[i] as Function), fresh);
+          try {
+            const body = this.encode(method, args.map((a, i) => (positions.includes(i) ? ids[positions.indexOf(i)] : a)), omitUndefined);
+            attempt.fresh = fresh.length > 0 ? fresh : undefined; // forgotten again if this attempt is never written
+            return body;
+          } catch (err) {
+            for (const fn of fresh) conn.callbacks.release(fn);
+            throw err;
+          }
         };
       }
     } catch (err) {

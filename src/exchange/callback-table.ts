@@ -31,14 +31,17 @@ export class CallbackTable {
    * seen for the first time. All or nothing: when the new ones would pass the
    * cap, none is registered and LIMIT_EXCEEDED is thrown.
    */
-  registerAll(fns: readonly Function[]): number[] {
+  registerAll(fns: readonly Function[], added?: Function[]): number[] {
     let fresh = 0;
     for (let i = 0; i < fns.length; i++) {
       const fn = fns[i]!;
       if (!this.byFn.has(fn) && fns.indexOf(fn) === i) fresh++;
     }
     if (fresh > 0 && this.byId.size + fresh > this.max) throw this.overCap();
-    return fns.map((fn) => this.register(fn));
+    return fns.map((fn) => {
+      if (added !== undefined && !this.byFn.has(fn)) added.push(fn);
+      return this.register(fn);
+    });
   }
 
   /** The id of `fn`, registering it on first use (over the cap: LIMIT_EXCEEDED). */

@@ -39,6 +39,13 @@ export interface OutgoingCall extends CallRequest {
   /** The MessagePack request body. */
   readonly body: Buffer;
   readonly oneWay: boolean;
+  /**
+   * Callbacks this call registered on the connection for the first time: if
+   * the call fails before it is written, the provider never saw them, so they
+   * are forgotten again (else they would hold a `maxCallbacks` slot, and the
+   * process, for the connection's life).
+   */
+  fresh?: Function[] | undefined;
 }
 
 /** What a connection tells its owner. */
@@ -269,6 +276,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   }
 
   private failOne(call: PendingCall, out: OutgoingCall, err: HeartlineError): void {
+    this.forgetUnwritten(call);
     if (out.oneWay) {
       this.oneWayOpen--;
       this.syncRef();
@@ -285,7 +293,17 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     if (!this.pending.fail(call, err)) return;
     // Tell the provider it may drop the call; the response, if it still comes, is counted as late.
     if (call.seq !== 0 && !this.transport.isClosed) this.transport.send(FLAGS.cancel, 0, FrameType.Cancel, call.id);
+    this.forgetUnwritten(call);
     this.closeIfDrained();
+  }
+
+  /** A call that failed before it was written: forget the callbacks only it had registered here. */
+  private forgetUnwritten(call: PendingCall): void {
+    const out = call.request as OutgoingCall;
+    if (call.seq !== 0 || out.fresh === undefined) return;
+    for (const fn of out.fresh) this.callbacks.release(fn); // never sent: no Release frame
+    out.fresh = undefined;
+    this.syncRef();
   }
 
   private startHandshake(): void {

@@ -75,8 +75,12 @@ export function failureResponse(error: unknown, exposeStack: boolean): EncodedRe
     if (error instanceof HeartlineError) details = error.details;
     else if (err !== undefined) details = err.details !== undefined ? err.details : typeof err.code === 'string' ? { code: err.code } : undefined;
     const stack = exposeStack ? err?.stack : undefined;
+    // `details` is a value like any other (value-check.ts): one the receiver would refuse must
+    // not go out, or the whole connection would close; the error still does, without it.
+    const check = details === undefined ? undefined : checkValue(details, 'details');
+    if (typeof check === 'string') return { status: ERROR_CODES[code].status, body: encodeBody(errorBody(code, `${message} (details not sent: ${check})`, name, undefined, stack)) };
     try {
-      return { status: ERROR_CODES[code].status, body: encodeBody(errorBody(code, message, name, details, stack)) };
+      return { status: ERROR_CODES[code].status, body: encodeBody(errorBody(code, message, name, details, stack), check === OMIT_UNDEFINED) };
     } catch {
       return { status: ERROR_CODES[code].status, body: encodeBody(errorBody(code, message, name)) };
     }

@@ -33,6 +33,18 @@ export type ValueCheck = Sendable | string;
  */
 export const MAX_VALUE_DEPTH = MAX_DEPTH - 2;
 
+/**
+ * Most values (objects, array slots, properties) one check visits: every
+ * value costs at least one encoded byte, so this is more than a default 8 MiB
+ * frame can carry. It bounds the walk of a value that shares subtrees (a DAG
+ * is walked once per path) or claims a huge sparse length, which would
+ * otherwise block the event loop.
+ */
+export const MAX_VALUES = 1 << 24;
+
+/** Values visited by the check under way (reset at each entry point; the walk is synchronous). */
+let visited = 0;
+
 const enum Kind {
   Refused,
   TooDeep,
@@ -54,6 +66,7 @@ class Fault {
  * decides what that means. Throws only what a getter or proxy of `value` throws.
  */
 export function checkValue(value: unknown, where: string): ValueCheck {
+  visited = 0;
   const t = typeof value;
   if (t === 'string' || t === 'number' || t === 'boolean' || value === null || value === undefined) return AS_IS;
   const r = t === 'object' ? checkObject(value as object, 1) : checkOther(value, t);
@@ -67,6 +80,7 @@ export function checkValue(value: unknown, where: string): ValueCheck {
  * position is refused with a hint about declaring it.
  */
 export function checkArgs(args: readonly unknown[], callbacks?: readonly number[]): ValueCheck {
+  visited = 0;
   let found: ValueCheck = AS_IS;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -112,6 +126,7 @@ function checkObject(value: object, depth: number): Sendable | Fault {
     f.containers.push(value);
     return f;
   }
+  if (++visited > MAX_VALUES) return tooLarge();
   let found: Sendable = AS_IS;
   // Tested by prototype first: plain objects, arrays and Buffers cost one lookup each.
   const proto: unknown = Object.getPrototypeOf(value);
@@ -119,6 +134,7 @@ function checkObject(value: object, depth: number): Sendable | Fault {
     // for-in, not Object.keys (a third cheaper: no array): the same keys, the encoder's,
     // unless Object.prototype was given enumerable keys, which are then checked too.
     for (const key in value) {
+      if (++visited > MAX_VALUES) return tooLarge();
       if (key === '__proto__') return up(new Fault(Kind.Refused, 'an own key "__proto__" cannot be sent (receivers refuse it)'), key, value);
       const item: unknown = (value as Record<string, unknown>)[key];
       const t = typeof item;
@@ -138,6 +154,10 @@ function checkObject(value: object, depth: number): Sendable | Fault {
     return found;
   }
   if (proto === Array.prototype && Array.isArray(value)) {
+    // msgpackr picks the encoding by `value.constructor`: an own `constructor` would make it write a map.
+    if ((value as { constructor?: unknown }).constructor !== Array) return new Fault(Kind.Refused, 'an array with its own "constructor" property cannot be sent');
+    // Counted before the loop, so a huge sparse length is refused at once.
+    if ((visited += value.length) > MAX_VALUES) return tooLarge();
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
       const t = typeof item;
@@ -154,8 +174,13 @@ function checkObject(value: object, depth: number): Sendable | Fault {
     return found;
   }
   if (proto === BUFFER_PROTOTYPE || value instanceof Uint8Array) return AS_IS; // bin
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? new Fault(Kind.Refused, 'an invalid Date cannot be sent') : AS_IS;
+  // Exactly a Date: msgpackr encodes a subclass through its toJSON(), which this check never saw.
+  if (proto === Date.prototype) return Number.isNaN((value as Date).getTime()) ? new Fault(Kind.Refused, 'an invalid Date cannot be sent') : AS_IS;
   return new Fault(Kind.Refused, objectReason(value));
+}
+
+function tooLarge(): Fault {
+  return new Fault(Kind.Refused, `a value of more than ${MAX_VALUES} parts (objects, properties, array slots) cannot be sent: larger than any frame carries`);
 }
 
 function up(f: Fault, key: string | number, container: object): Fault {

@@ -63,6 +63,7 @@ class ValuesImpl implements Values {
     return null;
   }
   async give(kind: string): Promise<unknown> {
+    if (kind === 'error with bad details') throw Object.assign(new Error('no stock'), { details: new Map([[1, 2]]) });
     return GIVEN[kind]!();
   }
   async received(...args: unknown[]): Promise<string[]> {
@@ -245,6 +246,19 @@ describe('values through a Client and Server', () => {
       expect(err.remote).toBe(true);
       expect(err.message.startsWith(message), err.message).toBe(true);
       expect(await values.echo('still fine')).toBe('still fine');
+    });
+  });
+
+  describe('error details', () => {
+    it('details the receiver would refuse are not sent: the call fails HANDLER_ERROR and the connection stays', async () => {
+      const { values, client } = await setup();
+      const slow = values.echo('concurrent');
+      const err = await expectCode(values.give('error with bad details'), 'HANDLER_ERROR');
+      expect(err.message).toContain('details not sent');
+      expect(err.details).toBeUndefined();
+      expect(await slow).toBe('concurrent');
+      expect(await values.echo('after')).toBe('after');
+      expect(client.connections()).toHaveLength(1);
     });
   });
 

@@ -194,6 +194,21 @@ describe('callbacks (server push)', () => {
     await srv.server.close();
   });
 
+  it('a call that fails before it is written (PAYLOAD_TOO_LARGE) leaves no callback registered', async () => {
+    const srv = defer(await startServer({ register: false, maxFrameSize: 2048 }), (s) => s.close());
+    srv.server.register(new TickerImpl());
+    const client = defer(newClient(srv.address), (c) => c.close());
+    const ticker = client.refer(Ticker);
+    const kept = (): void => undefined;
+    await ticker.watch('ACME', kept); // registered, written: it stays
+    const listener = (): void => undefined;
+    await expectCode(ticker.watch('X'.repeat(4096), listener), 'PAYLOAD_TOO_LARGE');
+    await expectCode(ticker.watch('X'.repeat(4096), kept), 'PAYLOAD_TOO_LARGE'); // not fresh: kept stays registered
+    expect(client.connections()[0]!.callbacks).toBe(1);
+    expect(client.releaseCallback(listener)).toBe(false);
+    expect(client.releaseCallback(kept)).toBe(true);
+  });
+
   it('the provider releasing a callback (unwatch) stops its pushes locally', async () => {
     const { impl, ticker } = await setup();
     let runs = 0;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeBody, encodeBody } from '../../src/protocol/codec.js';
-import { AS_IS, checkArgs, checkValue, MAX_VALUE_DEPTH, OMIT_UNDEFINED, trimArgs } from '../../src/protocol/value-check.js';
+import { AS_IS, checkArgs, checkValue, MAX_VALUE_DEPTH, MAX_VALUES, OMIT_UNDEFINED, trimArgs } from '../../src/protocol/value-check.js';
 
 class Point {
   constructor(
@@ -140,6 +140,42 @@ describe('value check', () => {
       expect(trimArgs([1, undefined, 2, undefined, undefined])).toEqual([1, undefined, 2]);
       expect(trimArgs([undefined])).toEqual([]);
       expect(trimArgs([null])).toEqual([null]);
+    });
+  });
+
+  describe('what msgpackr would encode differently from what the check saw', () => {
+    it('refuses an array with its own constructor (msgpackr would write it as a map, or corrupt the body)', () => {
+      expect(checkValue({ a: Object.assign([1, 2], { constructor: Object }) }, 'result')).toMatch(/^result \.a: an array with its own "constructor"/);
+      expect(checkValue(Object.assign([1], { constructor: Map }), 'result')).toMatch(/own "constructor"/);
+    });
+
+    it('refuses a Date subclass (msgpackr would encode its toJSON(), which the check never saw)', () => {
+      class Stamp extends Date {
+        override toJSON(): string {
+          return 'not a date';
+        }
+      }
+      expect(checkValue({ at: new Stamp(0) }, 'result')).toMatch(/^result \.at: /);
+      expect(checkValue(new Date(0), 'result')).toBe(AS_IS);
+    });
+  });
+
+  describe('work is bounded (MAX_VALUES)', () => {
+    it('refuses a huge sparse array at once, without walking its length', () => {
+      const sparse: unknown[] = [];
+      sparse.length = 1e8;
+      const t0 = performance.now();
+      expect(checkValue({ s: sparse }, 'result')).toMatch(/more than \d+ parts/);
+      expect(performance.now() - t0).toBeLessThan(50);
+    });
+
+    it('refuses a value that shares subtrees so often that its walk would exceed the bound (a small DAG, a huge tree)', () => {
+      let dag: unknown = 0;
+      for (let i = 0; i < 40; i++) dag = [dag, dag]; // 41 arrays, 2^40 paths
+      const t0 = performance.now();
+      expect(checkValue(dag, 'result')).toMatch(/more than \d+ parts/);
+      expect(performance.now() - t0).toBeLessThan(5000); // MAX_VALUES visits at most, instead of 2^40
+      expect(MAX_VALUES).toBeGreaterThanOrEqual(8 * 1024 * 1024); // never less than a default frame can carry
     });
   });
 
