@@ -1,3 +1,4 @@
+import { HeartlineError } from '../errors/heartline-error.js';
 import type { ClientConnection } from '../exchange/client-connection.js';
 import type { DisconnectReason } from '../exchange/connection-state.js';
 import { now } from '../transport/clock.js';
@@ -134,6 +135,9 @@ export class ConnectionRegistry implements EndpointObserver {
   private readonly events: RegistryEvents;
   private idleTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private markClosed!: () => void;
+  /** Resolves when `close()` begins: calls waiting for a registry's first list stop waiting then. */
+  readonly whenClosed = new Promise<void>((resolve) => (this.markClosed = resolve));
 
   constructor(options: RegistryOptions, events: RegistryEvents) {
     this.options = options;
@@ -158,6 +162,8 @@ export class ConnectionRegistry implements EndpointObserver {
   endpoint(address: ProviderAddress): Endpoint {
     let ep = this.endpoints.get(address.key);
     if (ep === undefined) {
+      // Callers check isClosed first; a closed registry must never open a connection again.
+      if (this.closed) throw new HeartlineError('CLIENT_CLOSED', 'the client is closed');
       ep = new Endpoint(address, this.options, this);
       this.endpoints.set(address.key, ep);
     }
@@ -311,6 +317,7 @@ export class ConnectionRegistry implements EndpointObserver {
   /** Closes every connection; pending calls fail with CLIENT_CLOSED. */
   async close(): Promise<void> {
     this.closed = true;
+    this.markClosed();
     clearInterval(this.idleTimer);
     this.idleTimer = undefined;
     clearInterval(this.lingerTimer);

@@ -230,8 +230,10 @@ export class Reference {
   private async afterListing(listing: Promise<void>, m: ResolvedMethod, args: unknown[], call: EndpointCall, deadline: number, origin: Error | undefined): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
     const left = deadline - now();
-    await Promise.race([listing, new Promise<void>((resolve) => (timer = setTimeout(resolve, Number.isFinite(left) ? Math.max(0, left) : MAX_TIMER_MS)))]);
+    await Promise.race([listing, this.registry.whenClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, Number.isFinite(left) ? Math.max(0, left) : MAX_TIMER_MS)))]);
     clearTimeout(timer);
+    // The client closed while this call waited: it must not open a connection now.
+    if (this.registry.isClosed) throw withOrigin(new HeartlineError('CLIENT_CLOSED', `${m.label}: the client was closed while the call waited for its provider list`), origin);
     const first = this.select(m, args, undefined);
     if (first === undefined) return this.finish(m, this.unavailable(m, origin));
     const timeLeft = deadline - now();

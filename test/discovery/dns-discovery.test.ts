@@ -63,6 +63,26 @@ describe('DnsDirectory against a DNS server and real providers', () => {
     expect(directory.loading()).toBeUndefined();
   });
 
+  it('a call waiting for the first answer fails CLIENT_CLOSED at once when the client closes, and opens nothing afterwards', async () => {
+    const a = await provider('a', '127.0.0.1');
+    let answer: ((addresses: string[]) => void) | undefined;
+    const resolver = { resolve4: () => new Promise<string[]>((resolve) => (answer = resolve)), resolve6: async () => [], resolveSrv: async () => [] };
+    const directory = new DnsDirectory({ name: 'work.test', port: a.port, family: 4, resolver, logger: silentLogger });
+    defer(directory, (d) => d.close());
+    const client = newClient(undefined, { timeout: 5000 });
+    const call = client.refer(Work, { providers: directory }).whoami();
+    call.catch(() => undefined);
+    await waitFor(() => answer !== undefined, 2000, 'the lookup to start');
+    const t0 = performance.now();
+    await client.close();
+    await expectCode(call, 'CLIENT_CLOSED');
+    expect(performance.now() - t0).toBeLessThan(1000); // not after the call's 5 s timeout
+    answer!(['127.0.0.1']);
+    await sleep(100);
+    expect(client.connections()).toEqual([]);
+    expect(a.server.connectionCount).toBe(0);
+  });
+
   it('SRV records: each target with its own port', async () => {
     const a = await provider('a', '127.0.0.1');
     const b = await provider('b', '127.0.0.1');
