@@ -119,6 +119,8 @@ export class DnsDirectory implements Directory {
   private lastStart = -Infinity;
   /** Whether the last lookup succeeded; undefined before the first one ended. */
   private lastOk: boolean | undefined;
+  /** Failed lookups in a row: the retry after a failure backs off from minInterval, doubling, up to refreshInterval. */
+  private failures = 0;
   private lastError: unknown;
   private inFlight: Promise<void> | undefined;
   /** Lookups started since creation. */
@@ -165,7 +167,7 @@ export class DnsDirectory implements Directory {
     if (this.stateValue === S.Closed) return () => {};
     const entry = { listener };
     this.listeners.add(entry);
-    if (this.stateValue === S.Stopped) this.scheduleAt(this.lastOk === false ? this.lastStart + this.minInterval : this.lastStart + this.refreshInterval);
+    if (this.stateValue === S.Stopped) this.scheduleAt(this.lastOk === false ? this.lastStart + this.retryDelay() : this.lastStart + this.refreshInterval);
     return () => {
       if (!this.listeners.delete(entry) || this.listeners.size > 0) return;
       this.stop();
@@ -279,6 +281,7 @@ export class DnsDirectory implements Directory {
     if (this.stateValue === S.Closed) return;
     const wasOk = this.lastOk;
     this.lastOk = ok;
+    this.failures = ok ? 0 : this.failures + 1;
     this.lastError = err;
     if (ok) this.publish(found!);
     // Once per run of failures, not once per lookup.
@@ -286,7 +289,12 @@ export class DnsDirectory implements Directory {
     // The listeners may have closed the directory or unsubscribed meanwhile.
     if (this.stateValue !== S.Resolving) return;
     if (this.listeners.size === 0) this.transition(S.Stopped);
-    else this.scheduleAt(this.lastStart + (ok ? this.refreshInterval : this.minInterval));
+    else this.scheduleAt(this.lastStart + (ok ? this.refreshInterval : this.retryDelay()));
+  }
+
+  /** After `failures` failed lookups in a row: minInterval, doubling, at most refreshInterval. */
+  private retryDelay(): number {
+    return Math.min(this.refreshInterval, this.minInterval * 2 ** Math.min(30, Math.max(0, this.failures - 1)));
   }
 
   private publish(found: ProviderInfo[]): void {
@@ -375,7 +383,7 @@ function validate(options: DnsDirectoryOptions): ValidOptions {
   const family = o.family ?? 0;
   if (family !== 0 && family !== 4 && family !== 6) throw invalid('family', '0, 4 or 6', family);
   const refreshInterval = time('refreshInterval', o.refreshInterval, 1) ?? 30_000;
-  const minInterval = time('minInterval', o.minInterval, 0) ?? Math.min(5000, refreshInterval);
+  const minInterval = time('minInterval', o.minInterval, 1) ?? Math.min(5000, refreshInterval);
   if (minInterval > refreshInterval) throw new HeartlineError('INVALID_CONFIG', `minInterval must be <= refreshInterval (got ${minInterval} > ${refreshInterval})`);
   const weight = o.weight ?? DEFAULT_WEIGHT;
   if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) throw invalid('weight', 'a finite number >= 0', weight);

@@ -2,6 +2,9 @@ import { HeartlineError } from '../errors/heartline-error.js';
 import { MAX_TIMER_MS } from '../protocol/constants.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
 
+/** Longest lease TTL, in ms: whole seconds within what a Node timer takes. */
+const MAX_TTL = Math.floor(MAX_TIMER_MS / 1000) * 1000;
+
 /** Options of `new EtcdRegistry(options)`. Every time is in ms. */
 export interface EtcdRegistryOptions {
   /** etcd endpoints, `http://host:port` (or `https://` with `credentials`). Default `http://127.0.0.1:2379`. */
@@ -41,7 +44,10 @@ export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdOp
   const prefix = o.prefix === undefined ? '/heartline' : o.prefix;
   if (typeof prefix !== 'string' || !/^\/.*[^/]$/.test(prefix)) throw invalid('prefix', "a string starting with '/' and not ending with '/'", prefix);
   const ttl = o.ttl === undefined ? 10_000 : o.ttl;
-  if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 1000 || ttl % 1000 !== 0) throw invalid('ttl', 'a multiple of 1000 (ms), at least 1000', ttl);
+  // At most what a Node timer takes: etcd3 arms its keepalive for the lease's TTL, and a longer delay fires at once.
+  if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 1000 || ttl % 1000 !== 0 || ttl > MAX_TTL) {
+    throw invalid('ttl', `a multiple of 1000 (ms), from 1000 to ${MAX_TTL}`, ttl);
+  }
   const requestTimeout = o.requestTimeout === undefined ? 5000 : o.requestTimeout;
   if (typeof requestTimeout !== 'number' || !Number.isFinite(requestTimeout) || requestTimeout < 1 || requestTimeout > MAX_TIMER_MS) {
     throw invalid('requestTimeout', `a finite number >= 1 and <= ${MAX_TIMER_MS}`, requestTimeout);

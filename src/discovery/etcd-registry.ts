@@ -132,8 +132,10 @@ export class EtcdRegistry implements ConsumerRegistry, ProviderRegistry {
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
       grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': RECONNECT_MAX_MS },
       faultHandling: {
-        // etcd3's default circuit breaker refuses calls for 5 s after 3 failures: our own retries pace themselves.
+        // etcd3's default circuit breaker refuses calls for 5 s after 3 failures, and its default global
+        // policy retries a timed-out call 3 times (4 x requestTimeout): our own retries pace themselves.
         host: () => PASS_THROUGH as never,
+        global: PASS_THROUGH as never,
         watchBackoff: new CappedBackoff(100),
       },
     };

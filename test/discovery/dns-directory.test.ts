@@ -126,14 +126,32 @@ describe('DnsDirectory (resolver stub, fake timers)', () => {
     expect(d.list()).toBe(good);
     expect(listener).toHaveBeenCalledTimes(1);
     expect(warn).toHaveBeenCalledTimes(1); // once per run of failures
-    // While failing, it looks again every minInterval, not every refreshInterval.
+    // Failing for a while, it has backed off towards refreshInterval (see the next test).
     const before = stub.lookupsOf('svc.test');
     await vi.advanceTimersByTimeAsync(10_000);
-    expect(stub.lookupsOf('svc.test') - before).toBe(5);
+    expect(stub.lookupsOf('svc.test') - before).toBeLessThanOrEqual(1);
     stub.failAAAA = undefined;
     stub.records['svc.test'] = { A: ['10.0.0.9'] };
-    await vi.advanceTimersByTimeAsync(2000);
+    await vi.advanceTimersByTimeAsync(30_000);
     expect(keys(d.list())).toEqual(['10.0.0.9:7000']);
+  });
+
+  it('while lookups keep failing, retries back off: minInterval, doubling, at most refreshInterval; a success resets it', async () => {
+    stub.failWith = 'ESERVFAIL';
+    const d = make({ refreshInterval: 60_000, minInterval: 1000 });
+    d.subscribe(() => undefined);
+    await vi.advanceTimersByTimeAsync(0); // t = 0: the first lookup fails
+    await vi.advanceTimersByTimeAsync(16_000);
+    // t = 0, 1000, 3000, 7000, 15000 (a retry every minInterval would make 17)
+    expect(stub.lookupsOf('svc.test')).toBe(5);
+    await vi.advanceTimersByTimeAsync(120_000); // to t = 136000
+    expect(stub.lookupsOf('svc.test')).toBe(8); // then 31000, 63000, and 123000 (capped: refreshInterval after 63000)
+    stub.failWith = undefined;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(d.list()).toHaveLength(3);
+    const settled = stub.lookupsOf('svc.test');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(stub.lookupsOf('svc.test') - settled).toBe(1); // back to one per refreshInterval
   });
 
   it('an authoritative answer with no records (NXDOMAIN, NODATA) empties the list', async () => {
@@ -318,6 +336,7 @@ describe('DnsDirectory (resolver stub, fake timers)', () => {
     ['refreshInterval 0', { refreshInterval: 0 }, 'refreshInterval'],
     ['refreshInterval Infinity', { refreshInterval: Infinity }, 'refreshInterval'],
     ['minInterval negative', { minInterval: -1 }, 'minInterval'],
+    ['minInterval 0 (a failing DNS would be asked in a hot loop)', { minInterval: 0 }, 'minInterval'],
     ['minInterval over refreshInterval', { refreshInterval: 1000, minInterval: 2000 }, 'minInterval'],
     ['weight negative', { weight: -1 }, 'weight'],
     ['weight NaN', { weight: NaN }, 'weight'],

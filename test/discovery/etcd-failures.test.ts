@@ -3,8 +3,8 @@
 // Leases use TEST_TTL = 2 s (the default is 10 s).
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Client, silentLogger, type RegistryState } from '../../src/index.js';
-import { expectNothingOpen, FAST_RECONNECT, Work } from '../cluster/cluster-helpers.js';
+import { Client, EtcdRegistry, Server, silentLogger, type RegistryState } from '../../src/index.js';
+import { expectNothingOpen, FAST_RECONNECT, Work, WorkImpl } from '../cluster/cluster-helpers.js';
 import { etcdAvailable, startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { useCleanup, waitFor } from '../helpers/server.js';
 import { addresses, sleep, startEtcdChild, TEST_TTL, testRegistry, type EtcdChild } from './etcd-helpers.js';
@@ -65,6 +65,22 @@ describe.skipIf(!etcdAvailable())('etcd: providers leaving, etcd failing', () =>
     defer(children, (cs) => Promise.all(cs.map((c) => c.dispose())));
     return children;
   }
+
+  it('a frozen etcd (SIGSTOP) delays server.close() by about one requestTimeout, not four (no hidden retries)', async () => {
+    const registry = new EtcdRegistry({ hosts: etcd.hosts, ttl: TEST_TTL, requestTimeout: 500, logger: silentLogger });
+    const server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, closeGracePeriod: 200, deregisterDelay: 0, registry });
+    server.register(new WorkImpl('frozen'));
+    await server.listen();
+    process.kill(etcd.pid!, 'SIGSTOP'); // our own etcd child, by its pid
+    try {
+      const t0 = performance.now();
+      await server.close();
+      expect(performance.now() - t0).toBeLessThan(1500); // etcd3's default global policy made it ~2000
+    } finally {
+      process.kill(etcd.pid!, 'SIGCONT');
+      await registry.close();
+    }
+  });
 
   it('graceful close under load: one of 3 providers gets SIGTERM (withdraw, deregisterDelay 1 s, drain): 0 failed calls', async () => {
     const children = await fleet(['a', 'b', 'c']);

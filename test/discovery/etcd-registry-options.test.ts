@@ -12,7 +12,7 @@ import { expectThrowCode } from '../helpers/server.js';
 const TABLE: Array<{ option: keyof EtcdRegistryOptions; bad: unknown[]; good: unknown[] }> = [
   { option: 'hosts', bad: [5, '', 'etcd', 'http://etcd', [], [5], null], good: ['http://127.0.0.1:2379', ['https://a:2379', 'b:2379']] },
   { option: 'prefix', bad: [5, '', 'heartline', '/heartline/', null], good: ['/heartline', '/a/b'] },
-  { option: 'ttl', bad: [NaN, Infinity, 0, 999, 1500, -1000, '10000', null], good: [1000, 2000, 10_000] },
+  { option: 'ttl', bad: [NaN, Infinity, 0, 999, 1500, -1000, '10000', null, 2_148_000_000], good: [1000, 2000, 10_000, 2_147_483_000] },
   { option: 'credentials', bad: [null, 'pem', {}, { rootCertificate: 'x' }, { rootCertificate: Buffer.from('x'), privateKey: 'k' }], good: [{ rootCertificate: Buffer.from('x') }] },
   { option: 'auth', bad: [null, 'root', {}, { username: 'u' }, { username: 'u', password: 1 }], good: [{ username: 'u', password: 'p' }] },
   { option: 'requestTimeout', bad: [NaN, Infinity, 0, -1, 2 ** 31, '5000', null], good: [1, 5000] },
