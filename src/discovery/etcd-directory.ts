@@ -119,6 +119,12 @@ export class EtcdDirectory implements Directory {
       this.firstListing = undefined;
     } catch (err) {
       if (generation !== this.generation) return;
+      if (this.host.closed) {
+        // The registry was closed: no list will ever come. Calls waiting for one stop waiting (UNAVAILABLE).
+        this.firstListing?.resolve();
+        this.firstListing = undefined;
+        return;
+      }
       this.host.reportDown(err as Error);
       this.retryTimer = setTimeout(() => void this.listAndWatch(generation, Math.min(delay * 2, RETRY_MAX_MS)), delay);
       this.retryTimer.unref();

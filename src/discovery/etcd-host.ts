@@ -15,4 +15,6 @@ export interface EtcdHost {
   reportUp(): void;
   /** etcd did not answer. */
   reportDown(err: Error): void;
+  /** True once the registry was closed: nothing retries any longer. */
+  readonly closed: boolean;
 }

@@ -41,12 +41,16 @@ export class EtcdRegistry implements ConsumerRegistry, ProviderRegistry {
 
   constructor(options: EtcdRegistryOptions = {}) {
     this.options = resolveEtcdOptions(options);
+    const registry = this; // the host's `closed` getter reads the registry's state
     this.host = {
       client: () => this.client(),
       ttlSeconds: this.options.ttl / 1000,
       logger: this.options.logger,
       reportUp: () => this.transition('up', undefined),
       reportDown: (err) => this.transition('down', err),
+      get closed() {
+        return registry.closing !== undefined;
+      },
     };
   }
 
@@ -56,6 +60,7 @@ export class EtcdRegistry implements ConsumerRegistry, ProviderRegistry {
   }
 
   directory(service: string, version: string, group: string): Directory {
+    if (this.closing !== undefined) throw new HeartlineError('INVALID_CONFIG', 'this EtcdRegistry was closed');
     const keyPrefix = serviceKeyPrefix(this.options.prefix, service, version, group);
     let d = this.directories.get(keyPrefix);
     if (d === undefined) this.directories.set(keyPrefix, (d = new EtcdDirectory(this.host, keyPrefix)));

@@ -120,7 +120,14 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     }
     const entry = { weight, metadata: { ...metadata }, publication: undefined as Publication | undefined };
     this.publishing.set(registry, entry);
-    if (this.bound !== undefined) entry.publication = registry.publish(this.announcement(entry));
+    if (this.bound !== undefined) {
+      try {
+        entry.publication = registry.publish(this.announcement(entry));
+      } catch (err) {
+        this.publishing.delete(registry); // so that publish() may be called again
+        throw err;
+      }
+    }
     return this;
   }
 
@@ -169,7 +176,13 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     if (this.closing !== undefined) return;
     await Promise.all(
       [...this.publishing].map(async ([registry, entry]) => {
-        entry.publication = registry.publish(this.announcement(entry));
+        try {
+          entry.publication = registry.publish(this.announcement(entry));
+        } catch (err) {
+          // For example a registry closed meanwhile: the server listens and serves; logged, not thrown (it is bound).
+          this.connectionOptions.logger.error(`registry: cannot publish ${this.advertised}: ${(err as Error).message}`, { error: err });
+          return;
+        }
         await entry.publication.first.catch((err: Error) => this.connectionOptions.logger.warn(`registry: publishing ${this.advertised} failed (${err.message}); retrying in the background`));
       }),
     );
