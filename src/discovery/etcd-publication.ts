@@ -28,6 +28,10 @@ export class EtcdPublication implements Publication {
   private retryTimer: NodeJS.Timeout | undefined;
   private delay = RETRY_MIN_MS;
   private withdrawing: Promise<void> | undefined;
+  /** Bumped by every update(): a registration that wrote an older announcement writes again. */
+  private version = 0;
+  /** Writes under the registered lease, one after another (each writes the latest announcement). */
+  private writes: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly host: EtcdHost,
@@ -42,7 +46,11 @@ export class EtcdPublication implements Publication {
 
   update(announcement: Announcement): void {
     this.announcement = announcement;
-    if (this.state === 'registered' && this.lease !== undefined) void this.write(this.lease).catch((err: Error) => this.failed(err));
+    this.version++;
+    // While registering, register() sees the new version and writes again; while waiting, the next attempt writes it.
+    const lease = this.lease;
+    if (this.state !== 'registered' || lease === undefined) return;
+    this.writes = this.writes.then(() => (this.lease === lease ? this.write(lease) : undefined)).catch((err: Error) => this.failed(err, lease));
   }
 
   withdraw(): Promise<void> {
@@ -81,15 +89,20 @@ export class EtcdPublication implements Publication {
     lease.on('lost', (err) => {
       if (this.lease !== lease || this.state === 'withdrawn') return;
       this.host.logger.warn(`etcd lease of ${this.announcement.address} lost (${err.message}): registering again`);
-      this.failed(err);
+      this.failed(err, lease);
     });
     lease.on('keepaliveSucceeded', () => this.host.reportUp());
     lease.on('keepaliveFailed', (err) => this.host.reportDown(err as unknown as Error));
     try {
       await lease.grant();
-      await this.write(lease);
+      // An update() during the write changed what must be published: write again until it is the latest.
+      let written: number;
+      do {
+        written = this.version;
+        await this.write(lease);
+      } while (written !== this.version && this.lease === lease && !this.withdrawn);
     } catch (err) {
-      this.failed(err as Error);
+      this.failed(err as Error, lease);
       throw err;
     }
     if (this.lease !== lease || this.withdrawn) return;
@@ -108,9 +121,14 @@ export class EtcdPublication implements Publication {
     await Promise.all(announcementRecords(this.prefix, this.announcement).map((r) => lease.put(r.key).value(r.value).exec()));
   }
 
-  /** The lease is gone or an attempt failed: drop it and try again after a backoff. */
-  private failed(err: Error): void {
+  /**
+   * The lease is gone or an attempt failed: drop it and try again after a
+   * backoff. A failure of an older lease's request (`lease` given and no longer
+   * the current one) is stale: the current attempt is left alone.
+   */
+  private failed(err: Error, lease?: Lease): void {
     if (this.state === 'withdrawn' || this.state === 'waiting') return;
+    if (lease !== undefined && lease !== this.lease) return;
     this.host.reportDown(err);
     const old = this.lease;
     this.lease = undefined;
