@@ -32,10 +32,20 @@ export function addInstanceField(instance: object, field: ConsumerField): void {
   else fields.push(field);
 }
 
-/** The `@Consumer` fields of `target`, from either kind of decorator. */
+/**
+ * The `@Consumer` fields of `target`, from either kind of decorator, one per
+ * property: a subclass that declares a field again wins over its parent (its
+ * record comes last), so `client.inject()` makes one stub per field.
+ */
 export function consumerFieldsOf(target: object): readonly ConsumerField[] {
   const legacy: ConsumerField[] | undefined = Reflect.getMetadata(CONSUMER_FIELDS_KEY, target);
   const standard = instanceFields.get(target);
-  if (standard === undefined) return legacy ?? [];
-  return legacy === undefined ? standard : [...legacy, ...standard];
+  const all = standard === undefined ? (legacy ?? []) : legacy === undefined ? standard : [...legacy, ...standard];
+  if (all.length < 2) return all;
+  const byProperty = new Map<string | symbol, ConsumerField>();
+  for (const field of all) {
+    byProperty.delete(field.property); // keep the last one, in the position of the last
+    byProperty.set(field.property, field);
+  }
+  return [...byProperty.values()];
 }

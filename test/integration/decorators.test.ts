@@ -10,6 +10,10 @@ class Shop {
   notInjected = 'left alone';
 }
 
+class PatientShop extends Shop {
+  @Consumer(Echo, { timeout: 5000 }) override impatientEcho: Remote<Echo> = undefined as never; // declared again: this one wins
+}
+
 class SpecialShop extends Shop {
   @Consumer(Greeter) greeter!: Remote<Greeter>;
 }
@@ -29,6 +33,19 @@ describe('decorators', () => {
     // The @Consumer options apply to that field only.
     await expectCode(shop.impatientEcho.sleep(300), 'TIMEOUT');
     expect(await shop.echo.sleep(100)).toBe(100);
+  });
+
+  it('a field a subclass declares again is recorded once, the subclass winning: one stub per field', async () => {
+    const srv = defer(await startServer(), (s) => s.close());
+    const client = defer(newClient(srv.address), (c) => c.close());
+    const referred: unknown[] = [];
+    const refer = client.refer.bind(client);
+    client.refer = ((contract: never, options?: never) => (referred.push(options), refer(contract, options))) as typeof client.refer;
+    const shop = client.inject(new PatientShop());
+    expect(referred).toHaveLength(3); // echo, calc, impatientEcho: not 4
+    expect(referred).toContainEqual({ timeout: 5000 });
+    expect(referred).not.toContainEqual({ timeout: 60 });
+    expect(await shop.impatientEcho.echo('x')).toBe('x');
   });
 
   it('client.inject fills inherited @Consumer fields too', async () => {
