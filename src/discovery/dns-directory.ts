@@ -167,7 +167,11 @@ export class DnsDirectory implements Directory {
     if (this.stateValue === S.Closed) return () => {};
     const entry = { listener };
     this.listeners.add(entry);
-    if (this.stateValue === S.Stopped) this.scheduleAt(this.lastOk === false ? this.lastStart + this.retryDelay() : this.lastStart + this.refreshInterval);
+    if (this.stateValue === S.Stopped) {
+      // A lookup from before the stop may still be under way: it goes on (its end schedules the next), never a second one.
+      if (this.inFlight !== undefined) this.transition(S.Resolving);
+      else this.scheduleAt(this.lastOk === false ? this.lastStart + this.retryDelay() : this.lastStart + this.refreshInterval);
+    }
     return () => {
       if (!this.listeners.delete(entry) || this.listeners.size > 0) return;
       this.stop();

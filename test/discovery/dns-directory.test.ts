@@ -136,6 +136,36 @@ describe('DnsDirectory (resolver stub, fake timers)', () => {
     expect(keys(d.list())).toEqual(['10.0.0.9:7000']);
   });
 
+  it('re-subscribing while a lookup from before the stop is still under way starts no second lookup', async () => {
+    // The first lookup fails at once; the retry is slow and still under way when the last listener leaves.
+    const answers: Array<(addresses: string[]) => void> = [];
+    let calls = 0;
+    const resolver = {
+      resolve4: () => (++calls === 1 ? Promise.reject(dnsError('ESERVFAIL')) : new Promise<string[]>((resolve) => answers.push(resolve))),
+      resolve6: async () => [],
+      resolveSrv: async () => [],
+    };
+    const d = new DnsDirectory({ name: 'svc.test', port: 7000, family: 4, resolver, logger: silentLogger, minInterval: 10, refreshInterval: 1000 });
+    try {
+      const unsubscribe = d.subscribe(() => undefined);
+      await vi.advanceTimersByTimeAsync(0); // lookup 1 fails
+      await vi.advanceTimersByTimeAsync(10); // lookup 2 starts after minInterval, and hangs
+      expect(calls).toBe(2);
+      unsubscribe();
+      await vi.advanceTimersByTimeAsync(100); // past the retry delay: a new lookup would be allowed
+      d.subscribe(() => undefined);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls).toBe(2); // the old one goes on; no second lookup beside it
+      answers[0]!(['10.0.0.1']);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(keys(d.list())).toEqual(['10.0.0.1:7000']);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(calls).toBe(3); // and its end scheduled the next refresh
+    } finally {
+      d.close();
+    }
+  });
+
   it('while lookups keep failing, retries back off: minInterval, doubling, at most refreshInterval; a success resets it', async () => {
     stub.failWith = 'ESERVFAIL';
     const d = make({ refreshInterval: 60_000, minInterval: 1000 });
