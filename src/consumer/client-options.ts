@@ -1,5 +1,6 @@
 import type { MethodOptions } from '../decorators/metadata.js';
 import { HeartlineError } from '../errors/heartline-error.js';
+import { checkLogger, checkNumber, invalidConfig, type NumberRule } from '../errors/invalid-config.js';
 import { DEFAULT_MAX_FRAME_SIZE, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
 import { parseAddress } from './address.js';
@@ -108,11 +109,6 @@ export const STACK_TRACE_MODES: readonly StackTraceMode[] = ['async', 'eager', '
 /** Most points per provider on a consistent-hash ring (the ring is rebuilt in memory per method). */
 export const MAX_HASH_NODES = 10_000;
 
-interface NumberRule {
-  min: number;
-  max?: number;
-  integer?: boolean;
-}
 
 /** A duration handed to a Node timer: longer ones would fire at once (TimeoutOverflowWarning). */
 const TIME: NumberRule = { min: 0, max: MAX_TIMER_MS };
@@ -124,31 +120,31 @@ const RETRIES: NumberRule = { min: 0, integer: true };
 /** Validates and fills in the options of `new Client(options)`. */
 export function resolveClientOptions(options: ClientOptions | undefined): ResolvedClientOptions {
   const o = objectOption('options', options ?? {}) as ClientOptions;
-  const maxFrameSize = num('maxFrameSize', o.maxFrameSize, { min: MIN_MAX_FRAME_SIZE, max: 0xffffffff, integer: true }) ?? DEFAULT_MAX_FRAME_SIZE;
+  const maxFrameSize = checkNumber('maxFrameSize', o.maxFrameSize, { min: MIN_MAX_FRAME_SIZE, max: 0xffffffff, integer: true }) ?? DEFAULT_MAX_FRAME_SIZE;
   return Object.freeze({
     providers: o.providers === undefined ? undefined : providerEntries('providers', o.providers),
     registry: registryOption(o),
-    timeout: num('timeout', o.timeout, TIME) ?? 3000,
-    connectTimeout: num('connectTimeout', o.connectTimeout, { min: 1, max: MAX_TIMER_MS }) ?? 3000,
-    connections: num('connections', o.connections, COUNT) ?? 1,
+    timeout: checkNumber('timeout', o.timeout, TIME) ?? 3000,
+    connectTimeout: checkNumber('connectTimeout', o.connectTimeout, { min: 1, max: MAX_TIMER_MS }) ?? 3000,
+    connections: checkNumber('connections', o.connections, COUNT) ?? 1,
     eager: bool('eager', o.eager) ?? false,
-    idleTimeout: num('idleTimeout', o.idleTimeout, TIME) ?? 0,
+    idleTimeout: checkNumber('idleTimeout', o.idleTimeout, TIME) ?? 0,
     // Sent in the handshake as a uint: an integer.
-    heartbeat: num('heartbeat', o.heartbeat, { min: 0, max: MAX_TIMER_MS, integer: true }) ?? 15_000,
-    heartbeatMisses: num('heartbeatMisses', o.heartbeatMisses, COUNT) ?? 3,
+    heartbeat: checkNumber('heartbeat', o.heartbeat, { min: 0, max: MAX_TIMER_MS, integer: true }) ?? 15_000,
+    heartbeatMisses: checkNumber('heartbeatMisses', o.heartbeatMisses, COUNT) ?? 3,
     reconnect: backoffOptions('reconnect', o.reconnect),
-    maxPendingCalls: num('maxPendingCalls', o.maxPendingCalls, COUNT) ?? 100_000,
-    maxCallbacks: num('maxCallbacks', o.maxCallbacks, COUNT) ?? 1000,
-    retries: num('retries', o.retries, RETRIES) ?? 2,
+    maxPendingCalls: checkNumber('maxPendingCalls', o.maxPendingCalls, COUNT) ?? 100_000,
+    maxCallbacks: checkNumber('maxCallbacks', o.maxCallbacks, COUNT) ?? 1000,
+    retries: checkNumber('retries', o.retries, RETRIES) ?? 2,
     cluster: oneOf('cluster', o.cluster, CLUSTER_MODES) ?? 'failover',
     loadbalance: oneOf('loadbalance', o.loadbalance, LOAD_BALANCERS) ?? 'random',
     maxFrameSize,
-    maxQueuedBytes: num('maxQueuedBytes', o.maxQueuedBytes, COUNT) ?? 4 * maxFrameSize,
-    keepAliveDelay: num('keepAliveDelay', o.keepAliveDelay, TIME) ?? 60_000,
+    maxQueuedBytes: checkNumber('maxQueuedBytes', o.maxQueuedBytes, COUNT) ?? 4 * maxFrameSize,
+    keepAliveDelay: checkNumber('keepAliveDelay', o.keepAliveDelay, TIME) ?? 60_000,
     stackTraces: oneOf('stackTraces', o.stackTraces, STACK_TRACE_MODES) ?? 'async',
     keepProcessAlive: bool('keepProcessAlive', o.keepProcessAlive) ?? false,
     random: fn('random', o.random) ?? Math.random,
-    logger: loggerOption('logger', o.logger) ?? consoleLogger,
+    logger: checkLogger<Logger>('logger', o.logger) ?? consoleLogger,
   });
 }
 
@@ -167,7 +163,7 @@ export function validateReferenceOptions(options: ReferenceOptions | undefined):
   if (out.registry === undefined) delete out.registry;
   if (o.version !== undefined) out.version = str('version', o.version);
   if (o.group !== undefined) out.group = str('group', o.group);
-  if (o.timeout !== undefined) out.timeout = num('timeout', o.timeout, TIME);
+  if (o.timeout !== undefined) out.timeout = checkNumber('timeout', o.timeout, TIME);
   if (o.attachments !== undefined) out.attachments = attachments('attachments', o.attachments);
   if (o.methods !== undefined) {
     const methods = objectOption('methods', o.methods) as Record<string, MethodOptions | undefined>;
@@ -179,13 +175,13 @@ export function validateReferenceOptions(options: ReferenceOptions | undefined):
     out.methods = Object.freeze(copy);
   }
   if (o.cluster !== undefined) out.cluster = oneOf('cluster', o.cluster, CLUSTER_MODES);
-  if (o.retries !== undefined) out.retries = num('retries', o.retries, RETRIES);
+  if (o.retries !== undefined) out.retries = checkNumber('retries', o.retries, RETRIES);
   if (o.loadbalance !== undefined) out.loadbalance = oneOf('loadbalance', o.loadbalance, LOAD_BALANCERS);
   if (o.sticky !== undefined) out.sticky = bool('sticky', o.sticky);
-  if (o.actives !== undefined) out.actives = num('actives', o.actives, CAP);
-  if (o.serviceActives !== undefined) out.serviceActives = num('serviceActives', o.serviceActives, CAP);
+  if (o.actives !== undefined) out.actives = checkNumber('actives', o.actives, CAP);
+  if (o.serviceActives !== undefined) out.serviceActives = checkNumber('serviceActives', o.serviceActives, CAP);
   if (o.hashKey !== undefined) out.hashKey = fn('hashKey', o.hashKey);
-  if (o.hashNodes !== undefined) out.hashNodes = num('hashNodes', o.hashNodes, { min: 1, max: MAX_HASH_NODES, integer: true });
+  if (o.hashNodes !== undefined) out.hashNodes = checkNumber('hashNodes', o.hashNodes, { min: 1, max: MAX_HASH_NODES, integer: true });
   return Object.freeze(out);
 }
 
@@ -193,14 +189,14 @@ export function validateReferenceOptions(options: ReferenceOptions | undefined):
 export function validateMethodOptions(path: string, options: MethodOptions): Readonly<MethodOptions> {
   const m = objectOption(path, options) as MethodOptions;
   const out: MethodOptions = {};
-  if (m.timeout !== undefined) out.timeout = num(`${path}.timeout`, m.timeout, TIME);
+  if (m.timeout !== undefined) out.timeout = checkNumber(`${path}.timeout`, m.timeout, TIME);
   if (m.oneWay !== undefined) out.oneWay = bool(`${path}.oneWay`, m.oneWay);
   if (m.idempotent !== undefined) out.idempotent = bool(`${path}.idempotent`, m.idempotent);
-  if (m.retries !== undefined) out.retries = num(`${path}.retries`, m.retries, RETRIES);
-  if (m.actives !== undefined) out.actives = num(`${path}.actives`, m.actives, CAP);
+  if (m.retries !== undefined) out.retries = checkNumber(`${path}.retries`, m.retries, RETRIES);
+  if (m.actives !== undefined) out.actives = checkNumber(`${path}.actives`, m.actives, CAP);
   if (m.callbacks !== undefined) {
     if (!Array.isArray(m.callbacks) || !m.callbacks.every((i) => Number.isSafeInteger(i) && i >= 0)) {
-      throw invalid(`${path}.callbacks`, 'an array of argument positions (integers >= 0)', m.callbacks);
+      throw invalidConfig(`${path}.callbacks`, 'an array of argument positions (integers >= 0)', m.callbacks);
     }
     out.callbacks = Object.freeze([...m.callbacks]) as number[];
   }
@@ -213,7 +209,7 @@ export function validateMethodOptions(path: string, options: MethodOptions): Rea
 /** `registry`: a ConsumerRegistry, and not beside `providers` (which would win silently). */
 function registryOption(o: { providers?: unknown; registry?: unknown }): ConsumerRegistry | undefined {
   if (o.registry === undefined) return undefined;
-  if (!isConsumerRegistry(o.registry)) throw invalid('registry', 'a registry (e.g. an EtcdRegistry)', o.registry);
+  if (!isConsumerRegistry(o.registry)) throw invalidConfig('registry', 'a registry (e.g. an EtcdRegistry)', o.registry);
   if (o.providers !== undefined) throw new HeartlineError('INVALID_CONFIG', 'registry and providers cannot both be given: providers come from one or the other');
   return o.registry;
 }
@@ -221,17 +217,17 @@ function registryOption(o: { providers?: unknown; registry?: unknown }): Consume
 function backoffOptions(path: string, value: BackoffOptions | undefined): Readonly<Required<BackoffOptions>> {
   if (value === undefined) return DEFAULT_BACKOFF;
   const b = objectOption(path, value) as BackoffOptions;
-  const initialDelay = num(`${path}.initialDelay`, b.initialDelay, TIME) ?? DEFAULT_BACKOFF.initialDelay;
-  const factor = num(`${path}.factor`, b.factor, { min: 1 }) ?? DEFAULT_BACKOFF.factor;
-  const maxDelay = num(`${path}.maxDelay`, b.maxDelay, TIME) ?? Math.max(DEFAULT_BACKOFF.maxDelay, initialDelay);
+  const initialDelay = checkNumber(`${path}.initialDelay`, b.initialDelay, TIME) ?? DEFAULT_BACKOFF.initialDelay;
+  const factor = checkNumber(`${path}.factor`, b.factor, { min: 1 }) ?? DEFAULT_BACKOFF.factor;
+  const maxDelay = checkNumber(`${path}.maxDelay`, b.maxDelay, TIME) ?? Math.max(DEFAULT_BACKOFF.maxDelay, initialDelay);
   if (maxDelay < initialDelay) throw new HeartlineError('INVALID_CONFIG', `${path}.maxDelay must be >= ${path}.initialDelay (got ${maxDelay} < ${initialDelay})`);
-  const jitter = num(`${path}.jitter`, b.jitter, { min: 0, max: 1 }) ?? DEFAULT_BACKOFF.jitter;
+  const jitter = checkNumber(`${path}.jitter`, b.jitter, { min: 0, max: 1 }) ?? DEFAULT_BACKOFF.jitter;
   return Object.freeze({ initialDelay, factor, maxDelay, jitter });
 }
 
 /** Validates a provider list into a frozen copy: `'host:port'` or `{ address, weight }` (weight a finite number >= 0). */
 function providerEntries(path: string, value: unknown, expected = 'an array of provider entries'): readonly ProviderEntry[] {
-  if (!Array.isArray(value)) throw invalid(path, `${expected} ('host:port' or { address, weight })`, value);
+  if (!Array.isArray(value)) throw invalidConfig(path, `${expected} ('host:port' or { address, weight })`, value);
   return Object.freeze(
     value.map((entry: unknown, i): ProviderEntry => {
       const at = `${path}[${i}]`;
@@ -239,11 +235,11 @@ function providerEntries(path: string, value: unknown, expected = 'an array of p
         address(at, entry);
         return entry;
       }
-      if (typeof entry !== 'object' || entry === null) throw invalid(at, "'host:port' or { address, weight }", entry);
+      if (typeof entry !== 'object' || entry === null) throw invalidConfig(at, "'host:port' or { address, weight }", entry);
       const e = entry as { address?: unknown; weight?: unknown };
-      if (typeof e.address !== 'string') throw invalid(`${at}.address`, "a 'host:port' string", e.address);
+      if (typeof e.address !== 'string') throw invalidConfig(`${at}.address`, "a 'host:port' string", e.address);
       address(`${at}.address`, e.address);
-      const weight = num(`${at}.weight`, e.weight, { min: 0 });
+      const weight = checkNumber(`${at}.weight`, e.weight, { min: 0 });
       return Object.freeze(weight === undefined ? { address: e.address } : { address: e.address, weight });
     }),
   );
@@ -253,7 +249,7 @@ function address(path: string, text: string): void {
   try {
     parseAddress(text);
   } catch {
-    throw invalid(path, "a 'host:port' address with a port from 1 to 65535", text);
+    throw invalidConfig(path, "a 'host:port' address with a port from 1 to 65535", text);
   }
 }
 
@@ -264,69 +260,37 @@ function attachments(path: string, value: unknown): Readonly<Record<string, stri
   for (const key of Object.keys(o)) {
     if (key === '__proto__') throw new HeartlineError('INVALID_CONFIG', `${path} cannot have the key __proto__`);
     const v = o[key];
-    if (typeof v !== 'string') throw invalid(`${path}.${key}`, 'a string', v);
+    if (typeof v !== 'string') throw invalidConfig(`${path}.${key}`, 'a string', v);
     copy[key] = v;
   }
   return Object.freeze(copy);
 }
 
-function loggerOption(path: string, value: unknown): Logger | undefined {
-  if (value === undefined) return undefined;
-  const l = value as Partial<Logger> | null;
-  if (typeof l !== 'object' || l === null || typeof l.warn !== 'function' || typeof l.error !== 'function') {
-    throw invalid(path, 'an object with warn and error functions', value);
-  }
-  return l as Logger;
-}
 
-function num(path: string, value: unknown, rule: NumberRule): number | undefined {
-  if (value === undefined) return undefined;
-  const ok =
-    typeof value === 'number' &&
-    Number.isFinite(value) &&
-    (rule.integer !== true || Number.isInteger(value)) &&
-    value >= rule.min &&
-    (rule.max === undefined || value <= rule.max);
-  if (!ok) throw invalid(path, `${rule.integer === true ? 'an integer' : 'a finite number'} >= ${rule.min}${rule.max === undefined ? '' : ` and <= ${rule.max}`}`, value);
-  return value as number;
-}
 
 function bool(path: string, value: unknown): boolean | undefined {
-  if (value !== undefined && typeof value !== 'boolean') throw invalid(path, 'true or false', value);
+  if (value !== undefined && typeof value !== 'boolean') throw invalidConfig(path, 'true or false', value);
   return value;
 }
 
 function str(path: string, value: unknown): string {
-  if (typeof value !== 'string') throw invalid(path, 'a string', value);
+  if (typeof value !== 'string') throw invalidConfig(path, 'a string', value);
   return value;
 }
 
 function fn<F extends Function>(path: string, value: F | undefined): F | undefined {
-  if (value !== undefined && typeof value !== 'function') throw invalid(path, 'a function', value);
+  if (value !== undefined && typeof value !== 'function') throw invalidConfig(path, 'a function', value);
   return value;
 }
 
 function oneOf<T extends string>(path: string, value: unknown, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
-  if (!allowed.includes(value as T)) throw invalid(path, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+  if (!allowed.includes(value as T)) throw invalidConfig(path, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
   return value as T;
 }
 
 /** A plain object (not null, not an array). */
 function objectOption(path: string, value: unknown): object {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(path, 'an object', value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidConfig(path, 'an object', value);
   return value;
-}
-
-function invalid(path: string, rule: string, value: unknown): HeartlineError {
-  return new HeartlineError('INVALID_CONFIG', `${path} must be ${rule} (got ${show(value)})`);
-}
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
-  if (value === null) return 'null';
-  if (typeof value === 'object') return 'an object';
-  return String(value);
 }

@@ -3,6 +3,7 @@ import { Resolver } from 'node:dns/promises';
 import { isIP, isIPv6 } from 'node:net';
 import { promisify } from 'node:util';
 import { HeartlineError } from '../errors/heartline-error.js';
+import { checkLogger, checkNumber, invalidConfig } from '../errors/invalid-config.js';
 import { MAX_TIMER_MS } from '../protocol/constants.js';
 import type { ProviderAddress } from '../consumer/address.js';
 import { DEFAULT_WEIGHT, toProviderInfo, type Directory, type ProviderInfo } from '../consumer/directory.js';
@@ -386,29 +387,18 @@ function validate(options: DnsDirectoryOptions): ValidOptions {
   }
   const family = o.family ?? 0;
   if (family !== 0 && family !== 4 && family !== 6) throw invalid('family', '0, 4 or 6', family);
-  const refreshInterval = time('refreshInterval', o.refreshInterval, 1) ?? 30_000;
-  const minInterval = time('minInterval', o.minInterval, 1) ?? Math.min(5000, refreshInterval);
+  const refreshInterval = checkNumber('DnsDirectory refreshInterval', o.refreshInterval, { min: 1, max: MAX_TIMER_MS }) ?? 30_000;
+  const minInterval = checkNumber('DnsDirectory minInterval', o.minInterval, { min: 1, max: MAX_TIMER_MS }) ?? Math.min(5000, refreshInterval);
   if (minInterval > refreshInterval) throw new HeartlineError('INVALID_CONFIG', `minInterval must be <= refreshInterval (got ${minInterval} > ${refreshInterval})`);
-  const weight = o.weight ?? DEFAULT_WEIGHT;
-  if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) throw invalid('weight', 'a finite number >= 0', weight);
+  const weight = checkNumber('DnsDirectory weight', o.weight, { min: 0 }) ?? DEFAULT_WEIGHT;
   const r = o.resolver as Partial<DnsLookup> | undefined;
   if (r !== undefined && (typeof r !== 'object' || r === null || typeof r.resolve4 !== 'function' || typeof r.resolve6 !== 'function' || typeof r.resolveSrv !== 'function')) {
     throw invalid('resolver', 'a dns.Resolver, a dns.promises.Resolver or an object with resolve4, resolve6 and resolveSrv', r);
   }
-  const logger = o.logger ?? consoleLogger;
-  if (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function' || typeof logger.error !== 'function') {
-    throw invalid('logger', 'an object with warn and error functions', logger);
-  }
+  const logger = checkLogger<Logger>('DnsDirectory logger', o.logger) ?? consoleLogger;
   return { name: o.name.trim(), port, srv, family, refreshInterval, minInterval, weight, resolver: o.resolver, logger };
 }
 
-function time(path: string, value: unknown, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_TIMER_MS) throw invalid(path, `a finite number >= ${min} and <= ${MAX_TIMER_MS}`, value);
-  return value;
-}
-
 function invalid(path: string, rule: string, value: unknown): HeartlineError {
-  const shown = typeof value === 'string' ? JSON.stringify(value) : value === null ? 'null' : typeof value === 'object' ? 'an object' : typeof value === 'function' ? 'a function' : String(value);
-  return new HeartlineError('INVALID_CONFIG', `DnsDirectory ${path} must be ${rule} (got ${shown})`);
+  return invalidConfig(`DnsDirectory ${path}`, rule, value);
 }

@@ -1,4 +1,5 @@
-import { HeartlineError } from '../errors/heartline-error.js';
+import type { HeartlineError } from '../errors/heartline-error.js';
+import { checkLogger, checkNumber, invalidConfig } from '../errors/invalid-config.js';
 import { MAX_TIMER_MS } from '../protocol/constants.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
 
@@ -48,10 +49,7 @@ export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdOp
   if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 1000 || ttl % 1000 !== 0 || ttl > MAX_TTL) {
     throw invalid('ttl', `a multiple of 1000 (ms), from 1000 to ${MAX_TTL}`, ttl);
   }
-  const requestTimeout = o.requestTimeout === undefined ? 5000 : o.requestTimeout;
-  if (typeof requestTimeout !== 'number' || !Number.isFinite(requestTimeout) || requestTimeout < 1 || requestTimeout > MAX_TIMER_MS) {
-    throw invalid('requestTimeout', `a finite number >= 1 and <= ${MAX_TIMER_MS}`, requestTimeout);
-  }
+  const requestTimeout = checkNumber('EtcdRegistry requestTimeout', o.requestTimeout, { min: 1, max: MAX_TIMER_MS }) ?? 5000;
   const c = o.credentials as EtcdRegistryOptions['credentials'] | null | undefined;
   if (c !== undefined && (typeof c !== 'object' || c === null || !Buffer.isBuffer(c.rootCertificate) || !optionalBuffer(c.privateKey) || !optionalBuffer(c.certChain))) {
     throw invalid('credentials', '{ rootCertificate, privateKey?, certChain? } of Buffers', c);
@@ -60,10 +58,7 @@ export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdOp
   if (a !== undefined && (typeof a !== 'object' || a === null || typeof a.username !== 'string' || typeof a.password !== 'string')) {
     throw invalid('auth', '{ username, password } of strings', a);
   }
-  const logger = (o.logger === undefined ? consoleLogger : o.logger) as Logger;
-  if (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function' || typeof logger.error !== 'function') {
-    throw invalid('logger', 'an object with warn and error functions', o.logger);
-  }
+  const logger = checkLogger<Logger>('EtcdRegistry logger', o.logger) ?? consoleLogger;
   return Object.freeze({
     hosts: Object.freeze([...(hosts as string[])]),
     prefix,
@@ -80,6 +75,5 @@ function optionalBuffer(value: unknown): boolean {
 }
 
 function invalid(path: string, rule: string, value: unknown): HeartlineError {
-  const shown = typeof value === 'string' ? JSON.stringify(value) : value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : String(value);
-  return new HeartlineError('INVALID_CONFIG', `EtcdRegistry ${path} must be ${rule} (got ${shown})`);
+  return invalidConfig(`EtcdRegistry ${path}`, rule, value);
 }

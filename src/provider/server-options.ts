@@ -1,4 +1,4 @@
-import { HeartlineError } from '../errors/heartline-error.js';
+import { checkLogger, checkNumber, invalidConfig, type NumberRule } from '../errors/invalid-config.js';
 import { DEFAULT_MAX_FRAME_SIZE, HEARTBEAT_FLOOR, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
 import { splitHostPort } from './advertise.js';
@@ -89,25 +89,10 @@ export const SERVER_DEFAULTS = {
 /** Smallest non-zero `idleTimeout`: the consumer must be able to ping three times within it. */
 export const MIN_IDLE_TIMEOUT = 3 * HEARTBEAT_FLOOR;
 
-function invalid(message: string): HeartlineError {
-  return new HeartlineError('INVALID_CONFIG', message);
-}
-
-/** A finite number in [min, max] (an integer when `integer`); `allowInfinity` admits Infinity as "none". */
-function numberOption(
-  name: string,
-  value: unknown,
-  fallback: number,
-  { min, max = Number.MAX_SAFE_INTEGER, integer = false, allowInfinity = false }: { min: number; max?: number; integer?: boolean; allowInfinity?: boolean },
-): number {
-  if (value === undefined) return fallback;
-  if (allowInfinity && value === Infinity) return Infinity;
-  const kind = integer ? 'an integer' : 'a finite number';
-  const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-  if (typeof value !== 'number' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
-    throw invalid(`${name} must be ${kind} ${range}${allowInfinity ? ' (or Infinity for none)' : ''}, got ${describe(value)}`);
-  }
-  return value;
+/** A number `rule` accepts, `fallback` when undefined; with `allowInfinity`, Infinity (meaning "none") too. */
+function numberOption(name: string, value: unknown, fallback: number, rule: NumberRule & { allowInfinity?: boolean }): number {
+  if (rule.allowInfinity === true && value === Infinity) return Infinity;
+  return checkNumber(name, value, rule) ?? fallback;
 }
 
 /** A time in ms: finite, >= min, and no longer than a Node timer can wait. */
@@ -115,35 +100,26 @@ function msOption(name: string, value: unknown, fallback: number, min = 0): numb
   return numberOption(name, value, fallback, { min, max: MAX_TIMER_MS });
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
-  return typeof value;
-}
-
 /**
  * Checks every server option (type, range, NaN, Infinity) and applies the
  * defaults. A bad option throws INVALID_CONFIG naming it. Never mutates `options`.
  */
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
-  if (options === null || typeof options !== 'object') throw invalid(`server options must be an object, got ${describe(options)}`);
+  if (options === null || typeof options !== 'object') throw invalidConfig('server options', 'an object', options);
   const o = options as Record<keyof ServerOptions, unknown>;
 
-  if (o.host !== undefined && (typeof o.host !== 'string' || o.host === '')) throw invalid(`host must be a non-empty string, got ${describe(o.host)}`);
-  if (o.exposeStack !== undefined && typeof o.exposeStack !== 'boolean') throw invalid(`exposeStack must be a boolean, got ${describe(o.exposeStack)}`);
-  const logger = o.logger === undefined ? consoleLogger : o.logger;
-  if (typeof logger !== 'object' || logger === null || typeof (logger as Logger).warn !== 'function' || typeof (logger as Logger).error !== 'function') {
-    throw invalid('logger must be an object with warn() and error() methods');
-  }
+  if (o.host !== undefined && (typeof o.host !== 'string' || o.host === '')) throw invalidConfig('host', 'a non-empty string', o.host);
+  if (o.exposeStack !== undefined && typeof o.exposeStack !== 'boolean') throw invalidConfig('exposeStack', 'a boolean', o.exposeStack);
+  const logger = checkLogger<Logger>('logger', o.logger) ?? consoleLogger;
 
   const idleTimeout = msOption('idleTimeout', o.idleTimeout, SERVER_DEFAULTS.idleTimeout);
-  if (idleTimeout !== 0 && idleTimeout < MIN_IDLE_TIMEOUT) throw invalid(`idleTimeout must be 0 (never) or >= ${MIN_IDLE_TIMEOUT} ms, got ${idleTimeout}`);
+  if (idleTimeout !== 0 && idleTimeout < MIN_IDLE_TIMEOUT) throw invalidConfig('idleTimeout', `0 (never) or >= ${MIN_IDLE_TIMEOUT} ms`, idleTimeout);
 
-  if (o.registry !== undefined && !isProviderRegistry(o.registry)) throw invalid(`registry must be a registry (e.g. an EtcdRegistry), got ${describe(o.registry)}`);
+  if (o.registry !== undefined && !isProviderRegistry(o.registry)) throw invalidConfig('registry', 'a registry (e.g. an EtcdRegistry)', o.registry);
   if (o.advertise !== undefined) {
     const split = typeof o.advertise === 'string' ? splitHostPort(o.advertise) : undefined;
     if (split === undefined || split.host === '' || (split.port !== undefined && !(Number.isInteger(split.port) && split.port >= 1 && split.port <= 65535))) {
-      throw invalid(`advertise must be 'host' or 'host:port' with a port from 1 to 65535, got ${describe(o.advertise)}`);
+      throw invalidConfig('advertise', "'host' or 'host:port' with a port from 1 to 65535", o.advertise);
     }
   }
 
