@@ -189,12 +189,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
         if (out.oneWay) this.oneWayOpen++;
         else this.pending.add(call);
         this.write(call, out);
-        this.syncRef(); // callbacks of the call were registered just before it
+        // A two-way call refs through the pending table's busy hook; only these change the count otherwise.
+        if (out.oneWay || out.fresh !== undefined) this.syncRef();
       } else if (state === ConnectionState.Connecting || state === ConnectionState.Handshaking) {
         if (out.oneWay) this.oneWayOpen++;
         else this.pending.add(call);
         this.waiting.push(call);
-        this.syncRef();
+        if (out.oneWay || out.fresh !== undefined) this.syncRef();
       } else {
         const code = state === ConnectionState.Draining ? 'UNAVAILABLE' : 'CONNECTION_LOST_UNWRITTEN';
         out.onSettle?.(out);
