@@ -3,7 +3,7 @@ import 'reflect-metadata';
 export { Service, type ServiceDecorator } from './decorators/service.js';
 export { Provider, type ProviderDecorator, type ProviderOptions } from './decorators/provider.js';
 export { Consumer, type ConsumerDecorator, type ConsumerFieldTypeError } from './decorators/consumer.js';
-export { serviceOf, type Contract, type MethodOptions, type ServiceDefinition, type ServiceMethods, type ServiceOptions } from './decorators/metadata.js';
+export { serviceOf, type Contract, type MethodOptions, type ServiceDefinition, type ServiceMethods, type ServiceOptions } from './contract/service-definition.js';
 export { Client, type ClientEvents, type ClientOptions } from './consumer/client.js';
 export type { ClusterMode, ReferenceOptions, StackTraceMode } from './consumer/reference.js';
 export type { Remote } from './consumer/stub.js';

@@ -1,6 +1,6 @@
-import type { MethodOptions } from '../decorators/metadata.js';
+import { validateMethodOptions, type MethodOptions } from '../contract/method-options.js';
 import { HeartlineError } from '../errors/heartline-error.js';
-import { checkLogger, checkNumber, invalidConfig, type NumberRule } from '../errors/invalid-config.js';
+import { checkBoolean, checkLogger, checkNumber, checkObject, invalidConfig, type NumberRule } from '../errors/invalid-config.js';
 import { DEFAULT_MAX_FRAME_SIZE, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
 import { parseAddress } from './address.js';
@@ -119,7 +119,7 @@ const RETRIES: NumberRule = { min: 0, integer: true };
 
 /** Validates and fills in the options of `new Client(options)`. */
 export function resolveClientOptions(options: ClientOptions | undefined): ResolvedClientOptions {
-  const o = objectOption('options', options ?? {}) as ClientOptions;
+  const o = checkObject('options', options ?? {}) as ClientOptions;
   const maxFrameSize = checkNumber('maxFrameSize', o.maxFrameSize, { min: MIN_MAX_FRAME_SIZE, max: 0xffffffff, integer: true }) ?? DEFAULT_MAX_FRAME_SIZE;
   return Object.freeze({
     providers: o.providers === undefined ? undefined : providerEntries('providers', o.providers),
@@ -127,7 +127,7 @@ export function resolveClientOptions(options: ClientOptions | undefined): Resolv
     timeout: checkNumber('timeout', o.timeout, TIME) ?? 3000,
     connectTimeout: checkNumber('connectTimeout', o.connectTimeout, { min: 1, max: MAX_TIMER_MS }) ?? 3000,
     connections: checkNumber('connections', o.connections, COUNT) ?? 1,
-    eager: bool('eager', o.eager) ?? false,
+    eager: checkBoolean('eager', o.eager) ?? false,
     idleTimeout: checkNumber('idleTimeout', o.idleTimeout, TIME) ?? 0,
     // Sent in the handshake as a uint: an integer.
     heartbeat: checkNumber('heartbeat', o.heartbeat, { min: 0, max: MAX_TIMER_MS, integer: true }) ?? 15_000,
@@ -142,7 +142,7 @@ export function resolveClientOptions(options: ClientOptions | undefined): Resolv
     maxQueuedBytes: checkNumber('maxQueuedBytes', o.maxQueuedBytes, COUNT) ?? 4 * maxFrameSize,
     keepAliveDelay: checkNumber('keepAliveDelay', o.keepAliveDelay, TIME) ?? 60_000,
     stackTraces: oneOf('stackTraces', o.stackTraces, STACK_TRACE_MODES) ?? 'async',
-    keepProcessAlive: bool('keepProcessAlive', o.keepProcessAlive) ?? false,
+    keepProcessAlive: checkBoolean('keepProcessAlive', o.keepProcessAlive) ?? false,
     random: fn('random', o.random) ?? Math.random,
     logger: checkLogger<Logger>('logger', o.logger) ?? consoleLogger,
   });
@@ -154,7 +154,7 @@ export function resolveClientOptions(options: ClientOptions | undefined): Resolv
  * the contract's or the client's). Inline provider arrays and attachments are copied.
  */
 export function validateReferenceOptions(options: ReferenceOptions | undefined): Readonly<ReferenceOptions> {
-  const o = objectOption('options', options ?? {}) as ReferenceOptions;
+  const o = checkObject('options', options ?? {}) as ReferenceOptions;
   const out: ReferenceOptions = {};
   if (o.providers !== undefined) {
     out.providers = isDirectory(o.providers) ? o.providers : providerEntries('providers', o.providers, 'an array of provider entries or a Directory');
@@ -166,7 +166,7 @@ export function validateReferenceOptions(options: ReferenceOptions | undefined):
   if (o.timeout !== undefined) out.timeout = checkNumber('timeout', o.timeout, TIME);
   if (o.attachments !== undefined) out.attachments = attachments('attachments', o.attachments);
   if (o.methods !== undefined) {
-    const methods = objectOption('methods', o.methods) as Record<string, MethodOptions | undefined>;
+    const methods = checkObject('methods', o.methods) as Record<string, MethodOptions | undefined>;
     const copy: Record<string, MethodOptions> = Object.create(null);
     for (const name of Object.keys(methods)) {
       const m = methods[name];
@@ -177,32 +177,11 @@ export function validateReferenceOptions(options: ReferenceOptions | undefined):
   if (o.cluster !== undefined) out.cluster = oneOf('cluster', o.cluster, CLUSTER_MODES);
   if (o.retries !== undefined) out.retries = checkNumber('retries', o.retries, RETRIES);
   if (o.loadbalance !== undefined) out.loadbalance = oneOf('loadbalance', o.loadbalance, LOAD_BALANCERS);
-  if (o.sticky !== undefined) out.sticky = bool('sticky', o.sticky);
+  if (o.sticky !== undefined) out.sticky = checkBoolean('sticky', o.sticky);
   if (o.actives !== undefined) out.actives = checkNumber('actives', o.actives, CAP);
   if (o.serviceActives !== undefined) out.serviceActives = checkNumber('serviceActives', o.serviceActives, CAP);
   if (o.hashKey !== undefined) out.hashKey = fn('hashKey', o.hashKey);
   if (o.hashNodes !== undefined) out.hashNodes = checkNumber('hashNodes', o.hashNodes, { min: 1, max: MAX_HASH_NODES, integer: true });
-  return Object.freeze(out);
-}
-
-/** Validates one method's options (on a contract or a reference); `path` names it in messages (`methods.placeOrder`). */
-export function validateMethodOptions(path: string, options: MethodOptions): Readonly<MethodOptions> {
-  const m = objectOption(path, options) as MethodOptions;
-  const out: MethodOptions = {};
-  if (m.timeout !== undefined) out.timeout = checkNumber(`${path}.timeout`, m.timeout, TIME);
-  if (m.oneWay !== undefined) out.oneWay = bool(`${path}.oneWay`, m.oneWay);
-  if (m.idempotent !== undefined) out.idempotent = bool(`${path}.idempotent`, m.idempotent);
-  if (m.retries !== undefined) out.retries = checkNumber(`${path}.retries`, m.retries, RETRIES);
-  if (m.actives !== undefined) out.actives = checkNumber(`${path}.actives`, m.actives, CAP);
-  if (m.callbacks !== undefined) {
-    if (!Array.isArray(m.callbacks) || !m.callbacks.every((i) => Number.isSafeInteger(i) && i >= 0)) {
-      throw invalidConfig(`${path}.callbacks`, 'an array of argument positions (integers >= 0)', m.callbacks);
-    }
-    out.callbacks = Object.freeze([...m.callbacks]) as number[];
-  }
-  if (out.oneWay === true && out.callbacks !== undefined && out.callbacks.length > 0) {
-    throw new HeartlineError('INVALID_CONFIG', `${path} cannot be one-way and take callbacks`);
-  }
   return Object.freeze(out);
 }
 
@@ -216,7 +195,7 @@ function registryOption(o: { providers?: unknown; registry?: unknown }): Consume
 
 function backoffOptions(path: string, value: BackoffOptions | undefined): Readonly<Required<BackoffOptions>> {
   if (value === undefined) return DEFAULT_BACKOFF;
-  const b = objectOption(path, value) as BackoffOptions;
+  const b = checkObject(path, value) as BackoffOptions;
   const initialDelay = checkNumber(`${path}.initialDelay`, b.initialDelay, TIME) ?? DEFAULT_BACKOFF.initialDelay;
   const factor = checkNumber(`${path}.factor`, b.factor, { min: 1 }) ?? DEFAULT_BACKOFF.factor;
   const maxDelay = checkNumber(`${path}.maxDelay`, b.maxDelay, TIME) ?? Math.max(DEFAULT_BACKOFF.maxDelay, initialDelay);
@@ -255,7 +234,7 @@ function address(path: string, text: string): void {
 
 /** String keys to string values; `__proto__` is refused (providers refuse such a map key). */
 function attachments(path: string, value: unknown): Readonly<Record<string, string>> {
-  const o = objectOption(path, value) as Record<string, unknown>;
+  const o = checkObject(path, value) as Record<string, unknown>;
   const copy: Record<string, string> = {};
   for (const key of Object.keys(o)) {
     if (key === '__proto__') throw new HeartlineError('INVALID_CONFIG', `${path} cannot have the key __proto__`);
@@ -268,10 +247,6 @@ function attachments(path: string, value: unknown): Readonly<Record<string, stri
 
 
 
-function bool(path: string, value: unknown): boolean | undefined {
-  if (value !== undefined && typeof value !== 'boolean') throw invalidConfig(path, 'true or false', value);
-  return value;
-}
 
 function str(path: string, value: unknown): string {
   if (typeof value !== 'string') throw invalidConfig(path, 'a string', value);
@@ -290,7 +265,3 @@ function oneOf<T extends string>(path: string, value: unknown, allowed: readonly
 }
 
 /** A plain object (not null, not an array). */
-function objectOption(path: string, value: unknown): object {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidConfig(path, 'an object', value);
-  return value;
-}

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { serviceOf, type Contract } from '../decorators/metadata.js';
+import { serviceOf, type Contract } from '../contract/service-definition.js';
 import type { DisconnectReason } from '../exchange/connection-state.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { resolveClientOptions, validateReferenceOptions, type ClientOptions } from './client-options.js';

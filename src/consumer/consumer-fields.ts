@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { Contract } from '../decorators/metadata.js';
+import type { Contract } from '../contract/service-definition.js';
 import type { ReferenceOptions } from './reference.js';
 
 /** One `@Consumer` field: `client.inject()` sets it to a stub of `contract`. */

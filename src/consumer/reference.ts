@@ -1,4 +1,4 @@
-import type { MethodOptions, ServiceDefinition } from '../decorators/metadata.js';
+import type { MethodOptions, ServiceDefinition } from '../contract/service-definition.js';
 import type { ErrorCode } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import type { ClientConnection } from '../exchange/client-connection.js';

@@ -1,4 +1,4 @@
-import { isReservedName } from '../decorators/metadata.js';
+import { isReservedName } from '../contract/service-definition.js';
 import type { Reference } from './reference.js';
 
 /**

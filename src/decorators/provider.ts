@@ -1,6 +1,8 @@
 import { HeartlineError } from '../errors/heartline-error.js';
 import { checkClassTarget } from './decorator-form.js';
-import { PROVIDER_KEY, serviceOf, type Contract } from './metadata.js';
+import { serviceOf, type Contract } from '../contract/service-definition.js';
+
+const PROVIDER_KEY = 'heartline:provider';
 
 /** Options of `@Provider(Contract, options)` and `server.register(...)`. */
 export interface ProviderOptions {

@@ -50,3 +50,15 @@ export function checkLogger<L extends object>(path: string, value: unknown): L |
   }
   return value as L;
 }
+
+/** `value` when it is undefined (the default applies) or a boolean; else INVALID_CONFIG. */
+export function checkBoolean(path: string, value: unknown): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw invalidConfig(path, 'true or false', value);
+  return value;
+}
+
+/** `value` when it is a plain object (not null, not an array); else INVALID_CONFIG. */
+export function checkObject(path: string, value: unknown): object {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidConfig(path, 'an object', value);
+  return value;
+}

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import type { Contract } from '../decorators/metadata.js';
+import type { Contract } from '../contract/service-definition.js';
 import { providerOf, type ProviderOptions } from '../decorators/provider.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';

@@ -1,4 +1,4 @@
-import { serviceOf, type Contract, type ServiceDefinition } from '../decorators/metadata.js';
+import { serviceOf, type Contract, type ServiceDefinition } from '../contract/service-definition.js';
 import type { ProviderOptions } from '../decorators/provider.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ExecutionCounter } from './execution-limits.js';

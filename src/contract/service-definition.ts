@@ -1,31 +1,8 @@
 import 'reflect-metadata';
-import { validateMethodOptions } from '../consumer/client-options.js';
 import { HeartlineError } from '../errors/heartline-error.js';
+import { validateMethodOptions, type MethodOptions } from './method-options.js';
 
-/** Per-method options, set on the contract (`@Service({ methods })`) or on a reference. */
-export interface MethodOptions {
-  /**
-   * Call timeout in ms, covering every attempt and any wait for an `actives`
-   * slot. Falls back to the reference's, then the client's (default 3000 ms). 0 means none.
-   */
-  timeout?: number;
-  /** Fire-and-forget: the provider sends no response and the call resolves once written. Default false. */
-  oneWay?: boolean;
-  /**
-   * The method may safely run twice: failover then also retries it after a
-   * TIMEOUT or CONNECTION_LOST_WRITTEN. Default false.
-   */
-  idempotent?: boolean;
-  /** Extra attempts on other providers (failover). Default: the reference's, then 2. */
-  retries?: number;
-  /** Cap on this method's calls in flight from this client to one provider. Default: the reference's, then none. */
-  actives?: number;
-  /**
-   * Argument positions that are callbacks (functions the provider may call
-   * back over the same connection). Default none.
-   */
-  callbacks?: number[];
-}
+export type { MethodOptions } from './method-options.js';
 
 /** Options of `@Service(name, options)`; `M` is the union of the method names (inferred from `methods`). */
 export interface ServiceOptions<M extends string = string> {
@@ -65,7 +42,6 @@ export type ServiceMethods<M extends string> = string extends M
 export type ReservedName = 'constructor' | '__proto__' | 'then' | keyof Object;
 
 export const SERVICE_KEY = 'heartline:service';
-export const PROVIDER_KEY = 'heartline:provider';
 
 /** Names that can never be remote methods. */
 const RESERVED = new Set(['constructor', '__proto__', 'then', ...Object.getOwnPropertyNames(Object.prototype)]);
