@@ -322,7 +322,7 @@ export class Reference {
   }
 
   private encode(method: string, args: unknown[], omitUndefined: boolean): Buffer {
-    return encodeBody(requestTuple(this.definition.name, this.version, this.group, method, args, this.attachments), omitUndefined);
+    return encodeBody(requestTuple(this.definition.name, this.version, this.group, method, args, this.attachments, false), omitUndefined);
   }
 
   private resolve(method: string): ResolvedMethod {

@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   CALLBACK_RELEASED: { status: 17, retrySafe: false, onWire: true },
   SERVER_CLOSED: { status: 18, retrySafe: false, onWire: false },
   LISTEN_FAILED: { status: 19, retrySafe: false, onWire: false },
+  DEADLINE_EXCEEDED: { status: 20, retrySafe: true, onWire: true },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

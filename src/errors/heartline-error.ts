@@ -10,6 +10,8 @@ export interface HeartlineErrorOptions {
   remoteName?: string;
   /** The remote stack, only when the provider opted in (`exposeStack`). */
   remoteStack?: string;
+  /** `service#method` of the Heartline call that failed with this error. */
+  call?: string;
 }
 
 /**
@@ -23,6 +25,13 @@ export class HeartlineError extends Error {
   readonly remote: boolean;
   readonly remoteName: string | undefined;
   readonly remoteStack: string | undefined;
+  /**
+   * `service#method` of the Heartline call that failed with this error: set
+   * by the consumer on every error a call rejects with, and carried in a
+   * downstream failure's `cause` (protocol.md 4.2). A handler error with a
+   * `call` came from a call the handler made, not from the handler itself.
+   */
+  call: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: HeartlineErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -31,6 +40,7 @@ export class HeartlineError extends Error {
     this.remote = options.remote ?? false;
     this.remoteName = options.remoteName;
     this.remoteStack = options.remoteStack;
+    this.call = options.call;
   }
 
   /** True when the provider certainly did not run the call, so sending it again is safe. */

@@ -115,6 +115,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   rtt: number | undefined;
   /** The ping interval agreed in the handshake, in ms; 0 for none. */
   heartbeatInterval = 0;
+  /** The protocol version agreed in the handshake (1 or 2; 0 before it): version 1 carries six-item requests (protocol.md 4.1). */
+  protocolVersion = 0;
   /**
    * Why the connection closes: set by the transition to Closing (and to
    * Draining, for the close that will follow it); undefined while open.
@@ -334,6 +336,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       return;
     }
     this.peerMaxFrameSize = answer.maxFrameSize;
+    this.protocolVersion = answer.version;
     // Already clamped to [HEARTBEAT_FLOOR, MAX_TIMER_MS] (or 0) by readAnswer.
     this.heartbeatInterval = answer.heartbeat;
     this.pingGuard = new PingGuard(answer.heartbeat);

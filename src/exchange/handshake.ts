@@ -1,5 +1,5 @@
 import { decodeBody } from '../protocol/codec.js';
-import { HEARTBEAT_FLOOR, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE, PROTOCOL_VERSION } from '../protocol/constants.js';
+import { HEARTBEAT_FLOOR, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from '../protocol/constants.js';
 import { readHandshakeRequest, type HandshakeRequest, type HandshakeResponse } from '../protocol/messages.js';
 
 /**
@@ -50,7 +50,8 @@ export function answer(request: HandshakeRequest, terms: ProviderTerms): Handsha
 
 /**
  * The provider's answer as the consumer reads it, strictly, or what is wrong
- * with it: a map whose `version` is 1, whose `maxFrameSize` is a uint in
+ * with it: a map whose `version` is one this consumer speaks (1 or 2, never
+ * above what it offered), whose `maxFrameSize` is a uint in
  * [1024, 2^32-1], and whose `heartbeat` and `idleTimeout`, when present, are
  * uints (default 0). The heartbeat returned is the one the consumer keeps to:
  * a value above 0 is clamped to [HEARTBEAT_FLOOR, MAX_TIMER_MS], so a provider
@@ -66,7 +67,7 @@ export function readAnswer(body: Buffer): HandshakeResponse | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'handshake response is not a map';
   const map = value as Record<string, unknown>;
   const version = map.version;
-  if (version !== PROTOCOL_VERSION) return `handshake response: unsupported version ${String(version)}`;
+  if (!isUint(version) || version < MIN_PROTOCOL_VERSION || version > PROTOCOL_VERSION) return `handshake response: unsupported version ${String(version)}`;
   const maxFrameSize = map.maxFrameSize;
   if (!isUint(maxFrameSize) || maxFrameSize < MIN_MAX_FRAME_SIZE || maxFrameSize > MAX_U32) {
     return `handshake response: maxFrameSize ${String(maxFrameSize)} is not in [${MIN_MAX_FRAME_SIZE}, ${MAX_U32}]`;

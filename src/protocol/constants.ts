@@ -15,7 +15,16 @@
 
 export const MAGIC_0 = 0x48; // 'H'
 export const MAGIC_1 = 0x4c; // 'L'
-export const PROTOCOL_VERSION = 1;
+/** The header's version byte (byte 2): `0x01` whatever protocol version the handshake agrees. */
+export const FRAME_VERSION = 1;
+/**
+ * The highest protocol version this implementation speaks in the handshake
+ * (protocol.md 4.3). Version 2 adds the call's time budget (4.1); a
+ * connection that agreed version 1 carries six-item requests.
+ */
+export const PROTOCOL_VERSION = 2;
+/** The lowest handshake version this implementation accepts. */
+export const MIN_PROTOCOL_VERSION = 1;
 export const HEADER_SIZE = 16;
 
 /** Flag bits of header byte 3. */

@@ -7,7 +7,7 @@ import {
   MAGIC_0,
   MAGIC_1,
   MAX_FRAME_TYPE,
-  PROTOCOL_VERSION,
+  FRAME_VERSION,
 } from './constants.js';
 import type { FrameHeader } from './frame.js';
 
@@ -171,7 +171,7 @@ export class FrameDecoder {
       return this.fail(new HeartlineError('PROTOCOL_ERROR', `bad magic 0x${buf.toString('hex', at, at + 2)}`));
     }
     const version = buf[at + 2]!;
-    if (version !== PROTOCOL_VERSION) {
+    if (version !== FRAME_VERSION) {
       return this.fail(new HeartlineError('PROTOCOL_ERROR', `unsupported frame version ${version}`));
     }
     const flags = buf[at + 3]!;

@@ -6,7 +6,7 @@ import {
   HEADER_SIZE,
   MAGIC_0,
   MAGIC_1,
-  PROTOCOL_VERSION,
+  FRAME_VERSION,
 } from './constants.js';
 
 /** The fields of a frame header, as read off the wire. */
@@ -66,7 +66,7 @@ export function writeHeader(
 ): void {
   target[offset] = MAGIC_0;
   target[offset + 1] = MAGIC_1;
-  target[offset + 2] = PROTOCOL_VERSION;
+  target[offset + 2] = FRAME_VERSION;
   target[offset + 3] = flags;
   target[offset + 4] = status;
   target[offset + 5] = type;

@@ -5,7 +5,7 @@ import { decodeBody } from './codec.js';
 /** Attachments: a string-to-string map carried with a request (trace ids, auth tokens). */
 export type Attachments = Record<string, string>;
 
-/** The body of a Call request: `[service, version, group, method, args, attachments]`. */
+/** The body of a Call request: `[service, version, group, method, args, attachments, budget]` (protocol.md 4.1). */
 export interface RequestMessage {
   service: string;
   version: string;
@@ -13,6 +13,8 @@ export interface RequestMessage {
   method: string;
   args: unknown[];
   attachments: Attachments | null;
+  /** The caller's time budget left when the request was written, in ms; undefined for none (nil, or a six-item request). */
+  budget: number | undefined;
 }
 
 /** The body of an error response: a MessagePack map. */
@@ -48,7 +50,20 @@ export interface HandshakeResponse {
   idleTimeout: number;
 }
 
-/** The positional array a request body encodes. */
+/**
+ * Placeholder for the budget item of a request encoded before it is written:
+ * msgpackr writes it as uint32 (`ce ff ff ff ff`), the last five bytes of the
+ * body, which `writeBudget` overwrites with the budget left at write time.
+ */
+export const BUDGET_PLACEHOLDER = 0xffffffff;
+/** Largest budget on the wire, in ms: a uint32. */
+const MAX_BUDGET = 0xffffffff;
+
+/**
+ * The positional array a request body encodes: seven items, the last being
+ * the budget placeholder when the call has a deadline (`writeBudget` sets it
+ * per attempt) and nil when it has none.
+ */
 export function requestTuple(
   service: string,
   version: string,
@@ -56,8 +71,40 @@ export function requestTuple(
   method: string,
   args: unknown[],
   attachments: Attachments | undefined,
+  hasDeadline: boolean,
 ): unknown[] {
-  return [service, version, group, method, args, attachments ?? null];
+  return [service, version, group, method, args, attachments ?? null, hasDeadline ? BUDGET_PLACEHOLDER : null];
+}
+
+/** True when `body` (from `requestTuple`) ends with a budget placeholder that `writeBudget` may set. */
+export function hasBudgetSlot(body: Uint8Array): boolean {
+  return body.length >= 6 && body[body.length - 5] === 0xce;
+}
+
+/**
+ * Sets the budget of a request encoded with a deadline (`hasBudgetSlot`), in
+ * place: `ms` rounded up, at least 0, at most 2^32-1. Only for a body that no
+ * frame queued for writing still holds.
+ */
+export function writeBudget(body: Uint8Array, ms: number): void {
+  const v = ms >= MAX_BUDGET ? MAX_BUDGET : ms > 0 ? Math.ceil(ms) : 0;
+  const at = body.length - 4;
+  body[at] = v >>> 24;
+  body[at + 1] = (v >>> 16) & 0xff;
+  body[at + 2] = (v >>> 8) & 0xff;
+  body[at + 3] = v & 0xff;
+}
+
+/**
+ * The same request for a connection that agreed protocol version 1: a copy
+ * with six items (fixarray `0x96`), the budget item dropped (five bytes when
+ * it is a placeholder, one when nil).
+ */
+export function asVersion1Request(body: Uint8Array): Buffer {
+  const drop = hasBudgetSlot(body) ? 5 : 1;
+  const copy = Buffer.from(body.subarray(0, body.length - drop));
+  copy[0] = 0x96;
+  return copy;
 }
 
 function badRequest(what: string): HeartlineError {
@@ -69,8 +116,8 @@ function badRequest(what: string): HeartlineError {
  * shape is a BAD_REQUEST (the call fails, the connection stays).
  */
 export function readRequest(value: unknown): RequestMessage | HeartlineError {
-  if (!Array.isArray(value) || value.length !== 6) return badRequest('expected an array of 6 items');
-  const [service, version, group, method, args, attachments] = value as unknown[];
+  if (!Array.isArray(value) || (value.length !== 6 && value.length !== 7)) return badRequest('expected an array of 6 or 7 items');
+  const [service, version, group, method, args, attachments, budget] = value as unknown[];
   if (typeof service !== 'string' || typeof version !== 'string' || typeof group !== 'string') {
     return badRequest('service, version and group must be strings');
   }
@@ -82,7 +129,10 @@ export function readRequest(value: unknown): RequestMessage | HeartlineError {
       if (typeof (attachments as Record<string, unknown>)[key] !== 'string') return badRequest('attachment values must be strings');
     }
   }
-  return { service, version, group, method, args, attachments: attachments as Attachments | null };
+  if (budget !== undefined && budget !== null && !(typeof budget === 'number' && Number.isSafeInteger(budget) && budget >= 0)) {
+    return badRequest('budget must be a non-negative integer or nil');
+  }
+  return { service, version, group, method, args, attachments: attachments as Attachments | null, budget: budget ?? undefined };
 }
 
 /** The body of an error response for `err`. The stack travels only when `withStack`. */

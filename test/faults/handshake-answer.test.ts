@@ -116,7 +116,7 @@ describe('the handshake answer, read strictly (A4)', () => {
     ['maxFrameSize 1023', { ...GOOD, maxFrameSize: 1023 }],
     ['maxFrameSize 2**32', { ...GOOD, maxFrameSize: 2 ** 32 }],
     ['maxFrameSize missing', { version: 1 }],
-    ['version 2', { ...GOOD, version: 2 }],
+    ['version 3 (above the offer)', { ...GOOD, version: 3 }],
     ['version 0', { ...GOOD, version: 0 }],
     ['version missing', { maxFrameSize: 1 << 20 }],
     ['a negative heartbeat', { ...GOOD, heartbeat: -1 }],
@@ -140,7 +140,7 @@ describe('the handshake answer, read strictly (A4)', () => {
   }
 
   it('through a Client: a bad answer fails the call CONNECT_FAILED', async () => {
-    const fake = defer(await fakeWith({ ...GOOD, version: 2 }), (f) => f.close());
+    const fake = defer(await fakeWith({ ...GOOD, version: 3 }), (f) => f.close());
     const client = defer(newClient(fake.address, { reconnect: { initialDelay: 60_000, maxDelay: 60_000 } }), (c) => c.close());
     await expectCode(client.refer(Echo).echo('x'), 'CONNECT_FAILED');
   });

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { HeartlineError } from '../../src/errors/heartline-error.js';
-import { HEADER_SIZE, MAGIC_0, MAGIC_1, PROTOCOL_VERSION } from '../../src/protocol/constants.js';
+import { HEADER_SIZE, MAGIC_0, MAGIC_1, FRAME_VERSION } from '../../src/protocol/constants.js';
 import { encodeFrame, writeHeader, type FrameHeader } from '../../src/protocol/frame.js';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
 import { LEGAL_KINDS } from '../fuzz/generators.js';
@@ -156,7 +156,7 @@ describe('FrameDecoder properties', () => {
             const h = Buffer.alloc(HEADER_SIZE);
             h[0] = MAGIC_0;
             h[1] = MAGIC_1;
-            h[2] = PROTOCOL_VERSION;
+            h[2] = FRAME_VERSION;
             h.set(fields, 3); // flags, status, type, reserved
             h.writeUInt32BE(id, 8);
             h.writeUInt32BE(length, 12);

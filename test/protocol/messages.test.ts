@@ -2,12 +2,57 @@ import { describe, expect, it } from 'vitest';
 import { HeartlineError } from '../../src/errors/heartline-error.js';
 import { encodeBody } from '../../src/protocol/codec.js';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors/codes.js';
-import { errorBody, isDrainBody, readErrorResponse, readHandshakeRequest, readHandshakeResponse, readRequest, requestTuple } from '../../src/protocol/messages.js';
+import { decodeBody } from '../../src/protocol/codec.js';
+import { asVersion1Request, BUDGET_PLACEHOLDER, errorBody, hasBudgetSlot, isDrainBody, readErrorResponse, readHandshakeRequest, readHandshakeResponse, readRequest, requestTuple, writeBudget } from '../../src/protocol/messages.js';
 
 describe('request bodies', () => {
   it('round-trip through the positional array', () => {
-    const tuple = requestTuple('demo.Greeter', '1.0.0', '', 'sayHello', ['Ann'], { traceId: 't' });
-    expect(readRequest(tuple)).toEqual({ service: 'demo.Greeter', version: '1.0.0', group: '', method: 'sayHello', args: ['Ann'], attachments: { traceId: 't' } });
+    const tuple = requestTuple('demo.Greeter', '1.0.0', '', 'sayHello', ['Ann'], { traceId: 't' }, false);
+    expect(readRequest(tuple)).toEqual({ service: 'demo.Greeter', version: '1.0.0', group: '', method: 'sayHello', args: ['Ann'], attachments: { traceId: 't' }, budget: undefined });
+  });
+
+  it('read six items (protocol version 1) as a call with no budget', () => {
+    expect(readRequest(['s', '', '', 'm', [], null])).toMatchObject({ method: 'm', budget: undefined });
+  });
+
+  it('carry the budget as the seventh item, set in place at write time', () => {
+    const body = encodeBody(requestTuple('demo.Greeter', '', '', 'sayHello', ['Ann'], undefined, true));
+    expect(hasBudgetSlot(body)).toBe(true);
+    expect(body.subarray(body.length - 5).toString('hex')).toBe('ceffffffff');
+    expect((readRequest(decodeBody(body)) as { budget: number }).budget).toBe(BUDGET_PLACEHOLDER);
+    writeBudget(body, 2999.2);
+    expect(body.subarray(body.length - 5).toString('hex')).toBe('ce00000bb8');
+    expect(readRequest(decodeBody(body))).toMatchObject({ budget: 3000 });
+    writeBudget(body, -5);
+    expect(readRequest(decodeBody(body))).toMatchObject({ budget: 0 });
+    writeBudget(body, 2 ** 40);
+    expect(readRequest(decodeBody(body))).toMatchObject({ budget: 0xffffffff });
+  });
+
+  it('encode nil as the budget of a call without a deadline', () => {
+    const body = encodeBody(requestTuple('s', '', '', 'm', [1], undefined, false));
+    expect(hasBudgetSlot(body)).toBe(false);
+    expect(body[body.length - 1]).toBe(0xc0);
+    expect(readRequest(decodeBody(body))).toMatchObject({ budget: undefined });
+  });
+
+  it('drop the budget for a connection that agreed protocol version 1', () => {
+    for (const deadline of [true, false]) {
+      const body = encodeBody(requestTuple('s', '1', 'g', 'm', ['x', { a: 1 }], { t: 'v' }, deadline));
+      if (deadline) writeBudget(body, 10);
+      const before = Buffer.from(body);
+      const v1 = asVersion1Request(body);
+      expect(decodeBody(v1)).toEqual(['s', '1', 'g', 'm', ['x', { a: 1 }], { t: 'v' }]);
+      expect(body.equals(before)).toBe(true); // the original is untouched
+    }
+  });
+
+  it('refuse a budget that is not a non-negative integer or nil', () => {
+    for (const budget of [-1, 1.5, 'x', true, [], {}]) {
+      const r = readRequest(['s', '', '', 'm', [], null, budget]);
+      expect(r).toBeInstanceOf(HeartlineError);
+      expect((r as HeartlineError).code).toBe('BAD_REQUEST');
+    }
   });
 
   const bad: unknown[] = [

@@ -1,0 +1,65 @@
+import type { Interceptor } from '../context/interceptor-chain.js';
+import type { Attachments } from '../protocol/messages.js';
+
+/**
+ * One consumer call as interceptors see it: immutable. An interceptor that
+ * wants to change it passes `call.with(changes)` to `next`.
+ */
+export interface ClientCall {
+  /** The contract's service name, e.g. `demo.Greeter`. */
+  readonly service: string;
+  /** The version and group the reference calls. */
+  readonly version: string;
+  readonly group: string;
+  readonly method: string;
+  /** The arguments, trailing `undefined` ones dropped. */
+  readonly args: readonly unknown[];
+  /** The reference's attachments, then the call's own (`withOptions`), then what interceptors set. */
+  readonly attachments: Readonly<Attachments>;
+  /** The call's timeout in ms, covering every attempt; 0 for none. */
+  readonly timeout: number;
+  /**
+   * When the call gives up, on Heartline's clock (`performance.now()` ms):
+   * the sooner of now + `timeout` and the deadline of the call being served
+   * when this one was made (inside a handler). Infinity for none.
+   */
+  readonly deadline: number;
+  /** ms left before `deadline` (Infinity for none; 0 once passed). */
+  readonly timeLeft: number;
+  /** Aborts the call (CANCELLED); inside a handler, also the served call's signal. */
+  readonly signal: AbortSignal | undefined;
+  /** The method is one-way (resolves once written, no response). */
+  readonly oneWay: boolean;
+  /** The method may safely run twice (failover retries it after a timeout). */
+  readonly idempotent: boolean;
+  /** A copy with `changes` applied. A new `timeout` counts from now, and never past an inherited deadline. */
+  with(changes: ClientCallChanges): ClientCall;
+}
+
+/** What an interceptor may change in a call. */
+export interface ClientCallChanges {
+  args?: readonly unknown[];
+  /** Replaces the attachments (spread `call.attachments` to keep them). */
+  attachments?: Attachments;
+  /** A new timeout in ms, from now; 0 for none (an inherited deadline still holds). */
+  timeout?: number;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * A consumer interceptor: `async (call, next) => { ...; const result = await next(); ...; return result; }`.
+ * Client-wide ones (`client.use`) run first, then the reference's
+ * (`interceptors` option), then the call goes to the cluster (failover) stage:
+ * an interceptor sees one logical call, however many attempts it takes.
+ */
+export type ClientInterceptor = Interceptor<ClientCall>;
+
+/** Options of one call (`withOptions(stub, options)`). */
+export interface CallOptions {
+  /** Cancels the call: it rejects at once with CANCELLED and the provider is told (a Cancel frame). */
+  signal?: AbortSignal;
+  /** Timeout of this call in ms, instead of the method's; 0 for none. Never past an inherited deadline. */
+  timeout?: number;
+  /** Attachments merged over the reference's. */
+  attachments?: Attachments;
+}
