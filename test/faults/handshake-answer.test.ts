@@ -45,7 +45,17 @@ function connect(address: string): ClientConnection {
 
 /** A two-way call as the reference layer would hand it over (an encoded `test.Echo#echo`). */
 function echoCall(value: unknown): OutgoingCall {
-  return { label: 'test.Echo#echo', timeout: 2000, origin: undefined, oneWay: false, body: encodeBody(['test.Echo', '', '', 'echo', [value], null]) };
+  return {
+    label: 'test.Echo#echo',
+    timeout: 2000,
+    deadline: Infinity,
+    origin: undefined,
+    oneWay: false,
+    body: encodeBody(['test.Echo', '', '', 'echo', [value], null, null]),
+    moveTo: () => {
+      throw new Error('not moved in these tests');
+    },
+  };
 }
 
 /** Runs `fn` and returns the names of the process warnings emitted meanwhile (and for 50 ms after). */
