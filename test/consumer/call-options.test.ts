@@ -3,7 +3,7 @@
 // wait in; the time budget on the wire (protocol.md 4.1).
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { withOptions } from '../../src/index.js';
+import { withOptions, type Directory } from '../../src/index.js';
 import { Echo } from '../helpers/contract.js';
 import { FakeProvider, handshakeResponse, responseFrame, type FakeRequest } from '../helpers/fake-provider.js';
 import { encodeBody } from '../../src/protocol/codec.js';
@@ -136,6 +136,47 @@ describe('cancellation', () => {
     requests[0]!.socket.write(responseFrame(id, 0, encodeBody('late')));
     await waitFor(() => client.connections()[0]?.lateResponses === 1, 2000, 'the late response to be counted');
     expect(client.pendingCalls).toBe(0);
+  });
+
+  it('a one-way call cancelled while it waits for the handshake is never written', async () => {
+    let answer: (() => void) | undefined;
+    const requests: FakeRequest[] = [];
+    const fake = defer(
+      await FakeProvider.start((r) => requests.push(r), {
+        onHandshake: (frame, socket) => {
+          answer = () => socket.write(handshakeResponse(frame.id, 0, encodeBody({ version: 2, maxFrameSize: 1 << 20, heartbeat: 0, idleTimeout: 0 })));
+        },
+      }),
+      (f) => f.close(),
+    );
+    const client = defer(newClient(fake.address), (c) => c.close());
+    const echo = client.refer(Echo);
+    const controller = new AbortController();
+    const call = track(withOptions(echo, { signal: controller.signal }).notify('dropped', 0));
+    await waitFor(() => answer !== undefined);
+    controller.abort();
+    await waitFor(() => call.settled);
+    expect((call.error as { code: string }).code).toBe('CANCELLED');
+    answer!();
+    await echo.notify('sent', 0);
+    await waitFor(() => requests.length === 1);
+    expect((requests[0]!.request![4] as unknown[])[0]).toBe('sent');
+    expect(client.pendingCalls).toBe(0);
+  });
+
+  it('while waiting for a registry\'s first provider list: rejects at once, opens nothing', async () => {
+    const client = defer(newClient(undefined), (c) => c.close());
+    const never = new Promise<void>(() => undefined);
+    const directory: Directory = { list: () => [], subscribe: () => () => undefined, loading: () => never };
+    const controller = new AbortController();
+    const call = track(withOptions(client.refer(Echo, { providers: directory, timeout: 5000 }), { signal: controller.signal }).echo(1));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(call.settled).toBe(false);
+    controller.abort();
+    await waitFor(() => call.settled);
+    expect((call.error as { code: string }).code).toBe('CANCELLED');
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    expect(client.connections()).toEqual([]);
   });
 
   it('one signal reused by many calls keeps no listener once they have settled (no AbortSignal.any leak)', async () => {
