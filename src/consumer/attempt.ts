@@ -1,5 +1,6 @@
 import { HeartlineError } from '../errors/heartline-error.js';
-import type { ClientConnection, OutgoingCall } from '../exchange/client-connection.js';
+import type { ClientConnection } from '../exchange/client-connection.js';
+import type { OutgoingCall } from '../exchange/connection-call.js';
 import { encodeBody } from '../protocol/codec.js';
 import { requestTuple } from '../protocol/messages.js';
 import { checkArgs, OMIT_UNDEFINED } from '../protocol/value-check.js';

@@ -1,5 +1,6 @@
 import { HeartlineError } from '../errors/heartline-error.js';
-import { cancelledError, ClientConnection, type ClientConnectionOptions, type ConnectionObserver, type OutgoingCall } from '../exchange/client-connection.js';
+import { ClientConnection, type ClientConnectionOptions, type ConnectionObserver } from '../exchange/client-connection.js';
+import { cancelledError, type OutgoingCall } from '../exchange/connection-call.js';
 import type { PendingCall } from '../exchange/pending-calls.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
 import { withOrigin } from '../exchange/pending-calls.js';

@@ -1,6 +1,6 @@
 import { currentScope, type CallScope } from '../context/call-scope.js';
 import { HeartlineError } from '../errors/heartline-error.js';
-import { cancelledError } from '../exchange/client-connection.js';
+import { cancelledError } from '../exchange/connection-call.js';
 import type { Attachments } from '../protocol/messages.js';
 import { trimArgs } from '../protocol/value-check.js';
 import { now } from '../transport/clock.js';

@@ -1,5 +1,5 @@
 import { HeartlineError } from '../errors/heartline-error.js';
-import { cancelledError } from '../exchange/client-connection.js';
+import { cancelledError } from '../exchange/connection-call.js';
 import { withOrigin } from '../exchange/pending-calls.js';
 import { MAX_TIMER_MS } from '../protocol/constants.js';
 import { now } from '../transport/clock.js';

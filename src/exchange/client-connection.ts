@@ -12,7 +12,8 @@ import { CallbackTable, DEFAULT_MAX_CALLBACKS } from './callback-table.js';
 import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
 import { PingGuard } from './ping-guard.js';
-import { PendingCalls, withOrigin, type CallRequest, type PendingCall } from './pending-calls.js';
+import { cancelledError, ConnectionCall, OneWayCalls, type CallOwner, type OutgoingCall } from './connection-call.js';
+import { PendingCalls, withOrigin, type PendingCall } from './pending-calls.js';
 import { errorResponse } from './responder.js';
 
 /** Resolved options of one consumer connection (see `ClientOptions` for the documented defaults). */
@@ -32,56 +33,6 @@ export interface ClientConnectionOptions {
   /** Keep the process alive while the socket is open, even with no work on it (`keepProcessAlive`). Default false. */
   keepProcessAlive?: boolean | undefined;
   logger: Logger;
-}
-
-/** One call, encoded for the connection it is handed to, and ready for the wire. */
-export interface OutgoingCall extends CallRequest {
-  /**
-   * The MessagePack request body (protocol version 2: seven items). When
-   * `deadline` is finite its last item is the budget placeholder, set at
-   * write time to the ms left; a connection that agreed version 1 writes a
-   * six-item copy instead.
-   */
-  readonly body: Buffer;
-  readonly oneWay: boolean;
-  /** When the caller gives up on this call (clock ms); Infinity for none (the body's budget item is then nil). */
-  readonly deadline: number;
-  /**
-   * Callbacks this call registered on the connection for the first time: if
-   * the call fails before it is written, the provider never saw them, so they
-   * are forgotten again (else they would hold a `maxCallbacks` slot, and the
-   * process, for the connection's life).
-   */
-  fresh?: Function[] | undefined;
-  /**
-   * The same call encoded again for `conn` (callback ids belong to a
-   * connection), with the time left: used to move a call that was never
-   * written to another connection. Throws when it cannot be encoded there.
-   */
-  moveTo(conn: ClientConnection): OutgoingCall;
-}
-
-/**
- * A call accepted by a connection: a two-way one sits in the pending table
- * until it settles; a one-way one is `done` once written or failed. It is
- * its own `abort` listener on the call's signal (no closure per call).
- */
-class ConnectionCall implements PendingCall<OutgoingCall> {
-  seq = 0;
-  deadline = Infinity;
-  /** One-way calls only: settled (the pending table tracks two-way calls). */
-  done = false;
-  constructor(
-    private readonly conn: ClientConnection,
-    readonly id: number,
-    readonly request: OutgoingCall,
-    readonly resolve: (value: unknown) => void,
-    readonly reject: (err: HeartlineError) => void,
-  ) {}
-
-  handleEvent(): void {
-    this.conn.cancel(this);
-  }
 }
 
 /** What a connection tells its owner. */
@@ -113,7 +64,7 @@ let nextConnectionId = 1;
  * Closing (a close has begun, `disconnectReason` is known) comes before Closed
  * (the socket is gone and every call has settled).
  */
-export class ClientConnection implements TransportHandler, HeartbeatLink {
+export class ClientConnection implements TransportHandler, HeartbeatLink, CallOwner {
   readonly id = nextConnectionId++;
   readonly address: string;
   /** The consumer's callbacks passed to this provider. */
@@ -126,10 +77,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   /** Calls made before the handshake completed, in order. */
   private waiting: ConnectionCall[] = [];
   /** One-way calls accepted and not settled yet (waiting for the handshake or for their write). */
-  private oneWayOpen = 0;
-  /** One-way calls queued in the writer, in write order, from `unflushedHead` on: they settle on the flush. */
-  private unflushed: ConnectionCall[] = [];
-  private unflushedHead = 0;
+  private readonly oneWays = new OneWayCalls();
   private peerMaxFrameSize = 0;
   private connectTimer: NodeJS.Timeout | undefined;
   private heartbeat: Heartbeat | undefined;
@@ -240,13 +188,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
         signal.addEventListener('abort', call);
       }
       if (state === ConnectionState.Ready) {
-        if (out.oneWay) this.oneWayOpen++;
+        if (out.oneWay) this.oneWays.accept();
         else this.pending.add(call);
         this.write(call, out);
         // A two-way call refs through the pending table's busy hook; only these change the count otherwise.
         if (out.oneWay || out.fresh !== undefined) this.syncRef();
       } else if (state === ConnectionState.Connecting || state === ConnectionState.Handshaking) {
-        if (out.oneWay) this.oneWayOpen++;
+        if (out.oneWay) this.oneWays.accept();
         else this.pending.add(call);
         this.waiting.push(call);
         if (out.oneWay || out.fresh !== undefined) this.syncRef();
@@ -320,36 +268,12 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     }
     call.seq = seq;
     // A one-way call settles once its frame reaches the socket (settleFlushed) or the connection closes (onClose).
-    if (out.oneWay) this.unflushed.push(call);
+    if (out.oneWay) this.oneWays.queue(call);
   }
 
   /** The writer handed every frame up to `flushedSeq` to the socket: one-way calls among them are done. */
   private settleFlushed(flushedSeq: number): void {
-    const q = this.unflushed;
-    const head = this.unflushedHead;
-    let i = head;
-    while (i < q.length && q[i]!.seq <= flushedSeq) this.settleOneWay(q[i++]!, undefined);
-    if (i > head) this.syncRef();
-    if (i === q.length) {
-      q.length = 0;
-      i = 0;
-    } else if (i > 1024 && i * 2 > q.length) {
-      q.splice(0, i); // amortised: at most once per `i` settled calls
-      i = 0;
-    }
-    this.unflushedHead = i;
-  }
-
-  /** Settles a one-way call once (resolved when `err` is undefined); the caller syncs the socket's ref. */
-  private settleOneWay(call: ConnectionCall, err: HeartlineError | undefined): void {
-    if (call.done) return;
-    call.done = true;
-    this.oneWayOpen--;
-    const out = call.request;
-    out.signal?.removeEventListener('abort', call);
-    out.onSettle?.(out);
-    if (err === undefined) call.resolve(undefined);
-    else call.reject(withOrigin(err, out.origin));
+    if (this.oneWays.flushed(flushedSeq)) this.syncRef();
   }
 
   /** @internal The call's signal fired: reject it with CANCELLED, and tell the provider if it has the request. */
@@ -359,7 +283,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     if (out.oneWay) {
       if (call.done) return;
       this.forgetUnwritten(call);
-      this.settleOneWay(call, err); // a frame already queued may still go out: nothing can take it back
+      this.oneWays.settle(call, err); // a frame already queued may still go out: nothing can take it back
       this.syncRef();
       return;
     }
@@ -372,7 +296,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   private failOne(call: ConnectionCall, out: OutgoingCall, err: HeartlineError): void {
     this.forgetUnwritten(call);
     if (out.oneWay) {
-      this.settleOneWay(call, err);
+      this.oneWays.settle(call, err);
       this.syncRef();
     } else {
       this.pending.fail(call, err);
@@ -609,17 +533,14 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
       const out = call.request;
       if (!out.oneWay) continue;
       const err = unsent ?? new HeartlineError('CONNECTION_LOST_UNWRITTEN', `connection to ${this.address} closed`);
-      this.settleOneWay(call, new HeartlineError(err.code, `${out.label}: ${err.message}`, { cause: err }));
+      this.oneWays.settle(call, new HeartlineError(err.code, `${out.label}: ${err.message}`, { cause: err }));
     }
     // One-way calls queued in the writer but never handed to the socket.
-    const unflushed = this.unflushed.slice(this.unflushedHead);
-    this.unflushed = [];
-    this.unflushedHead = 0;
-    for (const call of unflushed) {
+    for (const call of this.oneWays.takeQueued()) {
       const code = reason?.code === 'CLIENT_CLOSED' ? 'CLIENT_CLOSED' : 'CONNECTION_LOST_UNWRITTEN';
-      this.settleOneWay(call, new HeartlineError(code, `${call.request.label}: connection to ${this.address} closed before the request was written`, { cause: reason }));
+      this.oneWays.settle(call, new HeartlineError(code, `${call.request.label}: connection to ${this.address} closed before the request was written`, { cause: reason }));
     }
-    this.oneWayOpen = 0;
+    this.oneWays.open = 0;
     this.callbacks.clear();
     this.transition(ConnectionState.Closed);
     this.resolveClosed();
@@ -634,7 +555,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
    */
   private syncRef(): void {
     if (this.options.keepProcessAlive === true) return;
-    if (this.pending.size > 0 || this.oneWayOpen > 0 || this.callbacks.size > 0) this.transport.ref();
+    if (this.pending.size > 0 || this.oneWays.open > 0 || this.callbacks.size > 0) this.transport.ref();
     else this.transport.unref();
   }
 
@@ -666,9 +587,4 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     this.observer?.onStateChange(this, from, to);
     return true;
   }
-}
-
-/** The error of a call whose signal fired: CANCELLED, with the signal's reason as its cause. */
-export function cancelledError(label: string, signal: AbortSignal | undefined): HeartlineError {
-  return new HeartlineError('CANCELLED', `${label}: cancelled by its signal`, { cause: signal?.reason });
 }

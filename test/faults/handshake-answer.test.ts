@@ -3,7 +3,8 @@
 // nothing but the answer may come first; a provider may not send Cancel or a
 // Handshake request. Provider-side direction rules over a raw socket.
 import { describe, expect, it } from 'vitest';
-import { ClientConnection, type OutgoingCall } from '../../src/exchange/client-connection.js';
+import { ClientConnection } from '../../src/exchange/client-connection.js';
+import type { OutgoingCall } from '../../src/exchange/connection-call.js';
 import { ConnectionState } from '../../src/exchange/connection-state.js';
 import { silentLogger } from '../../src/index.js';
 import { encodeBody } from '../../src/protocol/codec.js';
