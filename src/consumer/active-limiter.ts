@@ -106,6 +106,10 @@ export class ActiveCounter {
    */
   wait(limit: number, timeoutMs: number, label: string, signal?: AbortSignal, cancelled?: () => HeartlineError): Promise<void> {
     return new Promise((resolve, reject) => {
+      if (signal?.aborted === true) {
+        reject(cancelled?.() ?? new HeartlineError('CANCELLED', `${label}: cancelled`));
+        return;
+      }
       const waiter: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined, seq: this.seq++, gone: false };
       let queue = this.queues.get(limit);
       if (queue === undefined) {
