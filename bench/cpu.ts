@@ -3,6 +3,7 @@
 // On a shared, noisy VM, calls/s moves by 20% between identical runs; the CPU a call costs
 // moves much less. Use it to compare two builds: run each several times, alternating, and
 // compare medians. ROOT=<checkout> measures another checkout's src/ (for example a base commit).
+// INTERCEPTORS=<n> adds n no-op client interceptors (`client.use((call, next) => next())`).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,6 +29,8 @@ const server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger });
 server.register(new EchoImpl());
 const { port } = await server.listen();
 const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger });
+const interceptors = Number(process.env.INTERCEPTORS ?? 0);
+for (let i = 0; i < interceptors; i++) client.use((_call: unknown, next: () => Promise<unknown>) => next());
 const echo = client.refer(Echo);
 const payload = { id: 7, name: 'bench', tags: ['a', 'bb', 'ccc'], data: Buffer.alloc(size, 7) };
 
@@ -46,6 +49,6 @@ const t0 = performance.now();
 await run(calls);
 const cpu = process.cpuUsage(cpu0);
 const ms = performance.now() - t0;
-console.log(JSON.stringify({ root, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
+console.log(JSON.stringify({ root, interceptors, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
 await client.close();
 await server.close();

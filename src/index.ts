@@ -6,7 +6,9 @@ export { Consumer, type ConsumerDecorator, type ConsumerFieldTypeError } from '.
 export { serviceOf, type Contract, type MethodOptions, type ServiceDefinition, type ServiceMethods, type ServiceOptions } from './contract/service-definition.js';
 export { Client, type ClientEvents, type ClientOptions } from './consumer/client.js';
 export type { ClusterMode, ReferenceOptions, StackTraceMode } from './consumer/reference.js';
-export type { Remote } from './consumer/stub.js';
+export { withOptions, type Remote } from './consumer/stub.js';
+export type { CallOptions, ClientCall, ClientCallChanges, ClientInterceptor } from './consumer/client-interceptor.js';
+export { CHANNEL_NAMES, type ChannelName } from './context/channels.js';
 export type { ConnectionInfo } from './consumer/connection-registry.js';
 export { StaticDirectory, type Directory, type ProviderEntry, type ProviderInfo } from './consumer/directory.js';
 export { EndpointState } from './consumer/endpoint.js';

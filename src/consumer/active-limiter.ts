@@ -4,6 +4,9 @@ interface Waiter {
   resolve(): void;
   reject(err: HeartlineError): void;
   timer: NodeJS.Timeout | undefined;
+  /** The waiting call's signal and our listener on it, removed when the wait ends. */
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
   /** Arrival order across every cap of the counter. */
   readonly seq: number;
   /** Timed out or failed: skipped when it reaches the head of its queue. */
@@ -96,26 +99,41 @@ export class ActiveCounter {
     return false;
   }
 
-  /** Waits up to `timeoutMs` (0 for no limit) for a slot under `limit` (finite: an uncapped call never waits). */
-  wait(limit: number, timeoutMs: number, label: string): Promise<void> {
+  /**
+   * Waits up to `timeoutMs` (0 for no limit) for a slot under `limit` (finite:
+   * an uncapped call never waits). When `signal` fires first, the wait ends
+   * with CANCELLED (from `cancelled()`) and takes no slot.
+   */
+  wait(limit: number, timeoutMs: number, label: string, signal?: AbortSignal, cancelled?: () => HeartlineError): Promise<void> {
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, timer: undefined, seq: this.seq++, gone: false };
+      if (signal?.aborted === true) {
+        reject(cancelled?.() ?? new HeartlineError('CANCELLED', `${label}: cancelled`));
+        return;
+      }
+      const waiter: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined, seq: this.seq++, gone: false };
       let queue = this.queues.get(limit);
       if (queue === undefined) {
         queue = new WaiterQueue();
         this.queues.set(limit, queue);
       }
       const q = queue;
+      const leave = (err: HeartlineError): void => {
+        waiter.gone = true;
+        q.live--;
+        this.waitingCount--;
+        if (q.live === 0 && this.queues.get(limit) === q) this.queues.delete(limit);
+        clearTimeout(waiter.timer);
+        stopListening(waiter);
+        reject(err);
+      };
       if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
-        waiter.timer = setTimeout(() => {
-          waiter.gone = true;
-          q.live--;
-          this.waitingCount--;
-          if (q.live === 0 && this.queues.get(limit) === q) this.queues.delete(limit);
-          reject(new HeartlineError('LIMIT_EXCEEDED', `${label}: waited ${timeoutMs} ms for one of ${limit} active slots`));
-        }, timeoutMs);
+        waiter.timer = setTimeout(() => leave(new HeartlineError('LIMIT_EXCEEDED', `${label}: waited ${timeoutMs} ms for one of ${limit} active slots`)), timeoutMs);
         // A waiter exists only while calls hold the slots, and a call in flight holds its connection's socket ref'd.
         waiter.timer.unref();
+      }
+      if (signal !== undefined) {
+        waiter.onAbort = () => leave(cancelled?.() ?? new HeartlineError('CANCELLED', `${label}: cancelled while waiting for an active slot`));
+        signal.addEventListener('abort', waiter.onAbort);
       }
       q.push(waiter);
       this.waitingCount++;
@@ -143,6 +161,7 @@ export class ActiveCounter {
     this.waitingCount--;
     if (best.live === 0) this.queues.delete(bestLimit);
     clearTimeout(next.timer);
+    stopListening(next);
     this.active++;
     next.resolve();
   }
@@ -157,7 +176,13 @@ export class ActiveCounter {
     for (const w of waiters) {
       w.gone = true;
       clearTimeout(w.timer);
+      stopListening(w);
       w.reject(err);
     }
   }
+}
+
+function stopListening(w: Waiter): void {
+  if (w.onAbort !== undefined) w.signal!.removeEventListener('abort', w.onAbort);
+  w.onAbort = undefined;
 }

@@ -54,12 +54,21 @@ export interface ClientCallChanges {
  */
 export type ClientInterceptor = Interceptor<ClientCall>;
 
-/** Options of one call (`withOptions(stub, options)`). */
+/** Options of one call (`withOptions(stub, options)`), checked once when the view is made (INVALID_CONFIG). */
 export interface CallOptions {
-  /** Cancels the call: it rejects at once with CANCELLED and the provider is told (a Cancel frame). */
+  /**
+   * Cancels the call: it rejects at once with CANCELLED (`cause`: the
+   * signal's reason), is never written if it was not yet, and the provider is
+   * told (a Cancel frame) if it was. Already aborted: nothing is sent and no
+   * connection opens. The call's listener is removed when it settles. Default none.
+   */
   signal?: AbortSignal;
-  /** Timeout of this call in ms, instead of the method's; 0 for none. Never past an inherited deadline. */
+  /**
+   * Timeout of this call in ms, covering every attempt, instead of the
+   * method's (default: the method's, else the reference's, else the client's
+   * 3000); 0 for none. Never past an inherited deadline (inside a handler).
+   */
   timeout?: number;
-  /** Attachments merged over the reference's. */
+  /** Attachments merged over the reference's (string values). Default none. */
   attachments?: Attachments;
 }

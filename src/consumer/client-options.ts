@@ -7,6 +7,7 @@ import { parseAddress } from './address.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { isDirectory, type ProviderEntry } from './directory.js';
 import type { LoadBalanceName } from './load-balance/index.js';
+import type { ClientInterceptor } from './client-interceptor.js';
 import type { ClusterMode, ReferenceOptions, StackTraceMode } from './reference.js';
 import { isConsumerRegistry, type ConsumerRegistry } from './registry.js';
 
@@ -111,7 +112,7 @@ export const MAX_HASH_NODES = 10_000;
 
 
 /** A duration handed to a Node timer: longer ones would fire at once (TimeoutOverflowWarning). */
-const TIME: NumberRule = { min: 0, max: MAX_TIMER_MS };
+export const TIME: NumberRule = { min: 0, max: MAX_TIMER_MS };
 const COUNT: NumberRule = { min: 1, integer: true };
 /** A cap where 0 means "none" (`actives`, `serviceActives`). */
 const CAP: NumberRule = { min: 0, integer: true };
@@ -164,7 +165,7 @@ export function validateReferenceOptions(options: ReferenceOptions | undefined):
   if (o.version !== undefined) out.version = str('version', o.version);
   if (o.group !== undefined) out.group = str('group', o.group);
   if (o.timeout !== undefined) out.timeout = checkNumber('timeout', o.timeout, TIME);
-  if (o.attachments !== undefined) out.attachments = attachments('attachments', o.attachments);
+  if (o.attachments !== undefined) out.attachments = checkAttachments('attachments', o.attachments);
   if (o.methods !== undefined) {
     const methods = checkObject('methods', o.methods) as Record<string, MethodOptions | undefined>;
     const copy: Record<string, MethodOptions> = Object.create(null);
@@ -182,6 +183,7 @@ export function validateReferenceOptions(options: ReferenceOptions | undefined):
   if (o.serviceActives !== undefined) out.serviceActives = checkNumber('serviceActives', o.serviceActives, CAP);
   if (o.hashKey !== undefined) out.hashKey = fn('hashKey', o.hashKey);
   if (o.hashNodes !== undefined) out.hashNodes = checkNumber('hashNodes', o.hashNodes, { min: 1, max: MAX_HASH_NODES, integer: true });
+  if (o.interceptors !== undefined) out.interceptors = checkInterceptors('interceptors', o.interceptors);
   return Object.freeze(out);
 }
 
@@ -232,8 +234,8 @@ function address(path: string, text: string): void {
   }
 }
 
-/** String keys to string values; `__proto__` is refused (providers refuse such a map key). */
-function attachments(path: string, value: unknown): Readonly<Record<string, string>> {
+/** String keys to string values, into a frozen copy; `__proto__` is refused (providers refuse such a map key). */
+export function checkAttachments(path: string, value: unknown): Readonly<Record<string, string>> {
   const o = checkObject(path, value) as Record<string, unknown>;
   const copy: Record<string, string> = {};
   for (const key of Object.keys(o)) {
@@ -247,6 +249,13 @@ function attachments(path: string, value: unknown): Readonly<Record<string, stri
 
 
 
+
+/** An array of interceptor functions, into a frozen copy. */
+export function checkInterceptors(path: string, value: unknown): readonly ClientInterceptor[] {
+  if (!Array.isArray(value)) throw invalidConfig(path, 'an array of interceptor functions', value);
+  value.forEach((i: unknown, n) => fn(`${path}[${n}]`, i as Function));
+  return Object.freeze([...(value as ClientInterceptor[])]);
+}
 
 function str(path: string, value: unknown): string {
   if (typeof value !== 'string') throw invalidConfig(path, 'a string', value);

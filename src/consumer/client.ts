@@ -2,7 +2,9 @@ import { EventEmitter } from 'node:events';
 import { serviceOf, type Contract } from '../contract/service-definition.js';
 import type { DisconnectReason } from '../exchange/connection-state.js';
 import { HeartlineError } from '../errors/heartline-error.js';
-import { resolveClientOptions, validateReferenceOptions, type ClientOptions } from './client-options.js';
+import { channels } from '../context/channels.js';
+import type { ClientInterceptor } from './client-interceptor.js';
+import { checkInterceptors, resolveClientOptions, validateReferenceOptions, type ClientOptions } from './client-options.js';
 import { consumerFieldsOf } from './consumer-fields.js';
 import { ConnectionRegistry, type ConnectionInfo, type ProviderListHold } from './connection-registry.js';
 import { StaticDirectory } from './directory.js';
@@ -41,6 +43,8 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Registries in use, with the function that stops watching their state. */
   private readonly registrySet = new Map<ConsumerRegistry, () => void>();
   private readonly logger: Logger;
+  /** The client-wide interceptors (`use`), shared with every reference. */
+  private readonly interceptors: { list: readonly ClientInterceptor[]; version: number } = { list: [], version: 0 };
 
   constructor(options: ClientOptions = {}) {
     super();
@@ -56,6 +60,7 @@ export class Client extends EventEmitter<ClientEvents> {
       stackTraces: o.stackTraces,
       random: o.random,
       logger: o.logger,
+      interceptors: this.interceptors,
     });
     this.registry = new ConnectionRegistry(
       {
@@ -78,12 +83,34 @@ export class Client extends EventEmitter<ClientEvents> {
         idleTimeout: o.idleTimeout,
       },
       {
-        connect: (info) => emitGuarded(this, o.logger, 'connect', info),
-        disconnect: (info, reason) => emitGuarded(this, o.logger, 'disconnect', info, reason),
-        reconnect: (address, attempts) => emitGuarded(this, o.logger, 'reconnect', address, attempts),
+        connect: (info) => {
+          if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ connection: info });
+          emitGuarded(this, o.logger, 'connect', info);
+        },
+        disconnect: (info, reason) => {
+          if (channels.clientDisconnect.hasSubscribers) channels.clientDisconnect.publish({ connection: info, reason });
+          emitGuarded(this, o.logger, 'disconnect', info, reason);
+        },
+        reconnect: (address, attempts) => {
+          if (channels.clientReconnect.hasSubscribers) channels.clientReconnect.publish({ address, attempts });
+          emitGuarded(this, o.logger, 'reconnect', address, attempts);
+        },
       },
     );
     if (o.registry !== undefined) this.watchRegistry(o.registry);
+  }
+
+  /**
+   * Adds a client-wide interceptor: it wraps every call of every reference of
+   * this client, outside the reference's own (`interceptors` option); those
+   * added first run outermost. Applies to calls made from now on. Returns the
+   * client. An interceptor that is not a function fails with INVALID_CONFIG.
+   */
+  use(interceptor: ClientInterceptor): this {
+    const [valid] = checkInterceptors('interceptor', [interceptor]);
+    this.interceptors.list = Object.freeze([...this.interceptors.list, valid!]);
+    this.interceptors.version++;
+    return this;
   }
 
   /** A typed stub for `contract`: `await client.refer(Greeter).sayHello('Ann')`. No connection opens until the first call (unless `eager`). */

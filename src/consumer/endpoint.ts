@@ -1,11 +1,13 @@
 import { HeartlineError } from '../errors/heartline-error.js';
-import { ClientConnection, type ClientConnectionOptions, type ConnectionObserver, type OutgoingCall } from '../exchange/client-connection.js';
-import type { CallRequest, PendingCall } from '../exchange/pending-calls.js';
+import { ClientConnection, type ClientConnectionOptions, type ConnectionObserver } from '../exchange/client-connection.js';
+import { cancelledError, type OutgoingCall } from '../exchange/connection-call.js';
+import type { PendingCall } from '../exchange/pending-calls.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
 import { withOrigin } from '../exchange/pending-calls.js';
 import { now } from '../transport/clock.js';
 import { ActiveCounter } from './active-limiter.js';
 import type { ProviderAddress } from './address.js';
+import { Attempt, encodeError, type PreparedCall, type SlotOwner } from './attempt.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 
 /** Availability of one provider, as the consumer sees it. */
@@ -55,31 +57,6 @@ export interface EndpointOptions {
 }
 
 /**
- * One call as an endpoint sends it: the outgoing call plus what the endpoint
- * needs to count it. The same object travels down to the pending table, whose
- * `onSettle` hook releases the counts, so a call costs no extra promise.
- */
-export interface EndpointCall extends OutgoingCall {
-  body: Buffer;
-  timeout: number;
-  onSettle?: ((request: CallRequest) => void) | undefined;
-  /** Encodes the body for a given connection (methods with callbacks); otherwise `body` is used. */
-  encode?: ((conn: ClientConnection, call: EndpointCall) => Buffer) | undefined;
-  /** `service#method`: the key of the per-method active count. */
-  methodKey: string;
-  /** Cap on active calls for the method on this provider (Infinity for none). */
-  actives: number;
-  /** `service`: the key of the per-service active count. */
-  serviceKey: string;
-  /** Cap on active calls for the service on this provider (Infinity for none). */
-  serviceActives: number;
-  /** Set by the endpoint while the call is active there: where to release it. */
-  endpoint?: Endpoint | undefined;
-  methodCounter?: ActiveCounter | undefined;
-  serviceCounter?: ActiveCounter | undefined;
-}
-
-/**
  * One provider address: up to `maxConnections` connections to it, its active
  * call counts, and its availability. When its last connection is lost it
  * reconnects in the background with backoff, for as long as some provider list
@@ -92,7 +69,7 @@ export interface EndpointCall extends OutgoingCall {
  *                        Draining -------'   (the provider restarts)
  * ```
  */
-export class Endpoint implements ConnectionObserver {
+export class Endpoint implements ConnectionObserver, SlotOwner {
   readonly address: ProviderAddress;
   private stateValue = EndpointState.Idle;
   private readonly options: EndpointOptions;
@@ -137,20 +114,27 @@ export class Endpoint implements ConnectionObserver {
     if (this.conns.length === 0 && (this.stateValue === EndpointState.Idle)) this.open();
   }
 
-  /** Sends a call here, waiting for an active slot when a cap is full. */
-  invoke(call: EndpointCall): Promise<unknown> {
+  /**
+   * Sends one attempt of `prepared` here, to give up at `deadline` (clock
+   * ms): admitted against the client's `maxPendingCalls`, then an active slot
+   * of the method (and service) taken, waiting while a cap is full (within
+   * the deadline; the call's signal ends the wait with CANCELLED).
+   */
+  invoke(prepared: PreparedCall, deadline: number): Promise<unknown> {
+    const inv = prepared.invocation;
+    const t = inv.target;
     const budget = this.options.budget;
     if (budget.pending >= budget.max) {
-      return Promise.reject(withOrigin(new HeartlineError('LIMIT_EXCEEDED', `${call.label}: ${budget.max} calls are already pending in this client (maxPendingCalls)`), call.origin));
+      return Promise.reject(withOrigin(new HeartlineError('LIMIT_EXCEEDED', `${t.label}: ${budget.max} calls are already pending in this client (maxPendingCalls)`), inv.origin));
     }
     // Admitted calls count against the bound from here on, including while they wait for a slot.
     budget.pending++;
-    const mc = this.counter(call.methodKey);
-    const sc = call.serviceActives === Infinity ? undefined : this.counter(call.serviceKey);
-    if (mc.tryAcquire(call.actives) && (sc === undefined || sc.tryAcquire(call.serviceActives) || this.undo(mc))) {
-      return this.send(call, mc, sc);
+    const mc = this.counter(t.label);
+    const sc = t.serviceActives === Infinity ? undefined : this.counter(t.service);
+    if (mc.tryAcquire(t.actives) && (sc === undefined || sc.tryAcquire(t.serviceActives) || this.undo(mc))) {
+      return this.send(prepared, deadline, mc, sc);
     }
-    return this.acquireSlowly(call, mc, sc);
+    return this.acquireSlowly(prepared, deadline, mc, sc);
   }
 
   private undo(mc: ActiveCounter): false {
@@ -158,47 +142,48 @@ export class Endpoint implements ConnectionObserver {
     return false;
   }
 
-  private async acquireSlowly(call: EndpointCall, mc: ActiveCounter, sc: ActiveCounter | undefined): Promise<unknown> {
-    const started = now();
-    const timeout = call.timeout;
+  private async acquireSlowly(prepared: PreparedCall, deadline: number, mc: ActiveCounter, sc: ActiveCounter | undefined): Promise<unknown> {
+    const inv = prepared.invocation;
+    const t = inv.target;
+    const cancelled = (): HeartlineError => cancelledError(t.label, inv.signal);
     try {
-      if (!mc.tryAcquire(call.actives)) await mc.wait(call.actives, timeout, call.label);
+      if (!mc.tryAcquire(t.actives)) await mc.wait(t.actives, msLeft(deadline), t.label, inv.signal, cancelled);
     } catch (err) {
       this.options.budget.pending--;
-      throw withOrigin(err as HeartlineError, call.origin);
+      throw withOrigin(err as HeartlineError, inv.origin);
     }
-    if (sc !== undefined && !sc.tryAcquire(call.serviceActives)) {
-      const left = timeout > 0 ? Math.max(1, timeout - (now() - started)) : 0;
+    if (sc !== undefined && !sc.tryAcquire(t.serviceActives)) {
       try {
-        await sc.wait(call.serviceActives, left, call.label);
+        await sc.wait(t.serviceActives, msLeft(deadline), t.label, inv.signal, cancelled);
       } catch (err) {
         this.release(mc, undefined);
-        throw withOrigin(err as HeartlineError, call.origin);
+        throw withOrigin(err as HeartlineError, inv.origin);
       }
     }
-    if (timeout > 0) call.timeout = Math.max(1, timeout - (now() - started));
-    return this.send(call, mc, sc);
+    if (deadline - now() < 1) {
+      // The slot came as the time ran out: sending now would only turn into a TIMEOUT after a useless run.
+      this.release(mc, sc);
+      throw withOrigin(new HeartlineError('LIMIT_EXCEEDED', `${t.label}: no active slot (actives ${t.actives}) was free before its deadline`), inv.origin);
+    }
+    return this.send(prepared, deadline, mc, sc);
   }
 
-  private send(call: EndpointCall, mc: ActiveCounter, sc: ActiveCounter | undefined): Promise<unknown> {
+  /** Hands the attempt, encoded for it, to the least busy connection. */
+  private send(prepared: PreparedCall, deadline: number, mc: ActiveCounter, sc: ActiveCounter | undefined): Promise<unknown> {
+    const inv = prepared.invocation;
     const conn = this.available ? this.pickConnection() : undefined;
     if (conn === undefined) {
       this.release(mc, sc);
-      return Promise.reject(withOrigin(new HeartlineError('UNAVAILABLE', `${call.label}: provider ${this.address.key} is ${this.stateValue}`), call.origin));
+      return Promise.reject(withOrigin(new HeartlineError('UNAVAILABLE', `${inv.target.label}: provider ${this.address.key} is ${this.stateValue}`), inv.origin));
     }
-    if (call.encode !== undefined) {
-      try {
-        call.body = call.encode(conn, call);
-      } catch (err) {
-        this.release(mc, sc);
-        return Promise.reject(encodeError(call, err));
-      }
+    let attempt: Attempt;
+    try {
+      attempt = new Attempt(prepared, conn, deadline, this, mc, sc);
+    } catch (err) {
+      this.release(mc, sc);
+      return Promise.reject(withOrigin(encodeError(inv.target.label, err), inv.origin));
     }
-    call.endpoint = this;
-    call.methodCounter = mc;
-    call.serviceCounter = sc;
-    call.onSettle = releaseCounters;
-    return conn.call(call);
+    return conn.call(attempt);
   }
 
   /** @internal A call admitted here settled, or was not sent after all: free its slots. */
@@ -248,27 +233,24 @@ export class Endpoint implements ConnectionObserver {
    * for that connection (callback ids belong to the connection a call is
    * written on). False when there is none: the calls fail where they are.
    */
-  adoptUnsent(conn: ClientConnection, calls: PendingCall[]): boolean {
+  adoptUnsent(conn: ClientConnection, calls: PendingCall<OutgoingCall>[]): boolean {
     let other: ClientConnection | undefined;
     for (const c of this.conns) {
       if (c === conn || !c.usable) continue;
       if (other === undefined || (c.state === ConnectionState.Ready && other.state !== ConnectionState.Ready)) other = c;
     }
     if (other === undefined) return false;
-    const t = now();
     for (const call of calls) {
-      const request = call.request as EndpointCall;
-      if (call.deadline !== Infinity) request.timeout = Math.max(1, call.deadline - t);
-      if (request.encode !== undefined) {
-        try {
-          request.body = request.encode(other, request);
-        } catch (err) {
-          request.onSettle?.(request);
-          call.reject(encodeError(request, err));
-          continue;
-        }
+      const request = call.request;
+      let moved: OutgoingCall;
+      try {
+        moved = request.moveTo(other);
+      } catch (err) {
+        request.onSettle?.(request);
+        call.reject(withOrigin(encodeError(request.label, err), request.origin));
+        continue;
       }
-      other.call(request).then(call.resolve, call.reject);
+      other.call(moved).then(call.resolve, call.reject);
     }
     return true;
   }
@@ -388,19 +370,7 @@ export class Endpoint implements ConnectionObserver {
   }
 }
 
-/** Why a call's arguments could not be encoded for a connection: the cap's own error (LIMIT_EXCEEDED), else SERIALIZATION_ERROR. */
-function encodeError(call: EndpointCall, err: unknown): HeartlineError {
-  const e = err instanceof HeartlineError
-    ? new HeartlineError(err.code, `${call.label}: ${err.message}`, { cause: err })
-    : new HeartlineError('SERIALIZATION_ERROR', `${call.label}: arguments could not be encoded: ${(err as Error).message}`, { cause: err });
-  return withOrigin(e, call.origin);
-}
-
-/** The `onSettle` hook of every call an endpoint sends (one function, no closure per call). */
-function releaseCounters(request: CallRequest): void {
-  const call = request as EndpointCall;
-  const endpoint = call.endpoint;
-  if (endpoint === undefined) return;
-  call.endpoint = call.onSettle = undefined;
-  endpoint.release(call.methodCounter!, call.serviceCounter);
+/** ms left before `deadline`, at least 1; 0 for none. */
+function msLeft(deadline: number): number {
+  return deadline === Infinity ? 0 : Math.max(1, Math.ceil(deadline - now()));
 }

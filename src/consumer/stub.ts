@@ -1,4 +1,8 @@
 import { isReservedName } from '../contract/service-definition.js';
+import { HeartlineError } from '../errors/heartline-error.js';
+import { validateCallOptions, type ValidCallOptions } from './call-options.js';
+import { markCall } from './call-events.js';
+import type { CallOptions } from './client-interceptor.js';
 import type { Reference } from './reference.js';
 
 /**
@@ -12,10 +16,49 @@ export type Remote<T> = {
 };
 
 const references = new WeakMap<object, Reference>();
+/** The call options of a view made by `withOptions`. */
+const viewOptions = new WeakMap<object, ValidCallOptions>();
 
 /** The reference behind a stub, or undefined for anything else. */
 export function stubReference(stub: object): Reference | undefined {
   return references.get(stub);
+}
+
+/**
+ * A view of `stub` whose calls carry `options`: the same methods, with the
+ * same types, each call with its own signal, timeout and attachments.
+ *
+ * ```ts
+ * const greeting = await withOptions(greeter, { signal, timeout: 500 }).sayHello('Ann');
+ * ```
+ *
+ * - `signal`: aborting it rejects the call at once with CANCELLED; a call
+ *   already written is followed by a Cancel frame; a signal already aborted
+ *   sends nothing.
+ * - `timeout` (ms; 0 for none) replaces the method's; inside a handler the
+ *   call still gives up at the served call's deadline.
+ * - `attachments` are merged over the reference's.
+ *
+ * A view of a view merges its options over the first one's. The plain stub is
+ * unchanged. Options are checked once, here (INVALID_CONFIG), as is `stub`
+ * (INVALID_CONFIG when it is not a stub).
+ */
+export function withOptions<S extends object>(stub: S, options: CallOptions): S {
+  const reference = references.get(stub);
+  if (reference === undefined) throw new HeartlineError('INVALID_CONFIG', 'withOptions(stub, options): stub must be a stub made by client.refer() or client.inject()');
+  const valid = validateCallOptions(options);
+  const before = viewOptions.get(stub);
+  const merged: ValidCallOptions =
+    before === undefined
+      ? valid
+      : Object.freeze({
+          signal: valid.signal ?? before.signal,
+          timeout: valid.timeout ?? before.timeout,
+          attachments: valid.attachments === undefined ? before.attachments : before.attachments === undefined ? valid.attachments : Object.freeze({ ...before.attachments, ...valid.attachments }),
+        });
+  const view = createStub<S>(reference, merged);
+  viewOptions.set(view, merged);
+  return view as S;
 }
 
 /**
@@ -25,7 +68,7 @@ export function stubReference(stub: object): Reference | undefined {
  * (so a stub is never mistaken for a promise), `constructor`, `__proto__` and the
  * `Object.prototype` members (which keep their usual meaning).
  */
-export function createStub<T>(reference: Reference): Remote<T> {
+export function createStub<T>(reference: Reference, options?: ValidCallOptions): Remote<T> {
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const target = Object.create(null) as object;
   const stub = new Proxy(target, {
@@ -37,14 +80,7 @@ export function createStub<T>(reference: Reference): Remote<T> {
       }
       let fn = methods.get(prop);
       if (fn === undefined) {
-        if (reference.recaptureStacks) {
-          // A failure's stack is re-captured in the rejection handler, where V8's async
-          // stack trace still knows every caller awaiting this call.
-          fn = (...args: unknown[]): Promise<unknown> => reference.invoke(prop, args).catch(recapture);
-        } else {
-          const remote = (...args: unknown[]): Promise<unknown> => reference.invoke(prop, args, remote);
-          fn = remote;
-        }
+        fn = remoteMethod(reference, prop, options);
         methods.set(prop, fn);
       }
       return fn;
@@ -63,7 +99,26 @@ export function createStub<T>(reference: Reference): Remote<T> {
   return stub as Remote<T>;
 }
 
-function recapture(err: unknown): never {
-  if (err instanceof Error) Error.captureStackTrace(err, recapture);
-  throw err;
+/**
+ * The function behind `stub[method]`, made once per stub and method. Its
+ * rejection handler names the call on the error (`err.call`) and, with
+ * `stackTraces: 'async'`, re-captures the stack there, where V8's async stack
+ * trace still knows every caller awaiting this call.
+ */
+function remoteMethod(reference: Reference, method: string, options: ValidCallOptions | undefined): (...args: unknown[]) => Promise<unknown> {
+  const label = `${reference.definition.name}#${method}`;
+  if (reference.recaptureStacks) {
+    const recapture = (err: unknown): never => {
+      markCall(err, label);
+      if (err instanceof Error) Error.captureStackTrace(err, recapture);
+      throw err;
+    };
+    return (...args: unknown[]): Promise<unknown> => reference.invoke(method, args, undefined, options).catch(recapture);
+  }
+  const mark = (err: unknown): never => {
+    markCall(err, label);
+    throw err;
+  };
+  const remote = (...args: unknown[]): Promise<unknown> => reference.invoke(method, args, remote, options).catch(mark);
+  return remote;
 }

@@ -3,7 +3,7 @@ import { hasCode, HeartlineError } from '../errors/heartline-error.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
-import { isDrainBody, readErrorResponse, readResponse } from '../protocol/messages.js';
+import { asVersion1Request, isDrainBody, readErrorResponse, readResponse, writeBudget } from '../protocol/messages.js';
 import { hello, readAnswer } from './handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
@@ -12,7 +12,8 @@ import { CallbackTable, DEFAULT_MAX_CALLBACKS } from './callback-table.js';
 import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
 import { PingGuard } from './ping-guard.js';
-import { PendingCalls, withOrigin, type CallRequest, type PendingCall } from './pending-calls.js';
+import { cancelledError, ConnectionCall, OneWayCalls, type CallOwner, type OutgoingCall } from './connection-call.js';
+import { PendingCalls, withOrigin, type PendingCall } from './pending-calls.js';
 import { errorResponse } from './responder.js';
 
 /** Resolved options of one consumer connection (see `ClientOptions` for the documented defaults). */
@@ -34,20 +35,6 @@ export interface ClientConnectionOptions {
   logger: Logger;
 }
 
-/** One call, encoded and ready for the wire. */
-export interface OutgoingCall extends CallRequest {
-  /** The MessagePack request body. */
-  readonly body: Buffer;
-  readonly oneWay: boolean;
-  /**
-   * Callbacks this call registered on the connection for the first time: if
-   * the call fails before it is written, the provider never saw them, so they
-   * are forgotten again (else they would hold a `maxCallbacks` slot, and the
-   * process, for the connection's life).
-   */
-  fresh?: Function[] | undefined;
-}
-
 /** What a connection tells its owner. */
 export interface ConnectionObserver {
   onStateChange(conn: ClientConnection, from: ConnectionState, to: ConnectionState): void;
@@ -57,7 +44,7 @@ export interface ConnectionObserver {
    * connection, settling each through its own resolve/reject); false lets
    * them fail here.
    */
-  adoptUnsent?(conn: ClientConnection, calls: PendingCall[]): boolean;
+  adoptUnsent?(conn: ClientConnection, calls: PendingCall<OutgoingCall>[]): boolean;
 }
 
 
@@ -77,7 +64,7 @@ let nextConnectionId = 1;
  * Closing (a close has begun, `disconnectReason` is known) comes before Closed
  * (the socket is gone and every call has settled).
  */
-export class ClientConnection implements TransportHandler, HeartbeatLink {
+export class ClientConnection implements TransportHandler, HeartbeatLink, CallOwner {
   readonly id = nextConnectionId++;
   readonly address: string;
   /** The consumer's callbacks passed to this provider. */
@@ -86,14 +73,11 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   private readonly options: ClientConnectionOptions;
   private readonly observer: ConnectionObserver | undefined;
   private readonly transport: Transport;
-  private readonly pending = new PendingCalls((call) => this.timeoutCall(call), () => this.syncRef());
+  private readonly pending = new PendingCalls<ConnectionCall>((call) => this.timeoutCall(call), () => this.syncRef());
   /** Calls made before the handshake completed, in order. */
-  private waiting: PendingCall[] = [];
+  private waiting: ConnectionCall[] = [];
   /** One-way calls accepted and not settled yet (waiting for the handshake or for their write). */
-  private oneWayOpen = 0;
-  /** One-way calls queued in the writer, in write order, from `unflushedHead` on: they settle on the flush. */
-  private unflushed: PendingCall[] = [];
-  private unflushedHead = 0;
+  private readonly oneWays = new OneWayCalls();
   private peerMaxFrameSize = 0;
   private connectTimer: NodeJS.Timeout | undefined;
   private heartbeat: Heartbeat | undefined;
@@ -181,20 +165,36 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   /**
    * Sends one call; resolves with the decoded result, or for a one-way call
    * with undefined once its frame is handed to the socket.
+   *
+   * When `out.signal` fires, the call rejects at once with CANCELLED: one
+   * not written yet (waiting for the handshake) is never written; a two-way
+   * one already written is followed by a Cancel frame (its late response is
+   * counted and dropped); a one-way one already queued may still go out. A
+   * signal already aborted: CANCELLED, nothing written.
    */
   call(out: OutgoingCall): Promise<unknown> {
     this.lastCallAt = now();
     return new Promise((resolve, reject) => {
-      const call: PendingCall = { id: this.pending.nextId(), request: out, seq: 0, deadline: Infinity, resolve, reject };
+      const signal = out.signal;
+      if (signal?.aborted === true) {
+        out.onSettle?.(out);
+        reject(withOrigin(cancelledError(out.label, signal), out.origin));
+        return;
+      }
+      const call = new ConnectionCall(this, this.pending.nextId(), out, resolve, reject);
       const state = this.stateValue;
+      // Before any write: a write that fails at once settles the call, which removes the listener.
+      if (signal !== undefined && (state === ConnectionState.Ready || state === ConnectionState.Connecting || state === ConnectionState.Handshaking)) {
+        signal.addEventListener('abort', call);
+      }
       if (state === ConnectionState.Ready) {
-        if (out.oneWay) this.oneWayOpen++;
+        if (out.oneWay) this.oneWays.accept();
         else this.pending.add(call);
         this.write(call, out);
         // A two-way call refs through the pending table's busy hook; only these change the count otherwise.
         if (out.oneWay || out.fresh !== undefined) this.syncRef();
       } else if (state === ConnectionState.Connecting || state === ConnectionState.Handshaking) {
-        if (out.oneWay) this.oneWayOpen++;
+        if (out.oneWay) this.oneWays.accept();
         else this.pending.add(call);
         this.waiting.push(call);
         if (out.oneWay || out.fresh !== undefined) this.syncRef();
@@ -236,12 +236,29 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     this.transport.destroy(err);
   }
 
-  private write(call: PendingCall, out: OutgoingCall): void {
-    if (HEADER_SIZE + out.body.length > this.peerMaxFrameSize) {
-      this.failOne(call, out, new HeartlineError('PAYLOAD_TOO_LARGE', `${out.label}: request of ${HEADER_SIZE + out.body.length} bytes is over the provider's limit of ${this.peerMaxFrameSize} bytes`));
+  /**
+   * Queues the call's frame: a six-item copy of the body on a version-1
+   * connection; else the budget item set, in place, to the ms left (the
+   * caller gives every attempt a body no queued frame holds). A call whose
+   * time is already up is not written: TIMEOUT.
+   */
+  private write(call: ConnectionCall, out: OutgoingCall): void {
+    let body = out.body;
+    if (this.protocolVersion === 1) {
+      body = asVersion1Request(body, out.deadline !== Infinity);
+    } else if (out.deadline !== Infinity) {
+      const left = out.deadline - now();
+      if (left <= 0) {
+        this.failOne(call, out, new HeartlineError('TIMEOUT', `${out.label}: its time ran out before the request was written to ${this.address}`));
+        return;
+      }
+      writeBudget(body, left);
+    }
+    if (HEADER_SIZE + body.length > this.peerMaxFrameSize) {
+      this.failOne(call, out, new HeartlineError('PAYLOAD_TOO_LARGE', `${out.label}: request of ${HEADER_SIZE + body.length} bytes is over the provider's limit of ${this.peerMaxFrameSize} bytes`));
       return;
     }
-    const seq = this.transport.send(out.oneWay ? FLAGS.callOneWay : FLAGS.callTwoWay, 0, FrameType.Call, call.id, out.body);
+    const seq = this.transport.send(out.oneWay ? FLAGS.callOneWay : FLAGS.callTwoWay, 0, FrameType.Call, call.id, body);
     if (seq === 0) {
       const err = this.transport.writer.isClosed
         ? new HeartlineError('CONNECTION_LOST_UNWRITTEN', `${out.label}: connection to ${this.address} is closing`)
@@ -251,47 +268,43 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     }
     call.seq = seq;
     // A one-way call settles once its frame reaches the socket (settleFlushed) or the connection closes (onClose).
-    if (out.oneWay) this.unflushed.push(call);
+    if (out.oneWay) this.oneWays.queue(call);
   }
 
   /** The writer handed every frame up to `flushedSeq` to the socket: one-way calls among them are done. */
   private settleFlushed(flushedSeq: number): void {
-    const q = this.unflushed;
-    const head = this.unflushedHead;
-    let i = head;
-    while (i < q.length && q[i]!.seq <= flushedSeq) {
-      const call = q[i++]!;
-      call.request.onSettle?.(call.request);
-      call.resolve(undefined);
-    }
-    if (i > head) {
-      this.oneWayOpen -= i - head;
-      this.syncRef();
-    }
-    if (i === q.length) {
-      q.length = 0;
-      i = 0;
-    } else if (i > 1024 && i * 2 > q.length) {
-      q.splice(0, i); // amortised: at most once per `i` settled calls
-      i = 0;
-    }
-    this.unflushedHead = i;
+    if (this.oneWays.flushed(flushedSeq)) this.syncRef();
   }
 
-  private failOne(call: PendingCall, out: OutgoingCall, err: HeartlineError): void {
+  /** @internal The call's signal fired: reject it with CANCELLED, and tell the provider if it has the request. */
+  cancel(call: ConnectionCall): void {
+    const out = call.request;
+    const err = cancelledError(out.label, out.signal);
+    if (out.oneWay) {
+      if (call.done) return;
+      this.forgetUnwritten(call);
+      this.oneWays.settle(call, err); // a frame already queued may still go out: nothing can take it back
+      this.syncRef();
+      return;
+    }
+    if (!this.pending.fail(call, err)) return;
+    if (call.seq !== 0 && !this.transport.isClosed) this.transport.send(FLAGS.cancel, 0, FrameType.Cancel, call.id);
+    this.forgetUnwritten(call);
+    this.closeIfDrained();
+  }
+
+  private failOne(call: ConnectionCall, out: OutgoingCall, err: HeartlineError): void {
     this.forgetUnwritten(call);
     if (out.oneWay) {
-      this.oneWayOpen--;
+      this.oneWays.settle(call, err);
       this.syncRef();
-      out.onSettle?.(out);
-      call.reject(withOrigin(err, out.origin));
     } else {
       this.pending.fail(call, err);
     }
     this.closeIfDrained();
   }
 
-  private timeoutCall(call: PendingCall): void {
+  private timeoutCall(call: ConnectionCall): void {
     const err = new HeartlineError('TIMEOUT', `${call.request.label}: no response from ${this.address} within ${call.request.timeout} ms`);
     if (!this.pending.fail(call, err)) return;
     // Tell the provider it may drop the call; the response, if it still comes, is counted as late.
@@ -301,8 +314,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
   }
 
   /** A call that failed before it was written: forget the callbacks only it had registered here. */
-  private forgetUnwritten(call: PendingCall): void {
-    const out = call.request as OutgoingCall;
+  private forgetUnwritten(call: ConnectionCall): void {
+    const out = call.request;
     if (call.seq !== 0 || out.fresh === undefined) return;
     for (const fn of out.fresh) this.callbacks.release(fn); // never sent: no Release frame
     out.fresh = undefined;
@@ -350,9 +363,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     const waiting = this.waiting;
     this.waiting = [];
     for (const call of waiting) {
-      const out = call.request as OutgoingCall;
-      // A waiting call may have timed out already; one-way calls are never in the table.
-      if (out.oneWay || this.pending.has(call)) this.write(call, out);
+      // A waiting call may have timed out or been cancelled already; one-way calls are never in the table.
+      if (this.isLive(call)) this.write(call, call.request);
     }
   }
 
@@ -504,34 +516,31 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
     else if (neverReady) unsent = new HeartlineError('CONNECT_FAILED', `could not connect to ${this.address}: ${reason?.message ?? 'closed during handshake'}`, { cause: reason });
     if (neverReady && reason?.code !== 'CLIENT_CLOSED' && waiting.length > 0 && this.observer?.adoptUnsent !== undefined) {
       // Nothing was written here: let the owner send these calls on a connection that works.
-      const live = waiting.filter((call) => (call.request as OutgoingCall).oneWay || this.pending.has(call));
+      const live = waiting.filter((call) => this.isLive(call));
       this.pending.takeAll();
+      const oneWays = live.filter((call) => call.request.oneWay);
+      for (const call of oneWays) call.request.signal?.removeEventListener('abort', call);
       if (this.observer.adoptUnsent(this, live)) {
+        for (const call of oneWays) call.done = true; // settled by the connection that took it over
         waiting.length = 0;
       } else {
-        for (const call of live) if (!(call.request as OutgoingCall).oneWay) this.pending.add(call);
+        for (const call of live) if (!call.request.oneWay) this.pending.add(call);
       }
     }
     if (unsent !== undefined) this.pending.failAllWith(unsent);
     else this.pending.failAll(this.transport.writer.flushedSeq, `connection to ${this.address} lost${reason ? `: ${reason.message}` : ''}`, reason);
     for (const call of waiting) {
-      const out = call.request as OutgoingCall;
+      const out = call.request;
       if (!out.oneWay) continue;
       const err = unsent ?? new HeartlineError('CONNECTION_LOST_UNWRITTEN', `connection to ${this.address} closed`);
-      out.onSettle?.(out);
-      call.reject(withOrigin(new HeartlineError(err.code, `${out.label}: ${err.message}`, { cause: err }), out.origin));
+      this.oneWays.settle(call, new HeartlineError(err.code, `${out.label}: ${err.message}`, { cause: err }));
     }
     // One-way calls queued in the writer but never handed to the socket.
-    const unflushed = this.unflushed.slice(this.unflushedHead);
-    this.unflushed = [];
-    this.unflushedHead = 0;
-    for (const call of unflushed) {
-      const out = call.request as OutgoingCall;
+    for (const call of this.oneWays.takeQueued()) {
       const code = reason?.code === 'CLIENT_CLOSED' ? 'CLIENT_CLOSED' : 'CONNECTION_LOST_UNWRITTEN';
-      out.onSettle?.(out);
-      call.reject(withOrigin(new HeartlineError(code, `${out.label}: connection to ${this.address} closed before the request was written`, { cause: reason }), out.origin));
+      this.oneWays.settle(call, new HeartlineError(code, `${call.request.label}: connection to ${this.address} closed before the request was written`, { cause: reason }));
     }
-    this.oneWayOpen = 0;
+    this.oneWays.open = 0;
     this.callbacks.clear();
     this.transition(ConnectionState.Closed);
     this.resolveClosed();
@@ -546,8 +555,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink {
    */
   private syncRef(): void {
     if (this.options.keepProcessAlive === true) return;
-    if (this.pending.size > 0 || this.oneWayOpen > 0 || this.callbacks.size > 0) this.transport.ref();
+    if (this.pending.size > 0 || this.oneWays.open > 0 || this.callbacks.size > 0) this.transport.ref();
     else this.transport.unref();
+  }
+
+  /** A call accepted here that has not settled. */
+  private isLive(call: ConnectionCall): boolean {
+    return call.request.oneWay ? !call.done : this.pending.has(call);
   }
 
   /** After a drain notice, close once nothing is pending (the provider waits for us). */

@@ -13,18 +13,30 @@ export interface CallRequest {
   readonly origin: Error | undefined;
   /** Called once when the call settles, whichever way, before its promise does. */
   readonly onSettle?: ((request: CallRequest) => void) | undefined;
+  /** Cancels the call; the table removes the call's listener from it when the call leaves the table. */
+  readonly signal?: AbortSignal | undefined;
 }
 
-/** A call waiting for its response. */
-export interface PendingCall {
+/**
+ * A call waiting for its response. It is its own `abort` listener (an
+ * `EventListenerObject`: no closure per call) on `request.signal`.
+ */
+export interface PendingCall<R extends CallRequest = CallRequest> {
   readonly id: number;
-  readonly request: CallRequest;
+  readonly request: R;
   /** Write sequence number of its request frame; 0 until it is queued. */
   seq: number;
   /** When it times out (clock ms); Infinity for never. */
   deadline: number;
   resolve(value: unknown): void;
   reject(err: HeartlineError): void;
+  /** The `abort` listener on `request.signal` (calls without a signal need none). */
+  handleEvent?(event: Event): void;
+}
+
+/** Removes `call`'s `abort` listener from its signal, if it has both. */
+function unlisten(call: PendingCall): void {
+  if (call.handleEvent !== undefined) call.request.signal?.removeEventListener('abort', call as Parameters<AbortSignal['removeEventListener']>[1]);
 }
 
 /**
@@ -43,12 +55,12 @@ export interface PendingCall {
  * deadline; when it fires it expires the overdue heads and re-arms. A call
  * costs two Map operations and no timer of its own.
  */
-export class PendingCalls {
-  private readonly calls = new Map<number, PendingCall>();
-  private readonly buckets = new Map<number, Map<number, PendingCall>>();
+export class PendingCalls<C extends PendingCall = PendingCall> {
+  private readonly calls = new Map<number, C>();
+  private readonly buckets = new Map<number, Map<number, C>>();
   private readonly ids = new RequestIds();
   private readonly inUse = (id: number): boolean => this.calls.has(id);
-  private readonly onTimeout: (call: PendingCall) => void;
+  private readonly onTimeout: (call: C) => void;
   private readonly onBusyChange: ((busy: boolean) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private armedFor = Infinity;
@@ -59,7 +71,7 @@ export class PendingCalls {
    * `onTimeout` is called for each call whose deadline passed; it should `fail()` it.
    * `onBusyChange` is called when the table goes from empty to not empty (true) and back (false).
    */
-  constructor(onTimeout: (call: PendingCall) => void, onBusyChange?: (busy: boolean) => void) {
+  constructor(onTimeout: (call: C) => void, onBusyChange?: (busy: boolean) => void) {
     this.onTimeout = onTimeout;
     this.onBusyChange = onBusyChange;
   }
@@ -72,7 +84,7 @@ export class PendingCalls {
     return this.ids.next(this.inUse);
   }
 
-  add(call: PendingCall): void {
+  add(call: C): void {
     this.calls.set(call.id, call);
     if (this.calls.size === 1) this.onBusyChange?.(true);
     const timeout = call.request.timeout;
@@ -87,12 +99,12 @@ export class PendingCalls {
     if (call.deadline < this.armedFor) this.arm(call.deadline);
   }
 
-  has(call: PendingCall): boolean {
+  has(call: C): boolean {
     return this.calls.get(call.id) === call;
   }
 
   /** Removes and returns the call for a response, or undefined (and counts it) when it is gone. */
-  take(id: number): PendingCall | undefined {
+  take(id: number): C | undefined {
     const call = this.calls.get(id);
     if (call === undefined) {
       this.lateResponses++;
@@ -103,7 +115,7 @@ export class PendingCalls {
   }
 
   /** Settles `call` with `err` if it is still pending. Returns false when it had already settled. */
-  fail(call: PendingCall, err: HeartlineError): boolean {
+  fail(call: C, err: HeartlineError): boolean {
     if (this.calls.get(call.id) !== call) return false;
     this.remove(call);
     call.reject(withOrigin(err, call.request.origin));
@@ -132,11 +144,13 @@ export class PendingCalls {
   }
 
   /**
-   * Removes every call without settling it or calling `onSettle`: the caller
-   * takes over (re-sends calls that were never written on another connection).
+   * Removes every call (and its `abort` listener) without settling it or
+   * calling `onSettle`: the caller takes over (re-sends calls that were never
+   * written on another connection).
    */
-  takeAll(): PendingCall[] {
+  takeAll(): C[] {
     const calls = [...this.calls.values()];
+    for (const call of calls) unlisten(call);
     this.calls.clear();
     this.buckets.clear();
     clearTimeout(this.timer);
@@ -147,14 +161,15 @@ export class PendingCalls {
   }
 
   /** Removes every call, calling each `onSettle`; the caller then rejects them. */
-  private drainAll(): PendingCall[] {
+  private drainAll(): C[] {
     const calls = this.takeAll();
     for (const call of calls) call.request.onSettle?.(call.request);
     return calls;
   }
 
-  private remove(call: PendingCall): void {
+  private remove(call: C): void {
     this.calls.delete(call.id);
+    unlisten(call);
     if (this.calls.size === 0) this.onBusyChange?.(false);
     if (call.deadline !== Infinity) this.buckets.get(call.request.timeout)?.delete(call.id);
     call.request.onSettle?.(call.request);
@@ -173,7 +188,7 @@ export class PendingCalls {
     this.armedFor = Infinity;
     // Timers have ms granularity and may fire a fraction of a ms before the deadline.
     const limit = now() + 1;
-    const due: PendingCall[] = [];
+    const due: C[] = [];
     let next = Infinity;
     for (const [timeout, bucket] of this.buckets) {
       let overdue = 0;
@@ -193,7 +208,7 @@ export class PendingCalls {
   }
 }
 
-function expire(table: PendingCalls): void {
+function expire<C extends PendingCall>(table: PendingCalls<C>): void {
   table.expireDue();
 }
 

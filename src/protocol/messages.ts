@@ -98,10 +98,12 @@ export function writeBudget(body: Uint8Array, ms: number): void {
 /**
  * The same request for a connection that agreed protocol version 1: a copy
  * with six items (fixarray `0x96`), the budget item dropped (five bytes when
- * it is a placeholder, one when nil).
+ * it is a placeholder, one when nil). Pass `hasBudget` when the caller knows
+ * how the body was encoded: sniffing the bytes cannot tell a nil budget after
+ * attachments whose last string ends in a 0xce byte and three more bytes.
  */
-export function asVersion1Request(body: Uint8Array): Buffer {
-  const drop = hasBudgetSlot(body) ? 5 : 1;
+export function asVersion1Request(body: Uint8Array, hasBudget = hasBudgetSlot(body)): Buffer {
+  const drop = hasBudget ? 5 : 1;
   const copy = Buffer.from(body.subarray(0, body.length - drop));
   copy[0] = 0x96;
   return copy;

@@ -1,4 +1,5 @@
 // The consumer's active counter: a count shared by every reference, each with its own cap and queue.
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ActiveCounter } from '../../src/consumer/active-limiter.js';
 import { HeartlineError } from '../../src/index.js';
@@ -132,5 +133,30 @@ describe('ActiveCounter', () => {
     expect(performance.now() - started).toBeLessThan(1000);
     await flush();
     expect(served).toBe(20_000);
+  });
+
+  it('a signal ends the wait with CANCELLED, takes no slot, and leaves no listener; an aborted one never waits', async () => {
+    const c = new ActiveCounter();
+    expect(c.tryAcquire(1)).toBe(true);
+    const controller = new AbortController();
+    const cancelled = (): HeartlineError => new HeartlineError('CANCELLED', 'svc#m: cancelled by its signal');
+    const waiting = c.wait(1, 1000, 'svc#m', controller.signal, cancelled).then(() => 'ok', (err: HeartlineError) => err.code);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    controller.abort();
+    expect(await waiting).toBe('CANCELLED');
+    expect(c.waiting).toBe(0);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    c.release();
+    expect(c.active).toBe(0);
+    expect(await c.wait(1, 1000, 'svc#m', AbortSignal.abort(), cancelled).then(() => 'ok', (err: HeartlineError) => err.code)).toBe('CANCELLED');
+    expect(c.waiting).toBe(0);
+    // A waiter served by a release also stops listening.
+    expect(c.tryAcquire(1)).toBe(true);
+    const other = new AbortController();
+    const served = c.wait(1, 1000, 'svc#m', other.signal);
+    c.release();
+    await served;
+    expect(c.active).toBe(1);
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(0);
   });
 });

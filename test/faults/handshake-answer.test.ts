@@ -3,7 +3,8 @@
 // nothing but the answer may come first; a provider may not send Cancel or a
 // Handshake request. Provider-side direction rules over a raw socket.
 import { describe, expect, it } from 'vitest';
-import { ClientConnection, type OutgoingCall } from '../../src/exchange/client-connection.js';
+import { ClientConnection } from '../../src/exchange/client-connection.js';
+import type { OutgoingCall } from '../../src/exchange/connection-call.js';
 import { ConnectionState } from '../../src/exchange/connection-state.js';
 import { silentLogger } from '../../src/index.js';
 import { encodeBody } from '../../src/protocol/codec.js';
@@ -45,7 +46,17 @@ function connect(address: string): ClientConnection {
 
 /** A two-way call as the reference layer would hand it over (an encoded `test.Echo#echo`). */
 function echoCall(value: unknown): OutgoingCall {
-  return { label: 'test.Echo#echo', timeout: 2000, origin: undefined, oneWay: false, body: encodeBody(['test.Echo', '', '', 'echo', [value], null]) };
+  return {
+    label: 'test.Echo#echo',
+    timeout: 2000,
+    deadline: Infinity,
+    origin: undefined,
+    oneWay: false,
+    body: encodeBody(['test.Echo', '', '', 'echo', [value], null, null]),
+    moveTo: () => {
+      throw new Error('not moved in these tests');
+    },
+  };
 }
 
 /** Runs `fn` and returns the names of the process warnings emitted meanwhile (and for 50 ms after). */

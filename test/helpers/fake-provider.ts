@@ -9,7 +9,7 @@ import { encodeFrame, frameFlags, type Frame } from '../../src/protocol/frame.js
 
 export interface FakeRequest {
   frame: Frame;
-  /** The decoded body of a Call request: `[service, version, group, method, args, attachments]`. */
+  /** The decoded body of a Call request: `[service, version, group, method, args, attachments, budget?]` (six items on version 1). */
   request: unknown[] | undefined;
   socket: Socket;
 }
@@ -32,6 +32,8 @@ export function responseFrame(id: number, status: number, body: Buffer | undefin
 export interface FakeProviderOptions {
   /** `maxFrameSize` announced in the handshake response. Default 8 MiB. */
   maxFrameSize?: number;
+  /** Protocol version of the handshake answer. Default 1 (six-item requests); 2 carries the budget item. */
+  version?: number;
   /** Replaces the normal handshake answer: write any bytes (or nothing) to `socket`. */
   onHandshake?: (frame: Frame, socket: Socket) => void;
 }
@@ -56,7 +58,7 @@ export class FakeProvider {
           if (header.type === FrameType.Handshake && options.onHandshake !== undefined) {
             options.onHandshake(frame, socket);
           } else if (header.type === FrameType.Handshake) {
-            socket.write(handshakeResponse(header.id, 0, encodeBody({ version: 1, maxFrameSize, heartbeat: 0, idleTimeout: 0 })));
+            socket.write(handshakeResponse(header.id, 0, encodeBody({ version: options.version ?? 1, maxFrameSize, heartbeat: 0, idleTimeout: 0 })));
           } else if (header.type === FrameType.Call) {
             onCall({ frame, request: decodeBody(frame.body) as unknown[], socket });
           } else if (header.type === FrameType.Cancel) {

@@ -47,6 +47,13 @@ describe('request bodies', () => {
     }
   });
 
+  it('a nil budget after attachments ending in a 0xce byte and three more: sniffing is fooled, the caller\'s knowledge is not', () => {
+    // 'Ωab' is ce a9 61 62: with the nil budget (c0) after it, the byte five from the end is 0xce.
+    const body = encodeBody(requestTuple('s', '1', 'g', 'm', [], { k: 'xΩab' }, false));
+    expect(hasBudgetSlot(body)).toBe(true); // the byte test alone cannot tell
+    expect(decodeBody(asVersion1Request(body, false))).toEqual(['s', '1', 'g', 'm', [], { k: 'xΩab' }]);
+  });
+
   it('refuse a budget that is not a non-negative integer or nil', () => {
     for (const budget of [-1, 1.5, 'x', true, [], {}]) {
       const r = readRequest(['s', '', '', 'm', [], null, budget]);

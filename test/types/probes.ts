@@ -7,7 +7,7 @@
 // Mistakes the types cannot see, checked at run time instead
 // (test/decorators/mistakes.test.ts): refer()/register()/inject of an
 // undecorated class, and a method a provider leaves out when it is typed loosely.
-import { Client, Consumer, Provider, Server, Service, type Remote } from '../../src/index.js';
+import { Client, Consumer, Provider, Server, Service, withOptions, type CallOptions, type ClientCall, type ClientInterceptor, type Remote } from '../../src/index.js';
 
 // ---- Positive cases: what README and examples do must compile. ----
 
@@ -145,4 +145,30 @@ export async function stubs(client: Client): Promise<void> {
   // @ts-expect-error a stub's method returns a promise
   const n: number = calc.add(1, 2);
   void n;
+}
+
+// ---- Per-call options (withOptions) and interceptors ----
+
+export async function callOptions(client: Client, signal: AbortSignal): Promise<number> {
+  const calc = client.refer(Calc);
+  // The view has the stub's type: same methods, same arguments, same results.
+  const view: Remote<Calc> = withOptions(calc, { signal, timeout: 500, attachments: { trace: 't' } });
+  const sum: number = await view.add(1, 2);
+  const nested: Remote<Calc> = withOptions(withOptions(calc, { timeout: 100 }), {});
+  const logged: ClientInterceptor = async (call: ClientCall, next) => {
+    const result = await next(call.with({ attachments: { ...call.attachments, user: 'ann' }, timeout: call.timeLeft }));
+    return result;
+  };
+  client.use(logged);
+  client.refer(Calc, { interceptors: [logged] });
+  const options: CallOptions = { timeout: 0 };
+  // @ts-expect-error the view keeps the contract's argument types
+  await view.add('1', 2);
+  // @ts-expect-error the view has no method the contract lacks
+  await view.subtract(1, 2);
+  // @ts-expect-error an unknown call option (typo of timeout)
+  withOptions(calc, { timout: 5 });
+  // @ts-expect-error attachments are strings
+  withOptions(calc, { attachments: { n: 1 } });
+  return sum + (await nested.add(0, 0)) + (options.timeout ?? 0);
 }

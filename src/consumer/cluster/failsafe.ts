@@ -1,0 +1,19 @@
+import type { HeartlineError } from '../../errors/heartline-error.js';
+import type { Logger } from '../../transport/logger.js';
+import type { ClientInvocation } from '../invocation.js';
+import type { ClusterInvoker } from './cluster-invoker.js';
+
+/** One attempt (failfast); a failure is logged as a warning and the call resolves with undefined. */
+export class FailsafeInvoker implements ClusterInvoker {
+  constructor(
+    private readonly inner: ClusterInvoker,
+    private readonly logger: Logger,
+  ) {}
+
+  invoke(inv: ClientInvocation): Promise<unknown> {
+    return this.inner.invoke(inv).catch((err: unknown) => {
+      this.logger.warn(`${inv.target.label} failed (failsafe, returning undefined): ${(err as Error)?.message}`, { code: (err as HeartlineError)?.code });
+      return undefined;
+    });
+  }
+}

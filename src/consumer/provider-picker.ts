@@ -1,0 +1,102 @@
+import { HeartlineError } from '../errors/heartline-error.js';
+import { cancelledError } from '../exchange/connection-call.js';
+import { withOrigin } from '../exchange/pending-calls.js';
+import { MAX_TIMER_MS } from '../protocol/constants.js';
+import { now } from '../transport/clock.js';
+import type { ConnectionRegistry } from './connection-registry.js';
+import type { Directory } from './directory.js';
+import type { Endpoint } from './endpoint.js';
+import type { ClientInvocation } from './invocation.js';
+import type { Candidate, LoadBalancer } from './load-balance/index.js';
+
+type EndpointCandidate = Candidate & { readonly endpoint: Endpoint };
+
+/**
+ * The choice of provider for one attempt of a reference's calls: available,
+ * not tried yet by this call, the last one used when `sticky`, else the load
+ * balancer's pick. Before a registry's first listing it waits for it, within
+ * the call's deadline and until its signal fires.
+ */
+export class ProviderPicker {
+  private last: Endpoint | undefined;
+  private cache: { listed: readonly unknown[]; entries: EndpointCandidate[] } | undefined;
+
+  constructor(
+    private readonly directory: Directory,
+    private readonly registry: ConnectionRegistry,
+    private readonly balancer: LoadBalancer,
+    private readonly sticky: boolean,
+  ) {}
+
+  /** The provider for the next attempt of `inv`, or undefined when none is available (and untried). */
+  select(inv: ClientInvocation, tried: readonly Endpoint[] | undefined): Endpoint | undefined {
+    const all = this.candidates();
+    if (this.sticky && this.last !== undefined && this.last.available && tried?.includes(this.last) !== true) {
+      if (all.some((c) => c.endpoint === this.last)) return this.last;
+    }
+    let usable: readonly EndpointCandidate[] = all;
+    if (tried !== undefined || !all.every((c) => c.endpoint.available)) {
+      usable = all.filter((c) => c.endpoint.available && tried?.includes(c.endpoint) !== true);
+    }
+    if (usable.length === 0) return undefined;
+    const chosen = usable.length === 1 ? usable[0]! : (this.balancer.pick(usable, { methodKey: inv.target.label, args: inv.args }) as EndpointCandidate);
+    this.last = chosen.endpoint;
+    return chosen.endpoint;
+  }
+
+  /** Available providers not in `tried`. */
+  untried(tried: readonly Endpoint[] | undefined): number {
+    let n = 0;
+    for (const c of this.candidates()) if (c.endpoint.available && tried?.includes(c.endpoint) !== true) n++;
+    return n;
+  }
+
+  /** A promise while the directory's first list is still coming (a registry's first answer). */
+  loading(): Promise<void> | undefined {
+    return this.directory.loading?.();
+  }
+
+  /**
+   * After `listing` (the first list) arrived, or the call's deadline passed:
+   * the provider for its first attempt, or undefined. Rejects with
+   * CLIENT_CLOSED when the client closed meanwhile (no connection may open
+   * then) and with CANCELLED when the call's signal fired.
+   */
+  async afterListing(listing: Promise<void>, inv: ClientInvocation): Promise<Endpoint | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const signal = inv.signal;
+    const left = inv.deadline - now();
+    const waits: Promise<void>[] = [listing, this.registry.whenClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, Number.isFinite(left) ? Math.max(0, left) : MAX_TIMER_MS)))];
+    if (signal !== undefined) waits.push(new Promise<void>((resolve) => signal.addEventListener('abort', (onAbort = () => resolve()))));
+    try {
+      await Promise.race(waits);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+    }
+    const label = inv.target.label;
+    if (this.registry.isClosed) throw withOrigin(new HeartlineError('CLIENT_CLOSED', `${label}: the client was closed while the call waited for its provider list`), inv.origin);
+    if (signal?.aborted === true) throw withOrigin(cancelledError(label, signal), inv.origin);
+    return this.select(inv, undefined);
+  }
+
+  /** UNAVAILABLE: no provider of the service can take `inv`. */
+  unavailable(inv: ClientInvocation): HeartlineError {
+    const note = this.directory.loading?.() === undefined ? '' : '; the registry has not answered yet';
+    return withOrigin(new HeartlineError('UNAVAILABLE', `${inv.target.label}: no available provider of ${inv.target.service} (of ${this.directory.list().length} listed${note})`), inv.origin);
+  }
+
+  /** One candidate per listed provider, rebuilt only when the provider list changes. */
+  private candidates(): readonly EndpointCandidate[] {
+    const listed = this.directory.list();
+    if (this.cache?.listed !== listed) {
+      const entries = listed.map((p): EndpointCandidate => {
+        const endpoint = this.registry.endpoint(p.address);
+        return { key: p.address.key, weight: p.weight, endpoint, activeFor: (k) => endpoint.activeFor(k) };
+      });
+      this.cache = { listed, entries };
+    }
+    return this.cache.entries;
+  }
+}

@@ -1,0 +1,124 @@
+import { HeartlineError } from '../errors/heartline-error.js';
+import type { ClientConnection } from './client-connection.js';
+import { withOrigin, type CallRequest, type PendingCall } from './pending-calls.js';
+
+/** One call, encoded for the connection it is handed to, and ready for the wire. */
+export interface OutgoingCall extends CallRequest {
+  /**
+   * The MessagePack request body (protocol version 2: seven items). When
+   * `deadline` is finite its last item is the budget placeholder, set at
+   * write time to the ms left; a connection that agreed version 1 writes a
+   * six-item copy instead.
+   */
+  readonly body: Buffer;
+  readonly oneWay: boolean;
+  /** When the caller gives up on this call (clock ms); Infinity for none (the body's budget item is then nil). */
+  readonly deadline: number;
+  /**
+   * Callbacks this call registered on the connection for the first time: if
+   * the call fails before it is written, the provider never saw them, so they
+   * are forgotten again (else they would hold a `maxCallbacks` slot, and the
+   * process, for the connection's life).
+   */
+  fresh?: Function[] | undefined;
+  /**
+   * The same call encoded again for another connection (callback ids belong
+   * to a connection), with the time left: used to move a call that was never
+   * written. Throws when it cannot be encoded there.
+   */
+  moveTo(conn: ClientConnection): OutgoingCall;
+}
+
+/** What a call needs of its connection: to be cancelled there. */
+export interface CallOwner {
+  cancel(call: ConnectionCall): void;
+}
+
+/**
+ * A call accepted by a connection: a two-way one sits in the pending table
+ * until it settles; a one-way one is `done` once written or failed. It is
+ * its own `abort` listener on the call's signal (no closure per call).
+ */
+export class ConnectionCall implements PendingCall<OutgoingCall> {
+  seq = 0;
+  deadline = Infinity;
+  /** One-way calls only: settled (the pending table tracks two-way calls). */
+  done = false;
+  constructor(
+    private readonly owner: CallOwner,
+    readonly id: number,
+    readonly request: OutgoingCall,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (err: HeartlineError) => void,
+  ) {}
+
+  handleEvent(): void {
+    this.owner.cancel(this);
+  }
+}
+
+/**
+ * The one-way calls of a connection that have not settled: accepted (waiting
+ * for the handshake or queued in the writer). Those queued settle, in write
+ * order, when the writer hands their frames to the socket.
+ */
+export class OneWayCalls {
+  /** Accepted and not settled. */
+  open = 0;
+  /** Queued in the writer, in write order, from `head` on. */
+  private queued: ConnectionCall[] = [];
+  private head = 0;
+
+  accept(): void {
+    this.open++;
+  }
+
+  /** The call's frame is in the writer (its `seq` set). */
+  queue(call: ConnectionCall): void {
+    this.queued.push(call);
+  }
+
+  /** Settles `call` once: resolved when `err` is undefined. Returns false when it had settled already. */
+  settle(call: ConnectionCall, err: HeartlineError | undefined): boolean {
+    if (call.done) return false;
+    call.done = true;
+    this.open--;
+    const out = call.request;
+    out.signal?.removeEventListener('abort', call);
+    out.onSettle?.(out);
+    if (err === undefined) call.resolve(undefined);
+    else call.reject(withOrigin(err, out.origin));
+    return true;
+  }
+
+  /** The writer handed every frame up to `flushedSeq` to the socket: resolves the calls among them. True when any was queued. */
+  flushed(flushedSeq: number): boolean {
+    const q = this.queued;
+    const head = this.head;
+    let i = head;
+    while (i < q.length && q[i]!.seq <= flushedSeq) this.settle(q[i++]!, undefined);
+    const settled = i > head;
+    if (i === q.length) {
+      q.length = 0;
+      i = 0;
+    } else if (i > 1024 && i * 2 > q.length) {
+      q.splice(0, i); // amortised: at most once per `i` settled calls
+      i = 0;
+    }
+    this.head = i;
+    return settled;
+  }
+
+  /** Removes and returns the calls still queued (the connection closed before they were written). */
+  takeQueued(): ConnectionCall[] {
+    const rest = this.queued.slice(this.head);
+    this.queued = [];
+    this.head = 0;
+    return rest;
+  }
+}
+
+/** The error of a call whose signal fired: CANCELLED, with the signal's reason as its cause. */
+export function cancelledError(label: string, signal: AbortSignal | undefined): HeartlineError {
+  return new HeartlineError('CANCELLED', `${label}: cancelled by its signal`, { cause: signal?.reason });
+}
