@@ -1,12 +1,13 @@
 import type { Socket } from 'node:net';
 import { ERROR_CODES } from '../errors/codes.js';
-import { hasCode, HeartlineError } from '../errors/heartline-error.js';
+import { HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, canTransition, type DisconnectReason } from '../exchange/connection-state.js';
 import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
 import { PingGuard } from '../exchange/ping-guard.js';
 import { PendingCalls, type PendingCall } from '../exchange/pending-calls.js';
-import { errorResponse, failureCode, failureMessage, type EncodedResponse, type Outcome } from '../exchange/responder.js';
-import { decodeBody, encodeBody } from '../protocol/codec.js';
+import { channels } from '../context/channels.js';
+import { errorResponse, failureCode, failureMessage, failureResponse, valueResponse, type EncodedResponse } from '../exchange/responder.js';
+import { encodeBody } from '../protocol/codec.js';
 import { checkArgs, OMIT_UNDEFINED, trimArgs } from '../protocol/value-check.js';
 import { FrameType, HEADER_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
@@ -16,7 +17,9 @@ import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
 import { CallbackProxies } from './callback-proxies.js';
-import { dispatch, type DispatchFailure, type Execution } from './dispatcher.js';
+import { serveCall, type CallHost } from './call-pipeline.js';
+import { decodeRequest, findMethod } from './inbound-request.js';
+import { IncomingCall } from './server-call.js';
 import type { ServiceRegistry } from './service-registry.js';
 
 /** Resolved options of one provider connection (see `ServerOptions` for the documented defaults). */
@@ -46,6 +49,8 @@ export interface ServerConnectionHooks {
   admit(conn: ServerConnection): HeartlineError | undefined;
   onReady(conn: ServerConnection): void;
   onClose(conn: ServerConnection, reason: DisconnectReason): void;
+  /** A call's response was not sent: the call was cancelled, or its deadline had passed, before it finished. */
+  responseDropped(conn: ServerConnection): void;
 }
 
 
@@ -53,11 +58,16 @@ let nextId = 1;
 
 /**
  * The provider's end of one connection: it answers the handshake (agreeing the
- * heartbeat), dispatches requests, answers pings first, pushes to consumer
- * callbacks, and closes the connection when it has been silent past the idle
- * timeout. Nothing a peer sends, and nothing a handler does, throws out of here.
+ * heartbeat), answers pings first, pushes to consumer callbacks, and closes
+ * the connection when it has been silent past the idle timeout. For calls it
+ * keeps to the frame and connection concerns: it guards the connection
+ * (draining, `maxConcurrentCalls`), hands each request to the stages (decode:
+ * inbound-request.ts; context: server-call.ts; interceptors, limits and
+ * handler: call-pipeline.ts), keeps the table of calls executing (a Cancel
+ * frame or the connection closing aborts them), and writes the encoded
+ * outcome. Nothing a peer sends, and nothing a handler does, throws out of here.
  */
-export class ServerConnection implements TransportHandler, HeartbeatLink {
+export class ServerConnection implements TransportHandler, HeartbeatLink, CallHost {
   readonly id = nextId++;
   readonly createdAt = now();
   private readonly transport: Transport;
@@ -66,7 +76,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
   private readonly hooks: ServerConnectionHooks;
   private stateValue = ConnectionState.Handshaking;
   private peerMaxFrameSize = MIN_MAX_FRAME_SIZE;
-  private readonly executions = new Map<number, Execution>();
+  /** Calls executing, by request id. */
+  private readonly executions = new Map<number, IncomingCall>();
   /** Calls executing (not `executions.size`: a peer may reuse an id). Checked against `maxConcurrentCalls`. */
   private running = 0;
   private readonly pushes = new PendingCalls((c) => this.pushes.fail(c, new HeartlineError('TIMEOUT', `${c.request.label}: no answer within ${c.request.timeout} ms`)));
@@ -174,11 +185,10 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
       case FrameType.Heartbeat:
         if (isRequest(header.flags)) this.answerPing(header.id);
         return; // a pong: the provider never pings, nothing to match
-      case FrameType.Cancel: {
-        const execution = this.executions.get(header.id);
-        if (execution !== undefined) execution.cancelled = true;
+      case FrameType.Cancel:
+        // Fires the handler's signal; the response is not sent. An unknown id (a finished call) is ignored.
+        this.executions.get(header.id)?.abort(new HeartlineError('CANCELLED', 'the caller cancelled this call'));
         return;
-      }
       case FrameType.Release:
         this.callbacks.release(header.id); // the consumer no longer serves this callback; unknown ids are ignored
         return;
@@ -223,7 +233,10 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.heartbeat.cancel();
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
-    for (const execution of this.executions.values()) execution.cancelled = true;
+    if (this.executions.size > 0) {
+      const lost = new HeartlineError('CONNECTION_LOST_WRITTEN', 'the consumer connection closed');
+      for (const call of this.executions.values()) call.abort(lost);
+    }
     this.pushes.failAll(this.transport.writer.flushedSeq, 'consumer connection closed', reason);
     this.callbacks.releaseAll();
     const kind = this.closeKind ?? (reason?.code === 'PROTOCOL_ERROR' ? 'protocol-error' : reason !== undefined ? 'socket-error' : from === ConnectionState.Draining ? 'drain' : 'closed-by-peer');
@@ -254,17 +267,23 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.transport.end();
   }
 
+  /**
+   * Fires the signal of every call still executing with `reason` (the
+   * server's grace period ended: SERVER_CLOSED); their responses are not sent.
+   */
+  abortCalls(reason: HeartlineError): void {
+    for (const call of this.executions.values()) call.abort(reason);
+  }
+
   private dispatch(header: FrameHeader, body: Buffer): void {
     const id = header.id;
     const twoWay = isTwoWay(header.flags);
-    let decoded: unknown;
-    try {
-      decoded = body.length === 0 ? null : decodeBody(body); // an empty body is nil: BAD_REQUEST in dispatch
-    } catch (err) {
+    const request = decodeRequest(body);
+    if (request instanceof HeartlineError) {
       // Valid MessagePack we refuse: answered (two-way) or dropped, the connection stays; malformed: close.
-      if (!hasCode(err, 'BAD_REQUEST')) return this.protocolError(`undecodable request body: ${(err as Error).message}`);
-      this.options.logger.warn(`request ${id} from ${this.peer} refused: ${err.message}`, { peer: this.peer });
-      if (twoWay) this.respond(id, errorResponse('BAD_REQUEST', `malformed request body: ${err.message}`));
+      if (request.code === 'PROTOCOL_ERROR') return this.protocolError(request.message);
+      this.options.logger.warn(`request ${id} from ${this.peer} refused: ${request.message}`, { peer: this.peer });
+      if (twoWay) this.respond(id, errorResponse('BAD_REQUEST', request.message));
       return;
     }
     // One-way calls that crossed the drain still run (nothing tells their caller otherwise); two-way ones are retried elsewhere.
@@ -277,27 +296,56 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
       else this.options.logger.warn(`one-way call dropped: consumer ${this.peer} is executing its limit of ${this.options.maxConcurrentCalls} calls`, { peer: this.peer });
       return;
     }
-    const execution: Execution = { cancelled: false };
-    // Registered first: a synchronous handler finishes inside dispatch().
-    this.executions.set(id, execution);
+    const method = findMethod(this.registry, request);
+    const call = new IncomingCall(id, request, this, !twoWay, now());
+    // Registered first: a synchronous handler settles inside serveCall().
+    this.executions.set(id, call);
     this.running++;
-    dispatch(this.registry, decoded, this.callbacks, execution, (outcome, failure) => this.finish(id, execution, twoWay, outcome, failure), this.options.exposeStack);
+    if (channels.serverCallStart.hasSubscribers) channels.serverCallStart.publish({ call });
+    if (method instanceof HeartlineError) return this.settle(call, true, method);
+    // The caller has no time left: answered at once, nothing runs.
+    if (call.budgetSpent) return this.settle(call, true, new HeartlineError('DEADLINE_EXCEEDED', `${request.service}#${request.method}: the caller's budget was spent before the call arrived`));
+    serveCall(call, method, this);
   }
 
-  /** Called exactly once per dispatched call (dispatch() guarantees it). */
-  private finish(id: number, execution: Execution, twoWay: boolean, response: Outcome | undefined, failure: DispatchFailure | undefined): void {
+  /**
+   * The encode stage: the call's outcome, answered (two-way) unless nobody
+   * waits for it any more (cancelled, deadline passed, connection closed).
+   * Acts once per call (`call.finish()`); later outcomes are ignored.
+   */
+  /** @internal (CallHost) */
+  settle(call: IncomingCall, failed: boolean, result: unknown): void {
+    if (!call.finish()) return;
     this.running--;
-    if (this.executions.get(id) === execution) this.executions.delete(id);
-    if (twoWay && response !== undefined && !execution.cancelled && this.stateValue !== ConnectionState.Closed) {
-      this.respond(id, typeof response === 'function' ? response(this.peerMaxFrameSize) : response);
+    if (this.executions.get(call.id) === call) this.executions.delete(call.id);
+    if (failed) {
+      if (channels.serverCallError.hasSubscribers) channels.serverCallError.publish({ call, error: result, duration: now() - call.receivedAt });
+      // The handler's failures, and what user code threw, are logged (also for one-way calls); refusals are not.
+      if (result !== call.abortReason && (call.handlerStarted || !(result instanceof HeartlineError))) this.logFailure(call, result);
+    } else if (channels.serverCallEnd.hasSubscribers) {
+      channels.serverCallEnd.publish({ call, result, duration: now() - call.receivedAt });
     }
-    if (failure !== undefined) this.logFailure(failure);
+    if (call.oneWay || this.stateValue === ConnectionState.Closed) return;
+    if (call.abandoned) {
+      this.hooks.responseDropped(this);
+      return;
+    }
+    this.respond(call.id, failed ? this.failure(call, result) : valueResponse(result, this.peerMaxFrameSize));
   }
 
-  /** A handler threw or rejected: logged once, also for one-way calls whose caller never hears of it. */
-  private logFailure({ service, method, error }: DispatchFailure): void {
+  private failure(call: IncomingCall, error: unknown): EncodedResponse {
+    // A refusal before the handler (not found, limits, deadline, or an interceptor's own HeartlineError) keeps its code.
+    if (!call.handlerStarted && error instanceof HeartlineError && error.call === undefined && error.details === undefined && error.cause === undefined && failureCode(error, false) === error.code) {
+      return errorResponse(error.code, error.message);
+    }
+    return failureResponse(error, this.options.exposeStack, call.handlerStarted);
+  }
+
+  /** User code (a handler, an interceptor) failed: logged once, also for one-way calls whose caller never hears of it. */
+  private logFailure(call: IncomingCall, error: unknown): void {
     try {
-      this.options.logger.error(`handler ${service}#${method} failed: ${failureMessage(error)}`, { service, method, peer: this.peer, code: failureCode(error), error });
+      const { service, method } = call;
+      this.options.logger.error(`handler ${service}#${method} failed: ${failureMessage(error)}`, { service, method, peer: this.peer, code: failureCode(error, call.handlerStarted), error });
     } catch {
       // a throwing logger must not break the connection
     }
