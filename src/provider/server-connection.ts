@@ -4,19 +4,19 @@ import { HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, canTransition, type DisconnectReason } from '../exchange/connection-state.js';
 import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
 import { PingGuard } from '../exchange/ping-guard.js';
-import { PendingCalls, type PendingCall } from '../exchange/pending-calls.js';
 import { channels } from '../context/channels.js';
-import { errorResponse, failureCode, failureMessage, failureResponse, valueResponse, type EncodedResponse } from '../exchange/responder.js';
+import { errorResponse, failureCode, failureMessage, type EncodedResponse } from '../exchange/responder.js';
 import { encodeBody } from '../protocol/codec.js';
-import { checkArgs, OMIT_UNDEFINED, trimArgs } from '../protocol/value-check.js';
 import { FrameType, HEADER_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
-import { errorBody, readResponse } from '../protocol/messages.js';
+import { errorBody } from '../protocol/messages.js';
 import { answer, readHello } from '../exchange/handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
 import { CallbackProxies } from './callback-proxies.js';
+import { CallbackPushes, type PushLink } from './callback-pushes.js';
+import { encodeOutcome } from './call-outcome.js';
 import { serveCall, type CallHost } from './call-pipeline.js';
 import { decodeRequest, findMethod } from './inbound-request.js';
 import { IncomingCall } from './server-call.js';
@@ -67,7 +67,7 @@ let nextId = 1;
  * frame or the connection closing aborts them), and writes the encoded
  * outcome. Nothing a peer sends, and nothing a handler does, throws out of here.
  */
-export class ServerConnection implements TransportHandler, HeartbeatLink, CallHost {
+export class ServerConnection implements TransportHandler, HeartbeatLink, CallHost, PushLink {
   readonly id = nextId++;
   readonly createdAt = now();
   private readonly transport: Transport;
@@ -75,12 +75,13 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   private readonly options: ServerConnectionOptions;
   private readonly hooks: ServerConnectionHooks;
   private stateValue = ConnectionState.Handshaking;
-  private peerMaxFrameSize = MIN_MAX_FRAME_SIZE;
+  /** @internal Largest frame the consumer accepts (its handshake), in bytes. */
+  peerMaxFrameSize = MIN_MAX_FRAME_SIZE;
   /** Calls executing, by request id. */
   private readonly executions = new Map<number, IncomingCall>();
   /** Calls executing (not `executions.size`: a peer may reuse an id). Checked against `maxConcurrentCalls`. */
   private running = 0;
-  private readonly pushes = new PendingCalls((c) => this.pushes.fail(c, new HeartlineError('TIMEOUT', `${c.request.label}: no answer within ${c.request.timeout} ms`)));
+  private readonly pushes: CallbackPushes;
   private readonly closeWaiters: Array<() => void> = [];
   private readonly heartbeat: Heartbeat;
   /** Rate limit on the consumer's pings (A2); set for the agreed heartbeat at the handshake. */
@@ -97,7 +98,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.options = options;
     this.hooks = hooks;
     this.transport = new Transport(socket, options, this);
-    this.callbacks = new CallbackProxies((id, args) => this.push(id, args), options.maxCallbacks, options.logger);
+    this.pushes = new CallbackPushes(this, options.callbackTimeout);
+    this.callbacks = new CallbackProxies((id, args) => this.pushes.push(id, args), options.maxCallbacks, options.logger);
     socket.on('drain', () => socket.resume());
     // The provider never pings; it only notices silence (a consumer pings at most every idleTimeout / 3).
     this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout });
@@ -180,7 +182,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     switch (header.type) {
       case FrameType.Call:
         if (isRequest(header.flags)) this.dispatch(header, body);
-        else this.settlePush(header, body);
+        else this.pushes.settle(header.id, header.status, body);
         return;
       case FrameType.Heartbeat:
         if (isRequest(header.flags)) this.answerPing(header.id);
@@ -219,8 +221,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       if (isRequest(header.flags)) {
         if (isTwoWay(header.flags)) this.respond(header.id, errorResponse('PAYLOAD_TOO_LARGE', `request of ${HEADER_SIZE + header.length} bytes is over this provider's limit of ${this.options.maxFrameSize} bytes`));
       } else {
-        const push = this.pushes.take(header.id);
-        push?.reject(new HeartlineError('PAYLOAD_TOO_LARGE', `${push.request.label}: response over this provider's limit`));
+        this.pushes.oversize(header.id);
       }
       return;
     }
@@ -237,7 +238,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       const lost = new HeartlineError('CONNECTION_LOST_WRITTEN', 'the consumer connection closed');
       for (const call of this.executions.values()) call.abort(lost);
     }
-    this.pushes.failAll(this.transport.writer.flushedSeq, 'consumer connection closed', reason);
+    this.pushes.failAll(this.transport.writer.flushedSeq, reason);
     this.callbacks.releaseAll();
     const kind = this.closeKind ?? (reason?.code === 'PROTOCOL_ERROR' ? 'protocol-error' : reason !== undefined ? 'socket-error' : from === ConnectionState.Draining ? 'drain' : 'closed-by-peer');
     this.hooks.onClose(this, kind);
@@ -309,8 +310,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   }
 
   /**
-   * The encode stage: the call's outcome, answered (two-way) unless nobody
-   * waits for it any more (cancelled, deadline passed, connection closed).
+   * The call's outcome, published, logged when user code failed, and
+   * answered (two-way, encode stage: call-outcome.ts) unless nobody waits for
+   * it any more (cancelled, deadline passed, connection closed).
    * Acts once per call (`call.finish()`); later outcomes are ignored.
    */
   /** @internal (CallHost) */
@@ -330,15 +332,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       this.hooks.responseDropped(this);
       return;
     }
-    this.respond(call.id, failed ? this.failure(call, result) : valueResponse(result, this.peerMaxFrameSize));
-  }
-
-  private failure(call: IncomingCall, error: unknown): EncodedResponse {
-    // A refusal before the handler (not found, limits, deadline, or an interceptor's own HeartlineError) keeps its code.
-    if (!call.handlerStarted && error instanceof HeartlineError && error.call === undefined && error.details === undefined && error.cause === undefined && failureCode(error, false) === error.code) {
-      return errorResponse(error.code, error.message);
-    }
-    return failureResponse(error, this.options.exposeStack, call.handlerStarted);
+    this.respond(call.id, encodeOutcome(call, failed, result, this.peerMaxFrameSize, this.options.exposeStack));
   }
 
   /** User code (a handler, an interceptor) failed: logged once, also for one-way calls whose caller never hears of it. */
@@ -362,46 +356,14 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     if (this.transport.writer.isBlocked) this.transport.socket.pause();
   }
 
-  /** Calls the consumer's callback `callbackId`; body `[callbackId, args]`. */
-  private push(callbackId: number, args: unknown[]): Promise<unknown> {
-    if (this.stateValue === ConnectionState.Closed) return Promise.reject(new HeartlineError('CONNECTION_LOST_UNWRITTEN', 'consumer connection is closed'));
-    const label = `callback ${callbackId} of ${this.peer}`;
-    let body: Buffer;
-    try {
-      // As a call's: trailing undefined dropped, and refused rather than changed (value-check.ts).
-      args = trimArgs(args);
-      const check = checkArgs(args);
-      if (typeof check === 'string') return Promise.reject(new HeartlineError('SERIALIZATION_ERROR', `${label}: ${check}`));
-      body = encodeBody([callbackId, args], check === OMIT_UNDEFINED);
-    } catch (err) {
-      return Promise.reject(new HeartlineError('SERIALIZATION_ERROR', `${label}: arguments could not be encoded`, { cause: err }));
-    }
-    if (HEADER_SIZE + body.length > this.peerMaxFrameSize) {
-      return Promise.reject(new HeartlineError('PAYLOAD_TOO_LARGE', `${label}: push of ${HEADER_SIZE + body.length} bytes is over the consumer's limit`));
-    }
-    return new Promise((resolve, reject) => {
-      const call: PendingCall = { id: this.pushes.nextId(), request: { label, timeout: this.options.callbackTimeout, origin: undefined }, seq: 0, deadline: Infinity, resolve, reject };
-      this.pushes.add(call);
-      const seq = this.transport.send(FLAGS.callTwoWay, 0, FrameType.Call, call.id, body);
-      if (seq === 0) this.pushes.fail(call, new HeartlineError('LIMIT_EXCEEDED', `${label}: write queue bound reached`));
-      else call.seq = seq;
-    });
+  /** @internal (PushLink) */
+  get isClosed(): boolean {
+    return this.stateValue === ConnectionState.Closed;
   }
 
-  private settlePush(header: FrameHeader, body: Buffer): void {
-    const call = this.pushes.take(header.id);
-    if (call === undefined) return;
-    let value: unknown;
-    try {
-      value = readResponse(header.status, body);
-    } catch (err) {
-      // Either refusal of the codec, in any answer: a protocol error.
-      call.reject(new HeartlineError('PROTOCOL_ERROR', `${call.request.label}: undecodable answer`, { cause: err }));
-      this.protocolError('undecodable callback answer');
-      return;
-    }
-    if (value instanceof HeartlineError) call.reject(value);
-    else call.resolve(value);
+  /** @internal (PushLink) */
+  sendPush(id: number, body: Buffer): number {
+    return this.transport.send(FLAGS.callTwoWay, 0, FrameType.Call, id, body);
   }
 
   /** The one gate for state changes (Handshaking -> Ready -> Draining -> Closed). */
@@ -411,7 +373,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     return true;
   }
 
-  private protocolError(message: string): void {
+  /** @internal (PushLink) */
+  protocolError(message: string): void {
     this.closeKind ??= 'protocol-error';
     this.options.logger.warn(`protocol error from ${this.peer}: ${message}; closing this connection`, { peer: this.peer });
     this.transport.destroy(new HeartlineError('PROTOCOL_ERROR', message));
