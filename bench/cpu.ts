@@ -3,6 +3,7 @@
 // On a shared, noisy VM, calls/s moves by 20% between identical runs; the CPU a call costs
 // moves much less. Use it to compare two builds: run each several times, alternating, and
 // compare medians. ROOT=<checkout> measures another checkout's src/ (for example a base commit).
+// SERVER_INTERCEPTOR=1 adds one no-op server interceptor.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,6 +27,8 @@ class EchoImpl {
 
 const server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger });
 server.register(new EchoImpl());
+// SERVER_INTERCEPTOR=1: one no-op server-wide interceptor (needs a checkout with server.use).
+if (process.env.SERVER_INTERCEPTOR === '1') server.use((_call: unknown, next: () => Promise<unknown>) => next());
 const { port } = await server.listen();
 const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger });
 const echo = client.refer(Echo);
