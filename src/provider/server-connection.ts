@@ -322,8 +322,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     if (this.executions.get(call.id) === call) this.executions.delete(call.id);
     if (failed) {
       if (channels.serverCallError.hasSubscribers) channels.serverCallError.publish({ call, error: result, duration: now() - call.receivedAt });
-      // The handler's failures, and what user code threw, are logged (also for one-way calls); refusals are not.
-      if (result !== call.abortReason && (call.handlerStarted || !(result instanceof HeartlineError))) this.logFailure(call, result);
+      // The handler's failures, and what else user code threw, are logged (also for one-way calls); refusals
+      // that keep their code (not found, limits, an interceptor's deliberate HeartlineError) are not.
+      if (result !== call.abortReason && (call.handlerStarted || !(result instanceof HeartlineError) || failureCode(result, false) !== result.code)) this.logFailure(call, result);
     } else if (channels.serverCallEnd.hasSubscribers) {
       channels.serverCallEnd.publish({ call, result, duration: now() - call.receivedAt });
     }
