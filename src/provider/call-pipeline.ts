@@ -3,6 +3,7 @@ import { callHandler } from '../exchange/responder.js';
 import type { CallbackProxies } from './callback-proxies.js';
 import { enterLimits, leaveLimits } from './call-limits.js';
 import type { IncomingCall } from './server-call.js';
+import type { ServerInterceptor } from './server-interceptor.js';
 import type { ExportedMethod } from './service-registry.js';
 
 /** What the pipeline needs of the connection a call came on. */
@@ -53,11 +54,47 @@ function runDirect(call: IncomingCall, method: ExportedMethod, host: CallHost): 
 }
 
 function runIntercepted(call: IncomingCall, method: ExportedMethod, host: CallHost): void {
-  const list = method.service.interceptors;
-  // The end of the chain: limits, then the handler. `next()` after the call was abandoned starts nothing.
-  const terminal = (): Promise<unknown> => {
+  const run = new ChainRun(call, method, host);
+  call.onAbort((reason) => host.settle(call, true, reason));
+  run.step(0).then(
+    (value) => host.settle(call, false, value),
+    (err: unknown) => host.settle(call, true, err),
+  );
+}
+
+/**
+ * One call's way through its interceptors (the onion: interceptor i's `next`
+ * runs i + 1, the last one's runs the limits and the handler). Methods, not
+ * per-call named closures: esbuild's keepNames (tsx) would name each one.
+ */
+class ChainRun {
+  /** Read once: a `server.use()` during the call does not change its chain. */
+  private readonly list: readonly ServerInterceptor[];
+
+  constructor(
+    private readonly call: IncomingCall,
+    private readonly method: ExportedMethod,
+    private readonly host: CallHost,
+  ) {
+    this.list = method.service.interceptors;
+  }
+
+  /** Runs interceptor `i` (or the end of the chain); a synchronous throw is a rejection like any other. */
+  step(i: number): Promise<unknown> {
+    const list = this.list;
+    if (i === list.length) return this.terminal();
+    try {
+      return Promise.resolve(list[i]!(this.call, () => this.step(i + 1)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The end of the chain: limits, then the handler. `next()` after the call was abandoned starts nothing. */
+  private terminal(): Promise<unknown> {
+    const { call, method } = this;
     if (call.abortReason !== undefined) return Promise.reject(call.abortReason);
-    const refusal = enterLimits(method, call.args, host.callbacks);
+    const refusal = enterLimits(method, call.args, this.host.callbacks);
     if (refusal !== undefined) return Promise.reject(refusal);
     call.handlerStarted = true;
     return new Promise((resolve, reject) =>
@@ -67,19 +104,5 @@ function runIntercepted(call: IncomingCall, method: ExportedMethod, host: CallHo
         else resolve(result);
       }),
     );
-  };
-  // The onion: interceptor i's `next` runs i + 1; a synchronous throw is a rejection like any other.
-  const step = (i: number): Promise<unknown> => {
-    if (i === list.length) return terminal();
-    try {
-      return Promise.resolve(list[i]!(call, () => step(i + 1)));
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  };
-  call.onAbort((reason) => host.settle(call, true, reason));
-  step(0).then(
-    (value) => host.settle(call, false, value),
-    (err: unknown) => host.settle(call, true, err),
-  );
+  }
 }

@@ -96,7 +96,9 @@ export class IncomingCall implements ServerCall, CallScope {
    * aborted, or its deadline (from a budget above 0) has passed.
    */
   get abandoned(): boolean {
-    return this.reason !== undefined || (this.deadline > this.receivedAt && now() >= this.deadline);
+    if (this.reason !== undefined) return true;
+    const d = this.deadline;
+    return d !== Infinity && d > this.receivedAt && now() >= d;
   }
 
   /** @internal Fires the signal with `reason` (the first reason wins); nothing once the call finished. */
