@@ -314,8 +314,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
    * answered (two-way, encode stage: call-outcome.ts) unless nobody waits for
    * it any more (cancelled, deadline passed, connection closed).
    * Acts once per call (`call.finish()`); later outcomes are ignored.
+   * @internal (CallHost)
    */
-  /** @internal (CallHost) */
   settle(call: IncomingCall, failed: boolean, result: unknown): void {
     if (!call.finish()) return;
     this.running--;
