@@ -4,6 +4,7 @@
 // moves much less. Use it to compare two builds: run each several times, alternating, and
 // compare medians. ROOT=<checkout> measures another checkout's src/ (for example a base commit).
 // INTERCEPTORS=<n> adds n no-op client interceptors (`client.use((call, next) => next())`).
+// SERVER_INTERCEPTOR=1 adds one no-op server interceptor.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,6 +28,8 @@ class EchoImpl {
 
 const server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger });
 server.register(new EchoImpl());
+// SERVER_INTERCEPTOR=1: one no-op server-wide interceptor (needs a checkout with server.use).
+if (process.env.SERVER_INTERCEPTOR === '1') server.use((_call: unknown, next: () => Promise<unknown>) => next());
 const { port } = await server.listen();
 const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger });
 const interceptors = Number(process.env.INTERCEPTORS ?? 0);

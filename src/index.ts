@@ -21,6 +21,8 @@ export type { Announcement, ProviderRegistry, Publication, PublishedService, Pub
 export { EtcdRegistry, type EtcdRegistryOptions } from './discovery/etcd-registry.js';
 export type { ProviderRecord } from './discovery/provider-record.js';
 export type { Callback, CallbackHandle } from './provider/callback-proxies.js';
+export { currentCall } from './provider/server-call.js';
+export type { ServerCall, ServerInterceptor } from './provider/server-interceptor.js';
 export { HeartlineError, hasCode, type HeartlineErrorOptions } from './errors/heartline-error.js';
 export { ERROR_CODES, STATUS_OK, type ErrorCode } from './errors/codes.js';
 export { ConnectionState, type DisconnectReason } from './exchange/connection-state.js';

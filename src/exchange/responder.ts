@@ -2,7 +2,7 @@ import { ERROR_CODES, type ErrorCode } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { encodeBody } from '../protocol/codec.js';
 import { HEADER_SIZE } from '../protocol/constants.js';
-import { errorBody } from '../protocol/messages.js';
+import { errorBody, MAX_CAUSE_DEPTH, type ErrorCause } from '../protocol/messages.js';
 import { checkValue, OMIT_UNDEFINED } from '../protocol/value-check.js';
 
 /** The status and body of one response frame. */
@@ -42,10 +42,19 @@ export function valueResponse(value: unknown, peerMaxFrameSize: number): Encoded
   return { status: 0, body };
 }
 
-/** The code a handler's failure is answered with: HANDLER_ERROR, or a HeartlineError's own code when that may travel on the wire. */
-export function failureCode(error: unknown): ErrorCode {
-  if (error instanceof HeartlineError && ERROR_CODES[error.code].onWire && !ERROR_CODES[error.code].retrySafe) return error.code;
-  return 'HANDLER_ERROR';
+/**
+ * The code a failure is answered with. A HeartlineError that came from a
+ * downstream Heartline call (it has `call`) is always HANDLER_ERROR: this
+ * handler ran. One the handler threw itself keeps its code when that code may
+ * travel on the wire and is not retry-safe (retry-safe means "did not run",
+ * which is false once the handler ran); with `handlerRan` false (an
+ * interceptor or the limits refused the call before the handler) an on-wire
+ * code is kept even when retry-safe. Anything else is HANDLER_ERROR.
+ */
+export function failureCode(error: unknown, handlerRan = true): ErrorCode {
+  if (!(error instanceof HeartlineError) || error.call !== undefined) return 'HANDLER_ERROR';
+  const info = ERROR_CODES[error.code];
+  return info.onWire && (!info.retrySafe || !handlerRan) ? error.code : 'HANDLER_ERROR';
 }
 
 /** The message of whatever a handler threw, read defensively: getters and `toString` may throw too. */
@@ -58,29 +67,59 @@ export function failureMessage(error: unknown): string {
 }
 
 /**
- * The response for a handler that threw or rejected: HANDLER_ERROR with the
- * error's name and message, its `details` (or its string `code` as
- * `{ code }`), and its stack only when `exposeStack`. A HeartlineError thrown
- * by a handler keeps its own code when that code may travel on the wire.
- * Never throws, whatever the error's getters do.
+ * The `cause` map for a HeartlineError answered as another code: its code,
+ * message, `call`, `details` (left out when value-check.ts refuses them) and
+ * its own HeartlineError cause, `MAX_CAUSE_DEPTH` levels at most. `omit` is
+ * set when some details need undefined left out. May throw what a getter throws.
  */
-export function failureResponse(error: unknown, exposeStack: boolean): EncodedResponse {
+function causeOf(err: HeartlineError, depth: number, omit: { undefinedValues: boolean }): ErrorCause {
+  const map: ErrorCause = { code: err.code, message: String(err.message) };
+  if (err.call !== undefined) map.call = String(err.call);
+  if (err.details !== undefined) {
+    const check = checkValue(err.details, 'details');
+    if (typeof check !== 'string') {
+      map.details = err.details;
+      if (check === OMIT_UNDEFINED) omit.undefinedValues = true;
+    }
+  }
+  if (depth < MAX_CAUSE_DEPTH && err.cause instanceof HeartlineError) map.cause = causeOf(err.cause, depth + 1, omit);
+  return map;
+}
+
+/**
+ * The response for a failed call (protocol.md 4.2, "errors across hops"):
+ * the code is `failureCode(error, handlerRan)`, the message the error's.
+ * - A HeartlineError answered as HANDLER_ERROR (a downstream failure, or a
+ *   retry-safe or local code) carries its details and, in `cause`, its code,
+ *   message, `call`, details and cause chain: the caller sees what failed
+ *   downstream, and never a retry-safe code for a handler that ran.
+ * - A HeartlineError that keeps its code carries its details.
+ * - Any other error: HANDLER_ERROR with the error's name, its `details` (or
+ *   its string `code` as `{ code }`).
+ * The stack goes only when `exposeStack`. Details value-check.ts refuses are
+ * left out (the message says so). Never throws, whatever the error's getters do.
+ */
+export function failureResponse(error: unknown, exposeStack: boolean, handlerRan = true): EncodedResponse {
   let code: ErrorCode = 'HANDLER_ERROR';
   try {
-    code = failureCode(error);
+    code = failureCode(error, handlerRan);
     const err = error instanceof Error ? (error as Error & { details?: unknown; code?: unknown }) : undefined;
     const message = failureMessage(error);
     const name = err !== undefined ? String(err.name) : typeof error;
     let details: unknown;
-    if (error instanceof HeartlineError) details = error.details;
-    else if (err !== undefined) details = err.details !== undefined ? err.details : typeof err.code === 'string' ? { code: err.code } : undefined;
+    let cause: ErrorCause | undefined;
+    const omit = { undefinedValues: false };
+    if (error instanceof HeartlineError) {
+      details = error.details;
+      if (code !== error.code || error.call !== undefined) cause = causeOf(error, 1, omit);
+    } else if (err !== undefined) details = err.details !== undefined ? err.details : typeof err.code === 'string' ? { code: err.code } : undefined;
     const stack = exposeStack ? err?.stack : undefined;
     // `details` is a value like any other (value-check.ts): one the receiver would refuse must
     // not go out, or the whole connection would close; the error still does, without it.
     const check = details === undefined ? undefined : checkValue(details, 'details');
-    if (typeof check === 'string') return { status: ERROR_CODES[code].status, body: encodeBody(errorBody(code, `${message} (details not sent: ${check})`, name, undefined, stack)) };
+    if (typeof check === 'string') return { status: ERROR_CODES[code].status, body: encodeBody(errorBody(code, `${message} (details not sent: ${check})`, name, undefined, stack, cause), omit.undefinedValues) };
     try {
-      return { status: ERROR_CODES[code].status, body: encodeBody(errorBody(code, message, name, details, stack), check === OMIT_UNDEFINED) };
+      return { status: ERROR_CODES[code].status, body: encodeBody(errorBody(code, message, name, details, stack, cause), check === OMIT_UNDEFINED || omit.undefinedValues) };
     } catch {
       return { status: ERROR_CODES[code].status, body: encodeBody(errorBody(code, message, name)) };
     }
@@ -97,22 +136,18 @@ export interface HandlerFailure {
   error: unknown;
 }
 
+/** Hears a handler's outcome: `failed` false with its value, or true with what it threw or rejected with. */
+export type HandlerSettle = (failed: boolean, result: unknown) => void;
+
 /**
- * Runs a handler (a provider method or a consumer callback) and reports its
+ * Calls a handler (a provider method or a consumer callback) and reports its
  * outcome exactly once, whether it returns a value, returns a promise or any
  * thenable, throws or rejects: a thenable whose `then` throws (or is a getter
  * that throws) counts as a failure, and one that settles twice, or throws
- * after settling, is heard once. `failure` is given when the handler failed.
- * Never throws.
+ * after settling, is heard once. Never throws.
  */
-export function runHandler(
-  fn: Function,
-  thisArg: unknown,
-  args: unknown[],
-  exposeStack: boolean,
-  done: (outcome: Outcome, failure?: HandlerFailure) => void,
-): void {
-  const run = new HandlerRun(done, exposeStack);
+export function callHandler(fn: Function, thisArg: unknown, args: unknown[], settle: HandlerSettle): void {
+  const run = new HandlerRun(settle);
   let result: unknown;
   let then: unknown;
   try {
@@ -135,23 +170,38 @@ export function runHandler(
   }
 }
 
+/**
+ * `callHandler`, its outcome encoded: the value (encoded once the peer's frame
+ * limit is known) or `failureResponse`; `failure` is given when the handler
+ * failed. Never throws.
+ */
+export function runHandler(
+  fn: Function,
+  thisArg: unknown,
+  args: unknown[],
+  exposeStack: boolean,
+  done: (outcome: Outcome, failure?: HandlerFailure) => void,
+): void {
+  callHandler(fn, thisArg, args, (failed, result) => {
+    if (failed) done(failureResponse(result, exposeStack), { error: result });
+    else done((peerMax: number) => valueResponse(result, peerMax));
+  });
+}
+
 /** One handler run: reports the first outcome and ignores any later one. */
 class HandlerRun {
   private settled = false;
-  constructor(
-    private readonly done: (outcome: Outcome, failure?: HandlerFailure) => void,
-    private readonly exposeStack: boolean,
-  ) {}
+  constructor(private readonly settle: HandlerSettle) {}
 
   succeed(value: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    this.done((peerMax: number) => valueResponse(value, peerMax));
+    this.settle(false, value);
   }
 
   fail(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    this.done(failureResponse(error, this.exposeStack), { error });
+    this.settle(true, error);
   }
 }

@@ -17,6 +17,21 @@ export interface RequestMessage {
   budget: number | undefined;
 }
 
+/**
+ * What an error was caused by, in an error map's `cause` (protocol.md 4.2):
+ * the failure of a downstream Heartline call (with its `call`), or the
+ * provider's own error when its code could not be answered as it is. Nested
+ * at most `MAX_CAUSE_DEPTH` levels deep.
+ */
+export interface ErrorCause {
+  code: string;
+  message: string;
+  /** `service#method` of the downstream call that failed. */
+  call?: string;
+  details?: unknown;
+  cause?: ErrorCause;
+}
+
 /** The body of an error response: a MessagePack map. */
 export interface ErrorBody {
   code: string;
@@ -24,7 +39,11 @@ export interface ErrorBody {
   name?: string;
   details?: unknown;
   stack?: string;
+  cause?: ErrorCause;
 }
+
+/** Most `cause` levels a provider sends, and a consumer reads, in one error map. */
+export const MAX_CAUSE_DEPTH = 8;
 
 /** Handshake request body (consumer to provider). */
 export interface HandshakeRequest {
@@ -138,12 +157,34 @@ export function readRequest(value: unknown): RequestMessage | HeartlineError {
 }
 
 /** The body of an error response for `err`. The stack travels only when `withStack`. */
-export function errorBody(code: ErrorCode, message: string, name?: string, details?: unknown, stack?: string): ErrorBody {
+export function errorBody(code: ErrorCode, message: string, name?: string, details?: unknown, stack?: string, cause?: ErrorCause): ErrorBody {
   const body: ErrorBody = { code, message };
   if (name !== undefined) body.name = name;
   if (details !== undefined) body.details = details;
   if (stack !== undefined) body.stack = stack;
+  if (cause !== undefined) body.cause = cause;
   return body;
+}
+
+/**
+ * Reads an error map's `cause` as a HeartlineError chain (remote: true, with
+ * `call` and `details`), at most `MAX_CAUSE_DEPTH` levels: deeper levels are
+ * left out. Lenient: a cause that is not a map with a string `code` is
+ * ignored (undefined), never a reason to fail the call; an unknown code
+ * string reads as HANDLER_ERROR, a missing message as "remote error <CODE>".
+ */
+export function readCause(value: unknown, depth = 1): HeartlineError | undefined {
+  if (depth > MAX_CAUSE_DEPTH || typeof value !== 'object' || value === null || Array.isArray(value) || ArrayBuffer.isView(value)) return undefined;
+  const map = value as Record<string, unknown>;
+  if (typeof map.code !== 'string') return undefined;
+  const code: ErrorCode = isErrorCode(map.code) ? map.code : 'HANDLER_ERROR';
+  const message = typeof map.message === 'string' ? map.message : `remote error ${map.code}`;
+  return new HeartlineError(code, message, {
+    remote: true,
+    call: typeof map.call === 'string' ? map.call : undefined,
+    details: map.details,
+    cause: readCause(map.cause, depth + 1),
+  });
 }
 
 /**
@@ -151,7 +192,8 @@ export function errorBody(code: ErrorCode, message: string, name?: string, detai
  * is authoritative; an unknown status, or one of a local code (never sent on
  * the wire), fails the call with PROTOCOL_ERROR and the connection stays. A
  * decodable body that is not an error map is accepted (the message falls back
- * to "remote error <CODE>"). Throws a PROTOCOL_ERROR when the body is not
+ * to "remote error <CODE>"); its `cause`, if any, becomes `err.cause` (see
+ * `readCause`). Throws a PROTOCOL_ERROR when the body is not
  * decodable (either refusal of the codec): the caller closes the connection.
  */
 export function readErrorResponse(status: number, body: Buffer): HeartlineError {
@@ -173,7 +215,7 @@ export function readErrorResponse(status: number, body: Buffer): HeartlineError 
     details: map.details,
     remoteName: typeof map.name === 'string' ? map.name : undefined,
     remoteStack: typeof map.stack === 'string' ? map.stack : undefined,
-    cause: isErrorCode(bodyCode) && bodyCode !== code ? `body code ${bodyCode}` : undefined,
+    cause: readCause(map.cause) ?? (isErrorCode(bodyCode) && bodyCode !== code ? `body code ${bodyCode}` : undefined),
   });
 }
 

@@ -1,22 +1,25 @@
 import type { Socket } from 'node:net';
 import { ERROR_CODES } from '../errors/codes.js';
-import { hasCode, HeartlineError } from '../errors/heartline-error.js';
+import { HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, canTransition, type DisconnectReason } from '../exchange/connection-state.js';
 import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
 import { PingGuard } from '../exchange/ping-guard.js';
-import { PendingCalls, type PendingCall } from '../exchange/pending-calls.js';
-import { errorResponse, failureCode, failureMessage, type EncodedResponse, type Outcome } from '../exchange/responder.js';
-import { decodeBody, encodeBody } from '../protocol/codec.js';
-import { checkArgs, OMIT_UNDEFINED, trimArgs } from '../protocol/value-check.js';
+import { channels } from '../context/channels.js';
+import { errorResponse, failureCode, failureMessage, type EncodedResponse } from '../exchange/responder.js';
+import { encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
-import { errorBody, readResponse } from '../protocol/messages.js';
+import { errorBody } from '../protocol/messages.js';
 import { answer, readHello } from '../exchange/handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
 import { CallbackProxies } from './callback-proxies.js';
-import { dispatch, type DispatchFailure, type Execution } from './dispatcher.js';
+import { CallbackPushes, type PushLink } from './callback-pushes.js';
+import { encodeOutcome } from './call-outcome.js';
+import { serveCall, type CallHost } from './call-pipeline.js';
+import { decodeRequest, findMethod } from './inbound-request.js';
+import { IncomingCall } from './server-call.js';
 import type { ServiceRegistry } from './service-registry.js';
 
 /** Resolved options of one provider connection (see `ServerOptions` for the documented defaults). */
@@ -46,6 +49,8 @@ export interface ServerConnectionHooks {
   admit(conn: ServerConnection): HeartlineError | undefined;
   onReady(conn: ServerConnection): void;
   onClose(conn: ServerConnection, reason: DisconnectReason): void;
+  /** A call's response was not sent: the call was cancelled, or its deadline had passed, before it finished. */
+  responseDropped(conn: ServerConnection): void;
 }
 
 
@@ -53,11 +58,16 @@ let nextId = 1;
 
 /**
  * The provider's end of one connection: it answers the handshake (agreeing the
- * heartbeat), dispatches requests, answers pings first, pushes to consumer
- * callbacks, and closes the connection when it has been silent past the idle
- * timeout. Nothing a peer sends, and nothing a handler does, throws out of here.
+ * heartbeat), answers pings first, pushes to consumer callbacks, and closes
+ * the connection when it has been silent past the idle timeout. For calls it
+ * keeps to the frame and connection concerns: it guards the connection
+ * (draining, `maxConcurrentCalls`), hands each request to the stages (decode:
+ * inbound-request.ts; context: server-call.ts; interceptors, limits and
+ * handler: call-pipeline.ts), keeps the table of calls executing (a Cancel
+ * frame or the connection closing aborts them), and writes the encoded
+ * outcome. Nothing a peer sends, and nothing a handler does, throws out of here.
  */
-export class ServerConnection implements TransportHandler, HeartbeatLink {
+export class ServerConnection implements TransportHandler, HeartbeatLink, CallHost, PushLink {
   readonly id = nextId++;
   readonly createdAt = now();
   private readonly transport: Transport;
@@ -65,11 +75,13 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
   private readonly options: ServerConnectionOptions;
   private readonly hooks: ServerConnectionHooks;
   private stateValue = ConnectionState.Handshaking;
-  private peerMaxFrameSize = MIN_MAX_FRAME_SIZE;
-  private readonly executions = new Map<number, Execution>();
+  /** @internal Largest frame the consumer accepts (its handshake), in bytes. */
+  peerMaxFrameSize = MIN_MAX_FRAME_SIZE;
+  /** Calls executing, by request id. */
+  private readonly executions = new Map<number, IncomingCall>();
   /** Calls executing (not `executions.size`: a peer may reuse an id). Checked against `maxConcurrentCalls`. */
   private running = 0;
-  private readonly pushes = new PendingCalls((c) => this.pushes.fail(c, new HeartlineError('TIMEOUT', `${c.request.label}: no answer within ${c.request.timeout} ms`)));
+  private readonly pushes: CallbackPushes;
   private readonly closeWaiters: Array<() => void> = [];
   private readonly heartbeat: Heartbeat;
   /** Rate limit on the consumer's pings (A2); set for the agreed heartbeat at the handshake. */
@@ -86,7 +98,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.options = options;
     this.hooks = hooks;
     this.transport = new Transport(socket, options, this);
-    this.callbacks = new CallbackProxies((id, args) => this.push(id, args), options.maxCallbacks, options.logger);
+    this.pushes = new CallbackPushes(this, options.callbackTimeout);
+    this.callbacks = new CallbackProxies((id, args) => this.pushes.push(id, args), options.maxCallbacks, options.logger);
     socket.on('drain', () => socket.resume());
     // The provider never pings; it only notices silence (a consumer pings at most every idleTimeout / 3).
     this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout });
@@ -169,16 +182,15 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     switch (header.type) {
       case FrameType.Call:
         if (isRequest(header.flags)) this.dispatch(header, body);
-        else this.settlePush(header, body);
+        else this.pushes.settle(header.id, header.status, body);
         return;
       case FrameType.Heartbeat:
         if (isRequest(header.flags)) this.answerPing(header.id);
         return; // a pong: the provider never pings, nothing to match
-      case FrameType.Cancel: {
-        const execution = this.executions.get(header.id);
-        if (execution !== undefined) execution.cancelled = true;
+      case FrameType.Cancel:
+        // Fires the handler's signal; the response is not sent. An unknown id (a finished call) is ignored.
+        this.executions.get(header.id)?.abort(new HeartlineError('CANCELLED', 'the caller cancelled this call'));
         return;
-      }
       case FrameType.Release:
         this.callbacks.release(header.id); // the consumer no longer serves this callback; unknown ids are ignored
         return;
@@ -209,8 +221,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
       if (isRequest(header.flags)) {
         if (isTwoWay(header.flags)) this.respond(header.id, errorResponse('PAYLOAD_TOO_LARGE', `request of ${HEADER_SIZE + header.length} bytes is over this provider's limit of ${this.options.maxFrameSize} bytes`));
       } else {
-        const push = this.pushes.take(header.id);
-        push?.reject(new HeartlineError('PAYLOAD_TOO_LARGE', `${push.request.label}: response over this provider's limit`));
+        this.pushes.oversize(header.id);
       }
       return;
     }
@@ -223,8 +234,11 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.heartbeat.cancel();
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
-    for (const execution of this.executions.values()) execution.cancelled = true;
-    this.pushes.failAll(this.transport.writer.flushedSeq, 'consumer connection closed', reason);
+    if (this.executions.size > 0) {
+      const lost = new HeartlineError('CONNECTION_LOST_WRITTEN', 'the consumer connection closed');
+      for (const call of this.executions.values()) call.abort(lost);
+    }
+    this.pushes.failAll(this.transport.writer.flushedSeq, reason);
     this.callbacks.releaseAll();
     const kind = this.closeKind ?? (reason?.code === 'PROTOCOL_ERROR' ? 'protocol-error' : reason !== undefined ? 'socket-error' : from === ConnectionState.Draining ? 'drain' : 'closed-by-peer');
     this.hooks.onClose(this, kind);
@@ -254,17 +268,23 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     this.transport.end();
   }
 
+  /**
+   * Fires the signal of every call still executing with `reason` (the
+   * server's grace period ended: SERVER_CLOSED); their responses are not sent.
+   */
+  abortCalls(reason: HeartlineError): void {
+    for (const call of this.executions.values()) call.abort(reason);
+  }
+
   private dispatch(header: FrameHeader, body: Buffer): void {
     const id = header.id;
     const twoWay = isTwoWay(header.flags);
-    let decoded: unknown;
-    try {
-      decoded = body.length === 0 ? null : decodeBody(body); // an empty body is nil: BAD_REQUEST in dispatch
-    } catch (err) {
+    const request = decodeRequest(body);
+    if (request instanceof HeartlineError) {
       // Valid MessagePack we refuse: answered (two-way) or dropped, the connection stays; malformed: close.
-      if (!hasCode(err, 'BAD_REQUEST')) return this.protocolError(`undecodable request body: ${(err as Error).message}`);
-      this.options.logger.warn(`request ${id} from ${this.peer} refused: ${err.message}`, { peer: this.peer });
-      if (twoWay) this.respond(id, errorResponse('BAD_REQUEST', `malformed request body: ${err.message}`));
+      if (request.code === 'PROTOCOL_ERROR') return this.protocolError(request.message);
+      this.options.logger.warn(`request ${id} from ${this.peer} refused: ${request.message}`, { peer: this.peer });
+      if (twoWay) this.respond(id, errorResponse('BAD_REQUEST', request.message));
       return;
     }
     // One-way calls that crossed the drain still run (nothing tells their caller otherwise); two-way ones are retried elsewhere.
@@ -277,27 +297,50 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
       else this.options.logger.warn(`one-way call dropped: consumer ${this.peer} is executing its limit of ${this.options.maxConcurrentCalls} calls`, { peer: this.peer });
       return;
     }
-    const execution: Execution = { cancelled: false };
-    // Registered first: a synchronous handler finishes inside dispatch().
-    this.executions.set(id, execution);
+    const method = findMethod(this.registry, request);
+    const call = new IncomingCall(id, request, this, !twoWay, now());
+    // Registered first: a synchronous handler settles inside serveCall().
+    this.executions.set(id, call);
     this.running++;
-    dispatch(this.registry, decoded, this.callbacks, execution, (outcome, failure) => this.finish(id, execution, twoWay, outcome, failure), this.options.exposeStack);
+    if (channels.serverCallStart.hasSubscribers) channels.serverCallStart.publish({ call });
+    if (method instanceof HeartlineError) return this.settle(call, true, method);
+    // The caller has no time left: answered at once, nothing runs.
+    if (call.budgetSpent) return this.settle(call, true, new HeartlineError('DEADLINE_EXCEEDED', `${request.service}#${request.method}: the caller's budget was spent before the call arrived`));
+    serveCall(call, method, this);
   }
 
-  /** Called exactly once per dispatched call (dispatch() guarantees it). */
-  private finish(id: number, execution: Execution, twoWay: boolean, response: Outcome | undefined, failure: DispatchFailure | undefined): void {
+  /**
+   * The call's outcome, published, logged when user code failed, and
+   * answered (two-way, encode stage: call-outcome.ts) unless nobody waits for
+   * it any more (cancelled, deadline passed, connection closed).
+   * Acts once per call (`call.finish()`); later outcomes are ignored.
+   * @internal (CallHost)
+   */
+  settle(call: IncomingCall, failed: boolean, result: unknown): void {
+    if (!call.finish()) return;
     this.running--;
-    if (this.executions.get(id) === execution) this.executions.delete(id);
-    if (twoWay && response !== undefined && !execution.cancelled && this.stateValue !== ConnectionState.Closed) {
-      this.respond(id, typeof response === 'function' ? response(this.peerMaxFrameSize) : response);
+    if (this.executions.get(call.id) === call) this.executions.delete(call.id);
+    if (failed) {
+      if (channels.serverCallError.hasSubscribers) channels.serverCallError.publish({ call, error: result, duration: now() - call.receivedAt });
+      // The handler's failures, and what else user code threw, are logged (also for one-way calls); refusals
+      // that keep their code (not found, limits, an interceptor's deliberate HeartlineError) are not.
+      if (result !== call.abortReason && (call.handlerStarted || !(result instanceof HeartlineError) || failureCode(result, false) !== result.code)) this.logFailure(call, result);
+    } else if (channels.serverCallEnd.hasSubscribers) {
+      channels.serverCallEnd.publish({ call, result, duration: now() - call.receivedAt });
     }
-    if (failure !== undefined) this.logFailure(failure);
+    if (call.oneWay || this.stateValue === ConnectionState.Closed) return;
+    if (call.abandoned) {
+      this.hooks.responseDropped(this);
+      return;
+    }
+    this.respond(call.id, encodeOutcome(call, failed, result, this.peerMaxFrameSize, this.options.exposeStack));
   }
 
-  /** A handler threw or rejected: logged once, also for one-way calls whose caller never hears of it. */
-  private logFailure({ service, method, error }: DispatchFailure): void {
+  /** User code (a handler, an interceptor) failed: logged once, also for one-way calls whose caller never hears of it. */
+  private logFailure(call: IncomingCall, error: unknown): void {
     try {
-      this.options.logger.error(`handler ${service}#${method} failed: ${failureMessage(error)}`, { service, method, peer: this.peer, code: failureCode(error), error });
+      const { service, method } = call;
+      this.options.logger.error(`handler ${service}#${method} failed: ${failureMessage(error)}`, { service, method, peer: this.peer, code: failureCode(error, call.handlerStarted), error });
     } catch {
       // a throwing logger must not break the connection
     }
@@ -314,46 +357,14 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     if (this.transport.writer.isBlocked) this.transport.socket.pause();
   }
 
-  /** Calls the consumer's callback `callbackId`; body `[callbackId, args]`. */
-  private push(callbackId: number, args: unknown[]): Promise<unknown> {
-    if (this.stateValue === ConnectionState.Closed) return Promise.reject(new HeartlineError('CONNECTION_LOST_UNWRITTEN', 'consumer connection is closed'));
-    const label = `callback ${callbackId} of ${this.peer}`;
-    let body: Buffer;
-    try {
-      // As a call's: trailing undefined dropped, and refused rather than changed (value-check.ts).
-      args = trimArgs(args);
-      const check = checkArgs(args);
-      if (typeof check === 'string') return Promise.reject(new HeartlineError('SERIALIZATION_ERROR', `${label}: ${check}`));
-      body = encodeBody([callbackId, args], check === OMIT_UNDEFINED);
-    } catch (err) {
-      return Promise.reject(new HeartlineError('SERIALIZATION_ERROR', `${label}: arguments could not be encoded`, { cause: err }));
-    }
-    if (HEADER_SIZE + body.length > this.peerMaxFrameSize) {
-      return Promise.reject(new HeartlineError('PAYLOAD_TOO_LARGE', `${label}: push of ${HEADER_SIZE + body.length} bytes is over the consumer's limit`));
-    }
-    return new Promise((resolve, reject) => {
-      const call: PendingCall = { id: this.pushes.nextId(), request: { label, timeout: this.options.callbackTimeout, origin: undefined }, seq: 0, deadline: Infinity, resolve, reject };
-      this.pushes.add(call);
-      const seq = this.transport.send(FLAGS.callTwoWay, 0, FrameType.Call, call.id, body);
-      if (seq === 0) this.pushes.fail(call, new HeartlineError('LIMIT_EXCEEDED', `${label}: write queue bound reached`));
-      else call.seq = seq;
-    });
+  /** @internal (PushLink) */
+  get isClosed(): boolean {
+    return this.stateValue === ConnectionState.Closed;
   }
 
-  private settlePush(header: FrameHeader, body: Buffer): void {
-    const call = this.pushes.take(header.id);
-    if (call === undefined) return;
-    let value: unknown;
-    try {
-      value = readResponse(header.status, body);
-    } catch (err) {
-      // Either refusal of the codec, in any answer: a protocol error.
-      call.reject(new HeartlineError('PROTOCOL_ERROR', `${call.request.label}: undecodable answer`, { cause: err }));
-      this.protocolError('undecodable callback answer');
-      return;
-    }
-    if (value instanceof HeartlineError) call.reject(value);
-    else call.resolve(value);
+  /** @internal (PushLink) */
+  sendPush(id: number, body: Buffer): number {
+    return this.transport.send(FLAGS.callTwoWay, 0, FrameType.Call, id, body);
   }
 
   /** The one gate for state changes (Handshaking -> Ready -> Draining -> Closed). */
@@ -363,7 +374,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
     return true;
   }
 
-  private protocolError(message: string): void {
+  /** @internal (PushLink) */
+  protocolError(message: string): void {
     this.closeKind ??= 'protocol-error';
     this.options.logger.warn(`protocol error from ${this.peer}: ${message}; closing this connection`, { peer: this.peer });
     this.transport.destroy(new HeartlineError('PROTOCOL_ERROR', message));

@@ -35,9 +35,32 @@ export interface ServerCall {
 
 /**
  * A provider interceptor: `async (call, next) => { ...; return await next(); }`.
- * Server-wide ones (`server.use`) run first, then the service's
- * (`interceptors` option of `register`/`@Provider`), before `executes` is
- * taken: a call an interceptor refuses never holds a slot.
+ *
+ * Order: server-wide ones (`server.use`, in the order added) run first, then
+ * the service's (`interceptors` option of `register`/`@Provider`), then the
+ * limits (the connection's callback cap, the service's and method's
+ * `executes`), then the handler. Interceptors come before the limits so that
+ * a call an interceptor refuses (an authentication check) never holds an
+ * `executes` slot, and so that an observing interceptor (metrics, logs) also
+ * sees the calls the limits refuse with LIMIT_EXCEEDED. They run inside the
+ * call's scope: `currentCall()` is `call`, and consumer calls they make
+ * inherit its deadline and signal.
+ *
+ * - Returning without calling `next()` short-circuits: the value is the result.
+ * - Throwing before the handler ran: a HeartlineError with an on-wire code
+ *   is answered with that code, even a retry-safe one (the handler did not
+ *   run); anything else is HANDLER_ERROR (and logged).
+ * - Throwing once the handler ran follows the rule for handler errors: an
+ *   on-wire, non-retry-safe code is kept; anything else is HANDLER_ERROR,
+ *   a HeartlineError's code going into the error's `cause`.
+ * - An interceptor that never settles is abandoned when the call's signal
+ *   would fire (Cancel frame, deadline, connection closed, grace period
+ *   ended): the call then leaves its connection's `maxConcurrentCalls` count
+ *   and its response is not sent. Without a deadline that is when the
+ *   connection closes.
+ * - Calling `next()` twice runs the rest of the chain (and the handler) twice.
+ *
+ * With no interceptor at all, a call pays nothing for this feature.
  */
 export type ServerInterceptor = (call: ServerCall, next: () => Promise<unknown>) => Promise<unknown>;
 

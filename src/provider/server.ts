@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Contract } from '../contract/service-definition.js';
-import { providerOf, type ProviderOptions } from '../decorators/provider.js';
+import { channels } from '../context/channels.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
 import { now } from '../transport/clock.js';
 import { emitGuarded } from '../transport/guarded.js';
+import { providerOf, type ProviderOptions } from './provider-options.js';
+import type { ServerInterceptor } from './server-interceptor.js';
 import { ServerConnection, type ServerConnectionHooks, type ServerConnectionOptions } from './server-connection.js';
 import { resolveServerOptions, type ServerOptions } from './server-options.js';
 import { ServiceRegistry } from './service-registry.js';
@@ -72,6 +74,12 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   private advertised: string | undefined;
   /** Connections accepted since start. */
   connectionsAccepted = 0;
+  /**
+   * Responses not sent since start because nobody waited for them any more:
+   * the call was cancelled (a Cancel frame), or its deadline passed, before
+   * its handler finished.
+   */
+  responsesDropped = 0;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -148,6 +156,19 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       this.registry.register(record.contract, a, { ...record.options, ...(b as ProviderOptions | undefined) });
     }
     for (const entry of this.publishing.values()) entry.publication?.update(this.announcement(entry));
+    return this;
+  }
+
+  /**
+   * Adds a server-wide interceptor: every call to every service (registered
+   * before or after) runs through it, after the server-wide interceptors
+   * added before it and before the service's own (`interceptors` of
+   * `register`/`@Provider`). All run before `executes` and the callback cap
+   * are taken, and inside the call's scope (`currentCall()`). See
+   * `ServerInterceptor`. Not a function: INVALID_CONFIG.
+   */
+  use(interceptor: ServerInterceptor): this {
+    this.registry.use(interceptor);
     return this;
   }
 
@@ -290,6 +311,11 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     });
     await Promise.race([allClosed, grace]);
     clearTimeout(timer);
+    // The grace period is over: handlers still running see their signal fire before their sockets go.
+    if (this.connectionSet.size > 0) {
+      const closed = new HeartlineError('SERVER_CLOSED', 'the server closed: its grace period ended');
+      for (const conn of this.connectionSet) conn.abortCalls(closed);
+    }
     for (const conn of this.connectionSet) conn.destroy('drain');
     await allClosed;
     await stopped;
@@ -314,12 +340,20 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   }
 
   onReady(conn: ServerConnection): void {
-    emitGuarded(this, this.connectionOptions.logger, 'connect', describe(conn));
+    const info = describe(conn);
+    if (channels.serverConnect.hasSubscribers) channels.serverConnect.publish({ connection: info });
+    emitGuarded(this, this.connectionOptions.logger, 'connect', info);
   }
 
   onClose(conn: ServerConnection, reason: DisconnectReason): void {
     this.connectionSet.delete(conn);
-    emitGuarded(this, this.connectionOptions.logger, 'disconnect', describe(conn), reason);
+    const info = describe(conn);
+    if (channels.serverDisconnect.hasSubscribers) channels.serverDisconnect.publish({ connection: info, reason });
+    emitGuarded(this, this.connectionOptions.logger, 'disconnect', info, reason);
+  }
+
+  responseDropped(): void {
+    this.responsesDropped++;
   }
 }
 

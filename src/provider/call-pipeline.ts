@@ -1,0 +1,108 @@
+import { runInScope } from '../context/call-scope.js';
+import { callHandler } from '../exchange/responder.js';
+import type { CallbackProxies } from './callback-proxies.js';
+import { enterLimits, leaveLimits } from './call-limits.js';
+import type { IncomingCall } from './server-call.js';
+import type { ServerInterceptor } from './server-interceptor.js';
+import type { ExportedMethod } from './service-registry.js';
+
+/** What the pipeline needs of the connection a call came on. */
+export interface CallHost {
+  /** The connection's callback proxies (the limits stage checks their cap). */
+  readonly callbacks: CallbackProxies;
+  /**
+   * Hears the call's outcome: its value, or what it failed with. The
+   * pipeline may call it more than once for one call (an abandoned chain
+   * that settles late); the host acts on the first (`call.finish()`).
+   */
+  settle(call: IncomingCall, failed: boolean, result: unknown): void;
+}
+
+/**
+ * Runs a decoded call through its stages, inside the call's scope (so that
+ * `currentCall()` and the consumer calls made by interceptors and the
+ * handler see its deadline and signal): interceptors (server-wide, then the
+ * service's) → limits (callback cap, `executes`) → handler. The interceptors
+ * come before the limits so that a call an interceptor refuses (an
+ * authentication check) never holds a slot, and so that an interceptor
+ * observing calls (metrics, logs) also sees the calls the limits refuse.
+ *
+ * With no interceptor the path is the plain callback one: no promise is made
+ * for the call. With interceptors, a chain that does not settle is abandoned
+ * when the call aborts (its deadline, a Cancel, its connection closing, the
+ * server's grace period ending): the call then settles with the abort reason
+ * and frees its connection's `maxConcurrentCalls` share; a handler already
+ * started keeps its `executes` slots until it settles itself. Without a
+ * deadline, such a call lasts until its connection closes.
+ */
+export function serveCall(call: IncomingCall, method: ExportedMethod, host: CallHost): void {
+  if (method.service.interceptors.length === 0) runInScope(call, () => runDirect(call, method, host));
+  else runInScope(call, () => runIntercepted(call, method, host));
+}
+
+function runDirect(call: IncomingCall, method: ExportedMethod, host: CallHost): void {
+  const refusal = enterLimits(method, call.args, host.callbacks);
+  if (refusal !== undefined) {
+    host.settle(call, true, refusal);
+    return;
+  }
+  call.handlerStarted = true;
+  callHandler(method.handler, method.service.instance, call.args, (failed, result) => {
+    leaveLimits(method);
+    host.settle(call, failed, result);
+  });
+}
+
+function runIntercepted(call: IncomingCall, method: ExportedMethod, host: CallHost): void {
+  const run = new ChainRun(call, method, host);
+  call.onAbort((reason) => host.settle(call, true, reason));
+  run.step(0).then(
+    (value) => host.settle(call, false, value),
+    (err: unknown) => host.settle(call, true, err),
+  );
+}
+
+/**
+ * One call's way through its interceptors (the onion: interceptor i's `next`
+ * runs i + 1, the last one's runs the limits and the handler). Methods, not
+ * per-call named closures: esbuild's keepNames (tsx) would name each one.
+ */
+class ChainRun {
+  /** Read once: a `server.use()` during the call does not change its chain. */
+  private readonly list: readonly ServerInterceptor[];
+
+  constructor(
+    private readonly call: IncomingCall,
+    private readonly method: ExportedMethod,
+    private readonly host: CallHost,
+  ) {
+    this.list = method.service.interceptors;
+  }
+
+  /** Runs interceptor `i` (or the end of the chain); a synchronous throw is a rejection like any other. */
+  step(i: number): Promise<unknown> {
+    const list = this.list;
+    if (i === list.length) return this.terminal();
+    try {
+      return Promise.resolve(list[i]!(this.call, () => this.step(i + 1)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The end of the chain: limits, then the handler. `next()` after the call was abandoned starts nothing. */
+  private terminal(): Promise<unknown> {
+    const { call, method } = this;
+    if (call.abortReason !== undefined) return Promise.reject(call.abortReason);
+    const refusal = enterLimits(method, call.args, this.host.callbacks);
+    if (refusal !== undefined) return Promise.reject(refusal);
+    call.handlerStarted = true;
+    return new Promise((resolve, reject) =>
+      callHandler(method.handler, method.service.instance, call.args, (failed, result) => {
+        leaveLimits(method);
+        if (failed) reject(result);
+        else resolve(result);
+      }),
+    );
+  }
+}

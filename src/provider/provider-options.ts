@@ -1,0 +1,55 @@
+import { HeartlineError } from '../errors/heartline-error.js';
+import type { Contract } from '../contract/service-definition.js';
+import type { ServerInterceptor } from './server-interceptor.js';
+
+/** Options of `@Provider(Contract, options)` and `server.register(...)`. */
+export interface ProviderOptions {
+  /** Overrides the contract's version for this implementation. */
+  version?: string;
+  /** Overrides the contract's group for this implementation. */
+  group?: string;
+  /**
+   * Cap on concurrent executions of this service, across all connections. Over
+   * it a call is refused at once with LIMIT_EXCEEDED, before the handler runs
+   * (after the interceptors: they see the refusal). Default none.
+   */
+  executes?: number;
+  /** Per-method caps on concurrent executions (`{ sayHello: { executes: 10 } }`). Default none. */
+  methods?: Record<string, { executes?: number }>;
+  /**
+   * This service's interceptors, outermost first. They run after the
+   * server-wide ones (`server.use`) and, like them, before `executes` and the
+   * callback cap are taken (see `ServerInterceptor`). Default none.
+   */
+  interceptors?: readonly ServerInterceptor[];
+}
+
+/** What `@Provider` records on an implementation class. */
+export interface ProviderRecord {
+  readonly contract: Contract;
+  readonly options: Readonly<ProviderOptions>;
+}
+
+const PROVIDER_KEY = 'heartline:provider';
+
+/** Records `record` on the class `target` (`@Provider`). */
+export function recordProvider(target: Function, record: ProviderRecord): void {
+  Reflect.defineMetadata(PROVIDER_KEY, record, target);
+}
+
+/**
+ * The `@Provider` record of an instance's class; throws INVALID_CONFIG when there
+ * is none. `caller` names the API in the message (`server.register`).
+ */
+export function providerOf(instance: object, caller = 'providerOf'): ProviderRecord {
+  const ctor: unknown = instance?.constructor;
+  const record: ProviderRecord | undefined = typeof ctor === 'function' ? Reflect.getMetadata(PROVIDER_KEY, ctor) : undefined;
+  if (record === undefined) {
+    const name = typeof ctor === 'function' && ctor.name !== '' ? ctor.name : undefined;
+    throw new HeartlineError(
+      'INVALID_CONFIG',
+      `${caller}(${name === undefined ? 'object' : `new ${name}()`}): ${name ?? 'its class'} is not a provider: decorate its class with @Provider(Contract), or call ${caller}(Contract, implementation)`,
+    );
+  }
+  return record;
+}

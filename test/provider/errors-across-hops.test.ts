@@ -1,0 +1,85 @@
+// Errors across hops over real sockets: A calls B, whose handler calls C.
+import { describe, expect, it } from 'vitest';
+import { HeartlineError, Server, Service, silentLogger } from '../../src/index.js';
+import { encodeBody } from '../../src/protocol/codec.js';
+import { errorMap, FakeProvider, responseFrame } from '../helpers/fake-provider.js';
+import { expectCode, newClient, useCleanup } from '../helpers/server.js';
+
+@Service('test.Hop', { methods: { relay: {}, own: {} } })
+abstract class Hop {
+  abstract relay(): Promise<string>;
+  abstract own(kind: string): Promise<string>;
+}
+
+@Service('test.Down', { methods: { work: {} } })
+abstract class Down {
+  abstract work(): Promise<string>;
+}
+
+const defer = useCleanup();
+
+/** C: a provider that answers every call with `status` and `body`. */
+async function downstream(status: number, body: Buffer): Promise<FakeProvider> {
+  return defer(await FakeProvider.start(({ frame, socket }) => socket.write(responseFrame(frame.id, status, body))), (f) => f.close());
+}
+
+/** B: a provider whose `relay` calls `work` on `c` and rethrows what it fails with. */
+async function middle(c: FakeProvider): Promise<string> {
+  const toC = defer(newClient(c.address), (cl) => cl.close());
+  const down = toC.refer(Down, { cluster: 'failfast' });
+  const server = defer(new Server({ host: '127.0.0.1', port: 0, logger: silentLogger }), (s) => s.close());
+  server.register(Hop, {
+    relay: () => down.work(),
+    own: async (kind: string) => {
+      if (kind === 'bad-request') throw new HeartlineError('BAD_REQUEST', 'your input', { details: { field: 'name' } });
+      if (kind === 'unavailable') throw new HeartlineError('UNAVAILABLE', 'my own unavailable');
+      throw new HeartlineError('UNAVAILABLE', 'rethrown by hand', { call: 'test.Down#work', details: { shard: 3 }, cause: new HeartlineError('TIMEOUT', 'deeper') });
+    },
+  });
+  const { port } = await server.listen();
+  return `127.0.0.1:${port}`;
+}
+
+describe('errors across hops', () => {
+  it("a handler that rethrows its downstream UNAVAILABLE: the caller sees HANDLER_ERROR, not retry-safe, with the downstream's code in cause", async () => {
+    const c = await downstream(12, errorMap('UNAVAILABLE', 'C is draining'));
+    const a = defer(newClient(await middle(c)), (cl) => cl.close());
+    const err = await expectCode(a.refer(Hop, { cluster: 'failfast' }).relay(), 'HANDLER_ERROR');
+    expect(err.retrySafe).toBe(false);
+    expect(err.message).toBe('C is draining');
+    expect(err.remoteName).toBe('HeartlineError');
+    const cause = err.cause as HeartlineError;
+    expect(cause).toBeInstanceOf(HeartlineError);
+    expect(cause.code).toBe('UNAVAILABLE');
+    expect(cause.message).toBe('C is draining');
+    expect(cause.remote).toBe(true);
+  });
+
+  it('a downstream failure with `call` and details (as the consumer marks it): cause.call and the details reach the caller', async () => {
+    const c = await downstream(12, errorMap('UNAVAILABLE', 'unused'));
+    const a = defer(newClient(await middle(c)), (cl) => cl.close());
+    const err = await expectCode(a.refer(Hop, { cluster: 'failfast' }).own('downstream'), 'HANDLER_ERROR');
+    expect(err.details).toEqual({ shard: 3 });
+    expect(err.cause).toMatchObject({ code: 'UNAVAILABLE', call: 'test.Down#work', details: { shard: 3 } });
+    expect((err.cause as HeartlineError).cause).toMatchObject({ code: 'TIMEOUT', message: 'deeper' });
+  });
+
+  it("a handler's deliberate codes: BAD_REQUEST is kept with its details; its own UNAVAILABLE (retry-safe) becomes HANDLER_ERROR", async () => {
+    const c = await downstream(12, errorMap('UNAVAILABLE', 'unused'));
+    const a = defer(newClient(await middle(c)), (cl) => cl.close());
+    const hop = a.refer(Hop, { cluster: 'failfast' });
+    const bad = await expectCode(hop.own('bad-request'), 'BAD_REQUEST');
+    expect(bad.details).toEqual({ field: 'name' });
+    expect(bad.cause).toBeUndefined();
+    const own = await expectCode(hop.own('unavailable'), 'HANDLER_ERROR');
+    expect(own.cause).toMatchObject({ code: 'UNAVAILABLE', message: 'my own unavailable' });
+  });
+
+  it('a malformed cause on the wire is ignored: the call fails with its status code and message', async () => {
+    const c = await downstream(8, encodeBody({ code: 'HANDLER_ERROR', message: 'broken cause', cause: [1, 'x', { code: 7 }] }));
+    const client = defer(newClient(c.address), (cl) => cl.close());
+    const err = await expectCode(client.refer(Down, { cluster: 'failfast' }).work(), 'HANDLER_ERROR');
+    expect(err.message).toBe('broken cause');
+    expect(err.cause).toBeUndefined();
+  });
+});
