@@ -18,6 +18,8 @@ server.register(Greeter, {
   slowSquare: (n) => impl.slowSquare(n),
   fail: (r) => impl.fail(r),
   sleep: (ms) => impl.sleep(ms),
+  countTo: (n) => impl.countTo(n),
+  lastCount: () => impl.lastCount(),
 });
 server.closeOnSignals();
 const { port } = await server.listen();

@@ -6,6 +6,14 @@ export interface Order {
   express?: boolean;
 }
 
+/** How the last `countTo` call on the provider ended. */
+export interface CountReport {
+  /** Steps done before it returned or stopped. */
+  counted: number;
+  /** `'done'`, or the code of its signal's reason (`CANCELLED`, `DEADLINE_EXCEEDED`, ...). */
+  stoppedBy: string;
+}
+
 export interface Receipt {
   orderId: number;
   total: number;
@@ -21,6 +29,8 @@ export interface Receipt {
     slowSquare: {},
     fail: {},
     sleep: { timeout: 200 },
+    countTo: {},
+    lastCount: {},
   },
 })
 export abstract class Greeter {
@@ -34,4 +44,8 @@ export abstract class Greeter {
   abstract fail(reason: string): Promise<void>;
   /** Sleeps longer than its 200 ms timeout: shows a timeout. */
   abstract sleep(ms: number): Promise<void>;
+  /** Slow work, one step every 20 ms: stops as soon as its caller gives up. */
+  abstract countTo(n: number): Promise<number>;
+  /** How the last `countTo` ended, as the provider saw it. */
+  abstract lastCount(): Promise<CountReport>;
 }

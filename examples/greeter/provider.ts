@@ -1,5 +1,6 @@
-import { Provider, Server } from '../../src/index.js';
-import { Greeter, type Order, type Receipt } from './contract.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { currentCall, Provider, Server } from '../../src/index.js';
+import { Greeter, type CountReport, type Order, type Receipt } from './contract.js';
 
 @Provider(Greeter)
 export class GreeterImpl implements Greeter {
@@ -24,6 +25,36 @@ export class GreeterImpl implements Greeter {
 
   async sleep(ms: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  /** How the last `countTo` ended: a promise, settled once its work has stopped. */
+  private last: Promise<CountReport> = Promise.resolve({ counted: 0, stoppedBy: 'not run yet' });
+
+  async countTo(n: number): Promise<number> {
+    // The signal of the call being served: it fires when the caller cancels
+    // (a Cancel frame), its deadline passes, its connection closes, or the
+    // server's grace period ends. Its reason is a HeartlineError.
+    const { signal } = currentCall()!;
+    const work = countSteps(n, signal);
+    this.last = work;
+    const report = await work;
+    if (report.stoppedBy !== 'done') throw signal.reason; // nobody waits: this answer is not sent
+    return report.counted;
+  }
+
+  lastCount(): Promise<CountReport> {
+    return this.last; // waits until the last countTo has stopped
+  }
+}
+
+/** `n` steps of 20 ms of "work"; stops at the next step once `signal` fires. */
+async function countSteps(n: number, signal: AbortSignal): Promise<CountReport> {
+  let counted = 0;
+  try {
+    for (; counted < n; counted++) await delay(20, undefined, { signal }); // rejects at once when the signal fires
+    return { counted, stoppedBy: 'done' };
+  } catch {
+    return { counted, stoppedBy: (signal.reason as { code?: string } | undefined)?.code ?? String(signal.reason) };
   }
 }
 

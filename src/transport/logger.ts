@@ -7,10 +7,19 @@
 export interface Logger {
   warn(message: string, meta?: Record<string, unknown>): void;
   error(message: string, meta?: Record<string, unknown>): void;
+  /**
+   * Optional: routine events, for example a successful call logged by the
+   * `callLogger` interceptor. Heartline itself never requires it; where it
+   * is missing, those events go to `warn`.
+   */
+  info?(message: string, meta?: Record<string, unknown>): void;
 }
 
-/** The default logger: one line per event on stderr. */
+/** The default logger: one line per event, on stderr (`info` on stdout). */
 export const consoleLogger: Logger = {
+  info(message, meta) {
+    console.info(`[heartline] ${message}`, meta ?? '');
+  },
   warn(message, meta) {
     console.warn(`[heartline] ${message}`, meta ?? '');
   },
@@ -21,6 +30,7 @@ export const consoleLogger: Logger = {
 
 /** A logger that drops everything, for tests and benchmarks. */
 export const silentLogger: Logger = {
+  info() {},
   warn() {},
   error() {},
 };

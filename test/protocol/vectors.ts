@@ -17,6 +17,12 @@ export interface Vector {
   empty?: true;
   /** False for a valid but non-canonical body: receivers accept it, encoders never write it. */
   canonical?: false;
+  /**
+   * True for a Call request body (protocol.md 4.1): its budget is a uint 32 in
+   * the canonical encoding, so it is re-encoded with the request encoder
+   * (requestTuple, writeBudget, asVersion1Request) rather than the generic one.
+   */
+  request?: true;
   hex: string;
 }
 
