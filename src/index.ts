@@ -24,3 +24,4 @@ export { ERROR_CODES, STATUS_OK, type ErrorCode } from './errors/codes.js';
 export { ConnectionState, type DisconnectReason } from './exchange/connection-state.js';
 export type { Attachments } from './protocol/messages.js';
 export { consoleLogger, silentLogger, type Logger } from './transport/logger.js';
+export type { ClientTlsOptions, PeerTls, ServerTlsOptions } from './transport/secure-socket.js';

@@ -15,6 +15,7 @@ import { answer, readHello } from '../exchange/handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
+import type { PeerTls } from '../transport/secure-socket.js';
 import { CallbackProxies } from './callback-proxies.js';
 import { dispatch, type DispatchFailure, type Execution } from './dispatcher.js';
 import type { ServiceRegistry } from './service-registry.js';
@@ -102,6 +103,11 @@ export class ServerConnection implements TransportHandler, HeartbeatLink {
 
   get peer(): string {
     return this.transport.peer;
+  }
+
+  /** Over TLS, what the TLS handshake said of the consumer (its certificate under mutual TLS); undefined over plain TCP. */
+  get tls(): PeerTls | undefined {
+    return this.transport.tls;
   }
 
   /** Calls being executed for this connection. */

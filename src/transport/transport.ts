@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { HeartlineError } from '../errors/heartline-error.js';
 import type { FrameType } from '../protocol/constants.js';
 import type { FrameHeader } from '../protocol/frame.js';
@@ -6,6 +7,7 @@ import { FrameDecoder, type FrameSink } from '../protocol/frame-decoder.js';
 import { now } from './clock.js';
 import { FrameWriter } from './frame-writer.js';
 import type { Logger } from './logger.js';
+import { describeTlsError, isTlsError, looksLikeTls, peerTls, type PeerTls } from './secure-socket.js';
 
 /** What a transport tells the layer above it. */
 export interface TransportHandler {
@@ -31,17 +33,33 @@ export interface TransportOptions {
  * writes through a `FrameWriter`, sets TCP_NODELAY and SO_KEEPALIVE, and
  * reports its end exactly once. A protocol error closes only this socket and is
  * logged with the peer address. Nothing here throws out of a socket handler.
+ *
+ * The socket may be a `TLSSocket` (TLS is a layer below the frame, see
+ * `secure-socket.ts`): frames, backpressure and ref/unref work the same. A
+ * TLS failure before the first frame arrived (the TLS handshake, or the
+ * provider refusing our certificate just after it) ends the socket with
+ * CONNECT_FAILED, whose message names Node's code and whose `cause` is Node's
+ * error. A plain socket whose peer starts with a TLS record is a protocol error
+ * that says so.
  */
 export class Transport implements FrameSink {
   readonly socket: Socket;
   readonly decoder: FrameDecoder;
   readonly writer: FrameWriter;
-  /** `host:port` of the peer, kept after the socket closes. */
-  readonly peer: string;
+  /** `host:port` of the peer (known once connected), kept after the socket closes. */
+  private peerValue: string;
+  /** What TLS says of the peer (its certificate's subject, `authorized`), once the TLS handshake is done; undefined on a plain socket. */
+  tls: PeerTls | undefined;
   private readonly handler: TransportHandler;
   private readonly logger: Logger;
   private closeReason: HeartlineError | undefined;
   private closed = false;
+  /** A consumer's TLS socket whose TLS handshake has not completed yet. */
+  private tlsPending: boolean;
+  /** The TCP connection is up (a provider's sockets always are). */
+  private connected: boolean;
+  /** A frame has arrived: from then on a failure may come after calls were written. */
+  private heardFrame = false;
   /** Whether the socket keeps the process alive (Node's default for a new socket). */
   private refd = true;
   /** When bytes last arrived (clock ms). */
@@ -51,24 +69,44 @@ export class Transport implements FrameSink {
     this.socket = socket;
     this.handler = handler;
     this.logger = options.logger;
-    this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.peerValue = peerName(socket);
+    this.connected = !socket.connecting;
+    const isTls = socket instanceof TLSSocket;
+    // A consumer's TLS socket is handed over while it connects; a provider's once its TLS handshake is done.
+    this.tlsPending = isTls && socket.connecting;
+    this.tls = isTls && !this.tlsPending ? peerTls(socket) : undefined;
     this.decoder = new FrameDecoder(options.maxFrameSize, this);
     this.writer = new FrameWriter(socket, options.maxQueuedBytes);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, options.keepAliveDelay);
+    // A plain end meeting a TLS peer: say so, rather than "bad magic" (or waiting for a frame that never comes).
+    if (!isTls) socket.prependOnceListener('data', (chunk: Buffer) => this.sniff(chunk));
     socket.on('data', (chunk: Buffer) => {
       this.lastReadAt = now();
       this.decoder.push(chunk);
     });
     socket.on('error', (err: Error) => {
-      this.closeReason ??= new HeartlineError('CONNECTION_LOST_WRITTEN', `socket error: ${err.message}`, { cause: err });
+      this.closeReason ??= this.failure(err);
     });
     socket.on('close', () => this.finish());
     // Node replaces the handle while it tries a host's addresses one by one (autoSelectFamily),
     // and a new handle is ref'd: apply the state asked for to the one that connected.
     socket.once('connect', () => {
+      this.connected = true;
+      this.peerValue = peerName(socket);
       if (!this.refd) socket.unref();
     });
+    if (this.tlsPending) {
+      socket.once('secureConnect', () => {
+        this.tlsPending = false;
+        this.tls = peerTls(socket as TLSSocket);
+      });
+    }
+  }
+
+  /** `host:port` of the peer, kept after the socket closes (`?:?` until a consumer's socket connects). */
+  get peer(): string {
+    return this.peerValue;
   }
 
   get isClosed(): boolean {
@@ -126,6 +164,7 @@ export class Transport implements FrameSink {
 
   // FrameSink: the decoder calls these synchronously from socket 'data'.
   onFrame(header: FrameHeader, body: Buffer): void {
+    this.heardFrame = true;
     if (!this.closed) this.handler.onFrame(header, body);
   }
 
@@ -136,6 +175,25 @@ export class Transport implements FrameSink {
   onProtocolError(err: HeartlineError): void {
     this.logger.warn(`protocol error from ${this.peer}: ${err.message}; closing this connection`, { peer: this.peer, code: err.code });
     this.destroy(err);
+  }
+
+  /** The close reason for a socket error: a TLS failure, or a lost TCP connection. */
+  private failure(err: NodeJS.ErrnoException): HeartlineError {
+    const tls = isTlsError(err);
+    if (!tls && !(this.tlsPending && this.connected)) {
+      return new HeartlineError('CONNECTION_LOST_WRITTEN', `socket error: ${err.message}`, { cause: err });
+    }
+    const what = tls
+      ? `TLS with ${this.peer} failed: ${describeTlsError(err)}`
+      : `${this.peer} closed the connection before TLS was established (${err.code ?? 'no code'}: ${err.message}): does it serve TLS?`;
+    // Before the first frame only the handshake was written: the connection never opened, and a retry is safe.
+    return new HeartlineError(this.heardFrame ? 'CONNECTION_LOST_WRITTEN' : 'CONNECT_FAILED', what, { cause: err });
+  }
+
+  /** The first bytes from the peer of a plain socket: a TLS record means the two ends disagree about TLS. */
+  private sniff(chunk: Buffer): void {
+    if (this.closed || !looksLikeTls(chunk)) return;
+    this.onProtocolError(new HeartlineError('PROTOCOL_ERROR', 'the peer speaks TLS and this end does not: give both ends the tls option (or neither)'));
   }
 
   private finish(): void {
@@ -149,4 +207,8 @@ export class Transport implements FrameSink {
     }
     this.handler.onClose(reason);
   }
+}
+
+function peerName(socket: Socket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 }
