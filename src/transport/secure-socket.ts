@@ -118,19 +118,15 @@ export interface ListenerOptions {
 
 /**
  * The listening server: `node:net`'s, or with `tls` a TLS server that hands
- * `onSocket` only connections whose TLS handshake succeeded. A failed TLS
- * handshake (a plain consumer, a wrong or missing client certificate, a
- * consumer that rejected our certificate, a timeout) is logged as a warning
- * with the peer and Node's code, and makes no connection.
+ * `onSocket` only connections whose TLS handshake succeeded (and, under
+ * mutual TLS with `rejectUnauthorized`, whose certificate verified). A failed
+ * TLS handshake (a plain consumer, a consumer that refused our certificate, a
+ * timeout) or a refused certificate is logged as a warning naming the peer and
+ * Node's code, and makes no connection.
  */
 export function createListener(tls: ServerTlsOptions | undefined, options: ListenerOptions, onSocket: (socket: Socket) => void): NetServer {
   if (tls === undefined) return netCreateServer(onSocket);
-  const server = new HeartlineTlsServer({ ...tls, handshakeTimeout: options.handshakeTimeout, noDelay: true }, onSocket);
-  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-    const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    options.logger.warn(`TLS handshake with ${peer} failed: ${describeTlsError(err)}`, { peer, code: err.code });
-  });
-  return server;
+  return new HeartlineTlsServer(tls, options, onSocket);
 }
 
 /**
@@ -153,26 +149,49 @@ export function replaceSecureContext(listener: NetServer, current: ServerTlsOpti
 }
 
 /**
- * A tls.Server whose `close()` also ends the TLS handshakes under way: they
- * are not connections yet (no owner can close them), and would hold `close()`
- * until `handshakeTimeout`. Raw sockets are known by their remote address,
- * the one thing the raw socket and its TLS socket both show.
+ * A tls.Server that:
+ * - checks consumers' certificates itself under mutual TLS. Node, asked to
+ *   reject an unverified certificate, closes the socket without a word on
+ *   either side; here the refusal is logged with its reason, and the consumer
+ *   sees its connection closed just after the TLS handshake;
+ * - ends the TLS handshakes under way on `close()`: they are not connections
+ *   yet (no owner can close them), and would hold `close()` until
+ *   `handshakeTimeout`. Raw sockets are known by their remote address, the one
+ *   thing a raw socket and its TLS socket both show.
  */
 class HeartlineTlsServer extends TlsServer {
   private readonly handshaking = new Map<string, Socket>();
 
-  constructor(options: ConstructorParameters<typeof TlsServer>[0], onSocket: (socket: Socket) => void) {
-    super(options, onSocket);
+  constructor(tls: ServerTlsOptions, options: ListenerOptions, onSocket: (socket: Socket) => void) {
+    // rejectUnauthorized: false for Node, which then accepts every handshake; the check is ours (above).
+    super({ ...tls, rejectUnauthorized: false, handshakeTimeout: options.handshakeTimeout });
+    const mustVerify = tls.requestCert === true && tls.rejectUnauthorized !== false;
+    const logger = options.logger;
     this.on('connection', (raw: Socket) => {
       const key = remoteKey(raw);
       if (key === undefined) return;
       this.handshaking.set(key, raw);
       raw.once('close', () => this.handshaking.delete(key));
     });
-    // Once secure, the connection belongs to whoever `onSocket` gave it to.
-    this.prependListener('secureConnection', (socket: TLSSocket) => {
+    this.on('secureConnection', (socket: TLSSocket) => {
       const key = remoteKey(socket);
       if (key !== undefined) this.handshaking.delete(key);
+      if (mustVerify && !socket.authorized) {
+        const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+        const info = peerTls(socket);
+        const why = info.subject === undefined ? 'it sent no certificate' : `its certificate (subject ${describeSubject(info.subject)}) did not verify: ${info.authorizationError ?? 'unknown reason'}`;
+        logger.warn(`TLS: refused consumer ${peer}: ${why}`, { peer, code: info.authorizationError });
+        socket.destroy();
+        return;
+      }
+      onSocket(socket);
+    });
+    this.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+      const peer = socket.remoteAddress === undefined ? 'a consumer' : `${socket.remoteAddress}:${socket.remotePort ?? '?'}`;
+      const hint = err.code === 'ECONNRESET' ? ' (the consumer closed the connection during the TLS handshake: does it trust this server\'s certificate?)' : '';
+      logger.warn(`TLS handshake with ${peer} failed: ${describeTlsError(err)}${hint}`, { peer, code: err.code });
+      // With a 'tlsClientError' listener, Node leaves the socket to it (a handshake timeout would keep it open).
+      socket.destroy();
     });
   }
 
@@ -186,6 +205,10 @@ class HeartlineTlsServer extends TlsServer {
 
 function remoteKey(socket: Socket): string | undefined {
   return socket.remoteAddress === undefined ? undefined : `${socket.remoteAddress}|${socket.remotePort}`;
+}
+
+function describeSubject(subject: Readonly<Certificate>): string {
+  return Object.entries(subject).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`).join(', ');
 }
 
 /**
@@ -240,12 +263,28 @@ function checkKeyPair(path: string, o: SecureContextOptions, required: boolean):
 
 /** Node's own check of the PEM texts, the key against its certificate, the versions and ciphers. */
 function secureContextOf(path: string, o: SecureContextOptions): SecureContext {
+  checkCa(path, o.ca);
   try {
     return createSecureContext(o);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new HeartlineError('INVALID_CONFIG', `${path} is not a usable TLS configuration: ${e.code === undefined ? '' : `${e.code}: `}${e.message}`, { cause: err });
   }
+}
+
+/**
+ * `ca` holds PEM certificates. Node skips text without a PEM block in silence,
+ * so a file path given instead of the file's contents would trust nothing and
+ * fail only at the first connection.
+ */
+function checkCa(path: string, ca: SecureContextOptions['ca']): void {
+  if (ca === undefined) return;
+  const entries = Array.isArray(ca) ? ca : [ca];
+  entries.forEach((entry, i) => {
+    const at = Array.isArray(ca) ? `${path}.ca[${i}]` : `${path}.ca`;
+    if (typeof entry !== 'string' && !Buffer.isBuffer(entry)) throw invalidConfig(at, 'PEM text (a string or a Buffer)', entry);
+    if (!entry.toString('latin1').includes('-----BEGIN')) throw invalidConfig(at, 'PEM certificates (the contents of the file, not its path)', typeof entry === 'string' ? entry : 'a Buffer');
+  });
 }
 
 /** Node's TLS failures that a wrong set-up causes, with what each means. */
@@ -258,7 +297,7 @@ const HINTS: Record<string, string> = {
   CERT_HAS_EXPIRED: 'the certificate has expired',
   CERT_NOT_YET_VALID: 'the certificate is not valid yet (check the clocks)',
   ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate does not name this host (check servername, or the certificate\'s subjectAltName)',
-  ERR_SSL_WRONG_VERSION_NUMBER: 'the peer does not speak TLS (a plain Heartline peer?)',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'the peer does not speak TLS: a consumer without the tls option?',
   ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'the provider requires a client certificate (set tls.key and tls.cert)',
   ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE: 'the consumer sent no certificate, and this server requires one',
   ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'the peer does not trust the CA of our certificate',
@@ -270,7 +309,9 @@ const HINTS: Record<string, string> = {
 /** Node's code and message of a TLS failure, and what it means when we know: `CERT_HAS_EXPIRED: certificate has expired (the certificate has expired)`. */
 export function describeTlsError(err: NodeJS.ErrnoException): string {
   const hint = err.code === undefined ? undefined : HINTS[err.code];
-  const message = String(err.message).split('\n')[0]!.trim();
+  // OpenSSL's own messages are long (`80...:error:0A00010B:SSL routines:...`); its `reason` is the readable part.
+  const { reason, library } = err as { reason?: unknown; library?: unknown };
+  const message = typeof library === 'string' && typeof reason === 'string' && reason !== '' ? reason : String(err.message).split('\n')[0]!.trim();
   return `${err.code ?? 'no code'}: ${message}${hint === undefined ? '' : ` (${hint})`}`;
 }
 

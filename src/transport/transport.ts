@@ -54,12 +54,16 @@ export class Transport implements FrameSink {
   private readonly logger: Logger;
   private closeReason: HeartlineError | undefined;
   private closed = false;
+  /** We opened this socket (a consumer's): it was still connecting when handed over. */
+  private readonly dialled: boolean;
   /** A consumer's TLS socket whose TLS handshake has not completed yet. */
   private tlsPending: boolean;
   /** The TCP connection is up (a provider's sockets always are). */
   private connected: boolean;
   /** A frame has arrived: from then on a failure may come after calls were written. */
   private heardFrame = false;
+  /** `destroy()` or `end()` was called: a close without a reason is ours, not the peer's. */
+  private endedHere = false;
   /** Whether the socket keeps the process alive (Node's default for a new socket). */
   private refd = true;
   /** When bytes last arrived (clock ms). */
@@ -70,10 +74,11 @@ export class Transport implements FrameSink {
     this.handler = handler;
     this.logger = options.logger;
     this.peerValue = peerName(socket);
+    this.dialled = socket.connecting;
     this.connected = !socket.connecting;
     const isTls = socket instanceof TLSSocket;
     // A consumer's TLS socket is handed over while it connects; a provider's once its TLS handshake is done.
-    this.tlsPending = isTls && socket.connecting;
+    this.tlsPending = isTls && this.dialled;
     this.tls = isTls && !this.tlsPending ? peerTls(socket) : undefined;
     this.decoder = new FrameDecoder(options.maxFrameSize, this);
     this.writer = new FrameWriter(socket, options.maxQueuedBytes);
@@ -147,6 +152,7 @@ export class Transport implements FrameSink {
   /** Tears the socket down now; `reason` is reported to the handler. */
   destroy(reason?: HeartlineError): void {
     if (this.closed) return;
+    this.endedHere = true;
     this.closeReason ??= reason;
     // Frames still in the chunk being decoded are not delivered (a flood ends here).
     this.decoder.stop();
@@ -157,6 +163,7 @@ export class Transport implements FrameSink {
   /** Flushes what is queued, then half-closes; the socket closes when the peer does (or on `destroy`). */
   end(): void {
     if (this.closed) return;
+    this.endedHere = true;
     this.writer.flush();
     this.writer.close();
     this.socket.end();
@@ -177,17 +184,32 @@ export class Transport implements FrameSink {
     this.destroy(err);
   }
 
-  /** The close reason for a socket error: a TLS failure, or a lost TCP connection. */
+  /**
+   * The close reason for a socket error. A TLS failure, or any failure of a
+   * socket we dialled before a single frame came back, means the connection
+   * never opened: CONNECT_FAILED, whose message says what went wrong and
+   * whose `cause` is Node's error. Otherwise the TCP connection was lost.
+   */
   private failure(err: NodeJS.ErrnoException): HeartlineError {
-    const tls = isTlsError(err);
-    if (!tls && !(this.tlsPending && this.connected)) {
-      return new HeartlineError('CONNECTION_LOST_WRITTEN', `socket error: ${err.message}`, { cause: err });
+    if (isTlsError(err)) return this.setupFailure(`TLS with ${this.peer} failed: ${describeTlsError(err)}`, err);
+    if (this.dialled && this.connected && !this.heardFrame && this.socket instanceof TLSSocket) {
+      return this.setupFailure(`${this.unanswered()} (${err.code ?? 'no code'}: ${err.message})`, err);
     }
-    const what = tls
-      ? `TLS with ${this.peer} failed: ${describeTlsError(err)}`
-      : `${this.peer} closed the connection before TLS was established (${err.code ?? 'no code'}: ${err.message}): does it serve TLS?`;
-    // Before the first frame only the handshake was written: the connection never opened, and a retry is safe.
-    return new HeartlineError(this.heardFrame ? 'CONNECTION_LOST_WRITTEN' : 'CONNECT_FAILED', what, { cause: err });
+    return new HeartlineError('CONNECTION_LOST_WRITTEN', `socket error: ${err.message}`, { cause: err });
+  }
+
+  /** Before the first frame only the handshake was written: the connection never opened, and a retry is safe. */
+  private setupFailure(message: string, cause: Error): HeartlineError {
+    return new HeartlineError(this.heardFrame ? 'CONNECTION_LOST_WRITTEN' : 'CONNECT_FAILED', message, { cause });
+  }
+
+  /** Why a peer we dialled may have closed without sending a frame, as far as TLS can tell. */
+  private unanswered(): string {
+    if (!(this.socket instanceof TLSSocket)) {
+      return `${this.peer} closed the connection without answering the handshake (a provider that serves TLS does so to a client without the tls option)`;
+    }
+    if (this.tlsPending) return `${this.peer} closed the connection before TLS was established: does it serve TLS?`;
+    return `${this.peer} closed the connection just after the TLS handshake, without answering: under mutual TLS, it refused this client's certificate (or got none)`;
   }
 
   /** The first bytes from the peer of a plain socket: a TLS record means the two ends disagree about TLS. */
@@ -204,6 +226,8 @@ export class Transport implements FrameSink {
     if (reason === undefined && this.decoder.midFrame) {
       reason = new HeartlineError('PROTOCOL_ERROR', 'connection closed in the middle of a frame');
       this.logger.warn(`truncated frame from ${this.peer}`, { peer: this.peer });
+    } else if (reason === undefined && this.dialled && this.connected && !this.heardFrame && !this.endedHere) {
+      reason = new HeartlineError('CONNECT_FAILED', this.unanswered());
     }
     this.handler.onClose(reason);
   }
