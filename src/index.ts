@@ -24,4 +24,5 @@ export { ERROR_CODES, STATUS_OK, type ErrorCode } from './errors/codes.js';
 export { ConnectionState, type DisconnectReason } from './exchange/connection-state.js';
 export type { Attachments } from './protocol/messages.js';
 export { consoleLogger, silentLogger, type Logger } from './transport/logger.js';
-export type { ClientTlsOptions, PeerTls, ServerTlsOptions } from './transport/secure-socket.js';
+export type { PeerTls } from './transport/secure-socket.js';
+export type { ClientTlsOptions, ServerTlsOptions } from './transport/tls-options.js';

@@ -3,7 +3,7 @@ import { HeartlineError } from '../errors/heartline-error.js';
 import { checkBoolean, checkLogger, checkNumber, checkObject, invalidConfig, type NumberRule } from '../errors/invalid-config.js';
 import { DEFAULT_MAX_FRAME_SIZE, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
-import { resolveClientTls, type ClientTlsOptions, type ResolvedClientTls } from '../transport/secure-socket.js';
+import { resolveClientTls, type ClientTlsOptions, type ResolvedClientTls } from '../transport/tls-options.js';
 import { parseAddress } from './address.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { isDirectory, type ProviderEntry } from './directory.js';

@@ -1,7 +1,7 @@
 import { checkLogger, checkNumber, invalidConfig, type NumberRule } from '../errors/invalid-config.js';
 import { DEFAULT_MAX_FRAME_SIZE, HEARTBEAT_FLOOR, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
-import { resolveServerTls, type ServerTlsOptions } from '../transport/secure-socket.js';
+import { resolveServerTls, type ServerTlsOptions } from '../transport/tls-options.js';
 import { splitHostPort } from './advertise.js';
 import { isProviderRegistry, type ProviderRegistry } from './publisher.js';
 

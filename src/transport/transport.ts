@@ -7,7 +7,8 @@ import { FrameDecoder, type FrameSink } from '../protocol/frame-decoder.js';
 import { now } from './clock.js';
 import { FrameWriter } from './frame-writer.js';
 import type { Logger } from './logger.js';
-import { describeTlsError, isTlsError, looksLikeTls, peerTls, type PeerTls } from './secure-socket.js';
+import { peerTls, type PeerTls } from './secure-socket.js';
+import { describeTlsError, isTlsError, looksLikeTls } from './tls-failure.js';
 
 /** What a transport tells the layer above it. */
 export interface TransportHandler {
