@@ -3,8 +3,10 @@
 // On a shared, noisy VM, calls/s moves by 20% between identical runs; the CPU a call costs
 // moves much less. Use it to compare two builds: run each several times, alternating, and
 // compare medians. ROOT=<checkout> measures another checkout's src/ (for example a base commit).
+// BENCH_TLS=1 runs the connection over TLS 1.3 (certificates from test/helpers/certs.ts).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeCerts } from '../test/helpers/certs.js';
 
 const root = process.env.ROOT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const inflight = Number(process.argv[2] ?? 32);
@@ -24,10 +26,11 @@ class EchoImpl {
   }
 }
 
-const server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger });
+const certs = process.env.BENCH_TLS === '1' ? makeCerts() : undefined;
+const server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, tls: certs && { key: certs.server.key, cert: certs.server.cert } });
 server.register(new EchoImpl());
 const { port } = await server.listen();
-const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger });
+const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger, tls: certs && { ca: certs.ca } });
 const echo = client.refer(Echo);
 const payload = { id: 7, name: 'bench', tags: ['a', 'bb', 'ccc'], data: Buffer.alloc(size, 7) };
 
@@ -46,6 +49,6 @@ const t0 = performance.now();
 await run(calls);
 const cpu = process.cpuUsage(cpu0);
 const ms = performance.now() - t0;
-console.log(JSON.stringify({ root, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
+console.log(JSON.stringify({ root, tls: certs !== undefined, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
 await client.close();
 await server.close();
