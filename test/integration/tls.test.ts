@@ -3,7 +3,7 @@
 // fast on the consumer with CONNECT_FAILED naming the problem (Node's error at
 // the end of the cause chain) and is logged on the provider; none waits for
 // connectTimeout.
-import { connect as netConnect, type Socket } from 'node:net';
+import { createServer, connect as netConnect, type Server as NetServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { HeartlineError, type ClientOptions, type DisconnectReason, type Logger, type ServerOptions } from '../../src/index.js';
 import { testCerts } from '../helpers/certs.js';
@@ -41,6 +41,21 @@ function rootCause(err: unknown): Error & { code?: string } {
   let e = err as Error & { cause?: unknown };
   while (e.cause instanceof Error) e = e.cause as Error & { cause?: unknown };
   return e;
+}
+
+/** A bare TCP server on 127.0.0.1 (closed after the test, its sockets destroyed); returns its address. */
+async function rawServer(onSocket: (socket: Socket) => void): Promise<string> {
+  const sockets = new Set<Socket>();
+  const srv: NetServer = createServer((socket) => {
+    sockets.add(socket);
+    onSocket(socket);
+  });
+  defer(srv, (x) => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((resolve) => x.close(resolve));
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  return `127.0.0.1:${(srv.address() as { port: number }).port}`;
 }
 
 /** One call that must fail with CONNECT_FAILED well before connectTimeout; returns the error. */
@@ -175,6 +190,21 @@ describe('TLS mismatches fail clearly on both sides, and fast', () => {
     expect(failures.length).toBeLessThanOrEqual(7);
     expect(new Set(failures)).toEqual(new Set(['connect-failed']));
     await expectCode(c.refer(Echo).echo('y'), 'UNAVAILABLE'); // while reconnecting, calls fail fast
+  });
+
+  it('a plain consumer that gets a TLS record back says so (a TLS endpoint that answers with an alert)', async () => {
+    const alert = Buffer.from('15030300020246', 'hex'); // TLS 1.2 record: fatal alert, protocol_version
+    const tlsLike = await rawServer((socket) => socket.once('data', () => socket.end(alert)));
+    const err = await failsFast(tlsLike, {});
+    expect(err.message).toMatch(/the peer speaks TLS and this end does not/);
+  });
+
+  it('connectTimeout covers the TLS handshake', async () => {
+    const mute = await rawServer(() => {}); // accepts TCP, never answers the ClientHello
+    const started = performance.now();
+    const err = await expectCode(client(mute, { tls: { ca: certs.ca }, connectTimeout: 300 }).refer(Echo).echo('x'), 'CONNECT_FAILED');
+    expect(err.message).toMatch(/timed out after 300 ms/);
+    expect(performance.now() - started).toBeLessThan(FAST_MS);
   });
 
   it('a TLS handshake that never starts is closed after handshakeTimeout, and does not hold close()', async () => {
