@@ -5,8 +5,10 @@
 // compare medians. ROOT=<checkout> measures another checkout's src/ (for example a base commit).
 // INTERCEPTORS=<n> adds n no-op client interceptors (`client.use((call, next) => next())`).
 // SERVER_INTERCEPTOR=1 adds one no-op server interceptor.
+// BENCH_TLS=1 runs the connection over TLS 1.3 (certificates from test/helpers/certs.ts).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeCerts } from '../test/helpers/certs.js';
 
 const root = process.env.ROOT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const inflight = Number(process.argv[2] ?? 32);
@@ -26,12 +28,13 @@ class EchoImpl {
   }
 }
 
-const server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger });
+const certs = process.env.BENCH_TLS === '1' ? makeCerts() : undefined;
+const server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, tls: certs && { key: certs.server.key, cert: certs.server.cert } });
 server.register(new EchoImpl());
 // SERVER_INTERCEPTOR=1: one no-op server-wide interceptor (needs a checkout with server.use).
 if (process.env.SERVER_INTERCEPTOR === '1') server.use((_call: unknown, next: () => Promise<unknown>) => next());
 const { port } = await server.listen();
-const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger });
+const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger, tls: certs && { ca: certs.ca } });
 const interceptors = Number(process.env.INTERCEPTORS ?? 0);
 for (let i = 0; i < interceptors; i++) client.use((_call: unknown, next: () => Promise<unknown>) => next());
 const echo = client.refer(Echo);
@@ -52,6 +55,6 @@ const t0 = performance.now();
 await run(calls);
 const cpu = process.cpuUsage(cpu0);
 const ms = performance.now() - t0;
-console.log(JSON.stringify({ root, interceptors, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
+console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
 await client.close();
 await server.close();

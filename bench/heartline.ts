@@ -1,5 +1,9 @@
 // Heartline itself: the framework under src/, on the same echo workload.
-import { Client, Provider, Server, Service } from '../src/index.js';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client, Provider, Server, Service, type ClientTlsOptions, type ServerTlsOptions } from '../src/index.js';
+import { makeCerts } from '../test/helpers/certs.js';
 import type { EchoClient, EchoServer, EchoSystem } from './system.js';
 import type { Payload } from './workload.js';
 
@@ -15,15 +19,15 @@ class EchoImpl implements Echo {
   }
 }
 
-async function serve(): Promise<EchoServer> {
-  const server = new Server({ host: '127.0.0.1', port: 0 });
+async function serve(tls?: ServerTlsOptions): Promise<EchoServer> {
+  const server = new Server({ host: '127.0.0.1', port: 0, tls });
   server.register(new EchoImpl());
   const { port } = await server.listen();
   return { port, close: () => server.close() };
 }
 
-async function connect(ports: number[]): Promise<EchoClient> {
-  const client = new Client({ providers: ports.map((port) => `127.0.0.1:${port}`) });
+async function connect(ports: number[], tls?: ClientTlsOptions): Promise<EchoClient> {
+  const client = new Client({ providers: ports.map((port) => `127.0.0.1:${port}`), tls });
   const echo = client.refer(Echo);
   return {
     echo: (payload) => echo.echo(payload),
@@ -35,3 +39,26 @@ export const system: EchoSystem = { serve, connect };
 
 /** Three providers (three server processes) behind one reference, default load balancing. */
 export const threeProviders: EchoSystem = { serve, connect };
+
+/**
+ * Over TLS (issue #10): TLS 1.3 with Node's defaults, P-256 certificates made
+ * by test/helpers/certs.ts, the provider's verified by the consumer against
+ * the test CA. The server child makes them in a directory named after the
+ * orchestrator's pid, where the client child (started after it) reads the CA.
+ */
+const certDir = path.join(tmpdir(), `heartline-bench-tls-${process.ppid}`);
+
+export const overTls: EchoSystem = {
+  async serve() {
+    const certs = makeCerts(certDir);
+    const server = await serve({ key: certs.server.key, cert: certs.server.cert });
+    return {
+      port: server.port,
+      close: async () => {
+        await server.close();
+        rmSync(certDir, { recursive: true, force: true });
+      },
+    };
+  },
+  connect: (ports) => connect(ports, { ca: readFileSync(path.join(certDir, 'ca.pem'), 'utf8') }),
+};

@@ -3,7 +3,7 @@
 // For each system it forks its server child(ren) and a client child (never the same
 // process), runs every (size, in-flight) case over one connection, and prints
 // markdown tables. Environment knobs:
-//   BENCH_SYSTEMS=floor,grpc,heartline,heartline3   BENCH_SIZES=64B,16KiB
+//   BENCH_SYSTEMS=floor,grpc,heartline,heartline3,heartline-tls   BENCH_SIZES=64B,16KiB
 //   BENCH_INFLIGHT=1,32,512              BENCH_SECONDS=3 (measured window)
 //   BENCH_WARMUP=1 (seconds)             BENCH_JSON=path/to/results.json
 //   BENCH_PIN=1    pin server and client to different CPUs with taskset
@@ -204,6 +204,8 @@ async function main(): Promise<void> {
   console.log(`## heartline / floor\n\n${ratios ?? '(needs both floor and heartline results)'}\n`);
   const three = ratioTable(results, 'heartline3', 'heartline');
   if (three) console.log(`## heartline3 (3 providers behind one reference) / heartline (one provider)\n\n${three}\n`);
+  const tls = ratioTable(results, 'heartline-tls', 'heartline');
+  if (tls) console.log(`## heartline-tls (TLS 1.3) / heartline (plain TCP)\n\n${tls}\n`);
   const errored = results.filter((r) => r.errors > 0);
   for (const r of errored) problems.push(`${r.system} ${r.size} x${r.inflight}: ${r.errors} errors, first: ${r.firstError}`);
   if (problems.length) console.log(`## Problems\n\n${problems.map((p) => `- ${p}`).join('\n')}\n`);

@@ -64,3 +64,4 @@ function ratios(system: string, base: string): void {
 ratios('heartline', 'floor');
 ratios('heartline', 'grpc');
 ratios('heartline3', 'heartline');
+ratios('heartline-tls', 'heartline');

@@ -18,7 +18,7 @@ export interface EchoSystem {
   connect(ports: number[]): Promise<EchoClient>;
 }
 
-export const SYSTEM_NAMES = ['floor', 'grpc', 'heartline', 'heartline3'] as const;
+export const SYSTEM_NAMES = ['floor', 'grpc', 'heartline', 'heartline3', 'heartline-tls'] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
 
 /** Server processes per system; 1 unless listed. */
@@ -39,5 +39,7 @@ export async function loadSystem(name: SystemName): Promise<EchoSystem> {
       return (await import('./heartline.js')).system;
     case 'heartline3':
       return (await import('./heartline.js')).threeProviders;
+    case 'heartline-tls':
+      return (await import('./heartline.js')).overTls;
   }
 }

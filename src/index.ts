@@ -31,3 +31,5 @@ export { consoleLogger, silentLogger, type Logger } from './transport/logger.js'
 export { callLogger, type CallLoggerOptions, type CallObserver, type LoggedCall } from './interceptors/call-logger.js';
 export { traceContext, TRACEPARENT, TRACESTATE, type EitherSideInterceptor, type TraceContextOptions } from './interceptors/trace-context.js';
 export { parseTraceparent, type TraceParent } from './interceptors/traceparent.js';
+export type { PeerTls } from './transport/secure-socket.js';
+export type { ClientTlsOptions, ServerTlsOptions } from './transport/tls-options.js';

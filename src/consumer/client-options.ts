@@ -3,6 +3,7 @@ import { HeartlineError } from '../errors/heartline-error.js';
 import { checkBoolean, checkLogger, checkNumber, checkObject, invalidConfig, type NumberRule } from '../errors/invalid-config.js';
 import { DEFAULT_MAX_FRAME_SIZE, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
+import { resolveClientTls, type ClientTlsOptions, type ResolvedClientTls } from '../transport/tls-options.js';
 import { parseAddress } from './address.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { isDirectory, type ProviderEntry } from './directory.js';
@@ -76,6 +77,17 @@ export interface ClientOptions {
   random?: () => number;
   /** Where protocol errors and failsafe failures are reported: `{ warn, error }`. Default: stderr. */
   logger?: Logger;
+  /**
+   * Connect to every provider over TLS. Node's secure-context options (`ca`,
+   * and `key` + `cert` for mutual TLS; any other field of
+   * `tls.SecureContextOptions`), plus `servername` (default: the provider's
+   * host when it is a name), `rejectUnauthorized` (default true) and
+   * `checkServerIdentity` (default Node's). `{}` trusts Node's bundled CAs.
+   * Client-wide: every connection of this client uses it (connections are
+   * shared by every reference to the same address); use another Client for
+   * providers that need other settings. Default none: plain TCP.
+   */
+  tls?: ClientTlsOptions;
 }
 
 /** Client options after validation, every default filled in. */
@@ -102,6 +114,8 @@ export interface ResolvedClientOptions {
   readonly keepProcessAlive: boolean;
   readonly random: () => number;
   readonly logger: Logger;
+  /** The `tls` option with its secure context made once; undefined for plain TCP. */
+  readonly tls: ResolvedClientTls | undefined;
 }
 
 export const CLUSTER_MODES: readonly ClusterMode[] = ['failover', 'failfast', 'failsafe'];
@@ -146,6 +160,7 @@ export function resolveClientOptions(options: ClientOptions | undefined): Resolv
     keepProcessAlive: checkBoolean('keepProcessAlive', o.keepProcessAlive) ?? false,
     random: fn('random', o.random) ?? Math.random,
     logger: checkLogger<Logger>('logger', o.logger) ?? consoleLogger,
+    tls: resolveClientTls('tls', o.tls),
   });
 }
 

@@ -74,6 +74,7 @@ export class Client extends EventEmitter<ClientEvents> {
           maxCallbacks: o.maxCallbacks,
           keepProcessAlive: o.keepProcessAlive,
           logger: o.logger,
+          tls: o.tls,
         },
         maxConnections: o.connections,
         backoff: o.reconnect,

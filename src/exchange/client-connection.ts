@@ -1,4 +1,3 @@
-import { connect as netConnect } from 'node:net';
 import { hasCode, HeartlineError } from '../errors/heartline-error.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE } from '../protocol/constants.js';
@@ -8,6 +7,8 @@ import { hello, readAnswer } from './handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
+import { connectSocket } from '../transport/secure-socket.js';
+import type { ResolvedClientTls } from '../transport/tls-options.js';
 import { CallbackTable, DEFAULT_MAX_CALLBACKS } from './callback-table.js';
 import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
@@ -33,6 +34,8 @@ export interface ClientConnectionOptions {
   /** Keep the process alive while the socket is open, even with no work on it (`keepProcessAlive`). Default false. */
   keepProcessAlive?: boolean | undefined;
   logger: Logger;
+  /** TLS to the provider (`tls`); undefined for plain TCP. */
+  tls?: ResolvedClientTls | undefined;
 }
 
 /** What a connection tells its owner. */
@@ -113,11 +116,11 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.address = options.host.includes(':') ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`;
     this.callbacks = new CallbackTable(options.maxCallbacks ?? DEFAULT_MAX_CALLBACKS);
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
-    const socket = netConnect({ host: options.host, port: options.port });
+    // Plain TCP, or TLS: the handshake frame goes out once the socket is open (after the TLS handshake, if any).
+    const socket = connectSocket(options, () => this.startHandshake());
     this.transport = new Transport(socket, options, this);
     this.transport.writer.onFlush = (flushedSeq) => this.settleFlushed(flushedSeq);
     this.syncRef(); // nothing to do yet: an eager connect does not hold the process
-    socket.once('connect', () => this.startHandshake());
     this.connectTimer = setTimeout(() => {
       this.shutdown('connect-failed', new HeartlineError('CONNECT_FAILED', `connect to ${this.address} timed out after ${options.connectTimeout} ms`));
     }, options.connectTimeout);

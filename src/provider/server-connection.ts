@@ -14,6 +14,7 @@ import { answer, readHello } from '../exchange/handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
+import type { PeerTls } from '../transport/secure-socket.js';
 import { CallbackProxies } from './callback-proxies.js';
 import { CallbackPushes, type PushLink } from './callback-pushes.js';
 import { encodeOutcome } from './call-outcome.js';
@@ -115,6 +116,11 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   get peer(): string {
     return this.transport.peer;
+  }
+
+  /** Over TLS, what the TLS handshake said of the consumer (its certificate under mutual TLS); undefined over plain TCP. */
+  get tls(): PeerTls | undefined {
+    return this.transport.tls;
   }
 
   /** Calls being executed for this connection. */

@@ -1,6 +1,7 @@
 import { checkLogger, checkNumber, invalidConfig, type NumberRule } from '../errors/invalid-config.js';
 import { DEFAULT_MAX_FRAME_SIZE, HEARTBEAT_FLOOR, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
+import { resolveServerTls, type ServerTlsOptions } from '../transport/tls-options.js';
 import { splitHostPort } from './advertise.js';
 import { isProviderRegistry, type ProviderRegistry } from './publisher.js';
 
@@ -44,6 +45,16 @@ export interface ServerOptions {
   advertise?: string;
   /** How long `close()` waits between withdrawing from registries and sending drain, so consumers stop choosing it first. Default 1000; only when published. */
   deregisterDelay?: number;
+  /**
+   * Serve over TLS. Node's secure-context options: `key` and `cert` (or
+   * `pfx`) are required; `ca` verifies consumers' certificates; any other field
+   * of `tls.SecureContextOptions`. Mutual TLS: `requestCert` (default false)
+   * asks every consumer for a certificate, and `rejectUnauthorized` (default
+   * true) refuses one without a valid certificate in the TLS handshake. The
+   * TLS handshake must finish within `handshakeTimeout`. Certificates can be
+   * replaced with `server.setSecureContext()`. Default none: plain TCP.
+   */
+  tls?: ServerTlsOptions;
 }
 
 /** Every server option with its default applied, checked. */
@@ -67,6 +78,8 @@ export interface ResolvedServerOptions {
   registry: ProviderRegistry | undefined;
   advertise: string | undefined;
   deregisterDelay: number;
+  /** Checked and frozen, with `requestCert` and `rejectUnauthorized` filled in; undefined for plain TCP. */
+  tls: ServerTlsOptions | undefined;
 }
 
 export const SERVER_DEFAULTS = {
@@ -145,5 +158,6 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     registry: o.registry as ProviderRegistry | undefined,
     advertise: o.advertise as string | undefined,
     deregisterDelay: msOption('deregisterDelay', o.deregisterDelay, SERVER_DEFAULTS.deregisterDelay),
+    tls: resolveServerTls('tls', o.tls),
   };
 }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
 import type { Contract } from '../contract/service-definition.js';
 import { channels } from '../context/channels.js';
 import { HeartlineError } from '../errors/heartline-error.js';
@@ -8,6 +9,8 @@ import { now } from '../transport/clock.js';
 import { emitGuarded } from '../transport/guarded.js';
 import { providerOf, type ProviderOptions } from './provider-options.js';
 import type { ServerInterceptor } from './server-interceptor.js';
+import { createListener, replaceSecureContext, type PeerTls } from '../transport/secure-socket.js';
+import type { ServerTlsOptions } from '../transport/tls-options.js';
 import { ServerConnection, type ServerConnectionHooks, type ServerConnectionOptions } from './server-connection.js';
 import { resolveServerOptions, type ServerOptions } from './server-options.js';
 import { ServiceRegistry } from './service-registry.js';
@@ -37,6 +40,8 @@ export interface ServerConnectionInfo {
   heartbeat: number;
   /** Calls executing for this connection. */
   inFlight: number;
+  /** Over TLS: the negotiated version, and the consumer's certificate (`subject`, `authorized`) under mutual TLS; undefined over plain TCP. */
+  tls: PeerTls | undefined;
 }
 
 /** Events of a Server. */
@@ -68,6 +73,8 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   private readonly publishing = new Map<ProviderRegistry, { weight: number; metadata: Record<string, unknown>; publication: Publication | undefined }>();
   private readonly advertise: string | undefined;
   private readonly deregisterDelay: number;
+  /** The TLS options in force (the last `setSecureContext` merged in); undefined for plain TCP. */
+  private tls: ServerTlsOptions | undefined;
   /** The bound address and start time, set once listening. */
   private bound: { address: ServerAddress; startTime: string } | undefined;
   /** The address published in registries, worked out (with its warning) when first needed. */
@@ -104,7 +111,9 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       handshakeTimeout: o.handshakeTimeout,
       logger: o.logger,
     };
-    this.net = createServer((socket) => this.accept(socket));
+    this.tls = o.tls;
+    // Plain TCP, or TLS: `accept` gets a socket whose TLS handshake (if any) succeeded.
+    this.net = createListener(o.tls, { handshakeTimeout: o.handshakeTimeout, logger: o.logger }, (socket) => this.accept(socket));
     this.net.on('error', (err) => this.netError(err));
     if (o.registry !== undefined) this.publish(o.registry);
   }
@@ -258,6 +267,18 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     return info === null ? undefined : { host: info.address, port: info.port };
   }
 
+  /**
+   * Replaces the TLS certificates without a restart: connections accepted from
+   * now on use the new ones; live connections keep theirs. `options` (Node's
+   * secure-context options: `key`, `cert`, `ca`, ...) is merged into the current
+   * `tls` option, so a field left out keeps its value. Checked like `tls`
+   * (INVALID_CONFIG, and nothing changes); a server made without `tls` throws
+   * INVALID_CONFIG.
+   */
+  setSecureContext(options: SecureContextOptions): void {
+    this.tls = replaceSecureContext(this.net, this.tls, options);
+  }
+
   /** Open connections. */
   get connectionCount(): number {
     return this.connectionSet.size;
@@ -389,5 +410,6 @@ function describe(c: ServerConnection): ServerConnectionInfo {
     lastWrite: t - c.lastWriteAt(),
     heartbeat: c.heartbeatInterval,
     inFlight: c.inFlight,
+    tls: c.tls,
   };
 }

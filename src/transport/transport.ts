@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { HeartlineError } from '../errors/heartline-error.js';
 import type { FrameType } from '../protocol/constants.js';
 import type { FrameHeader } from '../protocol/frame.js';
@@ -6,6 +7,8 @@ import { FrameDecoder, type FrameSink } from '../protocol/frame-decoder.js';
 import { now } from './clock.js';
 import { FrameWriter } from './frame-writer.js';
 import type { Logger } from './logger.js';
+import { peerTls, type PeerTls } from './secure-socket.js';
+import { describeTlsError, isTlsError, looksLikeTls } from './tls-failure.js';
 
 /** What a transport tells the layer above it. */
 export interface TransportHandler {
@@ -31,17 +34,37 @@ export interface TransportOptions {
  * writes through a `FrameWriter`, sets TCP_NODELAY and SO_KEEPALIVE, and
  * reports its end exactly once. A protocol error closes only this socket and is
  * logged with the peer address. Nothing here throws out of a socket handler.
+ *
+ * The socket may be a `TLSSocket` (TLS is a layer below the frame, see
+ * `secure-socket.ts`): frames, backpressure and ref/unref work the same. A
+ * TLS failure before the first frame arrived (the TLS handshake, or the
+ * provider refusing our certificate just after it) ends the socket with
+ * CONNECT_FAILED, whose message names Node's code and whose `cause` is Node's
+ * error. A plain socket whose peer starts with a TLS record is a protocol error
+ * that says so.
  */
 export class Transport implements FrameSink {
   readonly socket: Socket;
   readonly decoder: FrameDecoder;
   readonly writer: FrameWriter;
-  /** `host:port` of the peer, kept after the socket closes. */
-  readonly peer: string;
+  /** `host:port` of the peer (known once connected), kept after the socket closes. */
+  private peerValue: string;
+  /** What TLS says of the peer (its certificate's subject, `authorized`), once the TLS handshake is done; undefined on a plain socket. */
+  tls: PeerTls | undefined;
   private readonly handler: TransportHandler;
   private readonly logger: Logger;
   private closeReason: HeartlineError | undefined;
   private closed = false;
+  /** We opened this socket (a consumer's): it was still connecting when handed over. */
+  private readonly dialled: boolean;
+  /** A consumer's TLS socket whose TLS handshake has not completed yet. */
+  private tlsPending: boolean;
+  /** The TCP connection is up (a provider's sockets always are). */
+  private connected: boolean;
+  /** A frame has arrived: from then on a failure may come after calls were written. */
+  private heardFrame = false;
+  /** `destroy()` or `end()` was called: a close without a reason is ours, not the peer's. */
+  private endedHere = false;
   /** Whether the socket keeps the process alive (Node's default for a new socket). */
   private refd = true;
   /** When bytes last arrived (clock ms). */
@@ -51,24 +74,45 @@ export class Transport implements FrameSink {
     this.socket = socket;
     this.handler = handler;
     this.logger = options.logger;
-    this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.peerValue = peerName(socket);
+    this.dialled = socket.connecting;
+    this.connected = !socket.connecting;
+    const isTls = socket instanceof TLSSocket;
+    // A consumer's TLS socket is handed over while it connects; a provider's once its TLS handshake is done.
+    this.tlsPending = isTls && this.dialled;
+    this.tls = isTls && !this.tlsPending ? peerTls(socket) : undefined;
     this.decoder = new FrameDecoder(options.maxFrameSize, this);
     this.writer = new FrameWriter(socket, options.maxQueuedBytes);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, options.keepAliveDelay);
+    // A plain end meeting a TLS peer: say so, rather than "bad magic" (or waiting for a frame that never comes).
+    if (!isTls) socket.prependOnceListener('data', (chunk: Buffer) => this.sniff(chunk));
     socket.on('data', (chunk: Buffer) => {
       this.lastReadAt = now();
       this.decoder.push(chunk);
     });
     socket.on('error', (err: Error) => {
-      this.closeReason ??= new HeartlineError('CONNECTION_LOST_WRITTEN', `socket error: ${err.message}`, { cause: err });
+      this.closeReason ??= this.failure(err);
     });
     socket.on('close', () => this.finish());
     // Node replaces the handle while it tries a host's addresses one by one (autoSelectFamily),
     // and a new handle is ref'd: apply the state asked for to the one that connected.
     socket.once('connect', () => {
+      this.connected = true;
+      this.peerValue = peerName(socket);
       if (!this.refd) socket.unref();
     });
+    if (this.tlsPending) {
+      socket.once('secureConnect', () => {
+        this.tlsPending = false;
+        this.tls = peerTls(socket as TLSSocket);
+      });
+    }
+  }
+
+  /** `host:port` of the peer, kept after the socket closes (`?:?` until a consumer's socket connects). */
+  get peer(): string {
+    return this.peerValue;
   }
 
   get isClosed(): boolean {
@@ -109,6 +153,7 @@ export class Transport implements FrameSink {
   /** Tears the socket down now; `reason` is reported to the handler. */
   destroy(reason?: HeartlineError): void {
     if (this.closed) return;
+    this.endedHere = true;
     this.closeReason ??= reason;
     // Frames still in the chunk being decoded are not delivered (a flood ends here).
     this.decoder.stop();
@@ -119,6 +164,7 @@ export class Transport implements FrameSink {
   /** Flushes what is queued, then half-closes; the socket closes when the peer does (or on `destroy`). */
   end(): void {
     if (this.closed) return;
+    this.endedHere = true;
     this.writer.flush();
     this.writer.close();
     this.socket.end();
@@ -126,6 +172,7 @@ export class Transport implements FrameSink {
 
   // FrameSink: the decoder calls these synchronously from socket 'data'.
   onFrame(header: FrameHeader, body: Buffer): void {
+    this.heardFrame = true;
     if (!this.closed) this.handler.onFrame(header, body);
   }
 
@@ -138,6 +185,40 @@ export class Transport implements FrameSink {
     this.destroy(err);
   }
 
+  /**
+   * The close reason for a socket error. A TLS failure, or any failure of a
+   * socket we dialled before a single frame came back, means the connection
+   * never opened: CONNECT_FAILED, whose message says what went wrong and
+   * whose `cause` is Node's error. Otherwise the TCP connection was lost.
+   */
+  private failure(err: NodeJS.ErrnoException): HeartlineError {
+    if (isTlsError(err)) return this.setupFailure(`TLS with ${this.peer} failed: ${describeTlsError(err)}`, err);
+    if (this.dialled && this.connected && !this.heardFrame && this.socket instanceof TLSSocket) {
+      return this.setupFailure(`${this.unanswered()} (${err.code ?? 'no code'}: ${err.message})`, err);
+    }
+    return new HeartlineError('CONNECTION_LOST_WRITTEN', `socket error: ${err.message}`, { cause: err });
+  }
+
+  /** Before the first frame only the handshake was written: the connection never opened, and a retry is safe. */
+  private setupFailure(message: string, cause: Error): HeartlineError {
+    return new HeartlineError(this.heardFrame ? 'CONNECTION_LOST_WRITTEN' : 'CONNECT_FAILED', message, { cause });
+  }
+
+  /** Why a peer we dialled may have closed without sending a frame, as far as TLS can tell. */
+  private unanswered(): string {
+    if (!(this.socket instanceof TLSSocket)) {
+      return `${this.peer} closed the connection without answering the handshake (a provider that serves TLS does so to a client without the tls option)`;
+    }
+    if (this.tlsPending) return `${this.peer} closed the connection before TLS was established: does it serve TLS?`;
+    return `${this.peer} closed the connection just after the TLS handshake, without answering: under mutual TLS, it refused this client's certificate (or got none)`;
+  }
+
+  /** The first bytes from the peer of a plain socket: a TLS record means the two ends disagree about TLS. */
+  private sniff(chunk: Buffer): void {
+    if (this.closed || !looksLikeTls(chunk)) return;
+    this.onProtocolError(new HeartlineError('PROTOCOL_ERROR', 'the peer speaks TLS and this end does not: give both ends the tls option (or neither)'));
+  }
+
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
@@ -146,7 +227,13 @@ export class Transport implements FrameSink {
     if (reason === undefined && this.decoder.midFrame) {
       reason = new HeartlineError('PROTOCOL_ERROR', 'connection closed in the middle of a frame');
       this.logger.warn(`truncated frame from ${this.peer}`, { peer: this.peer });
+    } else if (reason === undefined && this.dialled && this.connected && !this.heardFrame && !this.endedHere) {
+      reason = new HeartlineError('CONNECT_FAILED', this.unanswered());
     }
     this.handler.onClose(reason);
   }
+}
+
+function peerName(socket: Socket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 }

@@ -28,6 +28,8 @@ const TABLE: Array<{ option: keyof ServerOptions; bad: unknown[]; good: unknown[
   { option: 'registry', bad: [1, 'etcd', null, {}, { publish: 1 }], good: [{ publish: () => ({ first: Promise.resolve(), update() {}, withdraw: async () => {} }) }] },
   { option: 'advertise', bad: [1, '', ':80', 'h:0', 'h:70000', 'h:x', '[::1]:0', null], good: ['10.0.0.5', '10.0.0.5:20880', 'host.example', '::1', '[::1]:80'] },
   { option: 'deregisterDelay', bad: [NaN, Infinity, -1, 2 ** 31, '1000', null], good: [0, 1000] },
+  // Accepted values come back as a checked, frozen copy: test/transport/tls-options.test.ts.
+  { option: 'tls', bad: [1, 'pem', null, [], true], good: [] },
 ];
 
 describe('server options', () => {
