@@ -1,0 +1,57 @@
+// The layering rule of the README's Design section, checked on every import in src/.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, normalize, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const SRC = join(__dirname, '..', 'src');
+
+/**
+ * Each folder of src/ and its rank: a file may import from its own folder and
+ * from folders of a lower rank only. consumer/ and provider/ share a rank, so
+ * neither imports the other.
+ */
+const RANK: Record<string, number> = {
+  errors: 0,
+  protocol: 1,
+  contract: 2,
+  transport: 3,
+  exchange: 4,
+  context: 5,
+  consumer: 6,
+  provider: 6,
+  discovery: 7,
+  interceptors: 7,
+  decorators: 8,
+};
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? files(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+function folderOf(path: string): string {
+  return relative(SRC, path).split(/[\\/]/)[0]!;
+}
+
+describe('the layering rule', () => {
+  it('every folder of src/ has a rank', () => {
+    const folders = readdirSync(SRC).filter((name) => statSync(join(SRC, name)).isDirectory());
+    expect(folders.filter((f) => RANK[f] === undefined)).toEqual([]);
+  });
+
+  it('no file imports from its own layer or a higher one (index.ts excepted)', () => {
+    const violations: string[] = [];
+    for (const file of files(SRC)) {
+      const from = folderOf(file);
+      if (from === 'index.ts') continue;
+      for (const m of readFileSync(file, 'utf8').matchAll(/from '(\.[^']+)'/g)) {
+        const target = folderOf(normalize(join(dirname(file), m[1]!)));
+        if (target === from) continue;
+        if (!(RANK[target]! < RANK[from]!)) violations.push(`${relative(SRC, file)} imports ${m[1]}`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+});
