@@ -19,8 +19,15 @@ class EchoImpl implements Echo {
   }
 }
 
+/**
+ * BENCH_INTERCEPTOR=1: one no-op interceptor on each side (`use((call, next) => next())`),
+ * to measure what the interceptor chain costs against the bare call path (issue #8).
+ */
+const withInterceptor = process.env.BENCH_INTERCEPTOR === '1';
+
 async function serve(tls?: ServerTlsOptions): Promise<EchoServer> {
   const server = new Server({ host: '127.0.0.1', port: 0, tls });
+  if (withInterceptor) server.use((_call, next) => next());
   server.register(new EchoImpl());
   const { port } = await server.listen();
   return { port, close: () => server.close() };
@@ -28,6 +35,7 @@ async function serve(tls?: ServerTlsOptions): Promise<EchoServer> {
 
 async function connect(ports: number[], tls?: ClientTlsOptions): Promise<EchoClient> {
   const client = new Client({ providers: ports.map((port) => `127.0.0.1:${port}`), tls });
+  if (withInterceptor) client.use((_call, next) => next());
   const echo = client.refer(Echo);
   return {
     echo: (payload) => echo.echo(payload),
