@@ -49,12 +49,21 @@ export function valueResponse(value: unknown, peerMaxFrameSize: number): Encoded
  * travel on the wire and is not retry-safe (retry-safe means "did not run",
  * which is false once the handler ran); with `handlerRan` false (an
  * interceptor or the limits refused the call before the handler) an on-wire
- * code is kept even when retry-safe. Anything else is HANDLER_ERROR.
+ * code is kept even when retry-safe. Anything else is HANDLER_ERROR. Never
+ * throws, whatever the error's getters do.
  */
 export function failureCode(error: unknown, handlerRan = true): ErrorCode {
-  if (!(error instanceof HeartlineError) || error.call !== undefined) return 'HANDLER_ERROR';
-  const info = ERROR_CODES[error.code];
-  return info.onWire && (!info.retrySafe || !handlerRan) ? error.code : 'HANDLER_ERROR';
+  if (!(error instanceof HeartlineError)) return 'HANDLER_ERROR';
+  try {
+    if (error.call !== undefined) return 'HANDLER_ERROR';
+    const code = error.code;
+    // User code may hand over anything: a getter that throws, a code that is not one (`as ErrorCode` in a test, plain JS).
+    if (typeof code !== 'string' || !Object.hasOwn(ERROR_CODES, code)) return 'HANDLER_ERROR';
+    const info = ERROR_CODES[code];
+    return info.onWire && (!info.retrySafe || !handlerRan) ? code : 'HANDLER_ERROR';
+  } catch {
+    return 'HANDLER_ERROR';
+  }
 }
 
 /** The message of whatever a handler threw, read defensively: getters and `toString` may throw too. */
