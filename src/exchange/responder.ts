@@ -49,12 +49,21 @@ export function valueResponse(value: unknown, peerMaxFrameSize: number): Encoded
  * travel on the wire and is not retry-safe (retry-safe means "did not run",
  * which is false once the handler ran); with `handlerRan` false (an
  * interceptor or the limits refused the call before the handler) an on-wire
- * code is kept even when retry-safe. Anything else is HANDLER_ERROR.
+ * code is kept even when retry-safe. Anything else is HANDLER_ERROR. Never
+ * throws, whatever the error's getters do.
  */
 export function failureCode(error: unknown, handlerRan = true): ErrorCode {
-  if (!(error instanceof HeartlineError) || error.call !== undefined) return 'HANDLER_ERROR';
-  const info = ERROR_CODES[error.code];
-  return info.onWire && (!info.retrySafe || !handlerRan) ? error.code : 'HANDLER_ERROR';
+  if (!(error instanceof HeartlineError)) return 'HANDLER_ERROR';
+  try {
+    if (error.call !== undefined) return 'HANDLER_ERROR';
+    const code = error.code;
+    // User code may hand over anything: a getter that throws, a code that is not one (`as ErrorCode` in a test, plain JS).
+    if (typeof code !== 'string' || !Object.hasOwn(ERROR_CODES, code)) return 'HANDLER_ERROR';
+    const info = ERROR_CODES[code];
+    return info.onWire && (!info.retrySafe || !handlerRan) ? code : 'HANDLER_ERROR';
+  } catch {
+    return 'HANDLER_ERROR';
+  }
 }
 
 /** The message of whatever a handler threw, read defensively: getters and `toString` may throw too. */
@@ -71,12 +80,20 @@ export function failureMessage(error: unknown): string {
  * message, `call`, `details` (left out when value-check.ts refuses them) and
  * its own HeartlineError cause, `MAX_CAUSE_DEPTH` levels at most. `omit` is
  * set when some details need undefined left out. May throw what a getter throws.
+ *
+ * The cause at level `depth` is a map `depth + 1` levels down in the body,
+ * and its details one more: they are checked against the nesting left there
+ * (checkValue's `level`), not as if they were a whole value, so that no
+ * details at any level takes the body past the receiver's MAX_DEPTH (which
+ * would make it close the connection); details too deep are left out.
  */
 function causeOf(err: HeartlineError, depth: number, omit: { undefinedValues: boolean }): ErrorCause {
   const map: ErrorCause = { code: err.code, message: String(err.message) };
   if (err.call !== undefined) map.call = String(err.call);
   if (err.details !== undefined) {
-    const check = checkValue(err.details, 'details');
+    // Body map (1), causes 1..depth (2..depth + 1), details (depth + 2): value level j sits at depth + 1 + j,
+    // and checkValue allows level j - 1 + `depth` up to MAX_VALUE_DEPTH (= MAX_DEPTH - 2): depth + 1 + j <= MAX_DEPTH.
+    const check = checkValue(err.details, 'details', depth);
     if (typeof check !== 'string') {
       map.details = err.details;
       if (check === OMIT_UNDEFINED) omit.undefinedValues = true;
@@ -96,6 +113,8 @@ function causeOf(err: HeartlineError, depth: number, omit: { undefinedValues: bo
  * - A HeartlineError that keeps its code carries its details.
  * - Any other error: HANDLER_ERROR with the error's name, its `details` (or
  *   its string `code` as `{ code }`).
+ * A HeartlineError's `name` goes only when it is its own (a subclass that
+ * names itself): the default `HeartlineError` tells the caller nothing.
  * The stack goes only when `exposeStack`. Details value-check.ts refuses are
  * left out (the message says so). Never throws, whatever the error's getters do.
  */
@@ -105,7 +124,9 @@ export function failureResponse(error: unknown, exposeStack: boolean, handlerRan
     code = failureCode(error, handlerRan);
     const err = error instanceof Error ? (error as Error & { details?: unknown; code?: unknown }) : undefined;
     const message = failureMessage(error);
-    const name = err !== undefined ? String(err.name) : typeof error;
+    // A HeartlineError's code (and its cause) says what it is: its default name would only read as
+    // `remoteName: 'HeartlineError'` on the caller's side; a subclass's own name is the handler's and goes.
+    const name = err === undefined ? typeof error : error instanceof HeartlineError && err.name === 'HeartlineError' ? undefined : String(err.name);
     let details: unknown;
     let cause: ErrorCause | undefined;
     const omit = { undefinedValues: false };

@@ -63,13 +63,17 @@ class Fault {
 /**
  * Checks one value (a result, an argument); `where` starts the message
  * (`result`, `argument 2`). The top level may be undefined: the caller
- * decides what that means. Throws only what a getter or proxy of `value` throws.
+ * decides what that means. `level` is the nesting level the value itself
+ * counts as (default 1): a value placed deeper in a body than a result or
+ * an argument (the details of an error's cause, protocol.md 4.2) starts
+ * lower, so that the whole body stays within MAX_DEPTH. Throws only what a
+ * getter or proxy of `value` throws.
  */
-export function checkValue(value: unknown, where: string): ValueCheck {
+export function checkValue(value: unknown, where: string, level = 1): ValueCheck {
   visited = 0;
   const t = typeof value;
   if (t === 'string' || t === 'number' || t === 'boolean' || value === null || value === undefined) return AS_IS;
-  const r = t === 'object' ? checkObject(value as object, 1) : checkOther(value, t);
+  const r = t === 'object' ? checkObject(value as object, level) : checkOther(value, t);
   return typeof r === 'number' ? r : describe(where, r);
 }
 

@@ -12,7 +12,9 @@ import type { ExportedMethod } from './service-registry.js';
  */
 export function enterLimits(method: ExportedMethod, args: unknown[], callbacks: CallbackProxies): HeartlineError | undefined {
   const positions = method.callbacks;
-  if (positions !== undefined && !callbacks.hasRoomFor(positions.map((i) => args[i] as number))) {
+  // Only the ids still to turn into functions: an interceptor calling next() again runs the limits again on the same
+  // args, whose ids the first run already turned into (the same) proxies.
+  if (positions !== undefined && !callbacks.hasRoomFor(idsAt(args, positions))) {
     return new HeartlineError('LIMIT_EXCEEDED', `this connection holds its limit of ${callbacks.limit} callbacks`);
   }
   const serviceCap = method.service.executes;
@@ -24,8 +26,17 @@ export function enterLimits(method: ExportedMethod, args: unknown[], callbacks: 
     serviceCap?.leave();
     return new HeartlineError('LIMIT_EXCEEDED', `${method.service.definition.name}#${method.name} is executing its limit of ${methodCap.limit} calls`);
   }
-  if (positions !== undefined) for (const i of positions) args[i] = callbacks.get(args[i] as number);
+  if (positions !== undefined) {
+    for (const i of positions) if (typeof args[i] === 'number') args[i] = callbacks.get(args[i] as number);
+  }
   return undefined;
+}
+
+/** The callback ids at `positions` that are still ids (not yet proxies). */
+function idsAt(args: unknown[], positions: readonly number[]): number[] {
+  const ids: number[] = [];
+  for (const i of positions) if (typeof args[i] === 'number') ids.push(args[i] as number);
+  return ids;
 }
 
 /** Gives back the `executes` slots `enterLimits` took. */

@@ -16,14 +16,27 @@ export function encodeOutcome(call: IncomingCall, failed: boolean, result: unkno
   return failureResponse(result, exposeStack, call.handlerStarted);
 }
 
-/** A HeartlineError before the handler, with nothing but a code and a message: answered as the stages' own refusals are. */
+/** A HeartlineError before the handler, with nothing but a code and a message: answered as the stages' own refusals are. Never throws. */
 function isPlainRefusal(call: IncomingCall, error: unknown): error is HeartlineError {
-  return (
-    !call.handlerStarted &&
-    error instanceof HeartlineError &&
-    error.call === undefined &&
-    error.details === undefined &&
-    error.cause === undefined &&
-    failureCode(error, false) === error.code
-  );
+  if (call.handlerStarted || !(error instanceof HeartlineError)) return false;
+  try {
+    return error.call === undefined && error.details === undefined && error.cause === undefined && failureCode(error, false) === error.code;
+  } catch {
+    return false; // a getter threw: failureResponse copes with it
+  }
+}
+
+/**
+ * True when a failure is a refusal before the handler that keeps its code
+ * (not found, limits, an interceptor's deliberate HeartlineError): not the
+ * handler's fault, so not logged as one. Never throws, whatever the error's
+ * getters do (an interceptor may throw anything).
+ */
+export function keepsRefusalCode(call: IncomingCall, error: unknown): boolean {
+  if (call.handlerStarted || !(error instanceof HeartlineError)) return false;
+  try {
+    return failureCode(error, false) === error.code;
+  } catch {
+    return false;
+  }
 }

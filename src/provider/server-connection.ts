@@ -17,7 +17,7 @@ import { Transport, type TransportHandler } from '../transport/transport.js';
 import type { PeerTls } from '../transport/secure-socket.js';
 import { CallbackProxies } from './callback-proxies.js';
 import { CallbackPushes, type PushLink } from './callback-pushes.js';
-import { encodeOutcome } from './call-outcome.js';
+import { encodeOutcome, keepsRefusalCode } from './call-outcome.js';
 import { serveCall, type CallHost } from './call-pipeline.js';
 import { decodeRequest, findMethod } from './inbound-request.js';
 import { IncomingCall } from './server-call.js';
@@ -330,7 +330,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       if (channels.serverCallError.hasSubscribers) channels.serverCallError.publish({ call, error: result, duration: now() - call.receivedAt });
       // The handler's failures, and what else user code threw, are logged (also for one-way calls); refusals
       // that keep their code (not found, limits, an interceptor's deliberate HeartlineError) are not.
-      if (result !== call.abortReason && (call.handlerStarted || !(result instanceof HeartlineError) || failureCode(result, false) !== result.code)) this.logFailure(call, result);
+      if (result !== call.abortReason && !keepsRefusalCode(call, result)) this.logFailure(call, result);
     } else if (channels.serverCallEnd.hasSubscribers) {
       channels.serverCallEnd.publish({ call, result, duration: now() - call.receivedAt });
     }

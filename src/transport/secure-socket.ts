@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { isIP, connect as netConnect, createServer as netCreateServer, type Server as NetServer, type Socket } from 'node:net';
 import { Server as TlsServer, TLSSocket, connect as tlsConnect, type Certificate } from 'node:tls';
 import { HeartlineError } from '../errors/heartline-error.js';
@@ -48,12 +49,22 @@ export interface SocketTarget {
   tls?: ResolvedClientTls | undefined;
 }
 
+/** An async context made at load, outside any served call: connections do not belong to the call that opened them. */
+const ROOT_CONTEXT = new AsyncResource('heartline:connection', { requireManualDestroy: true });
+
 /**
  * Opens the consumer's socket: plain TCP, or TLS when `target.tls` is set.
  * `onOpen` runs once the socket can carry frames: after the TCP connect, or
  * after the TLS handshake (and the provider's certificate check).
  */
 export function connectSocket(target: SocketTarget, onOpen: () => void): Socket {
+  // A socket's events run in the async context it was made in: one opened by a call made inside a handler would
+  // run every later push listener (and all else its events start) inside that served call, long after it finished
+  // (its currentCall(), its deadline inherited by the calls a listener makes). Made in the root context instead.
+  return ROOT_CONTEXT.runInAsyncScope(openSocket, undefined, target, onOpen);
+}
+
+function openSocket(target: SocketTarget, onOpen: () => void): Socket {
   const tls = target.tls;
   if (tls === undefined) {
     const socket = netConnect({ host: target.host, port: target.port });

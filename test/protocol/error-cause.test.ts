@@ -7,6 +7,7 @@ import { HeartlineError } from '../../src/errors/heartline-error.js';
 import { failureResponse } from '../../src/exchange/responder.js';
 import { decodeBody, encodeBody } from '../../src/protocol/codec.js';
 import { MAX_CAUSE_DEPTH, readCause, readErrorResponse } from '../../src/protocol/messages.js';
+import { MAX_VALUE_DEPTH } from '../../src/protocol/value-check.js';
 
 const CODES = Object.keys(ERROR_CODES) as ErrorCode[];
 
@@ -89,6 +90,36 @@ describe('failureResponse: errors across hops', () => {
     expect((err.cause as HeartlineError).details).toBeUndefined();
   });
 
+  it('details as deep as a value may be, at every cause level: the body always decodes (deeper details are left out of that cause)', () => {
+    let deep: Record<string, unknown> = {};
+    for (let i = 1; i < MAX_VALUE_DEPTH; i++) deep = { d: deep };
+    for (let level = 1; level <= MAX_CAUSE_DEPTH; level++) {
+      let e: HeartlineError | undefined;
+      for (let i = MAX_CAUSE_DEPTH; i >= 1; i--) e = new HeartlineError('HANDLER_ERROR', `level ${i}`, { call: 'a.B#c', cause: e, details: i === level ? deep : undefined });
+      const err = roundTrip(e); // throws PROTOCOL_ERROR if the receiver refuses the body
+      let cause = err.cause as HeartlineError;
+      for (let i = 1; i < level; i++) cause = cause.cause as HeartlineError;
+      expect(cause.message).toBe(`level ${level}`);
+      // What fits where it sits still goes: one level less deep.
+      const fits = (deep as { d: Record<string, unknown> }).d;
+      let f: HeartlineError | undefined;
+      for (let i = MAX_CAUSE_DEPTH; i >= 1; i--) f = new HeartlineError('HANDLER_ERROR', `level ${i}`, { call: 'a.B#c', cause: f, details: i === level ? fits : undefined });
+      let c2 = roundTrip(f).cause as HeartlineError;
+      for (let i = 1; i < level; i++) c2 = c2.cause as HeartlineError;
+      if (level <= 2) expect(c2.details, `level ${level}`).toEqual(fits);
+    }
+  });
+
+  it("a HeartlineError's default name is not sent (no remoteName 'HeartlineError'); a subclass's own name is", () => {
+    expect(roundTrip(new HeartlineError('UNAVAILABLE', 'x', { call: 'a.B#c' })).remoteName).toBeUndefined();
+    expect(roundTrip(new HeartlineError('BAD_REQUEST', 'mine')).remoteName).toBeUndefined();
+    class QuotaError extends HeartlineError {
+      override name = 'QuotaError';
+    }
+    expect(roundTrip(new QuotaError('BAD_REQUEST', 'over quota')).remoteName).toBe('QuotaError');
+    expect(roundTrip(new TypeError('t')).remoteName).toBe('TypeError');
+  });
+
   it('a cause whose getters throw does not break the response', () => {
     const hostile = new HeartlineError('UNAVAILABLE', 'x', { call: 'a.B#c' });
     Object.defineProperty(hostile, 'details', { get: () => { throw new Error('getter'); } });
@@ -127,8 +158,9 @@ describe('readErrorResponse / readCause: lenient on malformed causes', () => {
         let encoded: Buffer;
         try {
           encoded = body(cause);
+          decodeBody(encoded);
         } catch {
-          return; // not encodable: nothing to send
+          return; // not encodable, or not decodable (an own "__proto__" key the codec refuses): not a decodable cause
         }
         const err = readErrorResponse(8, encoded);
         expect(err.code).toBe('HANDLER_ERROR');

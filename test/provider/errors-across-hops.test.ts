@@ -2,13 +2,33 @@
 import { describe, expect, it } from 'vitest';
 import { HeartlineError, Server, Service, silentLogger } from '../../src/index.js';
 import { encodeBody } from '../../src/protocol/codec.js';
+import { MAX_VALUE_DEPTH } from '../../src/protocol/value-check.js';
 import { errorMap, FakeProvider, responseFrame } from '../helpers/fake-provider.js';
 import { expectCode, newClient, useCleanup } from '../helpers/server.js';
 
-@Service('test.Hop', { methods: { relay: {}, own: {} } })
+@Service('test.Hop', { methods: { relay: {}, own: {}, deep: {} } })
 abstract class Hop {
   abstract relay(): Promise<string>;
   abstract own(kind: string): Promise<string>;
+  /** Fails with a downstream error whose cause chain holds, at `level`, details nested as deep as a value may be. */
+  abstract deep(level: number): Promise<string>;
+}
+
+/** An object nested `levels` deep: `{ d: { d: ... {} } }`. */
+function nested(levels: number): Record<string, unknown> {
+  let v: Record<string, unknown> = {};
+  for (let i = 1; i < levels; i++) v = { d: v };
+  return v;
+}
+
+/**
+ * A downstream HeartlineError (it has `call`) and its chain, 8 errors: answered, the error itself is cause
+ * level 1, its cause level 2, ...; the one at `level` carries `details`.
+ */
+function deepChain(level: number, details: unknown): HeartlineError {
+  let e: HeartlineError | undefined;
+  for (let i = 8; i >= 1; i--) e = new HeartlineError(i === 1 ? 'UNAVAILABLE' : 'HANDLER_ERROR', `level ${i}`, { call: 'test.Down#work', cause: e, details: i === level ? details : undefined });
+  return e!;
 }
 
 @Service('test.Down', { methods: { work: {} } })
@@ -35,6 +55,9 @@ async function middle(c: FakeProvider): Promise<string> {
       if (kind === 'unavailable') throw new HeartlineError('UNAVAILABLE', 'my own unavailable');
       throw new HeartlineError('UNAVAILABLE', 'rethrown by hand', { call: 'test.Down#work', details: { shard: 3 }, cause: new HeartlineError('TIMEOUT', 'deeper') });
     },
+    deep: async (level: number) => {
+      throw deepChain(level, nested(MAX_VALUE_DEPTH));
+    },
   });
   const { port } = await server.listen();
   return `127.0.0.1:${port}`;
@@ -47,7 +70,8 @@ describe('errors across hops', () => {
     const err = await expectCode(a.refer(Hop, { cluster: 'failfast' }).relay(), 'HANDLER_ERROR');
     expect(err.retrySafe).toBe(false);
     expect(err.message).toBe('C is draining');
-    expect(err.remoteName).toBe('HeartlineError');
+    // Its name says nothing the code and cause do not: no `remoteName: 'HeartlineError'` (issue #8 point 7).
+    expect(err.remoteName).toBeUndefined();
     const cause = err.cause as HeartlineError;
     expect(cause).toBeInstanceOf(HeartlineError);
     expect(cause.code).toBe('UNAVAILABLE');
@@ -81,5 +105,22 @@ describe('errors across hops', () => {
     const err = await expectCode(client.refer(Down, { cluster: 'failfast' }).work(), 'HANDLER_ERROR');
     expect(err.message).toBe('broken cause');
     expect(err.cause).toBeUndefined();
+  });
+
+  it('details as deep as a value may be, at any cause level: the error still arrives and the connection stays', async () => {
+    const c = await downstream(12, errorMap('UNAVAILABLE', 'unused'));
+    const a = defer(newClient(await middle(c)), (cl) => cl.close());
+    const hop = a.refer(Hop, { cluster: 'failfast' });
+    await expectCode(hop.own('bad-request'), 'BAD_REQUEST'); // opens the connection
+    const [before] = a.connections();
+    for (let level = 1; level <= 8; level++) {
+      const err = await expectCode(hop.deep(level), 'HANDLER_ERROR');
+      expect(err.message, `level ${level}`).toBe('level 1');
+      let cause = err.cause as HeartlineError;
+      for (let i = 1; i < level; i++) cause = cause.cause as HeartlineError;
+      expect(cause, `level ${level}`).toMatchObject({ message: `level ${level}` });
+    }
+    // One connection all along: none of the error bodies closed it.
+    expect(a.connections()).toEqual([expect.objectContaining({ id: before!.id })]);
   });
 });

@@ -1,14 +1,16 @@
 // Provider interceptors over real sockets: order, short-circuits, where they
 // sit against the limits, and user code that throws or never settles.
 import { describe, expect, it } from 'vitest';
-import { currentCall, HeartlineError, Provider, Server, Service, silentLogger, type Logger, type ServerCall, type ServerInterceptor } from '../../src/index.js';
+import { currentCall, HeartlineError, Provider, Server, Service, silentLogger, type Callback, type ErrorCode, type Logger, type ServerCall, type ServerInterceptor } from '../../src/index.js';
 import { callFrame, cancelFrame, RawConnection } from '../helpers/raw-socket.js';
 import { expectCode, expectThrowCode, newClient, useCleanup, waitFor } from '../helpers/server.js';
 
-@Service('test.Icpt', { methods: { run: {}, hold: {} } })
+@Service('test.Icpt', { methods: { run: {}, hold: {}, watch: { callbacks: [0] } } })
 abstract class Icpt {
   abstract run(tag: string): Promise<string>;
   abstract hold(): Promise<string>;
+  /** Calls `onTick` with the number of watch handler runs so far. */
+  abstract watch(onTick: (n: number) => void): Promise<number>;
 }
 
 class IcptImpl {
@@ -27,6 +29,13 @@ class IcptImpl {
   }
   release(): void {
     for (const r of this.releases.splice(0)) r();
+  }
+  readonly ticks: Array<Callback<(n: number) => void>> = [];
+  async watch(onTick: Callback<(n: number) => void>): Promise<number> {
+    this.runs++;
+    this.ticks.push(onTick);
+    await onTick(this.runs);
+    return this.runs;
   }
 }
 
@@ -52,7 +61,7 @@ async function start(configure: (server: Server, impl: IcptImpl) => void, logger
   const { port } = await server.listen();
   const client = defer(newClient(`127.0.0.1:${port}`), (c) => c.close());
   const stub = client.refer(Icpt, { cluster: 'failfast' });
-  return { server, impl, stub, port };
+  return { server, impl, stub, port, client };
 }
 
 describe('order', () => {
@@ -211,6 +220,24 @@ describe('interceptors run before the limits', () => {
     expect(await stub.run('ok')).toBe('ran ok');
   });
 
+  it('an interceptor calling next() twice on a method with a callback: both runs get the same working callback', async () => {
+    const { stub, impl, client } = await start((server, i) => {
+      server.use(async (_call, next) => {
+        await next();
+        return next();
+      });
+      server.register(Icpt, i, { executes: 1 });
+    });
+    const ticks: number[] = [];
+    const listener = (n: number): void => void ticks.push(n);
+    expect(await stub.watch(listener)).toBe(2);
+    expect(ticks).toEqual([1, 2]);
+    // One proxy for the one callback id: the second run did not make another (keyed by the first run's function).
+    expect(impl.ticks[1]).toBe(impl.ticks[0]);
+    client.releaseCallback(listener);
+    await waitFor(() => impl.ticks[0]!.released);
+  });
+
   it('an interceptor calling next() twice runs the handler twice, taking and giving back the slot each time', async () => {
     const { stub, impl } = await start((server, i) => {
       server.use(async (_call, next) => {
@@ -236,6 +263,29 @@ describe('user code that misbehaves', () => {
     });
     for (let n = 0; n < 3; n++) await expectCode(stub.run('throw'), 'HANDLER_ERROR');
     expect(await stub.run('ok')).toBe('ran ok');
+    expect(server.connections()[0]!.inFlight).toBe(0);
+  });
+
+  it('an error whose getters throw, or whose code is not one, thrown before next(): answered HANDLER_ERROR, logged, nothing escapes', async () => {
+    const errors: string[] = [];
+    const logger: Logger = { ...silentLogger, error: (msg: string) => errors.push(msg) };
+    const { stub, server } = await start((server, i) => {
+      server.use(async (call) => {
+        const kind = call.args[0];
+        if (kind === 'bogus-code') throw new HeartlineError('NO_SUCH_CODE' as ErrorCode, 'made up');
+        const err = new HeartlineError('BAD_REQUEST', 'hostile');
+        Object.defineProperty(err, kind === 'code' ? 'code' : 'call', {
+          get() {
+            throw new Error('getter');
+          },
+        });
+        throw err;
+      });
+      server.register(Icpt, i);
+    }, logger);
+    // Before: an unhandled rejection (which ends a Node process) and no answer at all (the caller timed out).
+    for (const kind of ['call', 'code', 'bogus-code']) await expectCode(stub.run(kind), 'HANDLER_ERROR');
+    expect(errors).toHaveLength(3);
     expect(server.connections()[0]!.inFlight).toBe(0);
   });
 
