@@ -79,9 +79,15 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   /** @internal Largest frame the consumer accepts (its handshake), in bytes. */
   peerMaxFrameSize = MIN_MAX_FRAME_SIZE;
   /** Calls executing, by request id. */
+  /** The latest call executing under each request id: what a Cancel frame names. */
   private readonly executions = new Map<number, IncomingCall>();
-  /** Calls executing (not `executions.size`: a peer may reuse an id). Checked against `maxConcurrentCalls`. */
-  private running = 0;
+  /**
+   * Every call executing, checked against `maxConcurrentCalls` and aborted when
+   * the connection closes or the grace period ends. Not `executions`: a peer may
+   * reuse the id of a call still running (a one-way call's id is free at once),
+   * and the earlier call must still be reached.
+   */
+  private readonly running = new Set<IncomingCall>();
   private readonly pushes: CallbackPushes;
   private readonly closeWaiters: Array<() => void> = [];
   private readonly heartbeat: Heartbeat;
@@ -125,7 +131,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   /** Calls being executed for this connection. */
   get inFlight(): number {
-    return this.running;
+    return this.running.size;
   }
 
   lastReadAt(): number {
@@ -240,9 +246,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.heartbeat.cancel();
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
-    if (this.executions.size > 0) {
+    if (this.running.size > 0) {
       const lost = new HeartlineError('CONNECTION_LOST_WRITTEN', 'the consumer connection closed');
-      for (const call of this.executions.values()) call.abort(lost);
+      for (const call of [...this.running]) call.abort(lost);
     }
     this.pushes.failAll(this.transport.writer.flushedSeq, reason);
     this.callbacks.releaseAll();
@@ -279,7 +285,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
    * server's grace period ended: SERVER_CLOSED); their responses are not sent.
    */
   abortCalls(reason: HeartlineError): void {
-    for (const call of this.executions.values()) call.abort(reason);
+    for (const call of [...this.running]) call.abort(reason);
   }
 
   private dispatch(header: FrameHeader, body: Buffer): void {
@@ -298,7 +304,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       this.respond(id, errorResponse('UNAVAILABLE', 'provider is draining'));
       return;
     }
-    if (this.running >= this.options.maxConcurrentCalls) {
+    if (this.running.size >= this.options.maxConcurrentCalls) {
       if (twoWay) this.respond(id, errorResponse('LIMIT_EXCEEDED', `this connection is executing its limit of ${this.options.maxConcurrentCalls} calls`));
       else this.options.logger.warn(`one-way call dropped: consumer ${this.peer} is executing its limit of ${this.options.maxConcurrentCalls} calls`, { peer: this.peer });
       return;
@@ -307,7 +313,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     const call = new IncomingCall(id, request, this, !twoWay, now());
     // Registered first: a synchronous handler settles inside serveCall().
     this.executions.set(id, call);
-    this.running++;
+    this.running.add(call);
     if (channels.serverCallStart.hasSubscribers) channels.serverCallStart.publish({ call });
     if (method instanceof HeartlineError) return this.settle(call, true, method);
     // The caller has no time left: answered at once, nothing runs.
@@ -324,7 +330,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
    */
   settle(call: IncomingCall, failed: boolean, result: unknown): void {
     if (!call.finish()) return;
-    this.running--;
+    this.running.delete(call);
     if (this.executions.get(call.id) === call) this.executions.delete(call.id);
     if (failed) {
       if (channels.serverCallError.hasSubscribers) channels.serverCallError.publish({ call, error: result, duration: now() - call.receivedAt });

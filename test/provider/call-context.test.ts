@@ -190,6 +190,19 @@ describe("the handler's signal", () => {
     expect(impl.reasons[0]!.code).toBe('CONNECTION_LOST_WRITTEN');
   });
 
+  it('reaches a call whose request id a later call reused: the connection closing still fires its signal', async () => {
+    const { server, impl, raw } = await start();
+    // A one-way call's id is free at once, so a peer may reuse it while the call still runs.
+    raw.send(callFrame(5, request('hold'), false));
+    await waitFor(() => impl.calls.length === 1);
+    const { body } = await raw.call(5, request('slow', [1]));
+    expect(body).toBe('late');
+    expect(server.connections()[0]!.inFlight).toBe(1); // the first call, still running
+    raw.destroy();
+    await waitFor(() => impl.reasons.length === 1);
+    expect(impl.reasons[0]!.code).toBe('CONNECTION_LOST_WRITTEN');
+  });
+
   it("fires with SERVER_CLOSED when close()'s grace period ends, before the socket is destroyed", async () => {
     const { server, impl, raw } = await start(100);
     raw.send(callFrame(1, request('hold')));
