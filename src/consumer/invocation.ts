@@ -1,5 +1,6 @@
 import { currentScope, type CallScope } from '../context/call-scope.js';
 import { HeartlineError } from '../errors/heartline-error.js';
+import { unwatchAbort, watchAbort, type AbortWatcher } from '../exchange/abort-watch.js';
 import { cancelledError } from '../exchange/connection-call.js';
 import type { Attachments } from '../protocol/messages.js';
 import { trimArgs } from '../protocol/value-check.js';
@@ -58,28 +59,28 @@ export class SignalLinks {
   }
 }
 
-class SignalLink {
+class SignalLink implements AbortWatcher {
   private readonly controller = new AbortController();
   constructor(
     private readonly a: AbortSignal,
     private readonly b: AbortSignal,
   ) {
-    a.addEventListener('abort', this);
-    b.addEventListener('abort', this);
+    watchAbort(a, this);
+    watchAbort(b, this);
   }
 
   get signal(): AbortSignal {
     return this.controller.signal;
   }
 
-  handleEvent(event: Event): void {
+  onAbort(fired: AbortSignal): void {
     this.unlink();
-    this.controller.abort((event.target as AbortSignal).reason);
+    this.controller.abort(fired.reason);
   }
 
   unlink(): void {
-    this.a.removeEventListener('abort', this);
-    this.b.removeEventListener('abort', this);
+    unwatchAbort(this.a, this);
+    unwatchAbort(this.b, this);
   }
 }
 

@@ -1,4 +1,5 @@
 import { HeartlineError } from '../errors/heartline-error.js';
+import { unwatchAbort, watchAbort, type AbortWatcher } from '../exchange/abort-watch.js';
 import { cancelledError } from '../exchange/connection-call.js';
 import { withOrigin } from '../exchange/pending-calls.js';
 import { MAX_TIMER_MS } from '../protocol/constants.js';
@@ -63,17 +64,15 @@ export class ProviderPicker {
    * then) and with CANCELLED when the call's signal fired.
    */
   async afterListing(listing: Promise<void>, inv: ClientInvocation): Promise<Endpoint | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
     const signal = inv.signal;
     const left = inv.deadline - now();
-    const waits: Promise<void>[] = [listing, this.registry.whenClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, Number.isFinite(left) ? Math.max(0, left) : MAX_TIMER_MS)))];
-    if (signal !== undefined) waits.push(new Promise<void>((resolve) => signal.addEventListener('abort', (onAbort = () => resolve()))));
+    const wait = new ListingWait(Number.isFinite(left) ? Math.max(0, left) : MAX_TIMER_MS);
+    if (signal !== undefined) watchAbort(signal, wait);
     try {
-      await Promise.race(waits);
+      await Promise.race([listing, this.registry.whenClosed, wait.promise]);
     } finally {
-      clearTimeout(timer);
-      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+      wait.end();
+      if (signal !== undefined) unwatchAbort(signal, wait);
     }
     const label = inv.target.label;
     if (this.registry.isClosed) throw withOrigin(new HeartlineError('CLIENT_CLOSED', `${label}: the client was closed while the call waited for its provider list`), inv.origin);
@@ -98,5 +97,25 @@ export class ProviderPicker {
       this.cache = { listed, entries };
     }
     return this.cache.entries;
+  }
+}
+
+/** A call waiting for the first listing: ends at its deadline or when its signal fires (the watcher of it). */
+class ListingWait implements AbortWatcher {
+  readonly promise: Promise<void>;
+  private wake!: () => void;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(ms: number) {
+    this.promise = new Promise<void>((resolve) => (this.wake = resolve));
+    this.timer = setTimeout(this.wake, ms);
+  }
+
+  onAbort(): void {
+    this.wake();
+  }
+
+  end(): void {
+    clearTimeout(this.timer);
   }
 }

@@ -9,6 +9,7 @@ import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
 import { connectSocket } from '../transport/secure-socket.js';
 import type { ResolvedClientTls } from '../transport/tls-options.js';
+import { unwatchAbort, watchAbort } from './abort-watch.js';
 import { CallbackTable, DEFAULT_MAX_CALLBACKS } from './callback-table.js';
 import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
@@ -188,7 +189,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       const state = this.stateValue;
       // Before any write: a write that fails at once settles the call, which removes the listener.
       if (signal !== undefined && (state === ConnectionState.Ready || state === ConnectionState.Connecting || state === ConnectionState.Handshaking)) {
-        signal.addEventListener('abort', call);
+        watchAbort(signal, call);
       }
       if (state === ConnectionState.Ready) {
         if (out.oneWay) this.oneWays.accept();
@@ -522,7 +523,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       const live = waiting.filter((call) => this.isLive(call));
       this.pending.takeAll();
       const oneWays = live.filter((call) => call.request.oneWay);
-      for (const call of oneWays) call.request.signal?.removeEventListener('abort', call);
+      for (const call of oneWays) if (call.request.signal !== undefined) unwatchAbort(call.request.signal, call);
       if (this.observer.adoptUnsent(this, live)) {
         for (const call of oneWays) call.done = true; // settled by the connection that took it over
         waiting.length = 0;
