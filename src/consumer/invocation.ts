@@ -1,7 +1,7 @@
 import { currentScope, type CallScope } from '../context/call-scope.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { unwatchAbort, watchAbort, type AbortWatcher } from '../exchange/abort-watch.js';
-import { cancelledError } from '../exchange/connection-call.js';
+import { cancelledError, signalReason } from '../exchange/connection-call.js';
 import type { Attachments } from '../protocol/messages.js';
 import { trimArgs } from '../protocol/value-check.js';
 import { now } from '../transport/clock.js';
@@ -75,7 +75,7 @@ class SignalLink implements AbortWatcher {
 
   onAbort(fired: AbortSignal): void {
     this.unlink();
-    this.controller.abort(fired.reason);
+    this.controller.abort(signalReason(fired));
   }
 
   unlink(): void {

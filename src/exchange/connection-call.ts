@@ -121,5 +121,14 @@ export class OneWayCalls {
 
 /** The error of a call whose signal fired: CANCELLED, with the signal's reason as its cause. */
 export function cancelledError(label: string, signal: AbortSignal | undefined): HeartlineError {
-  return new HeartlineError('CANCELLED', `${label}: cancelled by its signal`, { cause: signal?.reason });
+  return new HeartlineError('CANCELLED', `${label}: cancelled by its signal`, { cause: signal === undefined ? undefined : signalReason(signal) });
+}
+
+/** `signal.reason`, or what reading it threw: user code (a getter) must not stop a cancellation halfway. */
+export function signalReason(signal: AbortSignal): unknown {
+  try {
+    return signal.reason;
+  } catch (err) {
+    return err;
+  }
 }

@@ -107,3 +107,39 @@ describe('one signal shared by many calls in flight', () => {
     expect(await leakWarnings()).toEqual([]);
   });
 });
+
+describe('a signal whose reason getter throws', () => {
+  const defer = useCleanup();
+
+  it('still cancels the call at once (CANCELLED, the getter\'s error as cause), written or waiting, and nothing escapes', async () => {
+    const requests: FakeRequest[] = [];
+    const fake = defer(await FakeProvider.start((r) => requests.push(r), { version: 2 }), (f) => f.close());
+    const client = defer(newClient(fake.address), (c) => c.close());
+    const controller = new AbortController();
+    const broken = new Error('reason getter');
+    Object.defineProperty(controller.signal, 'reason', { get: () => { throw broken; } });
+    const served = new AbortController();
+    Object.defineProperty(served.signal, 'reason', { get: () => { throw broken; } });
+    const echo = client.refer(Echo, { timeout: 10_000 });
+    const written = withOptions(echo, { signal: controller.signal }).echo('x');
+    const linked = runInScope({ deadline: Infinity, signal: served.signal }, () => withOptions(echo, { signal: new AbortController().signal }).echo('y'));
+    await waitFor(() => requests.length === 2, 2000, 'the requests');
+    const uncaught: unknown[] = [];
+    const listeners = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', (err) => uncaught.push(err));
+    try {
+      controller.abort();
+      served.abort();
+      const settled = await Promise.race([outcomes([written, linked]), new Promise((resolve) => setTimeout(resolve, 200, 'still pending'))]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(settled).toEqual(['CANCELLED', 'CANCELLED']);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.removeAllListeners('uncaughtException');
+      for (const l of listeners) process.on('uncaughtException', l);
+    }
+    expect(await written.catch((err: Error) => err.cause)).toBe(broken);
+    expect(client.pendingCalls).toBe(0);
+  });
+});
