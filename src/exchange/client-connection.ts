@@ -181,8 +181,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     return new Promise((resolve, reject) => {
       const signal = out.signal;
       if (signal?.aborted === true) {
-        out.onSettle?.(out);
-        reject(withOrigin(cancelledError(out.label, signal), out.origin));
+        this.refuse(out, cancelledError(out.label, signal), reject);
         return;
       }
       const call = new ConnectionCall(this, this.pending.nextId(), out, resolve, reject);
@@ -204,10 +203,20 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
         if (out.oneWay || out.fresh !== undefined) this.syncRef();
       } else {
         const code = state === ConnectionState.Draining ? 'UNAVAILABLE' : 'CONNECTION_LOST_UNWRITTEN';
-        out.onSettle?.(out);
-        reject(withOrigin(new HeartlineError(code, `${out.label}: connection to ${this.address} is ${state}`), out.origin));
+        this.refuse(out, new HeartlineError(code, `${out.label}: connection to ${this.address} is ${state}`), reject);
       }
     });
+  }
+
+  /** A call refused before it was accepted here: its slots back, the callbacks only it registered here forgotten (never sent). */
+  private refuse(out: OutgoingCall, err: HeartlineError, reject: (err: HeartlineError) => void): void {
+    if (out.fresh !== undefined) {
+      for (const fn of out.fresh) this.callbacks.release(fn);
+      out.fresh = undefined;
+      this.syncRef();
+    }
+    out.onSettle?.(out);
+    reject(withOrigin(err, out.origin));
   }
 
   /** Closes the socket now; calls in flight fail (CLIENT_CLOSED for `client-closed`). Resolves once closed. */

@@ -5,7 +5,7 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runInScope } from '../../src/context/call-scope.js';
-import { withOptions, type Directory } from '../../src/index.js';
+import { Service, withOptions, type Directory } from '../../src/index.js';
 import { Echo } from '../helpers/contract.js';
 import { FakeProvider, type FakeRequest } from '../helpers/fake-provider.js';
 import { newClient, startServer, useCleanup, waitFor } from '../helpers/server.js';
@@ -141,5 +141,29 @@ describe('a signal whose reason getter throws', () => {
     }
     expect(await written.catch((err: Error) => err.cause)).toBe(broken);
     expect(client.pendingCalls).toBe(0);
+  });
+});
+
+@Service('test.Watch', { methods: { watch: { callbacks: [0] } } })
+abstract class Watch {
+  abstract watch(onEvent: (e: unknown) => void): Promise<void>;
+}
+
+describe('a signal fired by user code after the call was checked, before it reaches a connection', () => {
+  const defer = useCleanup();
+
+  it('CANCELLED, nothing written, no connection opened, no callback left registered', async () => {
+    const requests: FakeRequest[] = [];
+    const a = defer(await FakeProvider.start((r) => requests.push(r), { version: 2 }), (f) => f.close());
+    const b = defer(await FakeProvider.start((r) => requests.push(r), { version: 2 }), (f) => f.close());
+    const client = defer(newClient(undefined, { providers: [a.address, b.address] }), (c) => c.close());
+    const controller = new AbortController();
+    // The balancer's hashKey is user code that runs between the cluster's check of the signal and the attempt.
+    const watch = withOptions(client.refer(Watch, { loadbalance: 'consistenthash', hashKey: () => (controller.abort(), 'k') }), { signal: controller.signal });
+    expect(await outcomes([watch.watch(() => undefined)])).toEqual(['CANCELLED']);
+    expect(client.connections().map((c) => c.callbacks)).toEqual([]);
+    expect(client.pendingCalls).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(requests).toEqual([]);
   });
 });
