@@ -4,7 +4,7 @@ import { cancelledError } from '../exchange/connection-call.js';
 import { withOrigin } from '../exchange/pending-calls.js';
 import { MAX_TIMER_MS } from '../protocol/constants.js';
 import { now } from '../transport/clock.js';
-import type { ConnectionRegistry } from './connection-registry.js';
+import type { CloseWatcher, ConnectionRegistry } from './connection-registry.js';
 import type { Directory } from './directory.js';
 import type { Endpoint } from './endpoint.js';
 import type { ClientInvocation } from './invocation.js';
@@ -21,6 +21,11 @@ type EndpointCandidate = Candidate & { readonly endpoint: Endpoint };
 export class ProviderPicker {
   private last: Endpoint | undefined;
   private cache: { listed: readonly unknown[]; entries: EndpointCandidate[] } | undefined;
+  /** Calls waiting for the first listing; woken together when it comes. */
+  private readonly listingWaits = new Set<ListingWait>();
+  /** The listing promise this picker has one reaction on, and whether it has settled. */
+  private listened: Promise<void> | undefined;
+  private listenedSettled = false;
 
   constructor(
     private readonly directory: Directory,
@@ -67,17 +72,38 @@ export class ProviderPicker {
     const signal = inv.signal;
     const left = inv.deadline - now();
     const wait = new ListingWait(Number.isFinite(left) ? Math.max(0, left) : MAX_TIMER_MS);
+    // No reaction per call on the listing or the client's closing (promises that may live long): one set of waiters.
+    this.listingWaits.add(wait);
+    this.listen(listing, wait);
+    this.registry.watchClose(wait);
     if (signal !== undefined) watchAbort(signal, wait);
     try {
-      await Promise.race([listing, this.registry.whenClosed, wait.promise]);
+      await wait.promise;
     } finally {
       wait.end();
+      this.listingWaits.delete(wait);
+      this.registry.unwatchClose(wait);
       if (signal !== undefined) unwatchAbort(signal, wait);
     }
     const label = inv.target.label;
     if (this.registry.isClosed) throw withOrigin(new HeartlineError('CLIENT_CLOSED', `${label}: the client was closed while the call waited for its provider list`), inv.origin);
     if (signal?.aborted === true) throw withOrigin(cancelledError(label, signal), inv.origin);
     return this.select(inv, undefined);
+  }
+
+  /** One reaction per listing promise (not per call): it wakes every call waiting then. */
+  private listen(listing: Promise<void>, wait: ListingWait): void {
+    if (this.listened === listing) {
+      if (this.listenedSettled) wait.wake();
+      return;
+    }
+    this.listened = listing;
+    this.listenedSettled = false;
+    const settled = (): void => {
+      if (this.listened === listing) this.listenedSettled = true;
+      for (const w of this.listingWaits) w.wake();
+    };
+    listing.then(settled, settled); // a failed first listing ends the wait too: the call then finds no provider
   }
 
   /** UNAVAILABLE: no provider of the service can take `inv`. */
@@ -100,10 +126,11 @@ export class ProviderPicker {
   }
 }
 
-/** A call waiting for the first listing: ends at its deadline or when its signal fires (the watcher of it). */
-class ListingWait implements AbortWatcher {
+/** A call waiting for the first listing: ends when it comes, at the call's deadline, when its signal fires (the watcher of it) or when the client closes. */
+class ListingWait implements AbortWatcher, CloseWatcher {
   readonly promise: Promise<void>;
-  private wake!: () => void;
+  /** Ends the wait (idempotent). */
+  wake!: () => void;
   private readonly timer: NodeJS.Timeout;
 
   constructor(ms: number) {
@@ -112,6 +139,10 @@ class ListingWait implements AbortWatcher {
   }
 
   onAbort(): void {
+    this.wake();
+  }
+
+  onClientClose(): void {
     this.wake();
   }
 
