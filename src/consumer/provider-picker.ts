@@ -41,7 +41,7 @@ export class ProviderPicker {
       if (all.some((c) => c.endpoint === this.last)) return this.last;
     }
     let usable: readonly EndpointCandidate[] = all;
-    if (tried !== undefined || !all.every((c) => c.endpoint.available)) {
+    if (tried !== undefined || !allAvailable(all)) {
       usable = all.filter((c) => c.endpoint.available && tried?.includes(c.endpoint) !== true);
     }
     if (usable.length === 0) return undefined;
@@ -124,6 +124,12 @@ export class ProviderPicker {
     }
     return this.cache.entries;
   }
+}
+
+/** True when every candidate is available (a loop: no closure per call). */
+function allAvailable(all: readonly EndpointCandidate[]): boolean {
+  for (let i = 0; i < all.length; i++) if (!all[i]!.endpoint.available) return false;
+  return true;
 }
 
 /** A call waiting for the first listing: ends when it comes, at the call's deadline, when its signal fires (the watcher of it) or when the client closes. */
