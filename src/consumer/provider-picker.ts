@@ -76,7 +76,7 @@ export class ProviderPicker {
     this.listingWaits.add(wait);
     this.listen(listing, wait);
     this.registry.watchClose(wait);
-    if (signal !== undefined) watchAbort(signal, wait);
+    if (signal !== undefined && !watchAbort(signal, wait)) wait.wake(); // fired already (user code ran since the check)
     try {
       await wait.promise;
     } finally {

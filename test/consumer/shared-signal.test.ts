@@ -167,3 +167,19 @@ describe('a signal fired by user code after the call was checked, before it reac
     expect(requests).toEqual([]);
   });
 });
+
+describe('a signal fired by user code just before a call waits for a registry\'s first listing', () => {
+  const defer = useCleanup();
+
+  it('CANCELLED at once (the wait does not start on a fired signal)', async () => {
+    const client = defer(newClient(undefined), (c) => c.close());
+    const controller = new AbortController();
+    const never = new Promise<void>(() => undefined);
+    // A directory is user code: its loading() runs after the cluster checked the signal.
+    const directory: Directory = { list: () => [], subscribe: () => () => undefined, loading: () => (controller.abort(), never) };
+    const started = performance.now();
+    const call = withOptions(client.refer(Echo, { providers: directory, timeout: 1000 }), { signal: controller.signal }).echo(1);
+    expect(await outcomes([call])).toEqual(['CANCELLED']);
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+});
