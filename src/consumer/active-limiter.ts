@@ -176,7 +176,7 @@ export class ActiveCounter {
     next.resolve();
   }
 
-  /** Fails every waiter (the provider went away). */
+  /** Fails every waiter (the client closed), each with its own copy of `err` naming its call. */
   failAll(err: HeartlineError): void {
     const waiters: Waiter[] = [];
     for (const q of this.queues.values()) waiters.push(...q.drain());
@@ -187,7 +187,7 @@ export class ActiveCounter {
       w.gone = true;
       clearTimeout(w.timer);
       stopListening(w);
-      w.reject(err);
+      w.reject(new HeartlineError(err.code, `${w.label}: ${err.message}`, { cause: err }));
     }
   }
 }

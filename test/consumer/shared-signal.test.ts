@@ -183,3 +183,23 @@ describe('a signal fired by user code just before a call waits for a registry\'s
     expect(performance.now() - started).toBeLessThan(500);
   });
 });
+
+describe('calls waiting for an actives slot when the client closes', () => {
+  const defer = useCleanup();
+
+  it('each rejects CLIENT_CLOSED with its own error, named after its own call', async () => {
+    const p = defer(await startWorkProvider('a'), (x) => x.close());
+    const client = newClient(p.address);
+    const work = client.refer(Work, { serviceActives: 1, timeout: 5000 });
+    const running = work.hold().catch((err: unknown) => err);
+    await waitFor(() => p.impl.count('hold') === 1, 2000, 'the first call to run');
+    const waiting = [work.whoami().catch((err: unknown) => err), work.record(1).catch((err: unknown) => err)];
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await client.close();
+    const [a, b] = (await Promise.all(waiting)) as Array<{ code: string; call: string }>;
+    await running;
+    expect([a!.code, b!.code]).toEqual(['CLIENT_CLOSED', 'CLIENT_CLOSED']);
+    expect(a).not.toBe(b);
+    expect([a!.call, b!.call]).toEqual(['cluster.Work#whoami', 'cluster.Work#record']);
+  });
+});
