@@ -253,20 +253,20 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
    * Queues the call's frame: a six-item copy of the body on a version-1
    * connection; else the budget item set, in place, to the ms left (the
    * caller gives every attempt a body no queued frame holds). A call whose
-   * time is already up is not written: TIMEOUT.
+   * time is already up is not written, whatever the version: TIMEOUT.
    */
   private write(call: ConnectionCall, out: OutgoingCall): void {
     let body = out.body;
-    if (this.protocolVersion === 1) {
-      body = asVersion1Request(body, out.deadline !== Infinity);
-    } else if (out.deadline !== Infinity) {
+    if (out.deadline !== Infinity) {
+      // Whatever the version: a one-way call waiting for the handshake has no response timer to end it.
       const left = out.deadline - now();
       if (left <= 0) {
         this.failOne(call, out, new HeartlineError('TIMEOUT', `${out.label}: its time ran out before the request was written to ${this.address}`));
         return;
       }
-      writeBudget(body, left);
+      if (this.protocolVersion !== 1) writeBudget(body, left);
     }
+    if (this.protocolVersion === 1) body = asVersion1Request(body, out.deadline !== Infinity);
     if (HEADER_SIZE + body.length > this.peerMaxFrameSize) {
       this.failOne(call, out, new HeartlineError('PAYLOAD_TOO_LARGE', `${out.label}: request of ${HEADER_SIZE + body.length} bytes is over the provider's limit of ${this.peerMaxFrameSize} bytes`));
       return;
