@@ -42,11 +42,14 @@ export const NO_ATTACHMENTS: Readonly<Attachments> = Object.freeze({});
  */
 export class SignalLinks {
   private readonly links: SignalLink[] = [];
+  /** The call settled: nothing would undo a link made now (a copy made later by an interceptor that kept the call). */
+  private unlinked = false;
 
-  /** One signal that fires when `own` or `inherited` does. */
+  /** One signal that fires when `own` or `inherited` does (after the call settled: `own`, unlinked). */
   combine(own: AbortSignal | undefined, inherited: AbortSignal | undefined): AbortSignal | undefined {
     if (own === undefined || own.aborted) return own ?? inherited;
     if (inherited === undefined || inherited.aborted) return inherited ?? own;
+    if (this.unlinked) return own;
     const link = new SignalLink(own, inherited);
     this.links.push(link);
     return link.signal;
@@ -54,6 +57,7 @@ export class SignalLinks {
 
   /** The call settled: remove every listener these links added. */
   unlink(): void {
+    this.unlinked = true;
     for (const link of this.links) link.unlink();
     this.links.length = 0;
   }
