@@ -1,16 +1,27 @@
 import { HeartlineError } from '../errors/heartline-error.js';
+import { unwatchAbort, watchAbort, type AbortWatcher } from '../exchange/abort-watch.js';
 
-interface Waiter {
-  resolve(): void;
-  reject(err: HeartlineError): void;
+/** One call waiting for a slot; the watcher of its signal (abort-watch.ts) until the wait ends. */
+class Waiter implements AbortWatcher {
   timer: NodeJS.Timeout | undefined;
-  /** The waiting call's signal and our listener on it, removed when the wait ends. */
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  /** Arrival order across every cap of the counter. */
-  readonly seq: number;
   /** Timed out or failed: skipped when it reaches the head of its queue. */
-  gone: boolean;
+  gone = false;
+  /** Set while waiting: ends the wait with `err` (timeout or signal). */
+  leave: ((err: HeartlineError) => void) | undefined;
+  constructor(
+    readonly resolve: () => void,
+    readonly reject: (err: HeartlineError) => void,
+    /** The waiting call's signal, watched until the wait ends. */
+    readonly signal: AbortSignal | undefined,
+    readonly cancelled: (() => HeartlineError) | undefined,
+    readonly label: string,
+    /** Arrival order across every cap of the counter. */
+    readonly seq: number,
+  ) {}
+
+  onAbort(): void {
+    this.leave?.(this.cancelled?.() ?? new HeartlineError('CANCELLED', `${this.label}: cancelled while waiting for an active slot`));
+  }
 }
 
 /** A FIFO of waiters: push at the tail, take at the head, no O(n) shift. */
@@ -110,7 +121,7 @@ export class ActiveCounter {
         reject(cancelled?.() ?? new HeartlineError('CANCELLED', `${label}: cancelled`));
         return;
       }
-      const waiter: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined, seq: this.seq++, gone: false };
+      const waiter = new Waiter(resolve, reject, signal, cancelled, label, this.seq++);
       let queue = this.queues.get(limit);
       if (queue === undefined) {
         queue = new WaiterQueue();
@@ -118,6 +129,7 @@ export class ActiveCounter {
       }
       const q = queue;
       const leave = (err: HeartlineError): void => {
+        if (waiter.gone) return;
         waiter.gone = true;
         q.live--;
         this.waitingCount--;
@@ -131,10 +143,8 @@ export class ActiveCounter {
         // A waiter exists only while calls hold the slots, and a call in flight holds its connection's socket ref'd.
         waiter.timer.unref();
       }
-      if (signal !== undefined) {
-        waiter.onAbort = () => leave(cancelled?.() ?? new HeartlineError('CANCELLED', `${label}: cancelled while waiting for an active slot`));
-        signal.addEventListener('abort', waiter.onAbort);
-      }
+      waiter.leave = leave;
+      if (signal !== undefined) watchAbort(signal, waiter);
       q.push(waiter);
       this.waitingCount++;
     });
@@ -166,7 +176,7 @@ export class ActiveCounter {
     next.resolve();
   }
 
-  /** Fails every waiter (the provider went away). */
+  /** Fails every waiter (the client closed), each with its own copy of `err` naming its call. */
   failAll(err: HeartlineError): void {
     const waiters: Waiter[] = [];
     for (const q of this.queues.values()) waiters.push(...q.drain());
@@ -177,12 +187,12 @@ export class ActiveCounter {
       w.gone = true;
       clearTimeout(w.timer);
       stopListening(w);
-      w.reject(err);
+      w.reject(new HeartlineError(err.code, `${w.label}: ${err.message}`, { cause: err }));
     }
   }
 }
 
 function stopListening(w: Waiter): void {
-  if (w.onAbort !== undefined) w.signal!.removeEventListener('abort', w.onAbort);
-  w.onAbort = undefined;
+  w.leave = undefined;
+  if (w.signal !== undefined) unwatchAbort(w.signal, w);
 }

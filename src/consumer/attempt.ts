@@ -80,6 +80,9 @@ function encodeRequest(inv: ClientInvocation, args: readonly unknown[], omitUnde
   return encodeBody(requestTuple(t.service, t.version, t.group, t.method, args as unknown[], attachments, inv.deadline !== Infinity), omitUndefined);
 }
 
+/** The `fresh` list of an attempt without callbacks: bodyFor never pushes onto it. */
+const NO_FRESH: Function[] = Object.freeze([]) as unknown as Function[];
+
 /** Where an attempt gives its active slots back (its endpoint). */
 export interface SlotOwner {
   release(methodCounter: ActiveCounter, serviceCounter: ActiveCounter | undefined): void;
@@ -108,9 +111,14 @@ export class Attempt implements OutgoingCall {
     private readonly methodCounter: ActiveCounter,
     private readonly serviceCounter: ActiveCounter | undefined,
   ) {
-    const fresh: Function[] = [];
-    this.body = prepared.bodyFor(conn, fresh);
-    this.fresh = fresh.length > 0 ? fresh : undefined; // forgotten again by the connection if this attempt is never written
+    if (prepared.invocation.target.callbacks === undefined) {
+      this.body = prepared.bodyFor(conn, NO_FRESH); // no callbacks: nothing is registered (no array per attempt)
+      this.fresh = undefined;
+    } else {
+      const fresh: Function[] = [];
+      this.body = prepared.bodyFor(conn, fresh);
+      this.fresh = fresh.length > 0 ? fresh : undefined; // forgotten again by the connection if this attempt is never written
+    }
     this.timeout = deadline === Infinity ? 0 : Math.max(1, Math.ceil(deadline - now()));
   }
 

@@ -37,6 +37,11 @@ export interface ConnectionInfo {
   reconnects: number;
 }
 
+/** Told when the client closes (`watchClose`). */
+export interface CloseWatcher {
+  onClientClose(): void;
+}
+
 /** What the registry reports to the client (which turns it into events). */
 export interface RegistryEvents {
   connect(info: ConnectionInfo): void;
@@ -135,9 +140,8 @@ export class ConnectionRegistry implements EndpointObserver {
   private readonly events: RegistryEvents;
   private idleTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  private markClosed!: () => void;
-  /** Resolves when `close()` begins: calls waiting for a registry's first list stop waiting then. */
-  readonly whenClosed = new Promise<void>((resolve) => (this.markClosed = resolve));
+  /** Calls waiting for a registry's first list: they stop waiting when `close()` begins. */
+  private readonly closeWatchers = new Set<CloseWatcher>();
 
   constructor(options: RegistryOptions, events: RegistryEvents) {
     this.options = options;
@@ -317,7 +321,9 @@ export class ConnectionRegistry implements EndpointObserver {
   /** Closes every connection; pending calls fail with CLIENT_CLOSED. */
   async close(): Promise<void> {
     this.closed = true;
-    this.markClosed();
+    const watchers = [...this.closeWatchers];
+    this.closeWatchers.clear();
+    for (const w of watchers) w.onClientClose();
     clearInterval(this.idleTimer);
     this.idleTimer = undefined;
     clearInterval(this.lingerTimer);
@@ -333,6 +339,21 @@ export class ConnectionRegistry implements EndpointObserver {
     this.wanted.clear();
     this.lingering.clear();
     await closing;
+  }
+
+  /**
+   * Calls `watcher.onClientClose()` once when `close()` begins, unless
+   * unwatched first; at once when the registry is closed already. A set, not
+   * a promise: a watcher that leaves is forgotten (a reaction on a promise
+   * would stay until it settles).
+   */
+  watchClose(watcher: CloseWatcher): void {
+    if (this.closed) watcher.onClientClose();
+    else this.closeWatchers.add(watcher);
+  }
+
+  unwatchClose(watcher: CloseWatcher): void {
+    this.closeWatchers.delete(watcher);
   }
 
   get isClosed(): boolean {

@@ -171,6 +171,11 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
   /** Hands the attempt, encoded for it, to the least busy connection. */
   private send(prepared: PreparedCall, deadline: number, mc: ActiveCounter, sc: ActiveCounter | undefined): Promise<unknown> {
     const inv = prepared.invocation;
+    // The signal may have fired since the cluster checked it (user code ran between: a balancer's hashKey, a slot's wait).
+    if (inv.signal?.aborted === true) {
+      this.release(mc, sc);
+      return Promise.reject(withOrigin(cancelledError(inv.target.label, inv.signal), inv.origin));
+    }
     const conn = this.available ? this.pickConnection() : undefined;
     if (conn === undefined) {
       this.release(mc, sc);

@@ -1,6 +1,7 @@
 import { currentScope, type CallScope } from '../context/call-scope.js';
 import { HeartlineError } from '../errors/heartline-error.js';
-import { cancelledError } from '../exchange/connection-call.js';
+import { unwatchAbort, watchAbort, type AbortWatcher } from '../exchange/abort-watch.js';
+import { cancelledError, signalReason } from '../exchange/connection-call.js';
 import type { Attachments } from '../protocol/messages.js';
 import { trimArgs } from '../protocol/value-check.js';
 import { now } from '../transport/clock.js';
@@ -41,11 +42,14 @@ export const NO_ATTACHMENTS: Readonly<Attachments> = Object.freeze({});
  */
 export class SignalLinks {
   private readonly links: SignalLink[] = [];
+  /** The call settled: nothing would undo a link made now (a copy made later by an interceptor that kept the call). */
+  private unlinked = false;
 
-  /** One signal that fires when `own` or `inherited` does. */
+  /** One signal that fires when `own` or `inherited` does (after the call settled: `own`, unlinked). */
   combine(own: AbortSignal | undefined, inherited: AbortSignal | undefined): AbortSignal | undefined {
     if (own === undefined || own.aborted) return own ?? inherited;
     if (inherited === undefined || inherited.aborted) return inherited ?? own;
+    if (this.unlinked) return own;
     const link = new SignalLink(own, inherited);
     this.links.push(link);
     return link.signal;
@@ -53,33 +57,34 @@ export class SignalLinks {
 
   /** The call settled: remove every listener these links added. */
   unlink(): void {
+    this.unlinked = true;
     for (const link of this.links) link.unlink();
     this.links.length = 0;
   }
 }
 
-class SignalLink {
+class SignalLink implements AbortWatcher {
   private readonly controller = new AbortController();
   constructor(
     private readonly a: AbortSignal,
     private readonly b: AbortSignal,
   ) {
-    a.addEventListener('abort', this);
-    b.addEventListener('abort', this);
+    watchAbort(a, this);
+    watchAbort(b, this);
   }
 
   get signal(): AbortSignal {
     return this.controller.signal;
   }
 
-  handleEvent(event: Event): void {
+  onAbort(fired: AbortSignal): void {
     this.unlink();
-    this.controller.abort((event.target as AbortSignal).reason);
+    this.controller.abort(signalReason(fired));
   }
 
   unlink(): void {
-    this.a.removeEventListener('abort', this);
-    this.b.removeEventListener('abort', this);
+    unwatchAbort(this.a, this);
+    unwatchAbort(this.b, this);
   }
 }
 

@@ -1,9 +1,10 @@
 import { HeartlineError } from '../errors/heartline-error.js';
+import { unwatchAbort, watchAbort, type AbortWatcher } from '../exchange/abort-watch.js';
 import { cancelledError } from '../exchange/connection-call.js';
 import { withOrigin } from '../exchange/pending-calls.js';
 import { MAX_TIMER_MS } from '../protocol/constants.js';
 import { now } from '../transport/clock.js';
-import type { ConnectionRegistry } from './connection-registry.js';
+import type { CloseWatcher, ConnectionRegistry } from './connection-registry.js';
 import type { Directory } from './directory.js';
 import type { Endpoint } from './endpoint.js';
 import type { ClientInvocation } from './invocation.js';
@@ -20,6 +21,11 @@ type EndpointCandidate = Candidate & { readonly endpoint: Endpoint };
 export class ProviderPicker {
   private last: Endpoint | undefined;
   private cache: { listed: readonly unknown[]; entries: EndpointCandidate[] } | undefined;
+  /** Calls waiting for the first listing; woken together when it comes. */
+  private readonly listingWaits = new Set<ListingWait>();
+  /** The listing promise this picker has one reaction on, and whether it has settled. */
+  private listened: Promise<void> | undefined;
+  private listenedSettled = false;
 
   constructor(
     private readonly directory: Directory,
@@ -35,7 +41,7 @@ export class ProviderPicker {
       if (all.some((c) => c.endpoint === this.last)) return this.last;
     }
     let usable: readonly EndpointCandidate[] = all;
-    if (tried !== undefined || !all.every((c) => c.endpoint.available)) {
+    if (tried !== undefined || !allAvailable(all)) {
       usable = all.filter((c) => c.endpoint.available && tried?.includes(c.endpoint) !== true);
     }
     if (usable.length === 0) return undefined;
@@ -63,22 +69,41 @@ export class ProviderPicker {
    * then) and with CANCELLED when the call's signal fired.
    */
   async afterListing(listing: Promise<void>, inv: ClientInvocation): Promise<Endpoint | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
     const signal = inv.signal;
     const left = inv.deadline - now();
-    const waits: Promise<void>[] = [listing, this.registry.whenClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, Number.isFinite(left) ? Math.max(0, left) : MAX_TIMER_MS)))];
-    if (signal !== undefined) waits.push(new Promise<void>((resolve) => signal.addEventListener('abort', (onAbort = () => resolve()))));
+    const wait = new ListingWait(Number.isFinite(left) ? Math.max(0, left) : MAX_TIMER_MS);
+    // No reaction per call on the listing or the client's closing (promises that may live long): one set of waiters.
+    this.listingWaits.add(wait);
+    this.listen(listing, wait);
+    this.registry.watchClose(wait);
+    if (signal !== undefined && !watchAbort(signal, wait)) wait.wake(); // fired already (user code ran since the check)
     try {
-      await Promise.race(waits);
+      await wait.promise;
     } finally {
-      clearTimeout(timer);
-      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+      wait.end();
+      this.listingWaits.delete(wait);
+      this.registry.unwatchClose(wait);
+      if (signal !== undefined) unwatchAbort(signal, wait);
     }
     const label = inv.target.label;
     if (this.registry.isClosed) throw withOrigin(new HeartlineError('CLIENT_CLOSED', `${label}: the client was closed while the call waited for its provider list`), inv.origin);
     if (signal?.aborted === true) throw withOrigin(cancelledError(label, signal), inv.origin);
     return this.select(inv, undefined);
+  }
+
+  /** One reaction per listing promise (not per call): it wakes every call waiting then. */
+  private listen(listing: Promise<void>, wait: ListingWait): void {
+    if (this.listened === listing) {
+      if (this.listenedSettled) wait.wake();
+      return;
+    }
+    this.listened = listing;
+    this.listenedSettled = false;
+    const settled = (): void => {
+      if (this.listened === listing) this.listenedSettled = true;
+      for (const w of this.listingWaits) w.wake();
+    };
+    listing.then(settled, settled); // a failed first listing ends the wait too: the call then finds no provider
   }
 
   /** UNAVAILABLE: no provider of the service can take `inv`. */
@@ -98,5 +123,36 @@ export class ProviderPicker {
       this.cache = { listed, entries };
     }
     return this.cache.entries;
+  }
+}
+
+/** True when every candidate is available (a loop: no closure per call). */
+function allAvailable(all: readonly EndpointCandidate[]): boolean {
+  for (let i = 0; i < all.length; i++) if (!all[i]!.endpoint.available) return false;
+  return true;
+}
+
+/** A call waiting for the first listing: ends when it comes, at the call's deadline, when its signal fires (the watcher of it) or when the client closes. */
+class ListingWait implements AbortWatcher, CloseWatcher {
+  readonly promise: Promise<void>;
+  /** Ends the wait (idempotent). */
+  wake!: () => void;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(ms: number) {
+    this.promise = new Promise<void>((resolve) => (this.wake = resolve));
+    this.timer = setTimeout(this.wake, ms);
+  }
+
+  onAbort(): void {
+    this.wake();
+  }
+
+  onClientClose(): void {
+    this.wake();
+  }
+
+  end(): void {
+    clearTimeout(this.timer);
   }
 }

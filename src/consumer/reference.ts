@@ -13,6 +13,7 @@ import type { Directory, ProviderEntry } from './directory.js';
 import { ClientInvocation, NO_ATTACHMENTS, type MethodTarget } from './invocation.js';
 import { createLoadBalancer, type HashKey, type LoadBalanceName } from './load-balance/index.js';
 import { ProviderPicker } from './provider-picker.js';
+import { guardSignal } from './signal-guard.js';
 import type { ConsumerRegistry } from './registry.js';
 
 export type { ClusterMode } from './cluster/index.js';
@@ -165,13 +166,23 @@ export class Reference {
     const inv = ClientInvocation.create(target, args, options, origin);
     const shared = this.defaults.interceptors;
     if (shared.version !== this.chainVersion) this.compose(shared);
-    if (inv.links !== undefined || callObserved()) return observeCall(inv, this.chain ?? this.cluster.invoke.bind(this.cluster));
+    if (inv.links !== undefined || callObserved()) return observeCall(inv, this.chain === undefined ? this.direct : this.guarded);
+    if (this.chain !== undefined) return this.guarded(inv);
     try {
-      return this.chain === undefined ? this.cluster.invoke(inv) : this.chain(inv);
+      return this.cluster.invoke(inv);
     } catch (err) {
       return Promise.reject(err); // a load balancer's hashKey threw
     }
   }
+
+  /** The cluster stage, with no interceptor before it. */
+  private readonly direct = (inv: ClientInvocation): Promise<unknown> => this.cluster.invoke(inv);
+
+  /** The interceptors, then the cluster stage; the caller's signal settles the call at once whatever the interceptors do. */
+  private readonly guarded = (inv: ClientInvocation): Promise<unknown> => {
+    const chain = this.chain!(inv); // composeInterceptors turns a throw into a rejection
+    return inv.signal === undefined ? chain : guardSignal(inv, inv.signal, chain);
+  };
 
   /** Client-wide interceptors, then the reference's, around the cluster stage; none: no chain at all. */
   private compose(shared: ClientInterceptors): void {

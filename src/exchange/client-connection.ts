@@ -9,6 +9,7 @@ import type { Logger } from '../transport/logger.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
 import { connectSocket } from '../transport/secure-socket.js';
 import type { ResolvedClientTls } from '../transport/tls-options.js';
+import { unwatchAbort, watchAbort } from './abort-watch.js';
 import { CallbackTable, DEFAULT_MAX_CALLBACKS } from './callback-table.js';
 import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
@@ -180,15 +181,14 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     return new Promise((resolve, reject) => {
       const signal = out.signal;
       if (signal?.aborted === true) {
-        out.onSettle?.(out);
-        reject(withOrigin(cancelledError(out.label, signal), out.origin));
+        this.refuse(out, cancelledError(out.label, signal), reject);
         return;
       }
       const call = new ConnectionCall(this, this.pending.nextId(), out, resolve, reject);
       const state = this.stateValue;
       // Before any write: a write that fails at once settles the call, which removes the listener.
       if (signal !== undefined && (state === ConnectionState.Ready || state === ConnectionState.Connecting || state === ConnectionState.Handshaking)) {
-        signal.addEventListener('abort', call);
+        watchAbort(signal, call);
       }
       if (state === ConnectionState.Ready) {
         if (out.oneWay) this.oneWays.accept();
@@ -203,10 +203,20 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
         if (out.oneWay || out.fresh !== undefined) this.syncRef();
       } else {
         const code = state === ConnectionState.Draining ? 'UNAVAILABLE' : 'CONNECTION_LOST_UNWRITTEN';
-        out.onSettle?.(out);
-        reject(withOrigin(new HeartlineError(code, `${out.label}: connection to ${this.address} is ${state}`), out.origin));
+        this.refuse(out, new HeartlineError(code, `${out.label}: connection to ${this.address} is ${state}`), reject);
       }
     });
+  }
+
+  /** A call refused before it was accepted here: its slots back, the callbacks only it registered here forgotten (never sent). */
+  private refuse(out: OutgoingCall, err: HeartlineError, reject: (err: HeartlineError) => void): void {
+    if (out.fresh !== undefined) {
+      for (const fn of out.fresh) this.callbacks.release(fn);
+      out.fresh = undefined;
+      this.syncRef();
+    }
+    out.onSettle?.(out);
+    reject(withOrigin(err, out.origin));
   }
 
   /** Closes the socket now; calls in flight fail (CLIENT_CLOSED for `client-closed`). Resolves once closed. */
@@ -243,20 +253,20 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
    * Queues the call's frame: a six-item copy of the body on a version-1
    * connection; else the budget item set, in place, to the ms left (the
    * caller gives every attempt a body no queued frame holds). A call whose
-   * time is already up is not written: TIMEOUT.
+   * time is already up is not written, whatever the version: TIMEOUT.
    */
   private write(call: ConnectionCall, out: OutgoingCall): void {
     let body = out.body;
-    if (this.protocolVersion === 1) {
-      body = asVersion1Request(body, out.deadline !== Infinity);
-    } else if (out.deadline !== Infinity) {
+    if (out.deadline !== Infinity) {
+      // Whatever the version: a one-way call waiting for the handshake has no response timer to end it.
       const left = out.deadline - now();
       if (left <= 0) {
         this.failOne(call, out, new HeartlineError('TIMEOUT', `${out.label}: its time ran out before the request was written to ${this.address}`));
         return;
       }
-      writeBudget(body, left);
+      if (this.protocolVersion !== 1) writeBudget(body, left);
     }
+    if (this.protocolVersion === 1) body = asVersion1Request(body, out.deadline !== Infinity);
     if (HEADER_SIZE + body.length > this.peerMaxFrameSize) {
       this.failOne(call, out, new HeartlineError('PAYLOAD_TOO_LARGE', `${out.label}: request of ${HEADER_SIZE + body.length} bytes is over the provider's limit of ${this.peerMaxFrameSize} bytes`));
       return;
@@ -522,7 +532,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       const live = waiting.filter((call) => this.isLive(call));
       this.pending.takeAll();
       const oneWays = live.filter((call) => call.request.oneWay);
-      for (const call of oneWays) call.request.signal?.removeEventListener('abort', call);
+      for (const call of oneWays) if (call.request.signal !== undefined) unwatchAbort(call.request.signal, call);
       if (this.observer.adoptUnsent(this, live)) {
         for (const call of oneWays) call.done = true; // settled by the connection that took it over
         waiting.length = 0;

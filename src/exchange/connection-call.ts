@@ -1,4 +1,5 @@
 import { HeartlineError } from '../errors/heartline-error.js';
+import { unwatchAbort, type AbortWatcher } from './abort-watch.js';
 import type { ClientConnection } from './client-connection.js';
 import { withOrigin, type CallRequest, type PendingCall } from './pending-calls.js';
 
@@ -37,9 +38,9 @@ export interface CallOwner {
 /**
  * A call accepted by a connection: a two-way one sits in the pending table
  * until it settles; a one-way one is `done` once written or failed. It is
- * its own `abort` listener on the call's signal (no closure per call).
+ * its own watcher of the call's signal (abort-watch.ts: no closure per call).
  */
-export class ConnectionCall implements PendingCall<OutgoingCall> {
+export class ConnectionCall implements PendingCall<OutgoingCall>, AbortWatcher {
   seq = 0;
   deadline = Infinity;
   /** One-way calls only: settled (the pending table tracks two-way calls). */
@@ -52,7 +53,7 @@ export class ConnectionCall implements PendingCall<OutgoingCall> {
     readonly reject: (err: HeartlineError) => void,
   ) {}
 
-  handleEvent(): void {
+  onAbort(): void {
     this.owner.cancel(this);
   }
 }
@@ -84,7 +85,7 @@ export class OneWayCalls {
     call.done = true;
     this.open--;
     const out = call.request;
-    out.signal?.removeEventListener('abort', call);
+    if (out.signal !== undefined) unwatchAbort(out.signal, call);
     out.onSettle?.(out);
     if (err === undefined) call.resolve(undefined);
     else call.reject(withOrigin(err, out.origin));
@@ -120,5 +121,14 @@ export class OneWayCalls {
 
 /** The error of a call whose signal fired: CANCELLED, with the signal's reason as its cause. */
 export function cancelledError(label: string, signal: AbortSignal | undefined): HeartlineError {
-  return new HeartlineError('CANCELLED', `${label}: cancelled by its signal`, { cause: signal?.reason });
+  return new HeartlineError('CANCELLED', `${label}: cancelled by its signal`, { cause: signal === undefined ? undefined : signalReason(signal) });
+}
+
+/** `signal.reason`, or what reading it threw: user code (a getter) must not stop a cancellation halfway. */
+export function signalReason(signal: AbortSignal): unknown {
+  try {
+    return signal.reason;
+  } catch (err) {
+    return err;
+  }
 }

@@ -1,6 +1,7 @@
 import type { ErrorCode } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { now } from '../transport/clock.js';
+import { unwatchAbort } from './abort-watch.js';
 import { RequestIds } from './request-ids.js';
 
 /** What the pending table needs to know about a call's request. */
@@ -13,13 +14,13 @@ export interface CallRequest {
   readonly origin: Error | undefined;
   /** Called once when the call settles, whichever way, before its promise does. */
   readonly onSettle?: ((request: CallRequest) => void) | undefined;
-  /** Cancels the call; the table removes the call's listener from it when the call leaves the table. */
+  /** Cancels the call; the table stops the call watching it when the call leaves the table. */
   readonly signal?: AbortSignal | undefined;
 }
 
 /**
- * A call waiting for its response. It is its own `abort` listener (an
- * `EventListenerObject`: no closure per call) on `request.signal`.
+ * A call waiting for its response. It is its own watcher of `request.signal`
+ * (abort-watch.ts: no closure per call, one listener per signal).
  */
 export interface PendingCall<R extends CallRequest = CallRequest> {
   readonly id: number;
@@ -30,13 +31,14 @@ export interface PendingCall<R extends CallRequest = CallRequest> {
   deadline: number;
   resolve(value: unknown): void;
   reject(err: HeartlineError): void;
-  /** The `abort` listener on `request.signal` (calls without a signal need none). */
-  handleEvent?(event: Event): void;
+  /** Called when `request.signal` fires, if the call watches it (calls without a signal need not). */
+  onAbort?(signal: AbortSignal): void;
 }
 
-/** Removes `call`'s `abort` listener from its signal, if it has both. */
+/** Stops `call` watching its signal, if it has both. */
 function unlisten(call: PendingCall): void {
-  if (call.handleEvent !== undefined) call.request.signal?.removeEventListener('abort', call as Parameters<AbortSignal['removeEventListener']>[1]);
+  const signal = call.request.signal;
+  if (signal !== undefined && call.onAbort !== undefined) unwatchAbort(signal, call as PendingCall & { onAbort(signal: AbortSignal): void });
 }
 
 /**
@@ -144,7 +146,7 @@ export class PendingCalls<C extends PendingCall = PendingCall> {
   }
 
   /**
-   * Removes every call (and its `abort` listener) without settling it or
+   * Removes every call (and its watch on its signal) without settling it or
    * calling `onSettle`: the caller takes over (re-sends calls that were never
    * written on another connection).
    */

@@ -259,3 +259,31 @@ describe('the time budget on the wire', () => {
     expect(await withOptions(client.refer(Echo), { timeout: 0 }).echo('no deadline')).toBe('no deadline');
   });
 });
+
+describe('a call whose time ran out while it waited for the handshake', () => {
+  const defer = useCleanup();
+
+  for (const version of [1, 2]) {
+    it(`is not written, on a version-${version} connection too (one-way: no response timer covers it)`, async () => {
+      let answer: (() => void) | undefined;
+      const requests: FakeRequest[] = [];
+      const fake = defer(
+        await FakeProvider.start((r) => requests.push(r), {
+          onHandshake: (frame, socket) => {
+            answer = () => socket.write(handshakeResponse(frame.id, 0, encodeBody({ version, maxFrameSize: 1 << 20, heartbeat: 0, idleTimeout: 0 })));
+          },
+        }),
+        (f) => f.close(),
+      );
+      const client = defer(newClient(fake.address), (c) => c.close());
+      const call = track(withOptions(client.refer(Echo), { timeout: 30 }).notify('late', 0));
+      await waitFor(() => answer !== undefined);
+      await new Promise((resolve) => setTimeout(resolve, 80));
+      answer!();
+      await waitFor(() => call.settled);
+      expect((call.error as { code?: string } | undefined)?.code).toBe('TIMEOUT');
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      expect(requests).toEqual([]);
+    });
+  }
+});

@@ -1,5 +1,6 @@
 // Consumer interceptors: client-wide (client.use) then the reference's
 // (`interceptors` option), in the onion model, around the cluster stage.
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { HeartlineError, withOptions, type ClientCall, type ClientInterceptor } from '../../src/index.js';
 import { Echo } from '../helpers/contract.js';
@@ -155,5 +156,61 @@ describe('client interceptors', () => {
     await expectCode(client.refer(Echo).fail('no'), 'HANDLER_ERROR');
     expect(observed).toHaveLength(1);
     expect(observed[0]!.code).toBe('HANDLER_ERROR');
+  });
+
+  it('the caller\'s signal rejects the call at once while an interceptor holds it (slow, or never calling next), and nothing is sent', async () => {
+    const requests: FakeRequest[] = [];
+    const fake = defer(await FakeProvider.start((r) => requests.push(r), { version: 2 }), (f) => f.close());
+    const client = defer(newClient(fake.address), (c) => c.close());
+    let late: Promise<unknown> | undefined;
+    const slow: ClientInterceptor = async (call, next) => {
+      await new Promise((resolve) => setTimeout(resolve, 300)); // a token refresh, say
+      late = next();
+      return late;
+    };
+    const stuck: ClientInterceptor = () => new Promise(() => undefined);
+    const controller = new AbortController();
+    const viaSlow = track(withOptions(client.refer(Echo, { interceptors: [slow], timeout: 5000 }), { signal: controller.signal }).echo(1));
+    const viaStuck = track(withOptions(client.refer(Echo, { interceptors: [stuck], timeout: 5000 }), { signal: controller.signal }).echo(2));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const reason = new Error('user left');
+    const aborted = performance.now();
+    controller.abort(reason);
+    await waitFor(() => viaSlow.settled && viaStuck.settled, 1000, 'both calls to settle');
+    expect(viaSlow.at! - aborted).toBeLessThan(100);
+    expect(viaStuck.at! - aborted).toBeLessThan(100);
+    for (const call of [viaSlow, viaStuck]) {
+      expect((call.error as HeartlineError).code).toBe('CANCELLED');
+      expect((call.error as HeartlineError).cause).toBe(reason);
+      expect((call.error as HeartlineError).call).toBe('test.Echo#echo');
+    }
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0); // nothing left, though the stuck chain never settles
+    await waitFor(() => late !== undefined, 1000, 'the slow interceptor to call next');
+    await expectCode(late!, 'CANCELLED'); // refused: nothing written
+    expect(requests).toEqual([]);
+  });
+
+  it('failsafe: a cancelled call rejects CANCELLED with or without interceptors (a cancellation is not a provider failure)', async () => {
+    const requests: FakeRequest[] = [];
+    const fake = defer(await FakeProvider.start((r) => requests.push(r), { version: 2 }), (f) => f.close());
+    const client = defer(newClient(fake.address), (c) => c.close());
+    const controller = new AbortController();
+    const plain = withOptions(client.refer(Echo, { cluster: 'failsafe' }), { signal: controller.signal });
+    const intercepted = withOptions(client.refer(Echo, { cluster: 'failsafe', interceptors: [(_call, next) => next()] }), { signal: controller.signal });
+    const calls = [track(plain.echo(1)), track(intercepted.echo(2))];
+    await waitFor(() => requests.length === 2);
+    controller.abort();
+    await waitFor(() => calls.every((c) => c.settled));
+    expect(calls.map((c) => (c.error as HeartlineError | undefined)?.code)).toEqual(['CANCELLED', 'CANCELLED']);
+  });
+
+  it('calls with interceptors and a shared signal that settle normally leave no listener on it', async () => {
+    const s = defer(await startServer(), (x) => x.close());
+    const client = defer(newClient(s.address), (c) => c.close());
+    client.use((_call, next) => next());
+    const controller = new AbortController();
+    const echo = withOptions(client.refer(Echo), { signal: controller.signal });
+    expect(await Promise.all(Array.from({ length: 100 }, (_, i) => echo.echo(i)))).toHaveLength(100);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 });

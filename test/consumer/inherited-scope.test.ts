@@ -4,7 +4,7 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { runInScope } from '../../src/context/call-scope.js';
-import { withOptions } from '../../src/index.js';
+import { withOptions, type ClientCall } from '../../src/index.js';
 import { now } from '../../src/transport/clock.js';
 import { Echo } from '../helpers/contract.js';
 import { FakeProvider, type FakeRequest } from '../helpers/fake-provider.js';
@@ -102,3 +102,20 @@ describe('deadline and signal inherited from the call being served', () => {
   });
 });
 
+
+describe('call.with({ signal }) after the call settled, inside a handler', () => {
+  const defer = useCleanup();
+
+  it('links nothing: no watcher is left on the served signal or the new one', async () => {
+    const s = defer(await startServer(), (x) => x.close());
+    const client = defer(newClient(s.address), (c) => c.close());
+    let kept: ClientCall | undefined;
+    const echo = client.refer(Echo, { interceptors: [(call, next) => ((kept = call), next())] });
+    const served = new AbortController();
+    await runInScope({ deadline: Infinity, signal: served.signal }, () => echo.echo(1));
+    const late = new AbortController();
+    kept!.with({ signal: late.signal }); // an interceptor that kept the call makes a copy once it has settled
+    expect(getEventListeners(served.signal, 'abort')).toHaveLength(0);
+    expect(getEventListeners(late.signal, 'abort')).toHaveLength(0);
+  });
+});

@@ -3,7 +3,11 @@ import type { Logger } from '../../transport/logger.js';
 import type { ClientInvocation } from '../invocation.js';
 import type { ClusterInvoker } from './cluster-invoker.js';
 
-/** One attempt (failfast); a failure is logged as a warning and the call resolves with undefined. */
+/**
+ * One attempt (failfast); a failure is logged as a warning and the call
+ * resolves with undefined. A cancellation is not a failure: once the call's
+ * signal fired it rejects CANCELLED, as any cancelled call does.
+ */
 export class FailsafeInvoker implements ClusterInvoker {
   constructor(
     private readonly inner: ClusterInvoker,
@@ -12,6 +16,7 @@ export class FailsafeInvoker implements ClusterInvoker {
 
   invoke(inv: ClientInvocation): Promise<unknown> {
     return this.inner.invoke(inv).catch((err: unknown) => {
+      if (inv.signal?.aborted === true && (err as HeartlineError)?.code === 'CANCELLED') throw err;
       this.logger.warn(`${inv.target.label} failed (failsafe, returning undefined): ${(err as Error)?.message}`, { code: (err as HeartlineError)?.code });
       return undefined;
     });
