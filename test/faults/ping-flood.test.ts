@@ -5,9 +5,14 @@
 // What proves it does not depend on the machine's speed or load: the work the
 // victim does for the flood is counted in frames and bytes, and must be a
 // constant (PING_BURST pings answered, one refused, then nothing more decoded)
-// rather than grow with the flood's 500k pings (7.6 MiB). Wall-clock lag is
-// also checked, against the lag measured in the same test without the flood,
-// so a loaded machine (which lags with or without a flood) does not fail it.
+// rather than grow with the flood's 500k pings (7.6 MiB); and the time the
+// flood holds the event loop is measured where it is spent, as the CPU time of
+// the victim's decoder handling the flood's bytes (its 'data' handling, pongs
+// included), which a loaded machine does not inflate. The event loop's lag is
+// printed, with a baseline measured in the same test without the flood, but
+// not asserted: on a loaded 2-core machine the maximum lag of two half-second
+// windows without any flood differs by more than 100 ms, so no bound on it is
+// both stable and able to fail.
 //
 // The provider runs in this process, with the flooder and a well-behaved
 // client: lag and RSS are measured for all three together, which bounds the
@@ -20,6 +25,7 @@ import { HeartlineError } from '../../src/index.js';
 import { encodeBody } from '../../src/protocol/codec.js';
 import { FrameType, HEADER_SIZE, PING_BURST } from '../../src/protocol/constants.js';
 import { encodeFrame, isRequest, writeHeader, type FrameHeader } from '../../src/protocol/frame.js';
+import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
 import { FrameWriter } from '../../src/transport/frame-writer.js';
 import { Transport } from '../../src/transport/transport.js';
 import { Echo } from '../helpers/contract.js';
@@ -32,8 +38,8 @@ const PINGS = 500_000;
 const SLICE = 1024 * 1024;
 /** Bytes of the flood (7.6 MiB) the victim may read before it closes the socket: a few socket reads at most. */
 const MAX_BYTES_READ = 512 * 1024;
-/** Event-loop lag the flood may add to the lag measured without it, in the same test. */
-const MAX_EXTRA_LAG_MS = 50;
+/** CPU time the victim may spend handling the flood's bytes, in ms (it takes well under 1 ms). */
+const MAX_FLOOD_CPU_MS = 25;
 /** How long the lag is measured without a flood, first. */
 const BASELINE_MS = 500;
 /** A coarse bound: the precise one on memory is the bytes read and the pongs queued. */
@@ -84,15 +90,27 @@ async function baselineLag(ms: number): Promise<{ lagMs: number; driftMs: number
 
 /**
  * Counts what every Transport in this process does with pings from now on:
- * the ping frames its decoder delivers and the pongs it queues. The victim of
- * a flood is the one transport that received pings.
+ * the ping frames its decoder delivers, the pongs it queues, and the CPU time
+ * its decoder spends on each chunk read (the frames' handling included). The
+ * victim of a flood is the one transport that received pings.
  */
 function countPingWork(defer: <T>(value: T, dispose: (value: T) => unknown) => T) {
+  const push = FrameDecoder.prototype.push;
+  const cpu = new Map<FrameDecoder, number>();
+  defer(
+    vi.spyOn(FrameDecoder.prototype, 'push').mockImplementation(function (this: FrameDecoder, chunk: Buffer) {
+      const before = process.cpuUsage();
+      push.call(this, chunk);
+      const spent = process.cpuUsage(before);
+      cpu.set(this, (cpu.get(this) ?? 0) + (spent.user + spent.system) / 1000);
+    }),
+    (s) => s.mockRestore(),
+  );
   const frames = defer(vi.spyOn(Transport.prototype, 'onFrame'), (s) => s.mockRestore());
   const pongs = defer(vi.spyOn(FrameWriter.prototype, 'writeUrgent'), (s) => s.mockRestore());
   return {
-    /** The transport that received pings, how many, the pongs it queued, and the bytes its socket read. */
-    victim(): { pings: number; pongs: number; bytesRead: number; transports: number } {
+    /** The transports that received pings; for the first: how many, the pongs it queued, the bytes its socket read, the CPU ms its decoder used. */
+    victim(): { transports: number; pings: number; pongs: number; bytesRead: number; cpuMs: number } {
       const pinged = new Map<Transport, number>();
       frames.mock.calls.forEach(([header], i) => {
         const transport = frames.mock.contexts[i] as Transport;
@@ -100,7 +118,13 @@ function countPingWork(defer: <T>(value: T, dispose: (value: T) => unknown) => T
       });
       const [transport, pings] = [...pinged][0] ?? [undefined, 0];
       const queued = pongs.mock.contexts.filter((writer, i) => writer === transport?.writer && pongs.mock.results[i]?.value !== 0).length;
-      return { pings, pongs: queued, bytesRead: transport?.socket.bytesRead ?? 0, transports: pinged.size };
+      return {
+        transports: pinged.size,
+        pings,
+        pongs: queued,
+        bytesRead: transport?.socket.bytesRead ?? 0,
+        cpuMs: transport === undefined ? 0 : cpu.get(transport.decoder) ?? 0,
+      };
     },
   };
 }
@@ -143,18 +167,17 @@ describe('ping flood', () => {
     const done = work.victim();
 
     console.info(
-      `provider flood: cut off after ${cutOffMs.toFixed(1)} ms, ${done.pings} pings decoded, ${done.pongs} pongs queued, ${(done.bytesRead / 1024).toFixed(0)} KiB read of ${(flood.length / 1024).toFixed(0)}; ` +
+      `provider flood: cut off after ${cutOffMs.toFixed(1)} ms, ${done.pings} pings decoded, ${done.pongs} pongs queued, ${(done.bytesRead / 1024).toFixed(0)} KiB read of ${(flood.length / 1024).toFixed(0)}, ${done.cpuMs.toFixed(2)} ms CPU; ` +
         `lag max ${lagMs.toFixed(1)} ms (${baseline.lagMs.toFixed(1)} without the flood), drift max ${driftMs.toFixed(1)} ms (${baseline.driftMs.toFixed(1)}), RSS growth ${(rssGrowth / 1048576).toFixed(1)} MiB; ${ok} calls ok`,
     );
     expect(serverEvents.disconnects.map((d) => d.reason)).toEqual(['too-many-pings']);
-    // The provider's work for the flood is a constant, whatever the flood's size and the machine's speed:
-    // PING_BURST pings answered, the next one refused, nothing more decoded, little read.
+    // The provider's work for the flood is a constant, whatever the flood's size and the machine's load:
+    // PING_BURST pings answered, the next one refused, nothing more decoded, little read, little CPU.
     expect(done.transports).toBe(1);
     expect(done.pings).toBe(PING_BURST + 1);
     expect(done.pongs).toBe(PING_BURST);
     expect(done.bytesRead).toBeLessThan(MAX_BYTES_READ);
-    expect(lagMs).toBeLessThan(baseline.lagMs + MAX_EXTRA_LAG_MS);
-    expect(driftMs).toBeLessThan(baseline.driftMs + MAX_EXTRA_LAG_MS);
+    expect(done.cpuMs).toBeLessThan(MAX_FLOOD_CPU_MS);
     expect(rssGrowth).toBeLessThan(MAX_RSS_GROWTH);
     expect(failures).toEqual([]);
     expect(ok).toBeGreaterThan(100);
@@ -189,7 +212,7 @@ describe('ping flood', () => {
     const slowest = Math.max(...calls.map((c) => c.at! - started));
 
     console.info(
-      `consumer flood: disconnected after ${(events.disconnects[0]!.at - started).toFixed(1)} ms, ${done.pings} pings decoded, ${done.pongs} pongs queued, ${(done.bytesRead / 1024).toFixed(0)} KiB read; slowest call ${slowest.toFixed(1)} ms; ` +
+      `consumer flood: disconnected after ${(events.disconnects[0]!.at - started).toFixed(1)} ms, ${done.pings} pings decoded, ${done.pongs} pongs queued, ${(done.bytesRead / 1024).toFixed(0)} KiB read, ${done.cpuMs.toFixed(2)} ms CPU; slowest call ${slowest.toFixed(1)} ms; ` +
         `lag max ${lagMs.toFixed(1)} ms (${baseline.lagMs.toFixed(1)} without the flood), drift max ${driftMs.toFixed(1)} ms (${baseline.driftMs.toFixed(1)}), RSS growth ${(rssGrowth / 1048576).toFixed(1)} MiB`,
     );
     expect(flooded).toBe(true);
@@ -203,8 +226,7 @@ describe('ping flood', () => {
       expect(call.error).toBeInstanceOf(HeartlineError);
       expect(['CONNECTION_LOST_WRITTEN', 'TIMEOUT']).toContain((call.error as HeartlineError).code);
     }
-    expect(lagMs).toBeLessThan(baseline.lagMs + MAX_EXTRA_LAG_MS);
-    expect(driftMs).toBeLessThan(baseline.driftMs + MAX_EXTRA_LAG_MS);
+    expect(done.cpuMs).toBeLessThan(MAX_FLOOD_CPU_MS);
     expect(rssGrowth).toBeLessThan(MAX_RSS_GROWTH);
   });
 
