@@ -5,6 +5,7 @@
 // compare medians. ROOT=<checkout> measures another checkout's src/ (for example a base commit).
 // INTERCEPTORS=<n> adds n no-op client interceptors (`client.use((call, next) => next())`).
 // SERVER_INTERCEPTOR=1 adds one no-op server interceptor.
+// CALL_SCOPE=0 makes the server with `callScope: false` (no AsyncLocalStorage scope per call).
 // BENCH_TLS=1 runs the connection over TLS 1.3 (certificates from test/helpers/certs.ts).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +30,8 @@ class EchoImpl {
 }
 
 const certs = process.env.BENCH_TLS === '1' ? makeCerts() : undefined;
-const server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, tls: certs && { key: certs.server.key, cert: certs.server.cert } });
+const callScope = process.env.CALL_SCOPE !== '0';
+const server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, tls: certs && { key: certs.server.key, cert: certs.server.cert }, ...(callScope ? {} : { callScope: false }) });
 server.register(new EchoImpl());
 // SERVER_INTERCEPTOR=1: one no-op server-wide interceptor (needs a checkout with server.use).
 if (process.env.SERVER_INTERCEPTOR === '1') server.use((_call: unknown, next: () => Promise<unknown>) => next());
@@ -55,6 +57,6 @@ const t0 = performance.now();
 await run(calls);
 const cpu = process.cpuUsage(cpu0);
 const ms = performance.now() - t0;
-console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
+console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
 await client.close();
 await server.close();

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { ClientCall } from '../consumer/client-interceptor.js';
 import { checkBoolean, invalidConfig } from '../errors/invalid-config.js';
+import { currentCall } from '../provider/server-call.js';
 import type { ServerCall } from '../provider/server-interceptor.js';
-import { dropAttachment, isClientCall, servedCall } from './served-call.js';
+import { dropAttachment, isClientCall } from './served-call.js';
 import { childOf, newTrace, parseTraceparent, type RandomBytes } from './traceparent.js';
 
 /** The attachment that carries the W3C `traceparent` value. */
@@ -68,7 +69,7 @@ export function traceContext(options: TraceContextOptions = {}): EitherSideInter
     }
     if (parseTraceparent(call.attachments[TRACEPARENT]) !== undefined) return next();
     const attachments = { ...call.attachments };
-    const served = servedCall();
+    const served = currentCall();
     const incoming = served === undefined ? undefined : parseTraceparent(served.attachments[TRACEPARENT]);
     if (incoming !== undefined) {
       attachments[TRACEPARENT] = childOf(incoming, random);

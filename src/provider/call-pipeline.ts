@@ -19,9 +19,10 @@ export interface CallHost {
 }
 
 /**
- * Runs a decoded call through its stages, inside the call's scope (so that
- * `currentCall()` and the consumer calls made by interceptors and the
- * handler see its deadline and signal): interceptors (server-wide, then the
+ * Runs a decoded call through its stages, inside the call's scope when
+ * `scoped` (the server's `callScope`, so that `currentCall()` and the
+ * consumer calls made by interceptors and the handler see its deadline and
+ * signal; without it they see no call at all): interceptors (server-wide, then the
  * service's) → limits (callback cap, `executes`) → handler. The interceptors
  * come before the limits so that a call an interceptor refuses (an
  * authentication check) never holds a slot, and so that an interceptor
@@ -35,9 +36,10 @@ export interface CallHost {
  * started keeps its `executes` slots until it settles itself. Without a
  * deadline, such a call lasts until its connection closes.
  */
-export function serveCall(call: IncomingCall, method: ExportedMethod, host: CallHost): void {
-  if (method.service.interceptors.length === 0) runInScope(call, () => runDirect(call, method, host));
-  else runInScope(call, () => runIntercepted(call, method, host));
+export function serveCall(call: IncomingCall, method: ExportedMethod, host: CallHost, scoped: boolean): void {
+  const run = method.service.interceptors.length === 0 ? runDirect : runIntercepted;
+  if (scoped) runInScope(call, () => run(call, method, host));
+  else run(call, method, host);
 }
 
 function runDirect(call: IncomingCall, method: ExportedMethod, host: CallHost): void {

@@ -29,6 +29,8 @@ export interface ServerConnectionOptions {
   maxQueuedBytes: number;
   keepAliveDelay: number;
   exposeStack: boolean;
+  /** Run interceptors and handlers inside their call's scope (`currentCall()`, inherited deadlines). */
+  callScope: boolean;
   /** Close a connection silent for this long, in ms; 0 never. */
   idleTimeout: number;
   /** Shortest ping interval granted to consumers, in ms. */
@@ -318,7 +320,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     if (method instanceof HeartlineError) return this.settle(call, true, method);
     // The caller has no time left: answered at once, nothing runs.
     if (call.budgetSpent) return this.settle(call, true, new HeartlineError('DEADLINE_EXCEEDED', `${request.service}#${request.method}: the caller's budget was spent before the call arrived`));
-    serveCall(call, method, this);
+    serveCall(call, method, this, this.options.callScope);
   }
 
   /**

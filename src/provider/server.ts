@@ -103,6 +103,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       maxQueuedBytes: o.maxQueuedBytes,
       keepAliveDelay: o.keepAliveDelay,
       exposeStack: o.exposeStack,
+      callScope: o.callScope,
       idleTimeout: o.idleTimeout,
       minHeartbeat: o.minHeartbeat,
       callbackTimeout: o.callbackTimeout,

@@ -1,6 +1,8 @@
 import type { Attachments } from '../../src/protocol/messages.js';
 import type { ClientCall, ClientCallChanges } from '../../src/consumer/client-interceptor.js';
+import { IncomingCall } from '../../src/provider/server-call.js';
 import type { ServerCall } from '../../src/provider/server-interceptor.js';
+import { now } from '../../src/transport/clock.js';
 
 /** A consumer call as interceptors see it, without a client: `with` copies, as the real invocation does. */
 export function fakeClientCall(attachments: Attachments = {}, method = 'sayHello'): ClientCall {
@@ -24,22 +26,12 @@ export function fakeClientCall(attachments: Attachments = {}, method = 'sayHello
   return call;
 }
 
-/** A served call as interceptors and handlers see it, without a server; its attachments are its own object, as the provider's are. */
+/**
+ * A served call as interceptors and handlers see it, without a server: the
+ * provider's own call object (so `currentCall()` finds it inside
+ * `runInScope`), with its own attachments object, as the provider's are.
+ */
 export function fakeServerCall(attachments: Attachments = {}): ServerCall {
-  const controller = new AbortController();
-  return {
-    service: 'demo.Greeter',
-    version: '1.0.0',
-    group: '',
-    method: 'sayHello',
-    args: ['Ann'],
-    attachments: { ...attachments },
-    deadline: Infinity,
-    timeLeft: Infinity,
-    signal: controller.signal,
-    peer: '127.0.0.1:50000',
-    connectionId: 1,
-    oneWay: false,
-    principal: undefined,
-  };
+  const request = { service: 'demo.Greeter', version: '1.0.0', group: '', method: 'sayHello', args: ['Ann'], attachments: { ...attachments }, budget: undefined };
+  return new IncomingCall(1, request, { id: 1, peer: '127.0.0.1:50000' }, false, now());
 }

@@ -67,6 +67,8 @@ describe('traceparent', () => {
     const outside = fc.constantFrom(...'ABCDEFGxyz_ -+.\u00e9');
     fc.assert(
       fc.property(valid00, fc.nat(54), outside, (value, at, ch) => {
+        // '-' written over a separator (at 2, 35 or 52) changes nothing: not a mutation.
+        fc.pre(value[at] !== ch);
         const mutated = value.slice(0, at) + ch + value.slice(at + 1);
         expect(parseTraceparent(mutated)).toBeUndefined();
       }),

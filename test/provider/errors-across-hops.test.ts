@@ -72,11 +72,15 @@ describe('errors across hops', () => {
     expect(err.message).toBe('C is draining');
     // Its name says nothing the code and cause do not: no `remoteName: 'HeartlineError'` (issue #8 point 7).
     expect(err.remoteName).toBeUndefined();
+    expect(err.call).toBe('test.Hop#relay');
     const cause = err.cause as HeartlineError;
     expect(cause).toBeInstanceOf(HeartlineError);
     expect(cause.code).toBe('UNAVAILABLE');
     expect(cause.message).toBe('C is draining');
     expect(cause.remote).toBe(true);
+    // B's consumer marked the error with the call that failed; B's provider sent it on in the cause.
+    expect(cause.call).toBe('test.Down#work');
+    expect(cause.cause).toBeUndefined();
   });
 
   it('a downstream failure with `call` and details (as the consumer marks it): cause.call and the details reach the caller', async () => {
@@ -84,6 +88,7 @@ describe('errors across hops', () => {
     const a = defer(newClient(await middle(c)), (cl) => cl.close());
     const err = await expectCode(a.refer(Hop, { cluster: 'failfast' }).own('downstream'), 'HANDLER_ERROR');
     expect(err.details).toEqual({ shard: 3 });
+    expect(err.call).toBe('test.Hop#own');
     expect(err.cause).toMatchObject({ code: 'UNAVAILABLE', call: 'test.Down#work', details: { shard: 3 } });
     expect((err.cause as HeartlineError).cause).toMatchObject({ code: 'TIMEOUT', message: 'deeper' });
   });
@@ -95,8 +100,12 @@ describe('errors across hops', () => {
     const bad = await expectCode(hop.own('bad-request'), 'BAD_REQUEST');
     expect(bad.details).toEqual({ field: 'name' });
     expect(bad.cause).toBeUndefined();
+    expect(bad.call).toBe('test.Hop#own');
     const own = await expectCode(hop.own('unavailable'), 'HANDLER_ERROR');
+    expect(own.call).toBe('test.Hop#own');
     expect(own.cause).toMatchObject({ code: 'UNAVAILABLE', message: 'my own unavailable' });
+    // The handler's own error came from no Heartline call: its cause names none.
+    expect((own.cause as HeartlineError).call).toBeUndefined();
   });
 
   it('a malformed cause on the wire is ignored: the call fails with its status code and message', async () => {
@@ -104,6 +113,7 @@ describe('errors across hops', () => {
     const client = defer(newClient(c.address), (cl) => cl.close());
     const err = await expectCode(client.refer(Down, { cluster: 'failfast' }).work(), 'HANDLER_ERROR');
     expect(err.message).toBe('broken cause');
+    expect(err.call).toBe('test.Down#work');
     expect(err.cause).toBeUndefined();
   });
 

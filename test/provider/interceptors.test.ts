@@ -1,7 +1,7 @@
 // Provider interceptors over real sockets: order, short-circuits, where they
 // sit against the limits, and user code that throws or never settles.
 import { describe, expect, it } from 'vitest';
-import { currentCall, HeartlineError, Provider, Server, Service, silentLogger, type Callback, type ErrorCode, type Logger, type ServerCall, type ServerInterceptor } from '../../src/index.js';
+import { currentCall, HeartlineError, Provider, Server, Service, silentLogger, traceContext, withOptions, type Callback, type ErrorCode, type Logger, type ServerCall, type ServerInterceptor } from '../../src/index.js';
 import { callFrame, cancelFrame, RawConnection } from '../helpers/raw-socket.js';
 import { expectCode, expectThrowCode, newClient, useCleanup, waitFor } from '../helpers/server.js';
 
@@ -309,6 +309,35 @@ describe('user code that misbehaves', () => {
     await waitFor(() => conn().inFlight === 0);
     await expect(raw.nextFrame(50)).rejects.toThrow(/no frame/);
     expect(server.responsesDropped).toBe(2);
+  });
+});
+
+describe('traceContext on a server', () => {
+  it('drops an invalid traceparent from its own call only: calls in flight at the same time keep their attachments', async () => {
+    const VALID = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const arrived: ServerCall[] = [];
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const { stub, impl } = await start((server, i) => {
+      // All three calls are past traceContext, and held, before any handler runs.
+      server.use(traceContext()).use(async (call, next) => {
+        arrived.push(call);
+        if (arrived.length === 3) openGate();
+        await gate;
+        return next();
+      });
+      server.register(Icpt, i);
+    });
+    await Promise.all([
+      withOptions(stub, { attachments: { traceparent: 'garbage', tracestate: 'vendor=x', user: 'bad' } }).run('bad'),
+      withOptions(stub, { attachments: { traceparent: VALID, tracestate: 'vendor=y', user: 'good' } }).run('good'),
+      stub.run('none'),
+    ]);
+    const seen = new Map(impl.seen.map((call) => [call!.args[0], call!.attachments]));
+    expect(seen.get('bad')).toEqual({ user: 'bad' });
+    expect(seen.get('good')).toEqual({ traceparent: VALID, tracestate: 'vendor=y', user: 'good' });
+    expect(seen.get('none')).toEqual({});
+    expect(new Set(arrived.map((call) => call.attachments)).size).toBe(3);
   });
 });
 
