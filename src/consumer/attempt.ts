@@ -89,6 +89,13 @@ export interface SlotOwner {
 }
 
 /**
+ * How much later than an inherited deadline an attempt's own timer fires, in
+ * ms: enough that Node's timer list, which fires the earlier expiry first, runs
+ * the served call's deadline timer before it (timers round to whole ms).
+ */
+const INHERITED_GRACE_MS = 5;
+
+/**
  * One attempt of a call, encoded for the connection it is handed to. It
  * holds its provider's active slots from admission until it settles
  * (`onSettle`, called once by the connection); moved to another connection
@@ -119,7 +126,11 @@ export class Attempt implements OutgoingCall {
       this.body = prepared.bodyFor(conn, fresh);
       this.fresh = fresh.length > 0 ? fresh : undefined; // forgotten again by the connection if this attempt is never written
     }
-    this.timeout = deadline === Infinity ? 0 : Math.max(1, Math.ceil(deadline - now()));
+    // When this attempt's deadline is the served call's (inside a handler), the served call's own timer,
+    // armed when its signal was linked to this call, fires first: the handler sees its signal fire, and
+    // this call is cancelled through it. The local timer only backs that up, INHERITED_GRACE_MS later.
+    const inherited = prepared.invocation.scope !== undefined && deadline >= prepared.invocation.scope.deadline;
+    this.timeout = deadline === Infinity ? 0 : Math.max(1, Math.ceil(deadline - now())) + (inherited ? INHERITED_GRACE_MS : 0);
   }
 
   get label(): string {

@@ -18,6 +18,8 @@ abstract class Front {
 interface Seen {
   reasons: unknown[];
   budgets: number[];
+  /** B only: how its call to C failed, and whether B's own signal had fired by then. */
+  downstream: Array<{ code: string; signalFired: boolean }>;
 }
 
 /** Sleeps `ms`, or rejects with the signal's reason as soon as it fires. */
@@ -40,8 +42,8 @@ describe('a call across three hops (A -> B -> C)', () => {
   const defer = useCleanup();
 
   async function chain(backProviders?: string[]): Promise<{ front: Remote<Front>; b: Seen; c: Seen }> {
-    const b: Seen = { reasons: [], budgets: [] };
-    const c: Seen = { reasons: [], budgets: [] };
+    const b: Seen = { reasons: [], budgets: [], downstream: [] };
+    const c: Seen = { reasons: [], budgets: [], downstream: [] };
     const serverC = defer(new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, closeGracePeriod: 100 }), (s) => s.close());
     serverC.register(Back, {
       async slow(ms: number): Promise<string> {
@@ -65,7 +67,12 @@ describe('a call across three hops (A -> B -> C)', () => {
         const call = currentCall()!;
         b.budgets.push(call.timeLeft);
         call.signal.addEventListener('abort', () => b.reasons.push(call.signal.reason), { once: true });
-        return back.slow(ms);
+        try {
+          return await back.slow(ms);
+        } catch (err) {
+          b.downstream.push({ code: (err as HeartlineError).code, signalFired: call.signal.aborted });
+          throw err;
+        }
       },
     });
     const { port: portB } = await serverB.listen();
@@ -93,6 +100,15 @@ describe('a call across three hops (A -> B -> C)', () => {
       expect(reason).toBeInstanceOf(HeartlineError);
       expect(['DEADLINE_EXCEEDED', 'CANCELLED']).toContain((reason as HeartlineError).code);
     }
+  });
+
+  it("B's signal fires before its call to C fails when they share B's deadline, every time", async () => {
+    const { front, b } = await chain();
+    for (let i = 0; i < 15; i++) await expectCode(withOptions(front, { timeout: 40 }).relay(3000), 'TIMEOUT');
+    await vi.waitFor(() => expect(b.downstream).toHaveLength(15));
+    // The inherited deadline is enforced by the served call's own timer: B's handler sees its signal
+    // fire, and its call to C is cancelled through it; never a race between two timers.
+    for (const d of b.downstream) expect(d).toEqual({ code: 'CANCELLED', signalFired: true });
   });
 
   it("cancels B's and C's work when A aborts", async () => {
