@@ -30,19 +30,37 @@ export function prepareCall(inv: ClientInvocation): PreparedCall | HeartlineErro
   return prepared instanceof HeartlineError ? withOrigin(prepared, inv.origin) : prepared;
 }
 
-/** The first attempt once a registry's first listing came (or the deadline passed); `onFailure` decides what a failure means. */
-export async function firstAttemptAfterListing(
-  picker: ProviderPicker,
-  listing: Promise<void>,
-  prepared: PreparedCall,
-  onFailure: (err: unknown, first: Endpoint) => Promise<unknown>,
-): Promise<unknown> {
+/** What a cluster mode does with a failed first attempt: settle the call (retry, or rethrow). */
+export type FirstFailure = (err: unknown, first: Endpoint, prepared: PreparedCall) => Promise<unknown>;
+
+/**
+ * The start every cluster mode shares: `inv` prepared (prepareCall), then its
+ * first attempt on the provider the picker chooses, with `firstDeadline(inv)`;
+ * with no provider listed yet, once a registry's first listing came (or the
+ * deadline passed), with the call's deadline. A failed first attempt goes to
+ * `onFailure`, or is the call's failure when there is none.
+ */
+export function startCall(picker: ProviderPicker, inv: ClientInvocation, firstDeadline: (inv: ClientInvocation) => number, onFailure: FirstFailure | undefined): Promise<unknown> {
+  const prepared = prepareCall(inv);
+  if (prepared instanceof HeartlineError) return Promise.reject(prepared);
+  const first = picker.select(inv, undefined);
+  if (first === undefined) {
+    const listing = picker.loading();
+    if (listing === undefined) return Promise.reject(picker.unavailable(inv));
+    return afterListing(picker, listing, prepared, onFailure);
+  }
+  const attempt = first.invoke(prepared, firstDeadline(inv));
+  return onFailure === undefined ? attempt : attempt.catch((err: unknown) => onFailure(err, first, prepared));
+}
+
+async function afterListing(picker: ProviderPicker, listing: Promise<void>, prepared: PreparedCall, onFailure: FirstFailure | undefined): Promise<unknown> {
   const inv = prepared.invocation;
   const first = await picker.afterListing(listing, inv);
   if (first === undefined) throw picker.unavailable(inv);
   try {
     return await first.invoke(prepared, inv.deadline);
   } catch (err) {
-    return onFailure(err, first);
+    if (onFailure === undefined) throw err;
+    return onFailure(err, first, prepared);
   }
 }

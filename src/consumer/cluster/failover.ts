@@ -5,7 +5,7 @@ import type { Endpoint } from '../endpoint.js';
 import type { ClientInvocation, MethodTarget } from '../invocation.js';
 import type { PreparedCall } from '../attempt.js';
 import type { ProviderPicker } from '../provider-picker.js';
-import { firstAttemptAfterListing, prepareCall, type ClusterInvoker } from './cluster-invoker.js';
+import { startCall, type ClusterInvoker, type FirstFailure } from './cluster-invoker.js';
 
 /** Failover starts another attempt only while at least this share of the call's timeout is left (the retry budget). */
 export const MIN_RETRY_BUDGET = 0.05;
@@ -22,21 +22,15 @@ const RETRY_IF_IDEMPOTENT: readonly ErrorCode[] = ['TIMEOUT', 'CONNECTION_LOST_W
  * less than the retry budget left.
  */
 export class FailoverInvoker implements ClusterInvoker {
+  /** Made once: no closure per call. */
+  private readonly firstDeadlineOf = (inv: ClientInvocation): number => this.firstDeadline(inv);
+  private readonly afterFirst: FirstFailure = (err, first, prepared) => this.recover(err, prepared, [first]);
+
   constructor(private readonly picker: ProviderPicker) {}
 
   invoke(inv: ClientInvocation): Promise<unknown> {
-    const prepared = prepareCall(inv);
-    if (prepared instanceof HeartlineError) return Promise.reject(prepared);
-    const first = this.picker.select(inv, undefined);
-    if (first === undefined) {
-      const listing = this.picker.loading();
-      if (listing === undefined) return Promise.reject(this.picker.unavailable(inv));
-      return firstAttemptAfterListing(this.picker, listing, prepared, (err, ep) => this.recover(err, prepared, [ep]));
-    }
-    const t = inv.target;
-    const attempt = first.invoke(prepared, this.firstDeadline(inv));
-    if (t.attempts === 1) return attempt;
-    return attempt.catch((err: unknown) => this.recover(err, prepared, [first]));
+    // With no retry allowed, a failed first attempt is the call's failure.
+    return startCall(this.picker, inv, this.firstDeadlineOf, inv.target.attempts === 1 ? undefined : this.afterFirst);
   }
 
   /** An idempotent call's first attempt gets an equal share of the time: one per attempt that can actually happen. */
