@@ -1,3 +1,4 @@
+import type { CallInfo } from '../context/call-info.js';
 import type { Interceptor } from '../context/interceptor-chain.js';
 import type { Attachments } from '../protocol/messages.js';
 
@@ -5,27 +6,9 @@ import type { Attachments } from '../protocol/messages.js';
  * One consumer call as interceptors see it: immutable. An interceptor that
  * wants to change it passes `call.with(changes)` to `next`.
  */
-export interface ClientCall {
-  /** The contract's service name, e.g. `demo.Greeter`. */
-  readonly service: string;
-  /** The version and group the reference calls. */
-  readonly version: string;
-  readonly group: string;
-  readonly method: string;
-  /** The arguments, trailing `undefined` ones dropped. */
-  readonly args: readonly unknown[];
-  /** The reference's attachments, then the call's own (`withOptions`), then what interceptors set. */
-  readonly attachments: Readonly<Attachments>;
+export interface ClientCall extends CallInfo {
   /** The call's timeout in ms, covering every attempt; 0 for none. */
   readonly timeout: number;
-  /**
-   * When the call gives up, on Heartline's clock (`performance.now()` ms):
-   * the sooner of now + `timeout` and the deadline of the call being served
-   * when this one was made (inside a handler). Infinity for none.
-   */
-  readonly deadline: number;
-  /** ms left before `deadline` (Infinity for none; 0 once passed). */
-  readonly timeLeft: number;
   /** Aborts the call (CANCELLED); inside a handler, also the served call's signal. */
   readonly signal: AbortSignal | undefined;
   /** The method is one-way (resolves once written, no response). */

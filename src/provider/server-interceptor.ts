@@ -1,23 +1,11 @@
+import type { CallInfo } from '../context/call-info.js';
 import type { Interceptor } from '../context/interceptor-chain.js';
-import type { Attachments } from '../protocol/messages.js';
 
 /**
  * One call a provider serves, as interceptors and handlers see it
  * (`currentCall()` inside a handler).
  */
-export interface ServerCall {
-  readonly service: string;
-  readonly version: string;
-  readonly group: string;
-  readonly method: string;
-  /** The arguments as the handler receives them (callback ids become functions once limits pass). */
-  readonly args: readonly unknown[];
-  /** The caller's attachments (empty when it sent none). */
-  readonly attachments: Readonly<Attachments>;
-  /** When the caller's budget runs out, on Heartline's clock (`performance.now()` ms); Infinity for none. */
-  readonly deadline: number;
-  /** ms left before `deadline` (Infinity for none; 0 once passed). */
-  readonly timeLeft: number;
+export interface ServerCall extends CallInfo {
   /**
    * Fires when the caller cancels, the deadline passes, the consumer's
    * connection closes, or the server's grace period ends. Made on first read.
