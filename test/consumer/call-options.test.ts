@@ -17,6 +17,28 @@ async function recordingFake(version = 2): Promise<{ fake: FakeProvider; request
   return { fake, requests };
 }
 
+/**
+ * A fake provider that holds back its handshake answer until `answer()`:
+ * calls made meanwhile wait for the handshake. `held()` is true once the
+ * handshake request has arrived; `requests` collects the calls it receives.
+ */
+async function holdingHandshake(
+  defer: <T>(value: T, dispose: (value: T) => unknown) => T,
+  version: number,
+): Promise<{ fake: FakeProvider; requests: FakeRequest[]; held: () => boolean; answer: () => void }> {
+  let write: (() => void) | undefined;
+  const requests: FakeRequest[] = [];
+  const fake = defer(
+    await FakeProvider.start((r) => requests.push(r), {
+      onHandshake: (frame, socket) => {
+        write = () => socket.write(handshakeResponse(frame.id, 0, encodeBody({ version, maxFrameSize: 1 << 20, heartbeat: 0, idleTimeout: 0 })));
+      },
+    }),
+    (f) => f.close(),
+  );
+  return { fake, requests, held: () => write !== undefined, answer: () => write!() };
+}
+
 describe('withOptions', () => {
   const defer = useCleanup();
 
@@ -74,25 +96,16 @@ describe('cancellation', () => {
   });
 
   it('during the handshake: rejects at once and is never written once the handshake completes', async () => {
-    let answer: (() => void) | undefined;
-    const requests: FakeRequest[] = [];
-    const fake = defer(
-      await FakeProvider.start((r) => requests.push(r), {
-        onHandshake: (frame, socket) => {
-          answer = () => socket.write(handshakeResponse(frame.id, 0, encodeBody({ version: 2, maxFrameSize: 1 << 20, heartbeat: 0, idleTimeout: 0 })));
-        },
-      }),
-      (f) => f.close(),
-    );
+    const { fake, requests, held, answer } = await holdingHandshake(defer, 2);
     const client = defer(newClient(fake.address), (c) => c.close());
     const echo = client.refer(Echo);
     const controller = new AbortController();
     const call = track(withOptions(echo, { signal: controller.signal }).echo('cancelled'));
-    await waitFor(() => answer !== undefined, 2000, 'the handshake request');
+    await waitFor(() => held(), 2000, 'the handshake request');
     controller.abort();
     await waitFor(() => call.settled);
     expect((call.error as { code: string }).code).toBe('CANCELLED');
-    answer!();
+    answer();
     void track(echo.echo('after'));
     await waitFor(() => requests.length === 1, 2000, 'the next call');
     expect(requests.map((r) => (r.request![4] as unknown[])[0])).toEqual(['after']);
@@ -139,25 +152,16 @@ describe('cancellation', () => {
   });
 
   it('a one-way call cancelled while it waits for the handshake is never written', async () => {
-    let answer: (() => void) | undefined;
-    const requests: FakeRequest[] = [];
-    const fake = defer(
-      await FakeProvider.start((r) => requests.push(r), {
-        onHandshake: (frame, socket) => {
-          answer = () => socket.write(handshakeResponse(frame.id, 0, encodeBody({ version: 2, maxFrameSize: 1 << 20, heartbeat: 0, idleTimeout: 0 })));
-        },
-      }),
-      (f) => f.close(),
-    );
+    const { fake, requests, held, answer } = await holdingHandshake(defer, 2);
     const client = defer(newClient(fake.address), (c) => c.close());
     const echo = client.refer(Echo);
     const controller = new AbortController();
     const call = track(withOptions(echo, { signal: controller.signal }).notify('dropped', 0));
-    await waitFor(() => answer !== undefined);
+    await waitFor(() => held());
     controller.abort();
     await waitFor(() => call.settled);
     expect((call.error as { code: string }).code).toBe('CANCELLED');
-    answer!();
+    answer();
     await echo.notify('sent', 0);
     await waitFor(() => requests.length === 1);
     expect((requests[0]!.request![4] as unknown[])[0]).toBe('sent');
@@ -218,21 +222,12 @@ describe('the time budget on the wire', () => {
   });
 
   it('the budget is what is left when the frame is written: a call that waited for the handshake has less', async () => {
-    let answer: (() => void) | undefined;
-    const requests: FakeRequest[] = [];
-    const fake = defer(
-      await FakeProvider.start((r) => requests.push(r), {
-        onHandshake: (frame, socket) => {
-          answer = () => socket.write(handshakeResponse(frame.id, 0, encodeBody({ version: 2, maxFrameSize: 1 << 20, heartbeat: 0, idleTimeout: 0 })));
-        },
-      }),
-      (f) => f.close(),
-    );
+    const { fake, requests, held, answer } = await holdingHandshake(defer, 2);
     const client = defer(newClient(fake.address), (c) => c.close());
     void track(client.refer(Echo, { timeout: 1000 }).echo(1));
-    await waitFor(() => answer !== undefined);
+    await waitFor(() => held());
     await new Promise((resolve) => setTimeout(resolve, 300));
-    answer!();
+    answer();
     await waitFor(() => requests.length === 1);
     expect(requests[0]!.request![6]).toBeLessThanOrEqual(720);
     expect(requests[0]!.request![6]).toBeGreaterThan(400);
@@ -265,21 +260,12 @@ describe('a call whose time ran out while it waited for the handshake', () => {
 
   for (const version of [1, 2]) {
     it(`is not written, on a version-${version} connection too (one-way: no response timer covers it)`, async () => {
-      let answer: (() => void) | undefined;
-      const requests: FakeRequest[] = [];
-      const fake = defer(
-        await FakeProvider.start((r) => requests.push(r), {
-          onHandshake: (frame, socket) => {
-            answer = () => socket.write(handshakeResponse(frame.id, 0, encodeBody({ version, maxFrameSize: 1 << 20, heartbeat: 0, idleTimeout: 0 })));
-          },
-        }),
-        (f) => f.close(),
-      );
+      const { fake, requests, held, answer } = await holdingHandshake(defer, version);
       const client = defer(newClient(fake.address), (c) => c.close());
       const call = track(withOptions(client.refer(Echo), { timeout: 30 }).notify('late', 0));
-      await waitFor(() => answer !== undefined);
+      await waitFor(() => held());
       await new Promise((resolve) => setTimeout(resolve, 80));
-      answer!();
+      answer();
       await waitFor(() => call.settled);
       expect((call.error as { code?: string } | undefined)?.code).toBe('TIMEOUT');
       await new Promise((resolve) => setTimeout(resolve, 30));
