@@ -24,9 +24,11 @@ class EchoImpl implements Echo {
  * to measure what the interceptor chain costs against the bare call path (issue #8).
  */
 const withInterceptor = process.env.BENCH_INTERCEPTOR === '1';
+/** BENCH_CALL_SCOPE=0: the server runs with `callScope: false` (no AsyncLocalStorage scope per call). */
+const callScope = process.env.BENCH_CALL_SCOPE !== '0';
 
 async function serve(tls?: ServerTlsOptions): Promise<EchoServer> {
-  const server = new Server({ host: '127.0.0.1', port: 0, tls });
+  const server = new Server({ host: '127.0.0.1', port: 0, tls, callScope });
   if (withInterceptor) server.use((_call, next) => next());
   server.register(new EchoImpl());
   const { port } = await server.listen();
