@@ -109,7 +109,7 @@ export class Attempt implements OutgoingCall {
   fresh: Function[] | undefined;
   private released = false;
 
-  /** Throws (LIMIT_EXCEEDED, or an encoding error) when the call cannot be encoded for `conn`. */
+  /** Throws (LIMIT_EXCEEDED, or an encoding error) when the call cannot be encoded for `conn`. `at`: now (clock ms). */
   constructor(
     private readonly prepared: PreparedCall,
     conn: ClientConnection,
@@ -117,6 +117,7 @@ export class Attempt implements OutgoingCall {
     private readonly owner: SlotOwner,
     private readonly methodCounter: ActiveCounter,
     private readonly serviceCounter: ActiveCounter | undefined,
+    at: number,
   ) {
     if (prepared.invocation.target.callbacks === undefined) {
       this.body = prepared.bodyFor(conn, NO_FRESH); // no callbacks: nothing is registered (no array per attempt)
@@ -130,7 +131,7 @@ export class Attempt implements OutgoingCall {
     // armed when its signal was linked to this call, fires first: the handler sees its signal fire, and
     // this call is cancelled through it. The local timer only backs that up, INHERITED_GRACE_MS later.
     const inherited = prepared.invocation.scope !== undefined && deadline >= prepared.invocation.scope.deadline;
-    this.timeout = deadline === Infinity ? 0 : Math.max(1, Math.ceil(deadline - now())) + (inherited ? INHERITED_GRACE_MS : 0);
+    this.timeout = deadline === Infinity ? 0 : Math.max(1, Math.ceil(deadline - at)) + (inherited ? INHERITED_GRACE_MS : 0);
   }
 
   get label(): string {
@@ -157,7 +158,7 @@ export class Attempt implements OutgoingCall {
   }
 
   moveTo(conn: ClientConnection): Attempt {
-    const moved = new Attempt(this.prepared, conn, this.deadline, this.owner, this.methodCounter, this.serviceCounter);
+    const moved = new Attempt(this.prepared, conn, this.deadline, this.owner, this.methodCounter, this.serviceCounter, now());
     this.released = true; // the slots are the new attempt's now
     return moved;
   }

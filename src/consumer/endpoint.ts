@@ -118,9 +118,10 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
    * Sends one attempt of `prepared` here, to give up at `deadline` (clock
    * ms): admitted against the client's `maxPendingCalls`, then an active slot
    * of the method (and service) taken, waiting while a cap is full (within
-   * the deadline; the call's signal ends the wait with CANCELLED).
+   * the deadline; the call's signal ends the wait with CANCELLED). `at` is
+   * now (clock ms), read by the caller in the same synchronous run.
    */
-  invoke(prepared: PreparedCall, deadline: number): Promise<unknown> {
+  invoke(prepared: PreparedCall, deadline: number, at: number): Promise<unknown> {
     const inv = prepared.invocation;
     const t = inv.target;
     const budget = this.options.budget;
@@ -132,7 +133,7 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
     const mc = this.counter(t.label);
     const sc = t.serviceActives === Infinity ? undefined : this.counter(t.service);
     if (mc.tryAcquire(t.actives) && (sc === undefined || sc.tryAcquire(t.serviceActives) || this.undo(mc))) {
-      return this.send(prepared, deadline, mc, sc);
+      return this.send(prepared, deadline, mc, sc, at);
     }
     return this.acquireSlowly(prepared, deadline, mc, sc);
   }
@@ -160,16 +161,17 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
         throw withOrigin(err as HeartlineError, inv.origin);
       }
     }
-    if (deadline - now() < 1) {
+    const at = now();
+    if (deadline - at < 1) {
       // The slot came as the time ran out: sending now would only turn into a TIMEOUT after a useless run.
       this.release(mc, sc);
       throw withOrigin(new HeartlineError('LIMIT_EXCEEDED', `${t.label}: no active slot (actives ${t.actives}) was free before its deadline`), inv.origin);
     }
-    return this.send(prepared, deadline, mc, sc);
+    return this.send(prepared, deadline, mc, sc, at);
   }
 
   /** Hands the attempt, encoded for it, to the least busy connection. */
-  private send(prepared: PreparedCall, deadline: number, mc: ActiveCounter, sc: ActiveCounter | undefined): Promise<unknown> {
+  private send(prepared: PreparedCall, deadline: number, mc: ActiveCounter, sc: ActiveCounter | undefined, at: number): Promise<unknown> {
     const inv = prepared.invocation;
     // The signal may have fired since the cluster checked it (user code ran between: a balancer's hashKey, a slot's wait).
     if (inv.signal?.aborted === true) {
@@ -183,12 +185,12 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
     }
     let attempt: Attempt;
     try {
-      attempt = new Attempt(prepared, conn, deadline, this, mc, sc);
+      attempt = new Attempt(prepared, conn, deadline, this, mc, sc, at);
     } catch (err) {
       this.release(mc, sc);
       return Promise.reject(withOrigin(encodeError(inv.target.label, err), inv.origin));
     }
-    return conn.call(attempt);
+    return conn.call(attempt, at);
   }
 
   /** @internal A call admitted here settled, or was not sent after all: free its slots. */

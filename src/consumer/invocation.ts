@@ -88,8 +88,8 @@ class SignalLink implements AbortWatcher {
   }
 }
 
-function deadlineOf(timeout: number, scope: CallScope | undefined): number {
-  const own = timeout > 0 ? now() + timeout : Infinity;
+function deadlineOf(timeout: number, scope: CallScope | undefined, at: number): number {
+  const own = timeout > 0 ? at + timeout : Infinity;
   return scope === undefined || scope.deadline >= own ? own : scope.deadline;
 }
 
@@ -116,20 +116,23 @@ export class ClientInvocation implements ClientCall {
     readonly links: SignalLinks | undefined,
   ) {}
 
-  /** The invocation of a call made now: its own options over the method's, limited by the served call's deadline and signal. */
-  static create(target: MethodTarget, args: unknown[], options: ValidCallOptions | undefined, origin: Error | undefined): ClientInvocation {
+  /**
+   * The invocation of a call made now (`at`, clock ms): its own options over
+   * the method's, limited by the served call's deadline and signal.
+   */
+  static create(target: MethodTarget, args: unknown[], options: ValidCallOptions | undefined, origin: Error | undefined, at: number = now()): ClientInvocation {
     const scope = currentScope();
     args = trimArgs(args); // trailing undefined arguments are dropped, so that the handler's parameter defaults apply
     if (options === undefined && scope === undefined) {
       const timeout = target.timeout;
-      return new ClientInvocation(target, args, target.attachments, timeout, timeout > 0 ? now() + timeout : Infinity, undefined, origin, undefined, undefined);
+      return new ClientInvocation(target, args, target.attachments, timeout, timeout > 0 ? at + timeout : Infinity, undefined, origin, undefined, undefined);
     }
     const timeout = options?.timeout ?? target.timeout;
     const own = options?.attachments;
     const attachments = own === undefined ? target.attachments : target.attachments === NO_ATTACHMENTS ? own : Object.freeze({ ...target.attachments, ...own });
     const links = scope === undefined ? undefined : new SignalLinks();
     const signal = links === undefined ? options?.signal : links.combine(options?.signal, scope!.signal);
-    return new ClientInvocation(target, args, attachments, timeout, deadlineOf(timeout, scope), signal, origin, scope, links);
+    return new ClientInvocation(target, args, attachments, timeout, deadlineOf(timeout, scope, at), signal, origin, scope, links);
   }
 
   get service(): string {
@@ -164,7 +167,7 @@ export class ClientInvocation implements ClientCall {
   with(changes: ClientCallChanges): ClientCall {
     const c = validateCallChanges(changes);
     const timeout = c.timeout ?? this.timeout;
-    const deadline = c.timeout === undefined ? this.deadline : deadlineOf(timeout, this.scope);
+    const deadline = c.timeout === undefined ? this.deadline : deadlineOf(timeout, this.scope, now());
     let signal = this.signal;
     if (c.hasSignal) signal = this.links === undefined ? c.signal : this.links.combine(c.signal, this.scope!.signal);
     const args = c.args === undefined ? this.args : trimArgs([...c.args]);
@@ -173,11 +176,11 @@ export class ClientInvocation implements ClientCall {
 
   /**
    * Why this call must not be sent now, or undefined: its signal fired
-   * (CANCELLED), or its deadline passed (DEADLINE_EXCEEDED: nothing was written).
+   * (CANCELLED), or its deadline passed by `at` (clock ms: now; DEADLINE_EXCEEDED: nothing was written).
    */
-  refusal(): HeartlineError | undefined {
+  refusal(at: number): HeartlineError | undefined {
     if (this.signal?.aborted === true) return cancelledError(this.target.label, this.signal);
-    if (this.deadline !== Infinity && this.deadline <= now()) {
+    if (this.deadline !== Infinity && this.deadline <= at) {
       return new HeartlineError('DEADLINE_EXCEEDED', `${this.target.label}: its deadline passed before it was sent${this.scope !== undefined && this.scope.deadline <= this.deadline ? ' (inherited from the call being served)' : ''}`);
     }
     return undefined;

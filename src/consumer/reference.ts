@@ -14,6 +14,7 @@ import { ClientInvocation, NO_ATTACHMENTS, type MethodTarget } from './invocatio
 import { createLoadBalancer, type HashKey, type LoadBalanceName } from './load-balance/index.js';
 import { ProviderPicker } from './provider-picker.js';
 import { guardSignal } from './signal-guard.js';
+import { now } from '../transport/clock.js';
 import type { ConsumerRegistry } from './registry.js';
 
 export type { ClusterMode } from './cluster/index.js';
@@ -163,13 +164,15 @@ export class Reference {
       Error.captureStackTrace(origin, caller ?? this.invoke);
     }
     if (this.registry.isClosed) return Promise.reject(withOrigin(new HeartlineError('CLIENT_CLOSED', `${target.label}: the client is closed`), origin));
-    const inv = ClientInvocation.create(target, args, options, origin);
+    // The one clock read of the common path: the deadline, the refusal check, the attempt's timer and budget all use it.
+    const at = now();
+    const inv = ClientInvocation.create(target, args, options, origin, at);
     const shared = this.defaults.interceptors;
     if (shared.version !== this.chainVersion) this.compose(shared);
     if (inv.links !== undefined || callObserved()) return observeCall(inv, this.chain === undefined ? this.direct : this.guarded);
     if (this.chain !== undefined) return this.guarded(inv);
     try {
-      return this.cluster.invoke(inv);
+      return this.cluster.invoke(inv, at);
     } catch (err) {
       return Promise.reject(err); // a load balancer's hashKey threw
     }

@@ -176,8 +176,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
    * counted and dropped); a one-way one already queued may still go out. A
    * signal already aborted: CANCELLED, nothing written.
    */
-  call(out: OutgoingCall): Promise<unknown> {
-    this.lastCallAt = now();
+  call(out: OutgoingCall, at: number = now()): Promise<unknown> {
+    this.lastCallAt = at;
     return new Promise((resolve, reject) => {
       const signal = out.signal;
       if (signal?.aborted === true) {
@@ -192,13 +192,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       }
       if (state === ConnectionState.Ready) {
         if (out.oneWay) this.oneWays.accept();
-        else this.pending.add(call);
-        this.write(call, out);
+        else this.pending.add(call, at);
+        this.write(call, out, at);
         // A two-way call refs through the pending table's busy hook; only these change the count otherwise.
         if (out.oneWay || out.fresh !== undefined) this.syncRef();
       } else if (state === ConnectionState.Connecting || state === ConnectionState.Handshaking) {
         if (out.oneWay) this.oneWays.accept();
-        else this.pending.add(call);
+        else this.pending.add(call, at);
         this.waiting.push(call);
         if (out.oneWay || out.fresh !== undefined) this.syncRef();
       } else {
@@ -255,11 +255,11 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
    * caller gives every attempt a body no queued frame holds). A call whose
    * time is already up is not written, whatever the version: TIMEOUT.
    */
-  private write(call: ConnectionCall, out: OutgoingCall): void {
+  private write(call: ConnectionCall, out: OutgoingCall, at: number): void {
     let body = out.body;
     if (out.deadline !== Infinity) {
       // Whatever the version: a one-way call waiting for the handshake has no response timer to end it.
-      const left = out.deadline - now();
+      const left = out.deadline - at;
       if (left <= 0) {
         this.failOne(call, out, new HeartlineError('TIMEOUT', `${out.label}: its time ran out before the request was written to ${this.address}`));
         return;
@@ -377,7 +377,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.waiting = [];
     for (const call of waiting) {
       // A waiting call may have timed out or been cancelled already; one-way calls are never in the table.
-      if (this.isLive(call)) this.write(call, call.request);
+      if (this.isLive(call)) this.write(call, call.request, now());
     }
   }
 

@@ -86,12 +86,13 @@ export class PendingCalls<C extends PendingCall = PendingCall> {
     return this.ids.next(this.inUse);
   }
 
-  add(call: C): void {
+  /** `at`: now (clock ms), when the caller has just read the clock; calls must be added in order of `at`. */
+  add(call: C, at: number = now()): void {
     this.calls.set(call.id, call);
     if (this.calls.size === 1) this.onBusyChange?.(true);
     const timeout = call.request.timeout;
     if (!(timeout > 0) || !Number.isFinite(timeout)) return;
-    call.deadline = now() + timeout;
+    call.deadline = at + timeout;
     let bucket = this.buckets.get(timeout);
     if (bucket === undefined) {
       bucket = new Map();

@@ -1,5 +1,6 @@
 import { HeartlineError } from '../../errors/heartline-error.js';
 import { withOrigin } from '../../exchange/pending-calls.js';
+import { now } from '../../transport/clock.js';
 import { PreparedCall } from '../attempt.js';
 import type { Endpoint } from '../endpoint.js';
 import type { ClientInvocation } from '../invocation.js';
@@ -14,7 +15,8 @@ export type ClusterMode = 'failover' | 'failfast' | 'failsafe';
  * call. One implementation per cluster mode, each in its own file.
  */
 export interface ClusterInvoker {
-  invoke(inv: ClientInvocation): Promise<unknown>;
+  /** `at`: now (clock ms), when the caller has just read the clock; else read here. */
+  invoke(inv: ClientInvocation, at?: number): Promise<unknown>;
 }
 
 /**
@@ -23,8 +25,8 @@ export interface ClusterInvoker {
  * arguments cannot be sent (SERIALIZATION_ERROR). Nothing is written then, and
  * no connection opens.
  */
-export function prepareCall(inv: ClientInvocation): PreparedCall | HeartlineError {
-  const refusal = inv.refusal();
+export function prepareCall(inv: ClientInvocation, at: number): PreparedCall | HeartlineError {
+  const refusal = inv.refusal(at);
   if (refusal !== undefined) return withOrigin(refusal, inv.origin);
   const prepared = PreparedCall.prepare(inv);
   return prepared instanceof HeartlineError ? withOrigin(prepared, inv.origin) : prepared;
@@ -40,8 +42,8 @@ export type FirstFailure = (err: unknown, first: Endpoint, prepared: PreparedCal
  * deadline passed), with the call's deadline. A failed first attempt goes to
  * `onFailure`, or is the call's failure when there is none.
  */
-export function startCall(picker: ProviderPicker, inv: ClientInvocation, firstDeadline: (inv: ClientInvocation) => number, onFailure: FirstFailure | undefined): Promise<unknown> {
-  const prepared = prepareCall(inv);
+export function startCall(picker: ProviderPicker, inv: ClientInvocation, at: number, firstDeadline: (inv: ClientInvocation, at: number) => number, onFailure: FirstFailure | undefined): Promise<unknown> {
+  const prepared = prepareCall(inv, at);
   if (prepared instanceof HeartlineError) return Promise.reject(prepared);
   const first = picker.select(inv, undefined);
   if (first === undefined) {
@@ -49,7 +51,8 @@ export function startCall(picker: ProviderPicker, inv: ClientInvocation, firstDe
     if (listing === undefined) return Promise.reject(picker.unavailable(inv));
     return afterListing(picker, listing, prepared, onFailure);
   }
-  const attempt = first.invoke(prepared, firstDeadline(inv));
+  // `at` is still now: nothing asynchronous ran since it was read (the pending table relies on it being current).
+  const attempt = first.invoke(prepared, firstDeadline(inv, at), at);
   return onFailure === undefined ? attempt : attempt.catch((err: unknown) => onFailure(err, first, prepared));
 }
 
@@ -58,7 +61,7 @@ async function afterListing(picker: ProviderPicker, listing: Promise<void>, prep
   const first = await picker.afterListing(listing, inv);
   if (first === undefined) throw picker.unavailable(inv);
   try {
-    return await first.invoke(prepared, inv.deadline);
+    return await first.invoke(prepared, inv.deadline, now());
   } catch (err) {
     if (onFailure === undefined) throw err;
     return onFailure(err, first, prepared);

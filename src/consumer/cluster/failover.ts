@@ -23,23 +23,22 @@ const RETRY_IF_IDEMPOTENT: readonly ErrorCode[] = ['TIMEOUT', 'CONNECTION_LOST_W
  */
 export class FailoverInvoker implements ClusterInvoker {
   /** Made once: no closure per call. */
-  private readonly firstDeadlineOf = (inv: ClientInvocation): number => this.firstDeadline(inv);
+  private readonly firstDeadlineOf = (inv: ClientInvocation, at: number): number => this.firstDeadline(inv, at);
   private readonly afterFirst: FirstFailure = (err, first, prepared) => this.recover(err, prepared, [first]);
 
   constructor(private readonly picker: ProviderPicker) {}
 
-  invoke(inv: ClientInvocation): Promise<unknown> {
+  invoke(inv: ClientInvocation, at: number = now()): Promise<unknown> {
     // With no retry allowed, a failed first attempt is the call's failure.
-    return startCall(this.picker, inv, this.firstDeadlineOf, inv.target.attempts === 1 ? undefined : this.afterFirst);
+    return startCall(this.picker, inv, at, this.firstDeadlineOf, inv.target.attempts === 1 ? undefined : this.afterFirst);
   }
 
   /** An idempotent call's first attempt gets an equal share of the time: one per attempt that can actually happen. */
-  private firstDeadline(inv: ClientInvocation): number {
+  private firstDeadline(inv: ClientInvocation, at: number): number {
     const t = inv.target;
     if (!t.idempotent || t.attempts === 1 || inv.deadline === Infinity) return inv.deadline;
     const possible = Math.min(t.attempts, this.picker.untried(undefined));
     if (possible <= 1) return inv.deadline;
-    const at = now();
     return Math.min(inv.deadline, at + Math.max(1, Math.ceil((inv.deadline - at) / possible)));
   }
 
@@ -60,7 +59,7 @@ export class FailoverInvoker implements ClusterInvoker {
       tried.push(next);
       const deadline = inv.deadline === Infinity ? Infinity : Math.min(inv.deadline, at + Math.max(1, Math.ceil(left / possible)));
       try {
-        return await next.invoke(prepared, deadline);
+        return await next.invoke(prepared, deadline, at);
       } catch (e) {
         last = e;
       }

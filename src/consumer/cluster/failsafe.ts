@@ -14,8 +14,8 @@ export class FailsafeInvoker implements ClusterInvoker {
     private readonly logger: Logger,
   ) {}
 
-  invoke(inv: ClientInvocation): Promise<unknown> {
-    return this.inner.invoke(inv).catch((err: unknown) => {
+  invoke(inv: ClientInvocation, at?: number): Promise<unknown> {
+    return this.inner.invoke(inv, at).catch((err: unknown) => {
       if (inv.signal?.aborted === true && (err as HeartlineError)?.code === 'CANCELLED') throw err;
       this.logger.warn(`${inv.target.label} failed (failsafe, returning undefined): ${(err as Error)?.message}`, { code: (err as HeartlineError)?.code });
       return undefined;
