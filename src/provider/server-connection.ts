@@ -312,7 +312,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       return;
     }
     const method = findMethod(this.registry, request);
-    const call = new IncomingCall(id, request, this, !twoWay, now());
+    // Received when its last bytes were read (this frame was cut from that chunk): no clock read per call.
+    const call = new IncomingCall(id, request, this, !twoWay, this.transport.lastReadAt);
     // Registered first: a synchronous handler settles inside serveCall().
     this.executions.set(id, call);
     this.running.add(call);
