@@ -316,9 +316,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       else this.options.logger.warn(`one-way call dropped: consumer ${this.peer} is executing its limit of ${this.options.maxConcurrentCalls} calls`, { peer: this.peer });
       return;
     }
-    const method = findMethod(this.registry, request);
     // Received when its last bytes were read (this frame was cut from that chunk): no clock read per call.
     const call = new IncomingCall(id, request, this, !twoWay, this.transport.lastReadAt);
+    const method = findMethod(this.registry, call);
     // Registered first: a synchronous handler settles inside serveCall().
     const earlier = this.executions.get(id);
     if (earlier !== undefined) this.displaced.add(earlier);
@@ -326,7 +326,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     if (channels.serverCallStart.hasSubscribers) channels.serverCallStart.publish({ call });
     if (method instanceof HeartlineError) return this.settle(call, true, method);
     // The caller has no time left: answered at once, nothing runs.
-    if (call.budgetSpent) return this.settle(call, true, new HeartlineError('DEADLINE_EXCEEDED', `${request.service}#${request.method}: the caller's budget was spent before the call arrived`));
+    if (call.budgetSpent) return this.settle(call, true, new HeartlineError('DEADLINE_EXCEEDED', `${call.service}#${call.method}: the caller's budget was spent before the call arrived`));
     serveCall(call, method, this, this.options.callScope);
   }
 
