@@ -168,7 +168,11 @@ export type HandlerSettle = (failed: boolean, result: unknown) => void;
  * after settling, is heard once. Never throws.
  */
 export function callHandler(fn: Function, thisArg: unknown, args: unknown[], settle: HandlerSettle): void {
-  const run = new HandlerRun(settle);
+  startHandler(fn, thisArg, args, new CallbackRun(settle));
+}
+
+/** `callHandler` for a caller that is a `HandlerRun` itself: one object per call, no closure to hear the outcome. */
+export function startHandler(fn: Function, thisArg: unknown, args: unknown[], run: HandlerRun): void {
   let result: unknown;
   let then: unknown;
   try {
@@ -209,20 +213,33 @@ export function runHandler(
   });
 }
 
-/** One handler run: reports the first outcome and ignores any later one. */
-class HandlerRun {
-  private settled = false;
-  constructor(private readonly settle: HandlerSettle) {}
+/** One handler run (`startHandler`): reports the first outcome to `settled` and ignores any later one. */
+export abstract class HandlerRun {
+  private done = false;
+
+  /** Hears the handler's outcome, once: `failed` false with its value, or true with what it threw or rejected with. */
+  protected abstract settled(failed: boolean, result: unknown): void;
 
   succeed(value: unknown): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.settle(false, value);
+    if (this.done) return;
+    this.done = true;
+    this.settled(false, value);
   }
 
   fail(error: unknown): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.settle(true, error);
+    if (this.done) return;
+    this.done = true;
+    this.settled(true, error);
+  }
+}
+
+/** A HandlerRun that reports to a function (`callHandler`). */
+class CallbackRun extends HandlerRun {
+  constructor(private readonly settle: HandlerSettle) {
+    super();
+  }
+
+  protected settled(failed: boolean, result: unknown): void {
+    this.settle(failed, result);
   }
 }

@@ -18,6 +18,21 @@ export interface RequestMessage {
 }
 
 /**
+ * A request body as decoded, once `checkRequest` passed it: the
+ * `RequestMessage` items in wire order, read in place (no object per request).
+ * `budget` is absent in a six-item (version 1) request, null when nil.
+ */
+export type RequestBody = readonly [
+  service: string,
+  version: string,
+  group: string,
+  method: string,
+  args: unknown[],
+  attachments: Attachments | null,
+  budget?: number | null,
+];
+
+/**
  * What an error was caused by, in an error map's `cause` (protocol.md 4.2):
  * the failure of a downstream Heartline call (with its `call`), or the
  * provider's own error when its code could not be answered as it is. Nested
@@ -133,10 +148,11 @@ function badRequest(what: string): HeartlineError {
 }
 
 /**
- * Reads a request body that already decoded as MessagePack. A value of the wrong
- * shape is a BAD_REQUEST (the call fails, the connection stays).
+ * Checks a request body that already decoded as MessagePack: undefined when
+ * it is a `RequestBody`, else the BAD_REQUEST it is answered with (the call
+ * fails, the connection stays).
  */
-export function readRequest(value: unknown): RequestMessage | HeartlineError {
+export function checkRequest(value: unknown): HeartlineError | undefined {
   if (!Array.isArray(value) || (value.length !== 6 && value.length !== 7)) return badRequest('expected an array of 6 or 7 items');
   const [service, version, group, method, args, attachments, budget] = value as unknown[];
   if (typeof service !== 'string' || typeof version !== 'string' || typeof group !== 'string') {
@@ -153,7 +169,18 @@ export function readRequest(value: unknown): RequestMessage | HeartlineError {
   if (budget !== undefined && budget !== null && !(typeof budget === 'number' && Number.isSafeInteger(budget) && budget >= 0)) {
     return badRequest('budget must be a non-negative integer or nil');
   }
-  return { service, version, group, method, args, attachments: attachments as Attachments | null, budget: budget ?? undefined };
+  return undefined;
+}
+
+/**
+ * Reads a request body that already decoded as MessagePack. A value of the wrong
+ * shape is a BAD_REQUEST (the call fails, the connection stays).
+ */
+export function readRequest(value: unknown): RequestMessage | HeartlineError {
+  const bad = checkRequest(value);
+  if (bad !== undefined) return bad;
+  const [service, version, group, method, args, attachments, budget] = value as RequestBody;
+  return { service, version, group, method, args, attachments, budget: budget ?? undefined };
 }
 
 /** The body of an error response for `err`. The stack travels only when `withStack`. */

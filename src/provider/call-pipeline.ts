@@ -1,5 +1,5 @@
 import { runInScope } from '../context/call-scope.js';
-import { callHandler } from '../exchange/responder.js';
+import { callHandler, HandlerRun, startHandler } from '../exchange/responder.js';
 import type { CallbackProxies } from './callback-proxies.js';
 import { enterLimits, leaveLimits } from './call-limits.js';
 import type { IncomingCall } from './server-call.js';
@@ -37,22 +37,39 @@ export interface CallHost {
  * deadline, such a call lasts until its connection closes.
  */
 export function serveCall(call: IncomingCall, method: ExportedMethod, host: CallHost, scoped: boolean): void {
-  const run = method.service.interceptors.length === 0 ? runDirect : runIntercepted;
-  if (scoped) runInScope(call, () => run(call, method, host));
-  else run(call, method, host);
+  if (method.service.interceptors.length === 0) {
+    const run = new DirectRun(call, method, host);
+    if (scoped) runInScope(call, () => run.start());
+    else run.start();
+  } else if (scoped) runInScope(call, () => runIntercepted(call, method, host));
+  else runIntercepted(call, method, host);
 }
 
-function runDirect(call: IncomingCall, method: ExportedMethod, host: CallHost): void {
-  const refusal = enterLimits(method, call.args, host.callbacks);
-  if (refusal !== undefined) {
-    host.settle(call, true, refusal);
-    return;
+/** A call without interceptors: limits, then the handler, heard by this object itself (no closure per call). */
+class DirectRun extends HandlerRun {
+  constructor(
+    private readonly call: IncomingCall,
+    private readonly method: ExportedMethod,
+    private readonly host: CallHost,
+  ) {
+    super();
   }
-  call.handlerStarted = true;
-  callHandler(method.handler, method.service.instance, call.args, (failed, result) => {
-    leaveLimits(method);
-    host.settle(call, failed, result);
-  });
+
+  start(): void {
+    const { call, method, host } = this;
+    const refusal = enterLimits(method, call.args, host.callbacks);
+    if (refusal !== undefined) {
+      host.settle(call, true, refusal);
+      return;
+    }
+    call.handlerStarted = true;
+    startHandler(method.handler, method.service.instance, call.args, this);
+  }
+
+  protected settled(failed: boolean, result: unknown): void {
+    leaveLimits(this.method);
+    this.host.settle(this.call, failed, result);
+  }
 }
 
 function runIntercepted(call: IncomingCall, method: ExportedMethod, host: CallHost): void {

@@ -1,15 +1,17 @@
 import { hasCode, HeartlineError } from '../errors/heartline-error.js';
 import { decodeBody } from '../protocol/codec.js';
-import { readRequest, type RequestMessage } from '../protocol/messages.js';
+import { checkRequest, type RequestBody } from '../protocol/messages.js';
+import type { ServerCall } from './server-interceptor.js';
 import type { ExportedMethod, ServiceRegistry } from './service-registry.js';
 
 /**
- * The decode stage, part one: a request frame's body as a RequestMessage, or
+ * The decode stage, part one: a request frame's body, checked (the context
+ * stage reads its items in place: no RequestMessage per call), or
  * the error it is answered with. BAD_REQUEST (valid MessagePack of the wrong
  * shape, or one the codec refuses) is answered and the connection stays;
  * PROTOCOL_ERROR (malformed MessagePack) closes the connection.
  */
-export function decodeRequest(body: Buffer): RequestMessage | HeartlineError {
+export function decodeRequest(body: Buffer): RequestBody | HeartlineError {
   let decoded: unknown;
   try {
     decoded = body.length === 0 ? null : decodeBody(body); // an empty body is nil: BAD_REQUEST below
@@ -17,7 +19,7 @@ export function decodeRequest(body: Buffer): RequestMessage | HeartlineError {
     if (hasCode(err, 'BAD_REQUEST')) return new HeartlineError('BAD_REQUEST', `malformed request body: ${err.message}`);
     return new HeartlineError('PROTOCOL_ERROR', `undecodable request body: ${(err as Error).message}`);
   }
-  return readRequest(decoded);
+  return checkRequest(decoded) ?? (decoded as RequestBody);
 }
 
 /**
@@ -26,7 +28,7 @@ export function decodeRequest(body: Buffer): RequestMessage | HeartlineError {
  * found), or SERVICE_NOT_FOUND / METHOD_NOT_FOUND, or BAD_REQUEST when an
  * argument declared as a callback is not a callback id.
  */
-export function findMethod(registry: ServiceRegistry, request: RequestMessage): ExportedMethod | HeartlineError {
+export function findMethod(registry: ServiceRegistry, request: Pick<ServerCall, 'service' | 'version' | 'group' | 'method' | 'args'>): ExportedMethod | HeartlineError {
   const service = registry.lookup(request.service, request.version, request.group);
   if (service === undefined) return new HeartlineError('SERVICE_NOT_FOUND', `no service ${request.service} version '${request.version}' group '${request.group}'`);
   const method = service.methods.get(request.method);

@@ -1,6 +1,6 @@
 import { currentScope, type CallScope } from '../context/call-scope.js';
 import { HeartlineError } from '../errors/heartline-error.js';
-import type { Attachments, RequestMessage } from '../protocol/messages.js';
+import type { Attachments, RequestBody } from '../protocol/messages.js';
 import { now } from '../transport/clock.js';
 import type { ServerCall } from './server-interceptor.js';
 
@@ -52,16 +52,17 @@ export class IncomingCall implements ServerCall, CallScope {
   private finished = false;
   private abortListener: ((reason: HeartlineError) => void) | undefined;
 
-  constructor(id: number, request: RequestMessage, origin: CallOrigin, oneWay: boolean, receivedAt: number) {
+  constructor(id: number, request: RequestBody, origin: CallOrigin, oneWay: boolean, receivedAt: number) {
     this.id = id;
-    this.service = request.service;
-    this.version = request.version;
-    this.group = request.group;
-    this.method = request.method;
-    this.args = request.args;
-    this.attachments = request.attachments ?? NO_ATTACHMENTS;
+    this.service = request[0];
+    this.version = request[1];
+    this.group = request[2];
+    this.method = request[3];
+    this.args = request[4];
+    this.attachments = request[5] ?? NO_ATTACHMENTS;
     this.receivedAt = receivedAt;
-    this.deadline = request.budget === undefined ? Infinity : receivedAt + request.budget;
+    const budget = request[6];
+    this.deadline = budget === undefined || budget === null ? Infinity : receivedAt + budget;
     this.peer = origin.peer;
     this.connectionId = origin.id;
     this.oneWay = oneWay;

@@ -80,16 +80,16 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   private stateValue = ConnectionState.Handshaking;
   /** @internal Largest frame the consumer accepts (its handshake), in bytes. */
   peerMaxFrameSize = MIN_MAX_FRAME_SIZE;
-  /** Calls executing, by request id. */
   /** The latest call executing under each request id: what a Cancel frame names. */
   private readonly executions = new Map<number, IncomingCall>();
   /**
-   * Every call executing, checked against `maxConcurrentCalls` and aborted when
-   * the connection closes or the grace period ends. Not `executions`: a peer may
-   * reuse the id of a call still running (a one-way call's id is free at once),
-   * and the earlier call must still be reached.
+   * Calls still executing whose request id a later call took (a peer may reuse
+   * the id of a call still running: a one-way call's id is free at once). A
+   * Cancel frame no longer names them, but the connection closing or the grace
+   * period ending must still abort them. Empty but for such a peer: the calls
+   * executing are `executions` and these (no per-call Set entry).
    */
-  private readonly running = new Set<IncomingCall>();
+  private readonly displaced = new Set<IncomingCall>();
   private readonly pushes: CallbackPushes;
   private readonly closeWaiters: Array<() => void> = [];
   private readonly heartbeat: Heartbeat;
@@ -133,7 +133,12 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   /** Calls being executed for this connection. */
   get inFlight(): number {
-    return this.running.size;
+    return this.executions.size + this.displaced.size;
+  }
+
+  /** Every call executing (a copy: aborting one settles it, which removes it from the tables). */
+  private runningCalls(): IncomingCall[] {
+    return [...this.executions.values(), ...this.displaced];
   }
 
   lastReadAt(): number {
@@ -248,9 +253,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.heartbeat.cancel();
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
-    if (this.running.size > 0) {
+    if (this.inFlight > 0) {
       const lost = new HeartlineError('CONNECTION_LOST_WRITTEN', 'the consumer connection closed');
-      for (const call of [...this.running]) call.abort(lost);
+      for (const call of this.runningCalls()) call.abort(lost);
     }
     this.pushes.failAll(this.transport.writer.flushedSeq, reason);
     this.callbacks.releaseAll();
@@ -287,7 +292,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
    * server's grace period ended: SERVER_CLOSED); their responses are not sent.
    */
   abortCalls(reason: HeartlineError): void {
-    for (const call of [...this.running]) call.abort(reason);
+    for (const call of this.runningCalls()) call.abort(reason);
   }
 
   private dispatch(header: FrameHeader, body: Buffer): void {
@@ -306,20 +311,22 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       this.respond(id, errorResponse('UNAVAILABLE', 'provider is draining'));
       return;
     }
-    if (this.running.size >= this.options.maxConcurrentCalls) {
+    if (this.inFlight >= this.options.maxConcurrentCalls) {
       if (twoWay) this.respond(id, errorResponse('LIMIT_EXCEEDED', `this connection is executing its limit of ${this.options.maxConcurrentCalls} calls`));
       else this.options.logger.warn(`one-way call dropped: consumer ${this.peer} is executing its limit of ${this.options.maxConcurrentCalls} calls`, { peer: this.peer });
       return;
     }
-    const method = findMethod(this.registry, request);
-    const call = new IncomingCall(id, request, this, !twoWay, now());
+    // Received when its last bytes were read (this frame was cut from that chunk): no clock read per call.
+    const call = new IncomingCall(id, request, this, !twoWay, this.transport.lastReadAt);
+    const method = findMethod(this.registry, call);
     // Registered first: a synchronous handler settles inside serveCall().
+    const earlier = this.executions.get(id);
+    if (earlier !== undefined) this.displaced.add(earlier);
     this.executions.set(id, call);
-    this.running.add(call);
     if (channels.serverCallStart.hasSubscribers) channels.serverCallStart.publish({ call });
     if (method instanceof HeartlineError) return this.settle(call, true, method);
     // The caller has no time left: answered at once, nothing runs.
-    if (call.budgetSpent) return this.settle(call, true, new HeartlineError('DEADLINE_EXCEEDED', `${request.service}#${request.method}: the caller's budget was spent before the call arrived`));
+    if (call.budgetSpent) return this.settle(call, true, new HeartlineError('DEADLINE_EXCEEDED', `${call.service}#${call.method}: the caller's budget was spent before the call arrived`));
     serveCall(call, method, this, this.options.callScope);
   }
 
@@ -332,8 +339,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
    */
   settle(call: IncomingCall, failed: boolean, result: unknown): void {
     if (!call.finish()) return;
-    this.running.delete(call);
     if (this.executions.get(call.id) === call) this.executions.delete(call.id);
+    else this.displaced.delete(call);
     if (failed) {
       if (channels.serverCallError.hasSubscribers) channels.serverCallError.publish({ call, error: result, duration: now() - call.receivedAt });
       // The handler's failures, and what else user code threw, are logged (also for one-way calls); refusals

@@ -32,6 +32,5 @@ export function fakeClientCall(attachments: Attachments = {}, method = 'sayHello
  * `runInScope`), with its own attachments object, as the provider's are.
  */
 export function fakeServerCall(attachments: Attachments = {}): ServerCall {
-  const request = { service: 'demo.Greeter', version: '1.0.0', group: '', method: 'sayHello', args: ['Ann'], attachments: { ...attachments }, budget: undefined };
-  return new IncomingCall(1, request, { id: 1, peer: '127.0.0.1:50000' }, false, now());
+  return new IncomingCall(1, ['demo.Greeter', '1.0.0', '', 'sayHello', ['Ann'], { ...attachments }, null], { id: 1, peer: '127.0.0.1:50000' }, false, now());
 }

@@ -2,11 +2,11 @@
 // signal, its one deadline timer, and the first-reason-wins abort.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HeartlineError } from '../../src/errors/heartline-error.js';
-import type { RequestMessage } from '../../src/protocol/messages.js';
+import type { RequestBody } from '../../src/protocol/messages.js';
 import { IncomingCall } from '../../src/provider/server-call.js';
 
 function call(budget: number | undefined): IncomingCall {
-  const request: RequestMessage = { service: 's', version: '', group: '', method: 'm', args: [], attachments: null, budget };
+  const request: RequestBody = ['s', '', '', 'm', [], null, budget];
   return new IncomingCall(1, request, { id: 3, peer: '127.0.0.1:9' }, false, performance.now());
 }
 
