@@ -23,6 +23,13 @@ export interface FuzzOptions {
   rssGrowthLimit?: number;
   /** The run fails if it is not done after this many ms. Default: no limit. */
   timeLimitMs?: number;
+  /**
+   * The run fails if it makes no progress (no fuzz frame sent, no good call
+   * answered) for this many ms: a provider that hangs or blocks its event
+   * loop. Unlike `timeLimitMs`, a slow (loaded) machine does not trip it.
+   * Default: no limit.
+   */
+  stallLimitMs?: number;
   /** Connection kinds not to send (the known-defect ones, to tell them apart). */
   skip?: ReadonlySet<ConnectionKind>;
   /** Options of the provider child (JSON-serialisable). */
@@ -178,6 +185,18 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
   const sampler = setInterval(sample, 100);
   const progress = options.onProgress === undefined ? undefined : setInterval(() => options.onProgress!({ ...summary, elapsedMs: performance.now() - started }), progressEveryMs);
   const limit = options.timeLimitMs === undefined ? undefined : setTimeout(() => fail(`not done within ${options.timeLimitMs} ms`), options.timeLimitMs);
+  let seen = -1;
+  let progressAt = performance.now();
+  const stallLimit = options.stallLimitMs;
+  const watchdog = stallLimit === undefined ? undefined : setInterval(() => {
+    const now = summary.fuzzFrames + summary.connections + summary.goodOk + summary.goodFailed;
+    if (now !== seen) {
+      seen = now;
+      progressAt = performance.now();
+    } else if (performance.now() - progressAt > stallLimit && !isStopped()) {
+      fail(`no progress for ${stallLimit} ms (${summary.fuzzFrames} fuzz frames sent, ${summary.goodOk} good calls answered)`);
+    }
+  }, 100);
 
   let fuzzing = true;
   const good = async (worker: number): Promise<void> => {
@@ -248,6 +267,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
     clearInterval(sampler);
     if (progress !== undefined) clearInterval(progress);
     if (limit !== undefined) clearTimeout(limit);
+    if (watchdog !== undefined) clearInterval(watchdog);
     await client.close();
     disposing = true;
     await provider.dispose();
