@@ -1,5 +1,4 @@
 import type { CallInfo } from '../context/call-info.js';
-import type { Interceptor } from '../context/interceptor-chain.js';
 
 /**
  * One call a provider serves, as interceptors and handlers see it
@@ -52,5 +51,3 @@ export interface ServerCall extends CallInfo {
  */
 export type ServerInterceptor = (call: ServerCall, next: () => Promise<unknown>) => Promise<unknown>;
 
-/** @internal The chain's view: a ServerInterceptor is one whose `next` takes no call. */
-export type AnyServerInterceptor = Interceptor<ServerCall>;
