@@ -40,7 +40,7 @@ export interface ServerOptions {
    * has its deadline and signal), and their consumer calls take only their
    * own timeout and signal. The reason to turn it off is CPU: on Node 20 an
    * AsyncLocalStorage in use adds a promise hook to every promise in the
-   * process, 1.5 to 2 µs of CPU per call (about 10%) in `npm run bench:cpu`
+   * process, about 1 µs of CPU per call (about 10%) in `npm run bench:cpu`
    * (client and server in one process). The hook stays on once any scope was
    * entered, so false saves it only while nothing else in the process uses
    * an AsyncLocalStorage (another Server with `callScope` true, an APM agent).
