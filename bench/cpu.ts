@@ -10,6 +10,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCerts } from '../test/helpers/certs.js';
+import { echoService } from './cpu-echo.js';
 
 const root = process.env.ROOT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const inflight = Number(process.argv[2] ?? 32);
@@ -17,22 +18,12 @@ const size = Number(process.argv[3] ?? 64);
 const calls = Number(process.argv[4] ?? 100_000);
 const { Service, Provider, Server, Client, silentLogger } = await import(path.join(root, 'src/index.ts'));
 
-@Service('bench.Echo', { methods: { echo: {} } })
-abstract class Echo {
-  abstract echo(value: unknown): Promise<unknown>;
-}
-
-@Provider(Echo)
-class EchoImpl {
-  async echo(value: unknown): Promise<unknown> {
-    return value;
-  }
-}
+const { Echo, provider } = echoService({ Service, Provider });
 
 const certs = process.env.BENCH_TLS === '1' ? makeCerts() : undefined;
 const callScope = process.env.CALL_SCOPE !== '0';
 const server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, tls: certs && { key: certs.server.key, cert: certs.server.cert }, ...(callScope ? {} : { callScope: false }) });
-server.register(new EchoImpl());
+server.register(provider);
 // SERVER_INTERCEPTOR=1: one no-op server-wide interceptor (needs a checkout with server.use).
 if (process.env.SERVER_INTERCEPTOR === '1') server.use((_call: unknown, next: () => Promise<unknown>) => next());
 const { port } = await server.listen();

@@ -5,6 +5,7 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { echoService } from './cpu-echo.js';
 
 const here = fileURLToPath(import.meta.url);
 const checkout = path.resolve(path.dirname(here), '..');
@@ -14,11 +15,8 @@ const calls = Number(process.argv[4] ?? 100_000);
 
 if (process.argv[5] === 'child') {
   const port = Number(process.argv[6]);
-  const { Service, Client, silentLogger } = await import(path.join(process.env.CLIENT_ROOT ?? checkout, 'src/index.ts'));
-  @Service('bench.Echo', { methods: { echo: {} } })
-  abstract class Echo {
-    abstract echo(value: unknown): Promise<unknown>;
-  }
+  const { Service, Provider, Client, silentLogger } = await import(path.join(process.env.CLIENT_ROOT ?? checkout, 'src/index.ts'));
+  const { Echo } = echoService({ Service, Provider });
   const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger });
   const echo = client.refer(Echo);
   const payload = { id: 7, name: 'bench', tags: ['a', 'bb', 'ccc'], data: Buffer.alloc(size, 7) };
@@ -36,19 +34,10 @@ if (process.argv[5] === 'child') {
 } else {
   const root = process.env.ROOT ?? checkout;
   const { Service, Provider, Server, silentLogger } = await import(path.join(root, 'src/index.ts'));
-  @Service('bench.Echo', { methods: { echo: {} } })
-  abstract class Echo {
-    abstract echo(value: unknown): Promise<unknown>;
-  }
-  @Provider(Echo)
-  class EchoImpl {
-    async echo(value: unknown): Promise<unknown> {
-      return value;
-    }
-  }
+  const { provider } = echoService({ Service, Provider });
   const callScope = process.env.CALL_SCOPE !== '0';
   const server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, ...(callScope ? {} : { callScope: false }) });
-  server.register(new EchoImpl());
+  server.register(provider);
   const { port } = await server.listen();
   const child = fork(here, [String(inflight), String(size), String(calls), 'child', String(port)], { execArgv: ['--import', 'tsx'] });
   await new Promise((resolve) => child.once('message', resolve));
