@@ -1,3 +1,4 @@
+import { timeLeftUntil } from '../context/call-info.js';
 import { currentScope, type CallScope } from '../context/call-scope.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { unwatchAbort, watchAbort, type AbortWatcher } from '../exchange/abort-watch.js';
@@ -160,8 +161,7 @@ export class ClientInvocation implements ClientCall {
   }
 
   get timeLeft(): number {
-    const left = this.deadline - now();
-    return left > 0 ? left : 0;
+    return timeLeftUntil(this.deadline);
   }
 
   with(changes: ClientCallChanges): ClientCall {

@@ -1,4 +1,5 @@
 import type { Attachments } from '../protocol/messages.js';
+import { now } from '../transport/clock.js';
 
 /**
  * What a call is, as both sides see it: the consumer's `ClientCall` and the
@@ -29,4 +30,10 @@ export interface CallInfo {
   readonly deadline: number;
   /** ms left before `deadline` (Infinity for none; 0 once passed). */
   readonly timeLeft: number;
+}
+
+/** ms left before `deadline` (`CallInfo.timeLeft`): Infinity for none, 0 once passed. */
+export function timeLeftUntil(deadline: number): number {
+  const left = deadline - now();
+  return left > 0 ? left : 0;
 }

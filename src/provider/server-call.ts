@@ -1,3 +1,4 @@
+import { timeLeftUntil } from '../context/call-info.js';
 import { currentScope, type CallScope } from '../context/call-scope.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import type { Attachments, RequestBody } from '../protocol/messages.js';
@@ -69,8 +70,7 @@ export class IncomingCall implements ServerCall, CallScope {
   }
 
   get timeLeft(): number {
-    const left = this.deadline - now();
-    return left > 0 ? left : 0;
+    return timeLeftUntil(this.deadline);
   }
 
   get signal(): AbortSignal {
