@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 
-export { Service, type ServiceDecorator } from './decorators/service.js';
+export { Service, type ServiceDecorator } from './contract/service-decorator.js';
 export { Provider, type ProviderDecorator, type ProviderOptions } from './decorators/provider.js';
 export { Consumer, type ConsumerDecorator, type ConsumerFieldTypeError } from './decorators/consumer.js';
 export { serviceOf, type Contract, type MethodOptions, type ServiceDefinition, type ServiceMethods, type ServiceOptions } from './contract/service-definition.js';

@@ -3,7 +3,7 @@ import { addInstanceField, addPrototypeField, type ConsumerField } from '../cons
 import type { ReferenceOptions } from '../consumer/reference.js';
 import type { Remote } from '../consumer/stub.js';
 import { HeartlineError } from '../errors/heartline-error.js';
-import { isStandardContext } from './decorator-form.js';
+import { isStandardContext } from '../contract/decorator-form.js';
 import { serviceOf, type Contract } from '../contract/service-definition.js';
 
 /** Why TypeScript refused a `@Consumer(Contract)` field: its type does not accept `Remote<Contract>`. */

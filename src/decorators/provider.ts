@@ -1,4 +1,4 @@
-import { checkClassTarget } from './decorator-form.js';
+import { checkClassTarget } from '../contract/decorator-form.js';
 import { serviceOf, type Contract } from '../contract/service-definition.js';
 import { recordProvider, type ProviderOptions, type ProviderRecord } from '../provider/provider-options.js';
 

@@ -1,5 +1,5 @@
 import { checkClassTarget } from './decorator-form.js';
-import { defineService, SERVICE_KEY, type Contract, type ServiceMethods, type ServiceOptions } from '../contract/service-definition.js';
+import { defineService, SERVICE_KEY, type Contract, type ServiceMethods, type ServiceOptions } from './service-definition.js';
 
 /**
  * What `@Service(name, { methods })` returns: a class decorator, legacy or
