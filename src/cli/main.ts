@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The `heartline` command (package.json `bin`). The commands are in
+// program.ts; this file only wires them to the process.
+import { run } from './program.js';
+
+const code = await run(process.argv.slice(2), {
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+});
+process.exitCode = code;
+// Every command closes what it opened, so the process ends by itself. Should
+// some handle linger anyway (a library's), this unref'd timer ends it.
+setTimeout(() => process.exit(code), 2000).unref();

@@ -1,0 +1,216 @@
+// The `heartline` CLI, run as a child process against a live provider on
+// 127.0.0.1 port 0: its stdout, stderr and exit codes. Each run costs a
+// node + tsx start (about a second on a loaded machine), so each test spawns
+// as few as it needs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdRegistry, Server, silentLogger } from '../../src/index.js';
+import { FakeProvider } from '../helpers/fake-provider.js';
+import { etcdAvailable, startEtcd, type EtcdServer } from '../helpers/etcd.js';
+import { freePort, useCleanup } from '../helpers/server.js';
+import { heartline, Probe, ProbeImpl, registerStandIns, type CliResult, type StandInHealth } from './cli-helpers.js';
+
+/** No failure prints a stack trace. */
+function expectNoStack(r: CliResult): void {
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.stdout).not.toMatch(/\n\s+at /);
+}
+
+/** A failure: exit `exit`, one line `error CODE: ...` on stderr, nothing on stdout. */
+function expectFailure(r: CliResult, exit: number, code: string): string {
+  expect(r.code, r.stderr).toBe(exit);
+  expect(r.stdout).toBe('');
+  expect(r.stderr).toMatch(new RegExp(`^error ${code}: .+\\n$`));
+  expectNoStack(r);
+  return r.stderr;
+}
+
+describe('heartline CLI', () => {
+  const defer = useCleanup();
+  let server: Server;
+  let address: string;
+  let probe: ProbeImpl;
+  let health: StandInHealth;
+
+  beforeAll(async () => {
+    server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, closeGracePeriod: 100 });
+    probe = new ProbeImpl();
+    server.register(probe);
+    ({ health } = registerStandIns(server, [Probe]));
+    address = `127.0.0.1:${(await server.listen()).port}`;
+  });
+  afterAll(() => server?.close());
+
+  it('ls: a table of services, versions, groups and methods; --json parses', async () => {
+    const [human, json] = await Promise.all([heartline('ls', address), heartline('--json', 'ls', address)]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stderr).toBe('');
+    const lines = human.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^SERVICE\s+VERSION\s+GROUP\s+METHODS$/);
+    expect(lines).toContainEqual(expect.stringMatching(/^cli\.Probe\s+1\.0\.0\s+-\s+add, echo, attachments, fail, sleep, notify$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^heartline\.Health\s+-\s+-\s+check, watch$/));
+    // Aligned: every row starts its VERSION column at the same place.
+    const at = lines[0]!.indexOf('VERSION');
+    for (const line of lines.slice(1)) expect(line[at - 1]).toBe(' ');
+
+    expect(json.code, json.stderr).toBe(0);
+    const doc = JSON.parse(json.stdout) as Array<{ name: string; version: string; group: string; methods: string[] }>;
+    expect(doc).toContainEqual({ name: 'cli.Probe', version: '1.0.0', group: '', methods: ['add', 'echo', 'attachments', 'fail', 'sleep', 'notify'] });
+  });
+
+  it('describe: the methods and their options; the version found without --version', async () => {
+    const r = await heartline('describe', address, 'cli.Probe');
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe('cli.Probe:1.0.0  (version 1.0.0, group -)');
+    expect(lines[1]).toMatch(/^METHOD\s+TIMEOUT\s+ONE-WAY\s+IDEMPOTENT\s+RETRIES\s+ACTIVES\s+CALLBACKS$/);
+    expect(lines).toContainEqual(expect.stringMatching(/^sleep\s+-\s+no\s+yes\s+-\s+-\s+-$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^notify\s+-\s+yes\s+no\s+-\s+-\s+-$/));
+  });
+
+  it('call: the result as JSON; one JSON value is the one argument; --json wraps it in { result }', async () => {
+    const [add, echo, json] = await Promise.all([
+      heartline('call', address, 'cli.Probe.add', '[2, 40]'),
+      heartline('call', address, 'cli.Probe#echo', '{"a":[1,"x"]}'),
+      heartline('call', address, 'cli.Probe.add', '[1, 2]', '--json', '--version', '1.0.0'),
+    ]);
+    expect([add.code, add.stderr, add.stdout]).toEqual([0, '', '42\n']);
+    expect(echo.code, echo.stderr).toBe(0);
+    expect(JSON.parse(echo.stdout)).toEqual({ a: [1, 'x'] });
+    expect(echo.stdout).toContain('\n  "a": [\n'); // indented for people
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ result: 3 });
+  });
+
+  it('call --attachment k=v: the attachments reach the handler', async () => {
+    const r = await heartline('call', address, 'cli.Probe.attachments', '--attachment', 'tenant=acme', '--attachment', 'trace=a=b');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ tenant: 'acme', trace: 'a=b' });
+  });
+
+  it('a method that throws: its code and message (and the remote error name), exit 1; --json: { error } on stdout', async () => {
+    const [human, json] = await Promise.all([
+      heartline('call', address, 'cli.Probe.fail', '"no such order"'),
+      heartline('--json', 'call', address, 'cli.Probe.fail', '["no such order"]'),
+    ]);
+    expect(expectFailure(human, 1, 'HANDLER_ERROR')).toBe('error HANDLER_ERROR: no such order (RangeError)\n');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual({ error: { code: 'HANDLER_ERROR', message: 'no such order', remoteName: 'RangeError' } });
+    expectNoStack(json);
+  });
+
+  it('--timeout: a call that takes longer fails with TIMEOUT, exit 1, promptly', async () => {
+    const r = await heartline('call', address, 'cli.Probe.sleep', '3000', '--timeout', '300');
+    expect(expectFailure(r, 1, 'TIMEOUT')).toContain('300 ms');
+    expect(r.ms).toBeLessThan(2800);
+  });
+
+  it('bad JSON arguments, a bad target, a missing argument: a clear usage error, exit 2, no stack', async () => {
+    const [badJson, badTarget, missing, badTimeout] = await Promise.all([
+      heartline('call', address, 'cli.Probe.add', '[1, 2'),
+      heartline('call', address, 'add', '[]'),
+      heartline('call', address),
+      heartline('--timeout', 'soon', 'ls', address),
+    ]);
+    expect(expectFailure(badJson, 2, 'USAGE')).toMatch(/the arguments are not JSON .*JSON array of arguments/);
+    expect(expectFailure(badTarget, 2, 'USAGE')).toContain('expected <service>.<method>');
+    expect(expectFailure(missing, 2, 'USAGE')).toContain("missing required argument 'service.method'");
+    expect(expectFailure(badTimeout, 2, 'USAGE')).toContain('--timeout must be a whole number of ms');
+  });
+
+  it('an unknown service or method: SERVICE_NOT_FOUND / METHOD_NOT_FOUND naming what there is, exit 1', async () => {
+    const [service, method] = await Promise.all([
+      heartline('call', address, 'cli.Nope.add', '[]'),
+      heartline('call', address, 'cli.Probe.nope', '[]'),
+    ]);
+    expect(expectFailure(service, 1, 'SERVICE_NOT_FOUND')).toContain('cli.Probe:1.0.0');
+    expect(expectFailure(method, 1, 'METHOD_NOT_FOUND')).toContain('its methods: add, echo');
+  });
+
+  it('a provider that is down: CONNECT_FAILED with the reason, exit 1, no stack', async () => {
+    const port = await freePort();
+    const r = await heartline('ls', `127.0.0.1:${port}`);
+    expect(expectFailure(r, 1, 'CONNECT_FAILED')).toContain('ECONNREFUSED');
+  });
+
+  it('a provider that accepts and never answers (frozen): the command ends after --timeout, exit 1', async () => {
+    const frozen = defer(await FakeProvider.start(() => undefined, { onHandshake: () => undefined }), (f) => f.close());
+    const r = await heartline('--timeout', '400', 'call', frozen.address, 'cli.Probe.add', '[1, 2]');
+    expect(expectFailure(r, 1, '(CONNECT_FAILED|TIMEOUT)')).toMatch(/400 ms/);
+    expect(r.ms).toBeLessThan(3000);
+  });
+
+  it('health: SERVING exits 0; UNKNOWN or NOT_SERVING exits 3; --json parses', async () => {
+    const [ok, unknown] = await Promise.all([heartline('health', address), heartline('--json', 'health', address, 'cli.Nope')]);
+    expect([ok.code, ok.stdout, ok.stderr]).toEqual([0, 'SERVING\n', '']);
+    expect(unknown.code, unknown.stderr).toBe(3);
+    expect(JSON.parse(unknown.stdout)).toEqual({ service: 'cli.Nope', status: 'UNKNOWN' });
+    health.status = 'NOT_SERVING';
+    try {
+      const down = await heartline('health', address, 'cli.Probe');
+      expect([down.code, down.stdout]).toEqual([3, 'cli.Probe: NOT_SERVING\n']);
+    } finally {
+      health.status = 'SERVING';
+    }
+  });
+
+  it('ping --count 3: the handshake time, then three round-trip times; --json parses', async () => {
+    const [human, json] = await Promise.all([
+      heartline('ping', address, '--count', '3', '--interval', '50'),
+      heartline('--json', 'ping', address, '--count', '2', '--interval', '0'),
+    ]);
+    expect(human.code, human.stderr).toBe(0);
+    const lines = human.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^connected to ${address.replace(/\./g, '\\.')} in [\\d.]+ ms \\(TCP \\+ handshake\\), heartbeat \\d+ ms$`));
+    expect(lines.slice(1, 4)).toEqual([expect.stringMatching(/^ping 1: [\d.]+ ms$/), expect.stringMatching(/^ping 2: [\d.]+ ms$/), expect.stringMatching(/^ping 3: [\d.]+ ms$/)]);
+    expect(lines[4]).toMatch(/^3 pings: min [\d.]+ ms, avg [\d.]+ ms, max [\d.]+ ms$/);
+    expect(json.code, json.stderr).toBe(0);
+    const doc = JSON.parse(json.stdout) as { address: string; handshake: number; rtts: number[]; min: number; max: number };
+    expect(doc.address).toBe(address);
+    expect(doc.rtts).toHaveLength(2);
+    expect(doc.handshake).toBeGreaterThan(0);
+    expect(doc.min).toBeLessThanOrEqual(doc.max);
+  });
+
+  it("connections: the provider's live connections, the CLI's own among them", async () => {
+    const r = await heartline('--json', 'connections', address);
+    expect(r.code, r.stderr).toBe(0);
+    const list = JSON.parse(r.stdout) as Array<{ id: number; peer: string; state: string }>;
+    expect(list.length).toBeGreaterThanOrEqual(1);
+    expect(list.some((c) => c.peer.startsWith('127.0.0.1:') && c.state === 'ready')).toBe(true);
+  });
+
+  describe.skipIf(!etcdAvailable())('ls --etcd (real etcd)', () => {
+    let etcd: EtcdServer;
+    beforeAll(async () => {
+      etcd = await startEtcd();
+    });
+    afterAll(() => etcd?.dispose());
+
+    it('lists every service in the registry and its providers; --json parses', async () => {
+      const registry = defer(new EtcdRegistry({ hosts: etcd.hosts, ttl: 2000, logger: silentLogger }), (r) => r.close());
+      const published = defer(new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, registry, deregisterDelay: 0, closeGracePeriod: 100 }), (s) => s.close());
+      published.register(new ProbeImpl());
+      const port = (await published.listen()).port;
+      const provider = `127.0.0.1:${port}`;
+      // listen() publishes; wait until the key is there (the registry writes it after its lease).
+      for (let i = 0; i < 100 && registry.status().state !== 'up'; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      const hostPort = etcd.hosts.replace('http://', '');
+      const [human, json] = await Promise.all([heartline('ls', '--etcd', hostPort), heartline('--json', 'ls', '--etcd', etcd.hosts)]);
+      expect(human.code, human.stderr).toBe(0);
+      const lines = human.stdout.trimEnd().split('\n');
+      expect(lines[0]).toMatch(/^SERVICE\s+VERSION\s+GROUP\s+PROVIDER\s+WEIGHT\s+PID\s+STARTED$/);
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^cli\\.Probe\\s+1\\.0\\.0\\s+-\\s+${provider}\\s+100\\s+${process.pid}\\s+\\d{4}-`)));
+      expect(json.code, json.stderr).toBe(0);
+      const doc = JSON.parse(json.stdout) as Array<{ service: string; version: string; providers: Array<{ address: string; weight: number; methods: string[] }> }>;
+      const probeEntry = doc.find((s) => s.service === 'cli.Probe');
+      expect(probeEntry?.providers).toEqual([expect.objectContaining({ address: provider, weight: 100, methods: ['add', 'echo', 'attachments', 'fail', 'sleep', 'notify'] })]);
+    });
+
+    it('etcd not there: UNAVAILABLE, exit 1, within --timeout', async () => {
+      const port = await freePort();
+      const r = await heartline('--timeout', '500', 'ls', '--etcd', `127.0.0.1:${port}`);
+      expectFailure(r, 1, 'UNAVAILABLE');
+      expect(r.ms).toBeLessThan(4000);
+    });
+  });
+});
