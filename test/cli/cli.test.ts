@@ -2,8 +2,12 @@
 // 127.0.0.1 port 0: its stdout, stderr and exit codes. Each run costs a
 // node + tsx start (about a second on a loaded machine), so each test spawns
 // as few as it needs.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdRegistry, Server, silentLogger } from '../../src/index.js';
+import { makeCerts } from '../helpers/certs.js';
 import { FakeProvider } from '../helpers/fake-provider.js';
 import { etcdAvailable, startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { freePort, useCleanup } from '../helpers/server.js';
@@ -67,24 +71,21 @@ describe('heartline CLI', () => {
     expect(lines).toContainEqual(expect.stringMatching(/^notify\s+-\s+yes\s+no\s+-\s+-\s+-$/));
   });
 
-  it('call: the result as JSON; one JSON value is the one argument; --json wraps it in { result }', async () => {
-    const [add, echo, json] = await Promise.all([
+  it('call: the result as JSON; one JSON value is the one argument; --json wraps it in { result }; --attachment reaches the handler', async () => {
+    const [add, echo, json, attached] = await Promise.all([
       heartline('call', address, 'cli.Probe.add', '[2, 40]'),
       heartline('call', address, 'cli.Probe#echo', '{"a":[1,"x"]}'),
       heartline('call', address, 'cli.Probe.add', '[1, 2]', '--json', '--version', '1.0.0'),
+      heartline('call', address, 'cli.Probe.attachments', '--attachment', 'tenant=acme', '--attachment', 'trace=a=b'),
     ]);
+    expect(attached.code, attached.stderr).toBe(0);
+    expect(JSON.parse(attached.stdout)).toEqual({ tenant: 'acme', trace: 'a=b' });
     expect([add.code, add.stderr, add.stdout]).toEqual([0, '', '42\n']);
     expect(echo.code, echo.stderr).toBe(0);
     expect(JSON.parse(echo.stdout)).toEqual({ a: [1, 'x'] });
     expect(echo.stdout).toContain('\n  "a": [\n'); // indented for people
     expect(json.code, json.stderr).toBe(0);
     expect(JSON.parse(json.stdout)).toEqual({ result: 3 });
-  });
-
-  it('call --attachment k=v: the attachments reach the handler', async () => {
-    const r = await heartline('call', address, 'cli.Probe.attachments', '--attachment', 'tenant=acme', '--attachment', 'trace=a=b');
-    expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ tenant: 'acme', trace: 'a=b' });
   });
 
   it('a method that throws: its code and message (and the remote error name), exit 1; --json: { error } on stdout', async () => {
@@ -177,6 +178,24 @@ describe('heartline CLI', () => {
     const list = JSON.parse(r.stdout) as Array<{ id: number; peer: string; state: string }>;
     expect(list.length).toBeGreaterThanOrEqual(1);
     expect(list.some((c) => c.peer.startsWith('127.0.0.1:') && c.state === 'ready')).toBe(true);
+  });
+
+  it('TLS: --ca, --cert and --key reach the client (mutual TLS); without --ca the certificate is refused, exit 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'heartline-cli-certs-'));
+    defer(dir, (d) => rmSync(d, { recursive: true, force: true }));
+    const certs = makeCerts(dir);
+    const secure = defer(
+      new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, closeGracePeriod: 100, tls: { key: certs.server.key, cert: certs.server.cert, ca: certs.ca, requestCert: true } }),
+      (x) => x.close(),
+    );
+    secure.register(new ProbeImpl());
+    const at = `127.0.0.1:${(await secure.listen()).port}`;
+    const [ok, untrusted] = await Promise.all([
+      heartline('call', at, 'cli.Probe#add', '[40, 2]', '--version', '1.0.0', '--ca', join(dir, 'ca.pem'), '--cert', join(dir, 'client.pem'), '--key', join(dir, 'client.key')),
+      heartline('--tls', 'call', at, 'cli.Probe#add', '[40, 2]', '--version', '1.0.0'),
+    ]);
+    expect([ok.code, ok.stdout, ok.stderr]).toEqual([0, '42\n', '']);
+    expect(expectFailure(untrusted, 1, 'CONNECT_FAILED')).toMatch(/certificate/i);
   });
 
   describe.skipIf(!etcdAvailable())('ls --etcd (real etcd)', () => {
