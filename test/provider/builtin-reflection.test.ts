@@ -49,7 +49,7 @@ const BUILTINS: ServiceSummary[] = [
 describe('heartline.Reflection', () => {
   const defer = useCleanup();
 
-  async function setup(options: ConstructorParameters<typeof Server>[0] = {}) {
+  async function setup(options: Parameters<typeof startServer>[0] = {}) {
     const srv = defer(await startServer(options), (s) => s.close());
     const client = defer(newClient(srv.address, { cluster: 'failfast' }), (c) => c.close());
     return { srv, client, reflection: client.refer(Reflection) };
@@ -221,7 +221,7 @@ describe('connectionReport', () => {
   });
 
   it('over TLS: version and authorized, never the subject', () => {
-    const tls = { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', authorized: true, authorizationError: undefined, subject: 'CN=ann' };
-    expect(connectionReport({ ...base, tls } as ServerConnectionInfo).tls).toEqual({ version: 'TLSv1.3', authorized: true });
+    const tls = { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', authorized: true, authorizationError: undefined, subject: { CN: 'ann' }, issuer: { CN: 'ca' }, fingerprint256: 'AB:CD', validTo: 'never' };
+    expect(connectionReport({ ...base, tls } as unknown as ServerConnectionInfo).tls).toEqual({ version: 'TLSv1.3', authorized: true });
   });
 });
