@@ -2,7 +2,7 @@ import { Service } from './service-decorator.js';
 
 /**
  * `heartline.Health`, a built-in service every provider serves unless
- * `builtinServices: false` (protocol.md 7), modeled on `grpc.health.v1`.
+ * `builtinServices: false` (protocol.md 10), modeled on `grpc.health.v1`.
  * `service` is a service name; `''` asks about the provider as a whole.
  */
 

@@ -72,6 +72,15 @@ export interface ServerOptions {
    * replaced with `server.setSecureContext()`. Default none: plain TCP.
    */
   tls?: ServerTlsOptions;
+  /**
+   * Serve the built-in services `heartline.Reflection` (what this provider
+   * serves, its live connections) and `heartline.Health` (its serving
+   * status, `server.setServingStatus`), protocol.md 10. They are never
+   * published in a registry, and a call to another service pays nothing for
+   * them. false registers neither (calls to them get SERVICE_NOT_FOUND) and
+   * frees their names for services of your own. Default true.
+   */
+  builtinServices?: boolean;
 }
 
 /** Every server option with its default applied, checked. */
@@ -98,6 +107,7 @@ export interface ResolvedServerOptions {
   deregisterDelay: number;
   /** Checked and frozen, with `requestCert` and `rejectUnauthorized` filled in; undefined for plain TCP. */
   tls: ServerTlsOptions | undefined;
+  builtinServices: boolean;
 }
 
 export const SERVER_DEFAULTS = {
@@ -116,6 +126,7 @@ export const SERVER_DEFAULTS = {
   maxCallbacks: 1000,
   handshakeTimeout: 10_000,
   deregisterDelay: 1000,
+  builtinServices: true,
 } as const;
 
 /** Smallest non-zero `idleTimeout`: the consumer must be able to ping three times within it. */
@@ -143,6 +154,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   if (o.host !== undefined && (typeof o.host !== 'string' || o.host === '')) throw invalidConfig('host', 'a non-empty string', o.host);
   if (o.exposeStack !== undefined && typeof o.exposeStack !== 'boolean') throw invalidConfig('exposeStack', 'a boolean', o.exposeStack);
   if (o.callScope !== undefined && typeof o.callScope !== 'boolean') throw invalidConfig('callScope', 'a boolean', o.callScope);
+  if (o.builtinServices !== undefined && typeof o.builtinServices !== 'boolean') throw invalidConfig('builtinServices', 'a boolean', o.builtinServices);
   const logger = checkLogger<Logger>('logger', o.logger) ?? consoleLogger;
 
   const idleTimeout = msOption('idleTimeout', o.idleTimeout, SERVER_DEFAULTS.idleTimeout);
@@ -180,5 +192,6 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     advertise: o.advertise as string | undefined,
     deregisterDelay: msOption('deregisterDelay', o.deregisterDelay, SERVER_DEFAULTS.deregisterDelay),
     tls: resolveServerTls('tls', o.tls),
+    builtinServices: (o.builtinServices as boolean | undefined) ?? SERVER_DEFAULTS.builtinServices,
   };
 }
