@@ -2,20 +2,7 @@
 // provider with a probe service the tests call through it.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import {
-  currentCall,
-  Health,
-  Provider,
-  Reflection,
-  serviceOf,
-  Service,
-  type Contract,
-  type ConnectionReport,
-  type Server,
-  type ServiceDescription,
-  type ServiceSummary,
-  type ServingStatus,
-} from '../../src/index.js';
+import { currentCall, Provider, Service } from '../../src/index.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -86,73 +73,5 @@ export class ProbeImpl implements Probe {
   }
   async notify(value: unknown): Promise<void> {
     this.notified.push(value);
-  }
-}
-
-/*
- * STAND-INS for the built-in services (heartline.Reflection, heartline.Health):
- * the provider implements them on branch hl/builtins; until that is merged,
- * the tests register these on the test Server.
- */
-
-function summary(contract: Contract): ServiceSummary {
-  const d = serviceOf(contract);
-  return { name: d.name, version: d.version, group: d.group, methods: [...d.methods.keys()] };
-}
-
-function description(contract: Contract): ServiceDescription {
-  const d = serviceOf(contract);
-  return {
-    name: d.name,
-    version: d.version,
-    group: d.group,
-    methods: [...d.methods].map(([name, m]) => ({
-      name,
-      ...(m.timeout === undefined ? {} : { timeout: m.timeout }),
-      oneWay: m.oneWay ?? false,
-      idempotent: m.idempotent ?? false,
-      ...(m.retries === undefined ? {} : { retries: m.retries }),
-      callbacks: [...(m.callbacks ?? [])],
-    })),
-  };
-}
-
-/** Registers stand-in Reflection and Health services on `server`, serving `contracts` (and themselves). */
-export function registerStandIns(server: Server, contracts: Contract[]): { health: StandInHealth } {
-  const all = [Reflection, Health, ...contracts];
-
-  @Provider(Reflection)
-  class StandInReflection implements Reflection {
-    async listServices(): Promise<ServiceSummary[]> {
-      return all.map(summary);
-    }
-    async describeService(name: string, version = '', group = ''): Promise<ServiceDescription> {
-      const c = all.find((x) => {
-        const d = serviceOf(x);
-        return d.name === name && d.version === version && d.group === group;
-      });
-      if (c === undefined) throw Object.assign(new Error(`no ${name}`), { code: 'SERVICE_NOT_FOUND' });
-      return description(c);
-    }
-    async listConnections(): Promise<ConnectionReport[]> {
-      return server.connections().map((c) => ({ id: c.id, peer: c.peer, state: c.state, age: c.age, inFlight: c.inFlight, bytesIn: 0, bytesOut: 0, callsDone: 0 }));
-    }
-  }
-
-  const health = new StandInHealth(all.map((c) => serviceOf(c).name));
-  server.register(new StandInReflection()).register(health);
-  return { health };
-}
-
-@Provider(Health)
-export class StandInHealth implements Health {
-  status: ServingStatus = 'SERVING';
-  constructor(private readonly names: string[]) {}
-  async check(service = ''): Promise<ServingStatus> {
-    if (service !== '' && !this.names.includes(service)) return 'UNKNOWN';
-    return this.status;
-  }
-  async watch(service: string): Promise<ServingStatus> {
-    return this.check(service);
   }
 }

@@ -11,7 +11,7 @@ import { makeCerts } from '../helpers/certs.js';
 import { FakeProvider } from '../helpers/fake-provider.js';
 import { etcdAvailable, startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { freePort, useCleanup } from '../helpers/server.js';
-import { heartline, Probe, ProbeImpl, registerStandIns, type CliResult, type StandInHealth } from './cli-helpers.js';
+import { heartline, ProbeImpl, type CliResult } from './cli-helpers.js';
 
 /** No failure prints a stack trace. */
 function expectNoStack(r: CliResult): void {
@@ -32,14 +32,11 @@ describe('heartline CLI', () => {
   const defer = useCleanup();
   let server: Server;
   let address: string;
-  let probe: ProbeImpl;
-  let health: StandInHealth;
 
   beforeAll(async () => {
+    // heartline.Reflection and heartline.Health are built in (builtinServices, on by default).
     server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, closeGracePeriod: 100 });
-    probe = new ProbeImpl();
-    server.register(probe);
-    ({ health } = registerStandIns(server, [Probe]));
+    server.register(new ProbeImpl());
     address = `127.0.0.1:${(await server.listen()).port}`;
   });
   afterAll(() => server?.close());
@@ -145,12 +142,12 @@ describe('heartline CLI', () => {
     expect([ok.code, ok.stdout, ok.stderr]).toEqual([0, 'SERVING\n', '']);
     expect(unknown.code, unknown.stderr).toBe(3);
     expect(JSON.parse(unknown.stdout)).toEqual({ service: 'cli.Nope', status: 'UNKNOWN' });
-    health.status = 'NOT_SERVING';
+    server.setServingStatus('cli.Probe', 'NOT_SERVING');
     try {
       const down = await heartline('health', address, 'cli.Probe');
       expect([down.code, down.stdout]).toEqual([3, 'cli.Probe: NOT_SERVING\n']);
     } finally {
-      health.status = 'SERVING';
+      server.setServingStatus('cli.Probe', 'SERVING');
     }
   });
 
@@ -175,9 +172,11 @@ describe('heartline CLI', () => {
   it("connections: the provider's live connections, the CLI's own among them", async () => {
     const r = await heartline('--json', 'connections', address);
     expect(r.code, r.stderr).toBe(0);
-    const list = JSON.parse(r.stdout) as Array<{ id: number; peer: string; state: string }>;
-    expect(list.length).toBeGreaterThanOrEqual(1);
-    expect(list.some((c) => c.peer.startsWith('127.0.0.1:') && c.state === 'ready')).toBe(true);
+    const list = JSON.parse(r.stdout) as Array<{ id: number; peer: string; state: string; inFlight: number; bytesIn: number; callsDone: number }>;
+    // The CLI's own connection, as the provider sees it while answering listConnections.
+    const own = list.find((c) => c.inFlight === 1);
+    expect(own).toMatchObject({ state: 'ready', peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+    expect(typeof own!.bytesIn).toBe('number'); // counted once server.connections() reports bytes (issue #11, another branch)
   });
 
   it('TLS: --ca, --cert and --key reach the client (mutual TLS); without --ca the certificate is refused, exit 1', async () => {
