@@ -112,7 +112,8 @@ export async function run(argv: readonly string[], streams: Streams): Promise<nu
         const { service, method } = parseTarget(target);
         const args = parseArgs(json);
         const attachments = parseAttachments(o.attachment);
-        return withClient(g, (client) => call(client, { address, service, method, args, version: o.version, group: o.group, attachments }, out));
+        const timeout = program.getOptionValueSource('timeout') === 'default' ? undefined : g.timeout;
+        return withClient(g, (client) => call(client, { address, service, method, args, version: o.version, group: o.group, attachments, timeout }, out));
       }),
     );
 

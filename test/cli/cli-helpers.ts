@@ -1,6 +1,7 @@
 // Shared pieces of the CLI tests: run `heartline` as a child process, and a
 // provider with a probe service the tests call through it.
 import { spawn } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { currentCall, Provider, Service } from '../../src/index.js';
 
@@ -39,6 +40,9 @@ export function heartline(...args: string[]): Promise<CliResult> {
     fail: {},
     sleep: { idempotent: true },
     notify: { oneWay: true },
+    /** Contract timeout, shorter than what it sleeps in the tests. */
+    bounded: { timeout: 150 },
+    subscribe: { callbacks: [0] },
   },
 })
 export abstract class Probe {
@@ -50,6 +54,8 @@ export abstract class Probe {
   abstract fail(message: string): Promise<never>;
   abstract sleep(ms: number): Promise<number>;
   abstract notify(value: unknown): Promise<void>;
+  abstract bounded(ms: number): Promise<number>;
+  abstract subscribe(onEvent: (event: string) => void): Promise<void>;
 }
 
 @Provider(Probe)
@@ -67,11 +73,18 @@ export class ProbeImpl implements Probe {
   async fail(message: string): Promise<never> {
     throw new RangeError(message);
   }
+  /** Sleeps `ms`, or until the call is cancelled (the consumer timed out, the connection closed). */
   async sleep(ms: number): Promise<number> {
-    await new Promise((resolve) => setTimeout(resolve, ms));
+    await delay(ms, undefined, { signal: currentCall()!.signal });
     return ms;
   }
   async notify(value: unknown): Promise<void> {
     this.notified.push(value);
+  }
+  async bounded(ms: number): Promise<number> {
+    return this.sleep(ms);
+  }
+  async subscribe(onEvent: (event: string) => void): Promise<void> {
+    onEvent('subscribed');
   }
 }
