@@ -164,9 +164,8 @@ export async function run(argv: readonly string[], streams: Streams): Promise<nu
     return exit;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // --help prints and "fails" with a code of 0; a usage error was printed by outputError.
+      // --help prints and "fails" with a code of 0; no command prints the help as an error; a usage error was printed by outputError.
       if (err.exitCode === 0) return EXIT.ok;
-      if (err.code === 'commander.help' || err.code === 'commander.helpDisplayed') return EXIT.ok;
       if (out.json) streams.stdout(`${toJson({ error: { code: 'USAGE', message: err.message.replace(/^error: /, '') } })}\n`);
       return EXIT.usage;
     }

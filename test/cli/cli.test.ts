@@ -119,13 +119,16 @@ describe('heartline CLI', { timeout: 60_000 }, () => {
   });
 
   it('bad JSON arguments, a bad target, a missing argument: a clear usage error, exit 2, no stack', async () => {
-    const [badJson, badTarget, missing, badTimeout, callbacks] = await Promise.all([
+    const [badJson, badTarget, missing, badTimeout, callbacks, none] = await Promise.all([
       heartline('call', address, 'cli.Probe.add', '[1, 2'),
       heartline('call', address, 'add', '[]'),
       heartline('call', address),
       heartline('--timeout', 'soon', 'ls', address),
       heartline('call', address, 'cli.Probe.subscribe', '[null]'),
+      heartline(),
     ]);
+    expect(none.code).toBe(2); // no command: the help, on stderr
+    expect(none.stderr).toMatch(/^Usage: heartline /);
     expect(expectFailure(callbacks, 2, 'USAGE')).toContain('cli.Probe:1.0.0#subscribe takes callbacks (arguments 0)');
     expect(expectFailure(badJson, 2, 'USAGE')).toMatch(/the arguments are not JSON .*JSON array of arguments/);
     expect(expectFailure(badTarget, 2, 'USAGE')).toContain('expected <service>.<method>');
@@ -140,6 +143,20 @@ describe('heartline CLI', { timeout: 60_000 }, () => {
     ]);
     expect(expectFailure(service, 1, 'SERVICE_NOT_FOUND')).toContain('cli.Probe:1.0.0');
     expect(expectFailure(method, 1, 'METHOD_NOT_FOUND')).toContain('its methods: add, echo');
+  });
+
+  it('a provider without the built-in services: ls says so; call works with --version, or without when the version is empty', async () => {
+    const bare = defer(new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, closeGracePeriod: 100, builtinServices: false }), (x) => x.close());
+    bare.register(new ProbeImpl());
+    const at = `127.0.0.1:${(await bare.listen()).port}`;
+    const [listed, versioned, unversioned] = await Promise.all([
+      heartline('ls', at),
+      heartline('call', at, 'cli.Probe.add', '[1, 1]', '--version', '1.0.0'),
+      heartline('call', at, 'cli.Probe.add', '[1, 1]'),
+    ]);
+    expect(expectFailure(listed, 1, 'SERVICE_NOT_FOUND')).toContain('does not serve heartline.Reflection');
+    expect([versioned.code, versioned.stdout, versioned.stderr]).toEqual([0, '2\n', '']);
+    expectFailure(unversioned, 1, 'SERVICE_NOT_FOUND'); // the provider's answer: cli.Probe has version 1.0.0
   });
 
   it('a provider that is down: CONNECT_FAILED with the reason, exit 1, no stack', async () => {

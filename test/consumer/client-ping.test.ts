@@ -54,6 +54,22 @@ describe('client.ping', () => {
     expect(client.connections()).toHaveLength(1);
   });
 
+  it('after pings and client.close(), nothing is left open: no socket, no timer', async () => {
+    const s = defer(await startServer(), (x) => x.close());
+    const tracker = trackResources();
+    try {
+      const client = newClient(undefined);
+      await client.ping(s.address, { timeout: 1000 });
+      await client.ping(s.address, { timeout: 1000 });
+      await client.close();
+      await settle();
+      expect(client.connections()).toEqual([]);
+      expect(tracker.alive()).toEqual([]);
+    } finally {
+      tracker.stop();
+    }
+  });
+
   it('nobody listening: CONNECT_FAILED, and nothing is left open or reconnecting', async () => {
     const port = await freePort();
     const tracker = trackResources();
