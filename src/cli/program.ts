@@ -35,13 +35,19 @@ export async function run(argv: readonly string[], streams: Streams): Promise<nu
   let exit: number = EXIT.ok;
   let out: Output = createOutput(argv.includes('--json'), streams.stdout, streams.stderr);
   const program = new Command('heartline');
-  /** Runs one command's work with the parsed global options; its result (if a number) is the exit code. */
-  const action = (work: (g: GlobalOptions, out: Output) => Promise<number | void>) => async (...args: unknown[]) => {
-    const cmd = args[args.length - 1] as Command;
-    const g = cmd.optsWithGlobals<GlobalOptions>();
-    out = createOutput(g.json === true, streams.stdout, streams.stderr);
-    exit = (await work(g, out)) ?? EXIT.ok;
-  };
+  /**
+   * Runs one command's work with its operands (`args`), its options merged
+   * with the global ones (`o`) and the output; a number it returns is the
+   * exit code.
+   */
+  const action =
+    <O extends object = object>(work: (args: Array<string | undefined>, o: GlobalOptions & O, out: Output) => Promise<number | void>) =>
+    async (...params: unknown[]) => {
+      const cmd = params[params.length - 1] as Command;
+      const o = cmd.optsWithGlobals<GlobalOptions & O>();
+      out = createOutput(o.json === true, streams.stdout, streams.stderr);
+      exit = (await work(cmd.args, o, out)) ?? EXIT.ok;
+    };
 
   program
     .description('Ask a Heartline provider what it serves, call its methods, check its health; list what an etcd registry holds.')
@@ -69,15 +75,13 @@ export async function run(argv: readonly string[], streams: Streams): Promise<nu
     .option('--etcd <hosts>', 'list an etcd registry instead: host:port or http(s)://host:port, comma-separated')
     .option('--etcd-prefix <prefix>', 'key prefix in etcd', '/heartline')
     .action(
-      action(async (g, out) => {
-        const address = program.commands.find((c) => c.name() === 'ls')!.args[0];
-        const o = g as GlobalOptions & { etcd?: string; etcdPrefix: string };
+      action<{ etcd?: string; etcdPrefix: string }>(async ([address], o, out) => {
         if (o.etcd !== undefined) {
           if (address !== undefined) throw new UsageError('ls takes a provider address or --etcd, not both');
-          return etcdLs(o.etcd, o.etcdPrefix.replace(/\/+$/, ''), g.timeout, out);
+          return etcdLs(o.etcd, o.etcdPrefix.replace(/\/+$/, ''), o.timeout, out);
         }
         if (address === undefined) throw new UsageError('ls needs a provider address (host:port) or --etcd <hosts>');
-        return withClient(g, (client) => ls(client, address, out));
+        return withClient(o, (client) => ls(client, address, out));
       }),
     );
 
@@ -89,10 +93,8 @@ export async function run(argv: readonly string[], streams: Streams): Promise<nu
     .option('--version <version>', 'the service version (needed only when the provider serves several)')
     .option('--group <group>', 'the service group (needed only when the provider serves several)')
     .action(
-      action(async (g, out) => {
-        const [address, service] = program.commands.find((c) => c.name() === 'describe')!.args as [string, string];
-        const o = g as GlobalOptions & { version?: string; group?: string };
-        return withClient(g, (client) => describe(client, address, service, o.version, o.group, out));
+      action<{ version?: string; group?: string }>(async ([address, service], o, out) => {
+        return withClient(o, (client) => describe(client, address!, service!, o.version, o.group, out));
       }),
     );
 
@@ -106,14 +108,12 @@ export async function run(argv: readonly string[], streams: Streams): Promise<nu
     .option('--group <group>', 'the service group (needed only when the provider serves several)')
     .option('--attachment <key=value>', 'an attachment sent with the call (repeatable)', collect, [])
     .action(
-      action(async (g, out) => {
-        const [address, target, json] = program.commands.find((c) => c.name() === 'call')!.args as [string, string, string | undefined];
-        const o = g as GlobalOptions & { version?: string; group?: string; attachment: string[] };
-        const { service, method } = parseTarget(target);
+      action<{ version?: string; group?: string; attachment: string[] }>(async ([address, target, json], o, out) => {
+        const { service, method } = parseTarget(target!);
         const args = parseArgs(json);
         const attachments = parseAttachments(o.attachment);
-        const timeout = program.getOptionValueSource('timeout') === 'default' ? undefined : g.timeout;
-        return withClient(g, (client) => call(client, { address, service, method, args, version: o.version, group: o.group, attachments, timeout }, out));
+        const timeout = program.getOptionValueSource('timeout') === 'default' ? undefined : o.timeout;
+        return withClient(o, (client) => call(client, { address: address!, service, method, args, version: o.version, group: o.group, attachments, timeout }, out));
       }),
     );
 
@@ -124,11 +124,9 @@ export async function run(argv: readonly string[], streams: Streams): Promise<nu
     .option('--count <n>', 'number of pings', COUNT, 4)
     .option('--interval <ms>', 'time between pings (at least half the agreed heartbeat)', parseMs('--interval'), 1000)
     .action(
-      action(async (g, out) => {
-        const [address] = program.commands.find((c) => c.name() === 'ping')!.args as [string];
-        const o = g as GlobalOptions & { count: number; interval: number };
+      action<{ count: number; interval: number }>(async ([address], o, out) => {
         // Propose a heartbeat as fast as the pings, so that the provider's limit on pings allows their pace.
-        return withClient(g, (client) => ping(client, address, o.count, o.interval, out), { heartbeat: Math.max(100, o.interval) });
+        return withClient(o, (client) => ping(client, address!, o.count, o.interval, out), { heartbeat: Math.max(100, o.interval) });
       }),
     );
 
@@ -138,9 +136,8 @@ export async function run(argv: readonly string[], streams: Streams): Promise<nu
     .argument('<host:port>', 'the provider')
     .argument('[service]', 'a service name; the provider as a whole when left out')
     .action(
-      action(async (g, out) => {
-        const [address, service] = program.commands.find((c) => c.name() === 'health')!.args as [string, string | undefined];
-        return withClient(g, (client) => health(client, address, service, out));
+      action(async ([address, service], o, out) => {
+        return withClient(o, (client) => health(client, address!, service, out));
       }),
     );
 
@@ -149,9 +146,8 @@ export async function run(argv: readonly string[], streams: Streams): Promise<nu
     .description("the provider's live consumer connections (heartline.Reflection), this one included")
     .argument('<host:port>', 'the provider')
     .action(
-      action(async (g, out) => {
-        const [address] = program.commands.find((c) => c.name() === 'connections')!.args as [string];
-        return withClient(g, (client) => connections(client, address, out));
+      action(async ([address], o, out) => {
+        return withClient(o, (client) => connections(client, address!, out));
       }),
     );
 

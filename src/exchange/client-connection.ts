@@ -411,7 +411,10 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       // A waiting call may have timed out or been cancelled already; one-way calls are never in the table.
       if (this.isLive(call)) this.write(call, call.request, now());
     }
-    if (this.pings.hasQueued && this.outgoingPings.allow()) this.pings.sendQueued(this.writePing(), this.pingSentAt);
+    if (this.pings.hasQueued) {
+      this.outgoingPings.allow(); // the first ping of a connection: the bucket is full
+      this.pings.sendQueued(this.writePing(), this.pingSentAt);
+    }
   }
 
   // HeartbeatLink
