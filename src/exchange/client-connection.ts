@@ -57,6 +57,8 @@ let nextConnectionId = 1;
 
 /** Tokens of the provider's ping limit that `ping()` leaves for the heartbeat and for jitter in the network. */
 const PING_RESERVE = 2;
+/** Bound on `ping()` callers waiting on one connection (while the handshake runs, they all wait). */
+export const MAX_PING_WAITERS = 100;
 
 /**
  * The consumer's end of one long connection: it connects, shakes hands, then
@@ -182,11 +184,15 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
    * LIMIT_EXCEEDED when one more ping now could go over the provider's limit
    * on pings (PING_BURST, then one per heartbeat / 2: protocol.md 4.4; the
    * heartbeat's own pings count too, and two are kept in reserve for them),
-   * and with the connection's error if it closes first.
+   * and with the connection's error if it closes first. At most
+   * MAX_PING_WAITERS wait at once; one more: LIMIT_EXCEEDED.
    */
   ping(timeout: number): Promise<number> {
     const s = this.stateValue;
     const timedOut = (): HeartlineError => new HeartlineError('TIMEOUT', `ping: no pong from ${this.address} within ${timeout} ms`);
+    if (this.pings.size >= MAX_PING_WAITERS) {
+      return Promise.reject(new HeartlineError('LIMIT_EXCEEDED', `ping: ${MAX_PING_WAITERS} pings already wait on the connection to ${this.address}`));
+    }
     if (s === ConnectionState.Connecting || s === ConnectionState.Handshaking) return this.pings.add(0, 0, timeout, timedOut);
     if (s !== ConnectionState.Ready && s !== ConnectionState.Draining) {
       return Promise.reject(new HeartlineError('CONNECTION_LOST_UNWRITTEN', `ping: connection to ${this.address} is ${s}`));

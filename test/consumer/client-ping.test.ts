@@ -1,6 +1,7 @@
 // client.ping(address): one heartbeat ping, its round-trip time; over real
 // sockets on 127.0.0.1 port 0.
 import { describe, expect, it } from 'vitest';
+import { MAX_PING_WAITERS } from '../../src/exchange/client-connection.js';
 import { Calc } from '../helpers/contract.js';
 import { FakeProvider } from '../helpers/fake-provider.js';
 import { expectCode, freePort, newClient, startServer, useCleanup } from '../helpers/server.js';
@@ -103,6 +104,17 @@ describe('client.ping', () => {
     await client.close();
     await expectCode(waiting, 'CLIENT_CLOSED');
     await expectCode(client.ping(fake.address), 'CLIENT_CLOSED');
+  });
+
+  it('pings waiting for a handshake that never comes are bounded (MAX_PING_WAITERS), and all settle at close', async () => {
+    const fake = defer(await FakeProvider.start(() => undefined, { onHandshake: () => undefined }), (f) => f.close());
+    const client = newClient(undefined, { connectTimeout: 60_000 });
+    const outcomes = Array.from({ length: MAX_PING_WAITERS + 20 }, () => client.ping(fake.address, { timeout: 0 }).then(() => 'ok', (err: { code: string }) => err.code));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await client.close();
+    const codes = await Promise.all(outcomes);
+    expect(codes.filter((c) => c === 'CLIENT_CLOSED')).toHaveLength(MAX_PING_WAITERS);
+    expect(codes.filter((c) => c === 'LIMIT_EXCEEDED')).toHaveLength(20);
   });
 
   it('a bad address or timeout is INVALID_CONFIG', async () => {
