@@ -6,6 +6,7 @@
 // INTERCEPTORS=<n> adds n no-op client interceptors (`client.use((call, next) => next())`).
 // SERVER_INTERCEPTOR=1 adds one no-op server interceptor.
 // CALL_SCOPE=0 makes the server with `callScope: false` (no AsyncLocalStorage scope per call).
+// BUILTINS=0 makes the server with `builtinServices: false` (no heartline.Reflection / heartline.Health).
 // BENCH_TLS=1 runs the connection over TLS 1.3 (certificates from test/helpers/certs.ts).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,16 @@ const { Echo, provider } = echoService({ Service, Provider });
 
 const certs = process.env.BENCH_TLS === '1' ? makeCerts() : undefined;
 const callScope = process.env.CALL_SCOPE !== '0';
-const server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, tls: certs && { key: certs.server.key, cert: certs.server.cert }, ...(callScope ? {} : { callScope: false }) });
+// Set only when asked, so that ROOT may name a checkout older than the option.
+const builtins = process.env.BUILTINS !== '0';
+const server = new Server({
+  host: '127.0.0.1',
+  port: 0,
+  logger: silentLogger,
+  tls: certs && { key: certs.server.key, cert: certs.server.cert },
+  ...(callScope ? {} : { callScope: false }),
+  ...(builtins ? {} : { builtinServices: false }),
+});
 server.register(provider);
 // SERVER_INTERCEPTOR=1: one no-op server-wide interceptor (needs a checkout with server.use).
 if (process.env.SERVER_INTERCEPTOR === '1') server.use((_call: unknown, next: () => Promise<unknown>) => next());
@@ -48,6 +58,6 @@ const t0 = performance.now();
 await run(calls);
 const cpu = process.cpuUsage(cpu0);
 const ms = performance.now() - t0;
-console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
+console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, builtins, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
 await client.close();
 await server.close();

@@ -25,8 +25,12 @@ export abstract class Health {
   abstract check(service?: string): Promise<ServingStatus>;
   /**
    * Returns the current status of `service`, then calls `onChange` with every
-   * later change, until the consumer releases the callback or the connection
-   * closes.
+   * later change (never a repeat; a slow listener gets the latest), until the
+   * consumer releases the callback (`client.releaseCallback`), the connection
+   * closes, or `onChange` throws or does not answer within the provider's
+   * `callbackTimeout`. One watch per function: watching again with the same
+   * `onChange` moves it to the other service. A closing provider pushes
+   * `NOT_SERVING` first.
    */
   abstract watch(service: string, onChange: (status: ServingStatus) => void): Promise<ServingStatus>;
 }

@@ -3,6 +3,9 @@ import { HeartlineError } from '../errors/heartline-error.js';
 import { HealthWatchers, type StatusCallback } from './health-watchers.js';
 import type { ServingStatusTable } from './serving-status.js';
 
+/** Longest service name a watch keeps, in characters: a watch holds its name for its whole life. */
+export const MAX_WATCHED_NAME = 1024;
+
 /**
  * The provider's `heartline.Health` (protocol.md 10): `check` reads the
  * server's serving-status table, `watch` subscribes to its changes. Costs
@@ -26,6 +29,7 @@ export class HealthService implements Health {
     let name: string;
     try {
       name = serviceArgument(service);
+      if (name.length > MAX_WATCHED_NAME) throw new HeartlineError('BAD_REQUEST', `heartline.Health#watch: a service name is at most ${MAX_WATCHED_NAME} characters`);
     } catch (err) {
       onChange.release(); // refused: the callback it registered is not kept
       throw err;

@@ -160,7 +160,9 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
 
   /**
    * Exports a service. Either an instance of a `@Provider` class, or a contract
-   * and any object implementing it.
+   * and any object implementing it. A service named like a built-in one
+   * (`heartline.Reflection`, `heartline.Health`, any version) throws
+   * INVALID_CONFIG unless the server was made with `builtinServices: false`.
    */
   register(instance: object, options?: ProviderOptions): this;
   register<T extends object>(contract: Contract<T>, implementation: T, options?: ProviderOptions): this;

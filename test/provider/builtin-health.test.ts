@@ -120,12 +120,15 @@ describe('heartline.Health', () => {
     expect(server.healthWatchCount).toBe(2);
   });
 
-  it('a watch with a bad service argument is refused (BAD_REQUEST) and keeps nothing', async () => {
-    const { server, client, health } = await setup();
+  it('a watch with a bad service argument is refused (BAD_REQUEST) and keeps nothing, not even its callback', async () => {
+    const { server, health } = await setup({ maxCallbacks: 1 });
     const listener = recorder();
     await expectCode(health.watch(5 as unknown as string, listener), 'BAD_REQUEST');
+    await expectCode(health.watch('x'.repeat(1025), listener), 'BAD_REQUEST');
     expect(server.healthWatchCount).toBe(0);
-    client.releaseCallback(listener);
+    // The provider released the refused callback (the consumer still holds it): its one slot is free again.
+    expect(await health.watch('x'.repeat(1024), recorder())).toBe('UNKNOWN');
+    expect(server.healthWatchCount).toBe(1);
   });
 
   it('a callback the consumer releases ends its watch; no push follows', async () => {
