@@ -72,7 +72,7 @@ export async function run(argv: readonly string[], streams: Streams): Promise<nu
     .command('ls')
     .description('the services a provider serves (name, version, group, methods), or with --etcd every service and provider an etcd registry holds')
     .argument('[host:port]', 'the provider')
-    .option('--etcd <hosts>', 'list an etcd registry instead: host:port or http(s)://host:port, comma-separated')
+    .option('--etcd <hosts>', 'list an etcd registry instead: host:port or http://host:port, comma-separated')
     .option('--etcd-prefix <prefix>', 'key prefix in etcd', '/heartline')
     .action(
       action<{ etcd?: string; etcdPrefix: string }>(async ([address], o, out) => {
