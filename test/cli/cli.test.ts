@@ -246,8 +246,7 @@ describe('heartline CLI', { timeout: 60_000 }, () => {
       published.register(new ProbeImpl());
       const port = (await published.listen()).port;
       const provider = `127.0.0.1:${port}`;
-      // listen() publishes; wait until the key is there (the registry writes it after its lease).
-      for (let i = 0; i < 100 && registry.status().state !== 'up'; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      // listen() resolves once the first publication is written in etcd.
       const hostPort = etcd.hosts.replace('http://', '');
       const [human, json] = await Promise.all([heartline('ls', '--etcd', hostPort), heartline('--json', 'ls', '--etcd', etcd.hosts)]);
       expect(human.code, human.stderr).toBe(0);
