@@ -74,7 +74,7 @@ describe('key layout', () => {
 
 describe('advertised address', () => {
   const warnings: string[] = [];
-  const logger: Logger = { warn: (m) => warnings.push(m), error: () => {} };
+  const logger: Logger = { warn: (_fields, m) => warnings.push(m), error: () => {} };
 
   it('advertise wins (its port, else the bound one); a specific bind is published as is, silently', () => {
     expect(advertisedAddress('pub.example', { host: '0.0.0.0', port: 5 }, logger)).toBe('pub.example:5');
