@@ -99,7 +99,8 @@ export class EtcdRegistry implements ConsumerRegistry, ProviderRegistry {
   }
 
   private get name(): string {
-    return `etcd ${this.options.hosts.join(',')} ${this.options.prefix}`;
+    // user:password@ in a host URL is a credential: never in a log line or a status
+    return `etcd ${this.options.hosts.map((h) => h.replace(/\/\/[^/@]*@/, '//')).join(',')} ${this.options.prefix}`;
   }
 
   /** The one state gate: records, then tells the listeners (after the state has settled). */

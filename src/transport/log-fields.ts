@@ -51,16 +51,20 @@ class FieldsLogger implements Logger {
  * What goes in a line's `err` field: the error itself when it is a
  * `HeartlineError` (its `code` and message), else a `HeartlineError` with
  * `code` (default HANDLER_ERROR: user code failed), the error's message, and
- * the error as its `cause` (pino's `err` serializer prints the cause's stack).
- * Never throws.
+ * the error's own stack (which names it: `TypeError: …`). Not its `cause`:
+ * pino's `err` serializer would repeat the message (`kaput: kaput`). Never throws.
  */
 export function logErr(error: unknown, code: ErrorCode = 'HANDLER_ERROR'): HeartlineError {
   if (error instanceof HeartlineError) return error;
   let message: string;
+  let stack: unknown;
   try {
     message = error instanceof Error ? String(error.message) : String(error);
+    stack = error instanceof Error ? error.stack : undefined;
   } catch {
     message = 'an unreadable error';
   }
-  return new HeartlineError(code, message, { cause: error });
+  const err = new HeartlineError(code, message);
+  if (typeof stack === 'string') err.stack = stack;
+  return err;
 }

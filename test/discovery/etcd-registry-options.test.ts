@@ -34,6 +34,12 @@ describe('EtcdRegistry options', () => {
     expect(resolveEtcdOptions({})).toMatchObject({ hosts: ['http://127.0.0.1:2379'], prefix: '/heartline', ttl: 10_000, requestTimeout: 5000 });
   });
 
+  it('a user:password in a host URL never shows in the status (nor in the log lines that name the registry)', async () => {
+    const r = new EtcdRegistry({ hosts: 'http://root:s3cr3t@127.0.0.1:2379', logger: silentLogger });
+    expect(r.status().name).toBe('etcd http://127.0.0.1:2379 /heartline');
+    await r.close();
+  });
+
   it('a new registry connects to nothing, and etcd3 is only ever imported dynamically (an optional peer dependency)', async () => {
     const r = new EtcdRegistry({ logger: silentLogger });
     expect(r.status().state).toBe('connecting');

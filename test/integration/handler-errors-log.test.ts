@@ -64,7 +64,7 @@ describe('handler failures on the provider log', () => {
 
   const handlerErrors = (logger: { entries: Entry[] }): Entry[] => logger.entries.filter((e) => e.message.startsWith('handler '));
 
-  it('a two-way handler that throws is logged once with service#method, the error (its cause keeps the stack), the peer, the connection id and the code', async () => {
+  it("a two-way handler that throws is logged once with service#method, the error (with the handler error's stack), the peer, the connection id and the code", async () => {
     const { logger, client, srv } = await setup();
     await expectCode(client.refer(Echo).fail('kaput'), 'HANDLER_ERROR');
     await waitFor(() => handlerErrors(logger).length > 0, 1000, 'the log entry');
@@ -79,9 +79,7 @@ describe('handler failures on the provider log', () => {
     const err = entry!.meta!.err as HeartlineError;
     expect(err).toBeInstanceOf(HeartlineError);
     expect([err.code, err.message]).toEqual(['HANDLER_ERROR', 'kaput']);
-    const cause = err.cause as Error;
-    expect(cause.name).toBe('TestFailure');
-    expect(cause.stack).toMatch(/kaput/);
+    expect(err.stack).toMatch(/^TestFailure: kaput\n/);
   });
 
   it('a rejected promise is logged with the code sent back', async () => {
@@ -102,7 +100,7 @@ describe('handler failures on the provider log', () => {
       'handler test.Jobs#fire failed: quota exceeded for a',
       'handler test.Jobs#fireAsync failed: async quota exceeded for b',
     ]);
-    expect(((handlerErrors(logger)[0]!.meta!.err as HeartlineError).cause as Error).name).toBe('QuotaError');
+    expect((handlerErrors(logger)[0]!.meta!.err as HeartlineError).stack).toMatch(/^QuotaError: quota exceeded for a\n/);
   });
 
   it('successful calls and refusals before user code log nothing of the kind', async () => {

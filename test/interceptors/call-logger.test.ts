@@ -76,7 +76,7 @@ describe('callLogger', () => {
     ]);
   });
 
-  it('on the provider side says "served", adds the peer and connection id, and names a plain error by its name (err: HANDLER_ERROR caused by it)', async () => {
+  it('on the provider side says "served", adds the peer and connection id, and names a plain error by its name (err: HANDLER_ERROR with its stack)', async () => {
     const { logger, lines } = recorder();
     const error = new TypeError('bad input');
     await expect(callLogger({ logger })(fakeServerCall(), () => Promise.reject(error))).rejects.toBe(error);
@@ -84,7 +84,7 @@ describe('callLogger', () => {
     expect(lines[0]!.message).toMatch(/^served demo\.Greeter#sayHello: TypeError in [\d.]+ ms: bad input$/);
     expect(lines[0]!.meta).toMatchObject({ side: 'server', peer: '127.0.0.1:50000', connectionId: 1, outcome: 'error', code: 'TypeError' });
     const err = lines[0]!.meta!.err as HeartlineError;
-    expect([err.code, err.message, err.cause]).toEqual(['HANDLER_ERROR', 'bad input', error]);
+    expect([err.code, err.message, err.stack]).toEqual(['HANDLER_ERROR', 'bad input', error.stack]);
   });
 
   it("calls: 'failures' logs failures only", async () => {
