@@ -4,46 +4,59 @@ import type { LogFields, Logger } from './logger.js';
 
 /**
  * A logger that adds `fields` to every line: the logger's own `child` when it
- * has one (pino's), else a wrapper that merges them (a line's own fields win).
- * Made once per connection (`{ peer, connectionId }`), never per call. A
- * `child` that throws or returns something that is not a logger falls back to
- * the wrapper. Never throws.
+ * has one (pino's), else merging them itself (a line's own fields win). Made
+ * once per connection (`{ peer, connectionId }`), never per call. Its lines
+ * never throw: a logger that throws is ignored (it must not break the
+ * connection whose line it writes), and a `child` that throws or returns
+ * something that is not a logger falls back to merging. Never throws.
  */
 export function withFields(logger: Logger, fields: LogFields): Logger {
   if (typeof logger.child === 'function') {
     try {
       const child = logger.child(fields);
-      if (typeof child?.warn === 'function' && typeof child.error === 'function') return child;
+      if (typeof child?.warn === 'function' && typeof child.error === 'function') return new BoundLogger(child, undefined);
     } catch {
       // a broken child() must not break the connection: merge the fields ourselves
     }
   }
-  return new FieldsLogger(logger, fields);
+  return new BoundLogger(logger, fields);
 }
 
-/** `withFields` for a logger without `child`: `info` and `debug` only where the logger has them. */
-class FieldsLogger implements Logger {
+type Level = 'debug' | 'info' | 'warn' | 'error';
+
+/** `withFields`' logger: `info` and `debug` only where the target has them. */
+class BoundLogger implements Logger {
   info?: (obj: LogFields, msg: string) => void;
   debug?: (obj: LogFields, msg: string) => void;
 
   constructor(
-    private readonly base: Logger,
-    private readonly fields: LogFields,
+    private readonly target: Logger,
+    /** Merged into each line; undefined when `target` is a child that adds them. */
+    private readonly fields: LogFields | undefined,
   ) {
-    if (typeof base.info === 'function') this.info = (obj, msg) => base.info!({ ...this.fields, ...obj }, msg);
-    if (typeof base.debug === 'function') this.debug = (obj, msg) => base.debug!({ ...this.fields, ...obj }, msg);
+    if (typeof target.info === 'function') this.info = (obj, msg) => this.write('info', obj, msg);
+    if (typeof target.debug === 'function') this.debug = (obj, msg) => this.write('debug', obj, msg);
   }
 
   warn(obj: LogFields, msg: string): void {
-    this.base.warn({ ...this.fields, ...obj }, msg);
+    this.write('warn', obj, msg);
   }
 
   error(obj: LogFields, msg: string): void {
-    this.base.error({ ...this.fields, ...obj }, msg);
+    this.write('error', obj, msg);
   }
 
   child(bindings: LogFields): Logger {
-    return new FieldsLogger(this.base, { ...this.fields, ...bindings });
+    return this.fields === undefined ? withFields(this.target, bindings) : new BoundLogger(this.target, { ...this.fields, ...bindings });
+  }
+
+  private write(level: Level, obj: LogFields, msg: string): void {
+    try {
+      // called as a method of the target: pino's need their `this`
+      this.target[level]!(this.fields === undefined ? obj : { ...this.fields, ...obj }, msg);
+    } catch {
+      // a throwing logger must not break the connection whose line this is
+    }
   }
 }
 

@@ -83,6 +83,21 @@ describe('withFields', () => {
     expect(infos).toEqual([{ peer: 'p', a: 1 }]);
   });
 
+  it('its lines never throw, whatever the logger does', () => {
+    const throwing: Logger = {
+      warn: () => { throw new Error('disk full'); },
+      error: () => { throw new Error('disk full'); },
+      info: () => { throw new Error('disk full'); },
+    };
+    for (const logger of [throwing, { ...throwing, child: () => throwing }]) {
+      const bound = withFields(logger, { peer: 'p' });
+      expect(() => bound.warn({}, 'm')).not.toThrow();
+      expect(() => bound.error({}, 'm')).not.toThrow();
+      expect(() => bound.info!({}, 'm')).not.toThrow();
+      expect(() => bound.child!({ a: 1 }).warn({}, 'm')).not.toThrow();
+    }
+  });
+
   it('falls back to merging when child() throws or returns something that is not a logger', () => {
     for (const child of [() => { throw new Error('no'); }, () => undefined, () => ({ warn: 1 })]) {
       const { logger, lines } = recorder(false);
