@@ -42,7 +42,7 @@ export interface DnsDirectoryOptions {
    * `dns.promises.Resolver` on the system's servers.
    */
   resolver?: CallbackResolver | DnsLookup;
-  /** Where failed lookups and changes are reported: `{ warn, error }`. Default: stderr. */
+  /** Where failed lookups and changes are reported: `warn(fields, msg)`/`error(fields, msg)`, pino-compatible (a pino logger fits; README "Logs"). Default: `consoleLogger` (warn and error on stderr, one line each). */
   logger?: Logger;
 }
 
