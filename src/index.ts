@@ -28,7 +28,7 @@ export { HeartlineError, hasCode, type HeartlineErrorOptions } from './errors/he
 export { ERROR_CODES, STATUS_OK, type ErrorCode } from './errors/codes.js';
 export { ConnectionState, type DisconnectReason } from './exchange/connection-state.js';
 export type { Attachments } from './protocol/messages.js';
-export { consoleLogger, silentLogger, type Logger } from './transport/logger.js';
+export { consoleLogger, createConsoleLogger, silentLogger, type ConsoleLoggerOptions, type LogFields, type Logger, type LogLevel } from './transport/logger.js';
 export { callLogger, type CallLoggerOptions, type CallObserver, type LoggedCall } from './interceptors/call-logger.js';
 export { traceContext, TRACEPARENT, TRACESTATE, type EitherSideInterceptor, type TraceContextOptions } from './interceptors/trace-context.js';
 export { parseTraceparent, type TraceParent } from './interceptors/traceparent.js';

@@ -75,7 +75,7 @@ export interface ClientOptions {
   keepProcessAlive?: boolean;
   /** Random source in [0, 1) for load balancing and backoff jitter (seed it in tests). Default Math.random. */
   random?: () => number;
-  /** Where protocol errors and failsafe failures are reported: `{ warn, error }`. Default: stderr. */
+  /** Where protocol errors, dead providers and failsafe failures are reported: `warn(fields, msg)`/`error(fields, msg)`, pino-compatible (a pino logger fits; README "Logs"). Default: `consoleLogger` (warn and error on stderr, one line each). */
   logger?: Logger;
   /**
    * Connect to every provider over TLS. Node's secure-context options (`ca`,

@@ -6,6 +6,7 @@ import { asVersion1Request, isDrainBody, readErrorResponse, readResponse, writeB
 import { hello, readAnswer } from './handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
+import { withFields } from '../transport/log-fields.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
 import { connectSocket } from '../transport/secure-socket.js';
 import type { ResolvedClientTls } from '../transport/tls-options.js';
@@ -71,6 +72,8 @@ let nextConnectionId = 1;
 export class ClientConnection implements TransportHandler, HeartbeatLink, CallOwner {
   readonly id = nextConnectionId++;
   readonly address: string;
+  /** The client's logger bound to this connection (`peer`: the provider's address, `connectionId`): made once, here. */
+  readonly log: Logger;
   /** The consumer's callbacks passed to this provider. */
   readonly callbacks: CallbackTable;
   private stateValue = ConnectionState.Connecting;
@@ -115,11 +118,12 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.options = options;
     this.observer = observer;
     this.address = options.host.includes(':') ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`;
+    this.log = withFields(options.logger, { peer: this.address, connectionId: this.id });
     this.callbacks = new CallbackTable(options.maxCallbacks ?? DEFAULT_MAX_CALLBACKS);
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     // Plain TCP, or TLS: the handshake frame goes out once the socket is open (after the TLS handshake, if any).
     const socket = connectSocket(options, () => this.startHandshake());
-    this.transport = new Transport(socket, options, this);
+    this.transport = new Transport(socket, { ...options, logger: this.log }, this);
     this.transport.writer.onFlush = (flushedSeq) => this.settleFlushed(flushedSeq);
     this.syncRef(); // nothing to do yet: an eager connect does not hold the process
     this.connectTimer = setTimeout(() => {
@@ -389,7 +393,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
   }
 
   peerDead(silentMs: number): void {
-    this.options.logger.warn(`provider ${this.address} silent for ${Math.round(silentMs)} ms: heartbeat timeout, closing`, { peer: this.address });
+    this.log.warn({}, `provider ${this.address} silent for ${Math.round(silentMs)} ms: heartbeat timeout, closing`);
     this.shutdown('heartbeat-timeout', new HeartlineError('CONNECTION_LOST_WRITTEN', `heartbeat timeout: nothing received for ${Math.round(silentMs)} ms`));
   }
 
@@ -442,13 +446,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
   /** A provider's ping (the Node provider sends none): a pong ahead of other frames, within the rate limit. */
   private answerPing(id: number): void {
     if (!this.pingGuard.allow()) {
-      this.options.logger.warn(`provider ${this.address} sends pings faster than the heartbeat allows; closing this connection`, { peer: this.address });
+      this.log.warn({}, `provider ${this.address} sends pings faster than the heartbeat allows; closing this connection`);
       this.shutdown('too-many-pings', new HeartlineError('PROTOCOL_ERROR', 'too many pings'));
       return;
     }
     if (this.transport.sendUrgent(FLAGS.pong, FrameType.Heartbeat, id) === 0 && !this.transport.writer.isClosed) {
       // The write bound is reached: the provider does not read what we send.
-      this.options.logger.warn(`provider ${this.address} is not reading; closing this connection`, { peer: this.address });
+      this.log.warn({}, `provider ${this.address} is not reading; closing this connection`);
       this.shutdown('socket-error', new HeartlineError('LIMIT_EXCEEDED', 'write queue bound reached'));
     }
   }
@@ -480,7 +484,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     } catch (err) {
       // Valid MessagePack we refuse: answered (two-way) or dropped; malformed: close.
       if (!hasCode(err, 'BAD_REQUEST')) return this.protocolError('undecodable callback request');
-      this.options.logger.warn(`callback request ${header.id} from ${this.address} refused: ${err.message}`, { peer: this.address });
+      this.log.warn({ err }, `callback request ${header.id} from ${this.address} refused: ${err.message}`);
       if (twoWay) {
         const r = errorResponse('BAD_REQUEST', `malformed callback request: ${err.message}`);
         this.transport.send(FLAGS.response, r.status, FrameType.Call, header.id, r.body);
@@ -586,8 +590,9 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
   }
 
   private protocolError(message: string): void {
-    this.options.logger.warn(`protocol error from ${this.address}: ${message}; closing this connection`, { peer: this.address });
-    this.shutdown('protocol-error', new HeartlineError('PROTOCOL_ERROR', message));
+    const err = new HeartlineError('PROTOCOL_ERROR', message);
+    this.log.warn({ err }, `protocol error from ${this.address}: ${message}; closing this connection`);
+    this.shutdown('protocol-error', err);
   }
 
   /** The one gate for state changes: checks the step, records what comes with it, tells the observer. */

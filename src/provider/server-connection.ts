@@ -13,7 +13,8 @@ import { errorBody } from '../protocol/messages.js';
 import { answer, readHello } from '../exchange/handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
-import { Transport, type TransportHandler } from '../transport/transport.js';
+import { logErr, withFields } from '../transport/log-fields.js';
+import { peerName, Transport, type TransportHandler } from '../transport/transport.js';
 import type { PeerTls } from '../transport/secure-socket.js';
 import { CallbackProxies } from './callback-proxies.js';
 import { CallbackPushes, type PushLink } from './callback-pushes.js';
@@ -112,6 +113,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   /** Destroys the socket if the handshake is not done in time; cleared once Ready or closed. */
   private handshakeTimer: NodeJS.Timeout | undefined;
   readonly callbacks: CallbackProxies;
+  /** The server's logger bound to this connection (`peer`, `connectionId`): made once, here. */
+  readonly log: Logger;
   /** Ping interval granted to the consumer, in ms. */
   heartbeatInterval = 0;
 
@@ -119,9 +122,10 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.registry = registry;
     this.options = options;
     this.hooks = hooks;
-    this.transport = new Transport(socket, options, this);
+    this.log = withFields(options.logger, { peer: peerName(socket), connectionId: this.id });
+    this.transport = new Transport(socket, { ...options, logger: this.log }, this);
     this.pushes = new CallbackPushes(this, options.callbackTimeout);
-    this.callbacks = new CallbackProxies((id, args) => this.pushes.push(id, args), options.maxCallbacks, options.logger);
+    this.callbacks = new CallbackProxies((id, args) => this.pushes.push(id, args), options.maxCallbacks, this.log);
     socket.on('drain', () => socket.resume());
     // The provider never pings; it only notices silence (a consumer pings at most every idleTimeout / 3).
     this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout });
@@ -170,7 +174,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   peerDead(silentMs: number): void {
     this.closeKind ??= 'heartbeat-timeout';
-    this.options.logger.warn(`consumer ${this.peer} silent for ${Math.round(silentMs)} ms: closing its connection`, { peer: this.peer });
+    this.log.warn({}, `consumer ${this.peer} silent for ${Math.round(silentMs)} ms: closing its connection`);
     this.transport.destroy(new HeartlineError('CONNECTION_LOST_WRITTEN', 'idle timeout'));
   }
 
@@ -179,7 +183,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.handshakeTimer = undefined;
     if (this.stateValue !== ConnectionState.Handshaking || this.transport.isClosed) return;
     this.closeKind ??= 'handshake-timeout';
-    this.options.logger.warn(`consumer ${this.peer} did not complete its handshake within ${this.options.handshakeTimeout} ms: closing its connection`, { peer: this.peer });
+    this.log.warn({}, `consumer ${this.peer} did not complete its handshake within ${this.options.handshakeTimeout} ms: closing its connection`);
     this.transport.destroy(new HeartlineError('CONNECT_FAILED', 'handshake timeout'));
   }
 
@@ -239,13 +243,13 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   private answerPing(id: number): void {
     if (!this.pingGuard.allow()) {
       this.closeKind ??= 'too-many-pings';
-      this.options.logger.warn(`consumer ${this.peer} sends pings faster than the heartbeat allows; closing its connection`, { peer: this.peer });
+      this.log.warn({}, `consumer ${this.peer} sends pings faster than the heartbeat allows; closing its connection`);
       this.transport.destroy(new HeartlineError('PROTOCOL_ERROR', 'too many pings'));
       return;
     }
     if (this.transport.sendUrgent(FLAGS.pong, FrameType.Heartbeat, id) === 0 && !this.transport.writer.isClosed) {
       // The write bound is reached: the consumer does not read what we send.
-      this.options.logger.warn(`consumer ${this.peer} is not reading; closing its connection`, { peer: this.peer });
+      this.log.warn({}, `consumer ${this.peer} is not reading; closing its connection`);
       this.transport.destroy(new HeartlineError('LIMIT_EXCEEDED', 'write queue bound reached'));
     }
   }
@@ -317,7 +321,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     if (request instanceof HeartlineError) {
       // Valid MessagePack we refuse: answered (two-way) or dropped, the connection stays; malformed: close.
       if (request.code === 'PROTOCOL_ERROR') return this.protocolError(request.message);
-      this.options.logger.warn(`request ${id} from ${this.peer} refused: ${request.message}`, { peer: this.peer });
+      this.log.warn({ err: request }, `request ${id} from ${this.peer} refused: ${request.message}`);
       if (twoWay) this.respond(id, errorResponse('BAD_REQUEST', request.message));
       return;
     }
@@ -328,7 +332,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     }
     if (this.inFlight >= this.options.maxConcurrentCalls) {
       if (twoWay) this.respond(id, errorResponse('LIMIT_EXCEEDED', `this connection is executing its limit of ${this.options.maxConcurrentCalls} calls`));
-      else this.options.logger.warn(`one-way call dropped: consumer ${this.peer} is executing its limit of ${this.options.maxConcurrentCalls} calls`, { peer: this.peer });
+      else this.log.warn({ service: request[0], method: request[3] }, `one-way call dropped: consumer ${this.peer} is executing its limit of ${this.options.maxConcurrentCalls} calls`);
       return;
     }
     // Received when its last bytes were read (this frame was cut from that chunk): no clock read per call.
@@ -381,7 +385,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   private logFailure(call: IncomingCall, error: unknown): void {
     try {
       const { service, method } = call;
-      this.options.logger.error(`handler ${service}#${method} failed: ${failureMessage(error)}`, { service, method, peer: this.peer, code: failureCode(error, call.handlerStarted), error });
+      const code = failureCode(error, call.handlerStarted);
+      this.log.error({ service, method, code, err: logErr(error, code) }, `handler ${service}#${method} failed: ${failureMessage(error)}`);
     } catch {
       // a throwing logger must not break the connection
     }
@@ -390,7 +395,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   private respond(id: number, r: EncodedResponse): void {
     if (this.transport.send(FLAGS.response, r.status, FrameType.Call, id, r.body) === 0 && !this.transport.isClosed) {
       // The consumer is not reading its responses and the bound is reached: give up on it.
-      this.options.logger.warn(`consumer ${this.peer} is not reading; closing its connection`, { peer: this.peer });
+      this.log.warn({}, `consumer ${this.peer} is not reading; closing its connection`);
       this.transport.destroy(new HeartlineError('LIMIT_EXCEEDED', 'write queue bound reached'));
       return;
     }
@@ -418,8 +423,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   /** @internal (PushLink) */
   protocolError(message: string): void {
     this.closeKind ??= 'protocol-error';
-    this.options.logger.warn(`protocol error from ${this.peer}: ${message}; closing this connection`, { peer: this.peer });
-    this.transport.destroy(new HeartlineError('PROTOCOL_ERROR', message));
+    const err = new HeartlineError('PROTOCOL_ERROR', message);
+    this.log.warn({ err }, `protocol error from ${this.peer}: ${message}; closing this connection`);
+    this.transport.destroy(err);
   }
 }
 

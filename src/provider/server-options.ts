@@ -54,7 +54,7 @@ export interface ServerOptions {
   maxCallbacks?: number;
   /** A connection that has not completed its handshake by then is closed ('handshake-timeout'), whatever `idleTimeout` is. Default 10000. */
   handshakeTimeout?: number;
-  /** Where protocol errors, handler failures and other events that cannot be thrown are reported. Default: stderr. */
+  /** Where misbehaving consumers (`warn`), handler failures (`error`) and other events that cannot be thrown are reported: `warn(fields, msg)`/`error(fields, msg)`, pino-compatible (a pino logger fits; README "Logs"). Default: `consoleLogger` (warn and error on stderr, one line each). */
   logger?: Logger;
   /** A registry (`EtcdRegistry`) where `listen()` publishes every registered service (as `server.publish(registry)`). Default none. */
   registry?: ProviderRegistry;

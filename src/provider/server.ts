@@ -11,6 +11,7 @@ import { providerOf, type ProviderOptions } from './provider-options.js';
 import type { ServerInterceptor } from './server-interceptor.js';
 import { createListener, replaceSecureContext, type PeerTls } from '../transport/secure-socket.js';
 import type { ServerTlsOptions } from '../transport/tls-options.js';
+import { logErr } from '../transport/log-fields.js';
 import { ServerConnection, type ServerConnectionHooks, type ServerConnectionOptions } from './server-connection.js';
 import { resolveServerOptions, type ServerOptions } from './server-options.js';
 import { ServiceRegistry } from './service-registry.js';
@@ -211,10 +212,12 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
           entry.publication = registry.publish(this.announcement(entry));
         } catch (err) {
           // For example a registry closed meanwhile: the server listens and serves; logged, not thrown (it is bound).
-          this.connectionOptions.logger.error(`registry: cannot publish ${this.advertised}: ${(err as Error).message}`, { error: err });
+          this.connectionOptions.logger.error({ advertise: this.advertised, err: logErr(err, 'UNAVAILABLE') }, `registry: cannot publish ${this.advertised}: ${(err as Error).message}`);
           return;
         }
-        await entry.publication.first.catch((err: Error) => this.connectionOptions.logger.warn(`registry: publishing ${this.advertised} failed (${err.message}); retrying in the background`));
+        await entry.publication.first.catch((err: Error) =>
+          this.connectionOptions.logger.warn({ advertise: this.advertised, err: logErr(err, 'UNAVAILABLE') }, `registry: publishing ${this.advertised} failed (${err.message}); retrying in the background`),
+        );
       }),
     );
   }
@@ -259,7 +262,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       this.abortListen(listenFailed(err, this.host, this.port));
       return;
     }
-    this.connectionOptions.logger.error(`server error: ${err.message}`, { code: err.code });
+    this.connectionOptions.logger.error({ err: logErr(err, 'LISTEN_FAILED') }, `server error: ${err.message}`);
   }
 
   /** The bound address, or undefined before `listen()`. */
@@ -364,14 +367,14 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   onReady(conn: ServerConnection): void {
     const info = describe(conn);
     if (channels.serverConnect.hasSubscribers) channels.serverConnect.publish({ connection: info });
-    emitGuarded(this, this.connectionOptions.logger, 'connect', info);
+    emitGuarded(this, conn.log, 'connect', info);
   }
 
   onClose(conn: ServerConnection, reason: DisconnectReason): void {
     this.connectionSet.delete(conn);
     const info = describe(conn);
     if (channels.serverDisconnect.hasSubscribers) channels.serverDisconnect.publish({ connection: info, reason });
-    emitGuarded(this, this.connectionOptions.logger, 'disconnect', info, reason);
+    emitGuarded(this, conn.log, 'disconnect', info, reason);
   }
 
   responseDropped(): void {
