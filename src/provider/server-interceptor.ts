@@ -16,7 +16,12 @@ export interface ServerCall extends CallInfo {
   readonly connectionId: number;
   /** The request asked for no response. */
   readonly oneWay: boolean;
-  /** Who the caller is, once an authentication interceptor has said so; undefined until then. */
+  /**
+   * Who the caller is: the principal the server's `authenticate` gave its
+   * connection, undefined without one. Writable: an interceptor that checks
+   * per-call credentials (a user's token in the attachments) may set it for
+   * the interceptors and handler after it.
+   */
   principal: unknown;
 }
 
