@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { HeartlineError } from '../errors/heartline-error.js';
-import { AUTHENTICATION_FAILED, type Authenticate, type Authenticated, type AuthenticationHello } from './authentication.js';
+import { AUTHENTICATION_FAILED, type Authenticated, type AuthenticationHello, type AuthenticationPeer } from './authentication.js';
 
 /**
- * A ready-made `authenticate` for one shared token (Dubbo's `token`): a
+ * A ready-made `authenticate` (synchronous, so usable in an interceptor too) for one shared token (Dubbo's `token`): a
  * consumer whose `credentials` equal `secret` is accepted with `principal`
  * (default `'shared-secret'`); any other (or none) is refused with
  * UNAUTHENTICATED. The comparison is constant-time over the SHA-256 digests
@@ -15,7 +15,7 @@ import { AUTHENTICATION_FAILED, type Authenticate, type Authenticated, type Auth
  * new Client({ credentials: process.env.HEARTLINE_TOKEN, tls });
  * ```
  */
-export function sharedSecret(secret: string, principal: unknown = 'shared-secret'): Authenticate {
+export function sharedSecret(secret: string, principal: unknown = 'shared-secret'): (hello: AuthenticationHello, peer?: AuthenticationPeer) => Authenticated {
   if (typeof secret !== 'string' || secret === '') throw new HeartlineError('INVALID_CONFIG', 'sharedSecret(secret): secret must be a non-empty string');
   const expected = digest(secret);
   const accepted: Authenticated = Object.freeze({ principal });
