@@ -28,7 +28,9 @@ export interface ServerCall extends CallInfo {
 /**
  * A provider interceptor: `async (call, next) => { ...; return await next(); }`.
  *
- * Order: server-wide ones (`server.use`, in the order added) run first, then
+ * Order: the `authorize` hooks (the server's, then the service's) come
+ * before every interceptor; a call they refuse (PERMISSION_DENIED) reaches
+ * none. Then server-wide interceptors (`server.use`, in the order added) run first, then
  * the service's (`interceptors` option of `register`/`@Provider`), then the
  * limits (the connection's callback cap, the service's and method's
  * `executes`), then the handler. Interceptors come before the limits so that
