@@ -83,6 +83,14 @@ describe('authentication with a token', () => {
     expect(s.server.connectionsAccepted).toBe(2);
   });
 
+  it('failover does not carry a refused call to another provider (UNAUTHENTICATED is not retry-safe)', async () => {
+    const a = await server({ authenticate: sharedSecret(TOKEN) });
+    const b = await server({ authenticate: sharedSecret(TOKEN) });
+    const c = defer(newClient(undefined, { providers: [a.address, b.address], cluster: 'failover', retries: 5, credentials: 'wrong' }), (x) => x.close());
+    await expectCode(c.refer(Echo).echo(1), 'UNAUTHENTICATED');
+    expect(a.server.connectionsAccepted + b.server.connectionsAccepted).toBe(1);
+  });
+
   it('every call waiting for the refused connection rejects UNAUTHENTICATED; the endpoint then backs off (no hot loop of reconnects)', async () => {
     let attempts = 0;
     const s = await server({
