@@ -48,7 +48,7 @@ describe('credentials expiry', () => {
     await waitFor(() => long.settled, 2000, 'the call in flight');
     expect(long.value).toBe(TTL + 200);
     // Once its call settled, the consumer closed the drained connection; the provider saw it go.
-    await waitFor(() => reasons.length >= 1, 2000, 'the old connection to close');
+    await waitFor(() => reasons.length >= 1 && clientReasons.length >= 1, 2000, 'the old connection to close on both ends');
     expect(reasons[0]).toBe('credentials-expired');
     expect(clientReasons[0]).toBe('credentials-expired');
   });
