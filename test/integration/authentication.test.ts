@@ -204,7 +204,7 @@ describe("the client's credentials", () => {
         return { principal: hello.credentials };
       },
     });
-    await waitFor(() => s2.server.connectionCount === 1, 5000, 'the reconnect');
+    await waitFor(() => c.connections().some((x) => x.state === 'ready'), 5000, 'the reconnect');
     await echo.echo(3);
     expect(seen).toEqual(['t1', 't2']);
   });
