@@ -23,6 +23,10 @@ export { EtcdRegistry, type EtcdRegistryOptions } from './discovery/etcd-registr
 export type { ProviderRecord } from './discovery/provider-record.js';
 export type { Callback, CallbackHandle } from './provider/callback-proxies.js';
 export { currentCall } from './provider/server-call.js';
+export type { Authenticate, Authenticated, AuthenticationHello, AuthenticationPeer } from './provider/authentication.js';
+export type { Authorize } from './provider/authorization.js';
+export { sharedSecret } from './provider/shared-secret.js';
+export type { Credentials } from './exchange/client-connection.js';
 export type { ServerCall, ServerInterceptor } from './provider/server-interceptor.js';
 export { HeartlineError, hasCode, type HeartlineErrorOptions } from './errors/heartline-error.js';
 export { ERROR_CODES, STATUS_OK, type ErrorCode } from './errors/codes.js';

@@ -76,6 +76,7 @@ export class Client extends EventEmitter<ClientEvents> {
           keepProcessAlive: o.keepProcessAlive,
           logger: o.logger,
           tls: o.tls,
+          credentials: o.credentials,
         },
         maxConnections: o.connections,
         backoff: o.reconnect,

@@ -2,7 +2,8 @@ import { hasCode, HeartlineError } from '../errors/heartline-error.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
-import { asVersion1Request, isDrainBody, readErrorResponse, readResponse, writeBudget } from '../protocol/messages.js';
+import { asVersion1Request, readDrainBody, readErrorResponse, readResponse, writeBudget } from '../protocol/messages.js';
+import { MAX_CREDENTIALS_BYTES } from '../protocol/constants.js';
 import { hello, readAnswer } from './handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
@@ -38,7 +39,12 @@ export interface ClientConnectionOptions {
   logger: Logger;
   /** TLS to the provider (`tls`); undefined for plain TCP. */
   tls?: ResolvedClientTls | undefined;
+  /** Credentials for the handshake (`credentials`): a string, or a function asked once per connection. */
+  credentials?: Credentials | undefined;
 }
+
+/** The client's `credentials` option: a token, or a function that gives one (asked for every new connection). */
+export type Credentials = string | (() => string | Promise<string>);
 
 /** What a connection tells its owner. */
 export interface ConnectionObserver {
@@ -339,9 +345,48 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.syncRef();
   }
 
+  /**
+   * The socket is open: the credentials are asked for (a function is called
+   * once per connection, so a refreshed token is used), then the handshake
+   * request goes out. `connectTimeout` bounds both. A function that throws,
+   * rejects or gives anything but a string of at most 8 KiB fails this
+   * connection with UNAUTHENTICATED (its error as `cause`), nothing sent.
+   */
   private startHandshake(): void {
     if (!this.transition(ConnectionState.Handshaking)) return;
-    this.transport.send(FLAGS.handshake, 0, FrameType.Handshake, 0, encodeBody(hello(this.options.maxFrameSize, this.options.heartbeat)));
+    const source = this.options.credentials;
+    if (typeof source !== 'function') return this.sendHello(source);
+    let value: unknown;
+    let then: unknown;
+    try {
+      value = source();
+      then = (typeof value === 'object' && value !== null) || typeof value === 'function' ? (value as { then?: unknown }).then : undefined;
+    } catch (err) {
+      return this.credentialsFailed('threw', err);
+    }
+    if (typeof then !== 'function') return this.credentialsGiven(value);
+    Promise.resolve()
+      .then(() => value)
+      .then(
+        (token) => this.credentialsGiven(token),
+        (err: unknown) => this.credentialsFailed('rejected', err),
+      );
+  }
+
+  private credentialsGiven(token: unknown): void {
+    if (this.stateValue !== ConnectionState.Handshaking) return; // closed meanwhile (connectTimeout, client.close())
+    if (typeof token !== 'string') return this.credentialsFailed(`gave ${token === null ? 'null' : typeof token} instead of a string`, undefined);
+    if (Buffer.byteLength(token, 'utf8') > MAX_CREDENTIALS_BYTES) return this.credentialsFailed(`gave a string over ${MAX_CREDENTIALS_BYTES} bytes`, undefined);
+    this.sendHello(token);
+  }
+
+  private credentialsFailed(what: string, cause: unknown): void {
+    if (this.stateValue !== ConnectionState.Handshaking) return;
+    this.shutdown('unauthenticated', new HeartlineError('UNAUTHENTICATED', `the credentials function for ${this.address} ${what}`, cause === undefined ? undefined : { cause }));
+  }
+
+  private sendHello(credentials: string | undefined): void {
+    this.transport.send(FLAGS.handshake, 0, FrameType.Handshake, 0, encodeBody(hello(this.options.maxFrameSize, this.options.heartbeat, credentials)));
   }
 
   private finishHandshake(header: FrameHeader, body: Buffer): void {
@@ -357,7 +402,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
         this.protocolError('undecodable handshake refusal');
         return;
       }
-      this.shutdown('refused', refusal);
+      this.shutdown(refusal.code === 'UNAUTHENTICATED' ? 'unauthenticated' : 'refused', refusal);
       return;
     }
     const answer = readAnswer(body);
@@ -416,10 +461,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
         if (isRequest(header.flags)) this.answerPing(header.id);
         else if (header.id === this.pingId && this.pingSentAt > 0) this.rtt = now() - this.pingSentAt;
         return;
-      case FrameType.Drain:
-        if (!isDrainBody(body)) return this.protocolError('malformed drain body');
-        if (this.transition(ConnectionState.Draining, 'drain')) this.closeIfDrained();
+      case FrameType.Drain: {
+        const notice = readDrainBody(body);
+        if (notice === undefined) return this.protocolError('malformed drain body');
+        // reconnect: only this connection drains (its credentials expired); the owner opens another for new calls.
+        if (this.transition(ConnectionState.Draining, notice.reconnect ? 'credentials-expired' : 'drain')) this.closeIfDrained();
         return;
+      }
       case FrameType.Cancel:
         this.protocolError('a provider sent a cancel');
         return;
@@ -529,9 +577,10 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     // Calls that never got a connection fail with the reason itself when it says more than
     // "could not connect": the client closed, or the provider refused the handshake.
     let unsent: HeartlineError | undefined;
-    if (reason?.code === 'CLIENT_CLOSED' || reason?.code === 'CONNECT_FAILED' || reason?.remote === true) unsent = reason;
+    if (reason?.code === 'CLIENT_CLOSED' || reason?.code === 'CONNECT_FAILED' || reason?.code === 'UNAUTHENTICATED' || reason?.remote === true) unsent = reason;
     else if (neverReady) unsent = new HeartlineError('CONNECT_FAILED', `could not connect to ${this.address}: ${reason?.message ?? 'closed during handshake'}`, { cause: reason });
-    if (neverReady && reason?.code !== 'CLIENT_CLOSED' && waiting.length > 0 && this.observer?.adoptUnsent !== undefined) {
+    // Not after UNAUTHENTICATED: the calls fail with it (another connection would present the same credentials).
+    if (neverReady && reason?.code !== 'CLIENT_CLOSED' && reason?.code !== 'UNAUTHENTICATED' && waiting.length > 0 && this.observer?.adoptUnsent !== undefined) {
       // Nothing was written here: let the owner send these calls on a connection that works.
       const live = waiting.filter((call) => this.isLive(call));
       this.pending.takeAll();

@@ -7,16 +7,18 @@ import { PingGuard } from '../exchange/ping-guard.js';
 import { channels } from '../context/channels.js';
 import { errorResponse, failureCode, failureMessage, type EncodedResponse } from '../exchange/responder.js';
 import { encodeBody } from '../protocol/codec.js';
-import { FrameType, HEADER_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
+import { FrameType, HEADER_SIZE, MAX_HANDSHAKE_FRAME, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
-import { errorBody } from '../protocol/messages.js';
+import { errorBody, type HandshakeRequest } from '../protocol/messages.js';
 import { answer, readHello } from '../exchange/handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { logErr, withFields } from '../transport/log-fields.js';
 import { peerName, Transport, type TransportHandler } from '../transport/transport.js';
 import type { PeerTls } from '../transport/secure-socket.js';
+import { runAuthenticate, type Authenticate, type Authenticated } from './authentication.js';
 import { CallbackProxies } from './callback-proxies.js';
+import { CredentialsExpiry, type ExpiryLink } from './credentials-expiry.js';
 import { CallbackPushes, type PushLink } from './callback-pushes.js';
 import { encodeOutcome, keepsRefusalCode } from './call-outcome.js';
 import { serveCall, type CallHost } from './call-pipeline.js';
@@ -44,6 +46,10 @@ export interface ServerConnectionOptions {
   maxCallbacks: number;
   /** Close the connection if its handshake is not done within this long, in ms. */
   handshakeTimeout: number;
+  /** The server's `authenticate` hook; undefined: every consumer is accepted, anonymous. */
+  authenticate: Authenticate | undefined;
+  /** How long calls in flight may finish after a drain for expired credentials, in ms. */
+  closeGracePeriod: number;
   logger: Logger;
 }
 
@@ -84,7 +90,7 @@ let nextId = 1;
  * frame or the connection closing aborts them), and writes the encoded
  * outcome. Nothing a peer sends, and nothing a handler does, throws out of here.
  */
-export class ServerConnection implements TransportHandler, HeartbeatLink, CallHost, PushLink {
+export class ServerConnection implements TransportHandler, HeartbeatLink, CallHost, PushLink, ExpiryLink {
   readonly id = nextId++;
   readonly createdAt = now();
   private readonly transport: Transport;
@@ -117,6 +123,14 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   readonly log: Logger;
   /** Ping interval granted to the consumer, in ms. */
   heartbeatInterval = 0;
+  /** @internal Who the consumer is (`authenticate`'s principal): every call on this connection carries it. Never listed. */
+  principal: unknown = undefined;
+  /** True once the server's `authenticate` accepted this consumer. */
+  authenticated = false;
+  /** When the handshake completed (clock ms); undefined until then. */
+  readyAt: number | undefined;
+  /** The credentials' expiry clocks, when `authenticate` gave an `expiresAt`. */
+  private expiry: CredentialsExpiry | undefined;
 
   constructor(socket: Socket, registry: ServiceRegistry, options: ServerConnectionOptions, hooks: ServerConnectionHooks) {
     this.registry = registry;
@@ -124,6 +138,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.hooks = hooks;
     this.log = withFields(options.logger, { peer: peerName(socket), connectionId: this.id });
     this.transport = new Transport(socket, { ...options, logger: this.log }, this);
+    // Until the handshake completes, nothing larger than a handshake request is read: a bigger header closes the connection.
+    this.transport.decoder.maxFrameSize = Math.min(options.maxFrameSize, MAX_HANDSHAKE_FRAME);
     this.pushes = new CallbackPushes(this, options.callbackTimeout);
     this.callbacks = new CallbackProxies((id, args) => this.pushes.push(id, args), options.maxCallbacks, this.log);
     socket.on('drain', () => socket.resume());
@@ -141,6 +157,11 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   get peer(): string {
     return this.transport.peer;
+  }
+
+  /** @internal (AuthorizationHost) */
+  get logger(): Logger {
+    return this.log;
   }
 
   /** Over TLS, what the TLS handshake said of the consumer (its certificate under mutual TLS); undefined over plain TCP. */
@@ -181,7 +202,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   /** @internal The handshake did not complete within `handshakeTimeout`. */
   handshakeExpired(): void {
     this.handshakeTimer = undefined;
-    if (this.stateValue !== ConnectionState.Handshaking || this.transport.isClosed) return;
+    if (!this.handshaking || this.transport.isClosed) return;
     this.closeKind ??= 'handshake-timeout';
     this.log.warn({}, `consumer ${this.peer} did not complete its handshake within ${this.options.handshakeTimeout} ms: closing its connection`);
     this.transport.destroy(new HeartlineError('CONNECT_FAILED', 'handshake timeout'));
@@ -193,12 +214,39 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
    * calls settle.
    */
   drain(gracePeriod: number): void {
-    if (this.stateValue === ConnectionState.Handshaking) {
+    if (this.handshaking) {
       this.closeKind ??= 'drain';
       this.transport.end();
       return;
     }
     if (this.transition(ConnectionState.Draining)) this.transport.send(FLAGS.drain, 0, FrameType.Drain, 0, encodeBody({ reason: 'shutting down', deadline: gracePeriod }));
+  }
+
+  /** True while the handshake is in progress (its request awaited, or `authenticate` deciding). */
+  get handshaking(): boolean {
+    return this.stateValue === ConnectionState.Handshaking || this.stateValue === ConnectionState.Authenticating;
+  }
+
+  /**
+   * @internal (ExpiryLink) The credentials expired: drain this connection
+   * only (`reconnect: true`, so the consumer opens a new one with fresh
+   * credentials for new calls); calls in flight have `closeGracePeriod` to
+   * finish, then it is closed.
+   */
+  credentialsExpired(): void {
+    if (!this.transition(ConnectionState.Draining)) return;
+    this.closeKind ??= 'credentials-expired';
+    const grace = this.options.closeGracePeriod;
+    this.log.warn({}, `consumer ${this.peer}: its credentials expired; draining its connection`);
+    this.transport.send(FLAGS.drain, 0, FrameType.Drain, 0, encodeBody({ reason: 'credentials expired', deadline: grace, reconnect: true }));
+    this.expiry?.startGrace(grace);
+  }
+
+  /** @internal (ExpiryLink) The grace period after an expiry drain ended: the calls still running are aborted, the connection closed. */
+  expiryGraceOver(): void {
+    if (this.stateValue === ConnectionState.Closed) return;
+    if (this.inFlight > 0) this.abortCalls(new HeartlineError('UNAUTHENTICATED', "the connection's credentials expired and its grace period ended"));
+    this.transport.destroy();
   }
 
   /** Calls `callback` once the socket is closed (at once if it already is). */
@@ -217,6 +265,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       this.handshake(header, body);
       return;
     }
+    // A consumer waits for the handshake answer before it sends anything (protocol.md 1).
+    if (this.stateValue === ConnectionState.Authenticating) return this.protocolError('a frame before the handshake answer');
     switch (header.type) {
       case FrameType.Call:
         if (isRequest(header.flags)) this.dispatch(header, body);
@@ -255,7 +305,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   }
 
   onOversize(header: FrameHeader): void {
-    if (this.stateValue !== ConnectionState.Handshaking && header.type === FrameType.Call) {
+    if (!this.handshaking && header.type === FrameType.Call) {
       if (isRequest(header.flags)) {
         if (isTwoWay(header.flags)) this.respond(header.id, errorResponse('PAYLOAD_TOO_LARGE', `request of ${HEADER_SIZE + header.length} bytes is over this provider's limit of ${this.options.maxFrameSize} bytes`));
       } else {
@@ -270,6 +320,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     const from = this.stateValue;
     this.transition(ConnectionState.Closed);
     this.heartbeat.cancel();
+    this.expiry?.cancel();
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     if (this.inFlight > 0) {
@@ -289,19 +340,52 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     if (typeof request === 'string') return this.refuse(header.id, new HeartlineError('PROTOCOL_ERROR', request), 'protocol-error');
     const refusal = this.hooks.admit(this);
     if (refusal !== undefined) return this.refuse(header.id, refusal, 'refused');
+    const authenticate = this.options.authenticate;
+    if (authenticate === undefined) return this.accept(header.id, request, undefined);
+    this.transition(ConnectionState.Authenticating);
+    const id = header.id;
+    const hello = { credentials: request.credentials, agent: request.agent };
+    runAuthenticate(authenticate, hello, { address: this.peer, tls: this.tls }, this.log, (outcome) => this.authenticationDone(id, request, outcome));
+  }
+
+  /** `authenticate` answered (at once or later): accept, or refuse with UNAUTHENTICATED. */
+  private authenticationDone(id: number, request: HandshakeRequest, outcome: Authenticated | HeartlineError): void {
+    // Closed meanwhile (handshakeTimeout, the consumer left, the server closed): nothing to answer.
+    if (this.stateValue !== ConnectionState.Authenticating || this.transport.isClosed) return;
+    if (outcome instanceof HeartlineError) return this.refuse(id, outcome, 'unauthenticated');
+    // Other connections may have become ready while this one waited: the cap is checked again.
+    const refusal = this.hooks.admit(this);
+    if (refusal !== undefined) return this.refuse(id, refusal, 'refused');
+    this.authenticated = true;
+    this.accept(id, request, outcome);
+  }
+
+  /** The handshake succeeds: the answer goes out, frames up to `maxFrameSize` are read from now on, calls may come. */
+  private accept(id: number, request: HandshakeRequest, auth: Authenticated | undefined): void {
     const terms = answer(request, this.options);
     this.peerMaxFrameSize = request.maxFrameSize;
     this.heartbeatInterval = terms.heartbeat;
     this.pingGuard = new PingGuard(terms.heartbeat);
+    this.transport.decoder.maxFrameSize = this.options.maxFrameSize;
+    if (auth !== undefined) {
+      this.principal = auth.principal;
+      if (auth.expiresAt !== undefined) {
+        this.expiry = new CredentialsExpiry(this, auth.expiresAt);
+        this.expiry.start();
+      }
+    }
     this.transition(ConnectionState.Ready);
+    this.readyAt = now();
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
-    this.transport.send(FLAGS.handshakeResponse, 0, FrameType.Handshake, header.id, encodeBody(terms));
+    this.transport.send(FLAGS.handshakeResponse, 0, FrameType.Handshake, id, encodeBody(terms));
     this.hooks.onReady(this);
   }
 
   private refuse(id: number, err: HeartlineError, kind: DisconnectReason): void {
     this.closeKind ??= kind;
+    // Nothing more is read from a refused consumer; the socket closes when it does (or at handshakeTimeout).
+    this.transport.decoder.stop();
     this.transport.send(FLAGS.handshakeResponse, ERROR_CODES[err.code].status, FrameType.Handshake, id, encodeBody(errorBody(err.code, err.message)));
     this.transport.end();
   }
