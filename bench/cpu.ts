@@ -8,6 +8,9 @@
 // CALL_SCOPE=0 makes the server with `callScope: false` (no AsyncLocalStorage scope per call).
 // BUILTINS=0 makes the server with `builtinServices: false` (no heartline.Reflection / heartline.Health).
 // BENCH_TLS=1 runs the connection over TLS 1.3 (certificates from test/helpers/certs.ts).
+// BENCH_AUTH=1 authenticates the connection: the client's `credentials` and the server's
+// `sharedSecret` (needs a checkout with authentication). BENCH_AUTHORIZE=1 adds a server-wide
+// `authorize` that returns true (its cost per call).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCerts } from '../test/helpers/certs.js';
@@ -17,12 +20,15 @@ const root = process.env.ROOT ?? path.resolve(path.dirname(fileURLToPath(import.
 const inflight = Number(process.argv[2] ?? 32);
 const size = Number(process.argv[3] ?? 64);
 const calls = Number(process.argv[4] ?? 100_000);
-const { Service, Provider, Server, Client, silentLogger } = await import(path.join(root, 'src/index.ts'));
+const { Service, Provider, Server, Client, silentLogger, sharedSecret } = await import(path.join(root, 'src/index.ts'));
 
 const { Echo, provider } = echoService({ Service, Provider });
 
 const certs = process.env.BENCH_TLS === '1' ? makeCerts() : undefined;
 const callScope = process.env.CALL_SCOPE !== '0';
+const auth = process.env.BENCH_AUTH === '1';
+const authorize = process.env.BENCH_AUTHORIZE === '1';
+const TOKEN = 'bench-token-0123456789abcdef';
 // Set only when asked, so that ROOT may name a checkout older than the option.
 const builtins = process.env.BUILTINS !== '0';
 const server = new Server({
@@ -31,13 +37,15 @@ const server = new Server({
   logger: silentLogger,
   tls: certs && { key: certs.server.key, cert: certs.server.cert },
   ...(callScope ? {} : { callScope: false }),
+  ...(auth ? { authenticate: sharedSecret(TOKEN) } : {}),
+  ...(authorize ? { authorize: () => true } : {}),
   ...(builtins ? {} : { builtinServices: false }),
 });
 server.register(provider);
 // SERVER_INTERCEPTOR=1: one no-op server-wide interceptor (needs a checkout with server.use).
 if (process.env.SERVER_INTERCEPTOR === '1') server.use((_call: unknown, next: () => Promise<unknown>) => next());
 const { port } = await server.listen();
-const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger, tls: certs && { ca: certs.ca } });
+const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger, tls: certs && { ca: certs.ca }, ...(auth ? { credentials: TOKEN } : {}) });
 const interceptors = Number(process.env.INTERCEPTORS ?? 0);
 for (let i = 0; i < interceptors; i++) client.use((_call: unknown, next: () => Promise<unknown>) => next());
 const echo = client.refer(Echo);
@@ -58,6 +66,6 @@ const t0 = performance.now();
 await run(calls);
 const cpu = process.cpuUsage(cpu0);
 const ms = performance.now() - t0;
-console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, builtins, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
+console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, auth, authorize, builtins, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
 await client.close();
 await server.close();

@@ -1,13 +1,14 @@
 import { runInScope } from '../context/call-scope.js';
 import { callHandler, HandlerRun, startHandler } from '../exchange/responder.js';
 import type { CallbackProxies } from './callback-proxies.js';
+import { AuthorizationRun, type AuthorizationHost } from './authorization.js';
 import { enterLimits, leaveLimits } from './call-limits.js';
 import type { IncomingCall } from './server-call.js';
 import type { ServerInterceptor } from './server-interceptor.js';
 import type { ExportedMethod } from './service-registry.js';
 
 /** What the pipeline needs of the connection a call came on. */
-export interface CallHost {
+export interface CallHost extends AuthorizationHost {
   /** The connection's callback proxies (the limits stage checks their cap). */
   readonly callbacks: CallbackProxies;
   /**
@@ -22,7 +23,9 @@ export interface CallHost {
  * Runs a decoded call through its stages, inside the call's scope when
  * `scoped` (the server's `callScope`, so that `currentCall()` and the
  * consumer calls made by interceptors and the handler see its deadline and
- * signal; without it they see no call at all): interceptors (server-wide, then the
+ * signal; without it they see no call at all): authorization (the server's
+ * `authorize`, then the service's: a refusal is PERMISSION_DENIED before any
+ * user code of the call runs) → interceptors (server-wide, then the
  * service's) → limits (callback cap, `executes`) → handler. The interceptors
  * come before the limits so that a call an interceptor refuses (an
  * authentication check) never holds a slot, and so that an interceptor
@@ -37,11 +40,25 @@ export interface CallHost {
  * deadline, such a call lasts until its connection closes.
  */
 export function serveCall(call: IncomingCall, method: ExportedMethod, host: CallHost, scoped: boolean): void {
+  // Only a service with an `authorize` (its own or the server's) pays for it: one property read otherwise.
+  const authorizers = method.service.authorizers;
+  if (authorizers !== undefined) {
+    const run = new AuthorizationRun(call, authorizers, host, () => proceed(call, method, host));
+    if (scoped) runInScope(call, () => run.step(0));
+    else run.step(0);
+    return;
+  }
   if (method.service.interceptors.length === 0) {
     const run = new DirectRun(call, method, host);
     if (scoped) runInScope(call, () => run.start());
     else run.start();
   } else if (scoped) runInScope(call, () => runIntercepted(call, method, host));
+  else runIntercepted(call, method, host);
+}
+
+/** After authorization, already inside the call's scope (if any): the interceptors, or straight to the limits and handler. */
+function proceed(call: IncomingCall, method: ExportedMethod, host: CallHost): void {
+  if (method.service.interceptors.length === 0) new DirectRun(call, method, host).start();
   else runIntercepted(call, method, host);
 }
 

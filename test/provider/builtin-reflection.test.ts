@@ -198,7 +198,7 @@ describe('heartline.Reflection', () => {
 });
 
 describe('connectionReport', () => {
-  const base: ServerConnectionInfo = { id: 3, peer: '127.0.0.1:5000', state: 'ready', age: 12.6, lastRead: 1, lastWrite: 2, heartbeat: 15000, inFlight: 2, tls: undefined };
+  const base: ServerConnectionInfo = { id: 3, peer: '127.0.0.1:5000', state: 'ready', age: 12.6, lastRead: 1, lastWrite: 2, heartbeat: 15000, inFlight: 2, tls: undefined, authenticated: false };
 
   it('copies named fields only, counters absent read as 0', () => {
     expect(connectionReport(base)).toEqual({ id: 3, peer: '127.0.0.1:5000', state: 'ready', age: 13, inFlight: 2, bytesIn: 0, bytesOut: 0, callsDone: 0 });
