@@ -17,6 +17,8 @@ export interface GlobalOptions {
   key?: string;
   /** Server name to send (SNI) and check the certificate against. */
   servername?: string;
+  /** The client's `credentials`: a token sent in every handshake (`--token`, or HEARTLINE_TOKEN). */
+  token?: string;
 }
 
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -64,6 +66,7 @@ export function openClient(o: GlobalOptions, extra: ClientOptions = {}): Client 
     timeout: o.timeout,
     connectTimeout: o.timeout,
     ...(tls === undefined ? {} : { tls }),
+    ...(o.token === undefined ? {} : { credentials: o.token }),
     ...extra,
   });
 }

@@ -58,6 +58,7 @@ export async function run(argv: readonly string[], streams: Streams): Promise<nu
     .addOption(new Option('--cert <file>', 'mutual TLS: PEM file of the client certificate (with --key)'))
     .addOption(new Option('--key <file>', 'mutual TLS: PEM file of the client key (with --cert)'))
     .addOption(new Option('--servername <name>', "TLS: the name to check the provider's certificate against (SNI)"))
+    .addOption(new Option('--token <token>', "the client's credentials, sent in the handshake (prefer the variable: a flag shows in ps)").env('HEARTLINE_TOKEN'))
     .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({

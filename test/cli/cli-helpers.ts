@@ -18,8 +18,14 @@ export interface CliResult {
 
 /** Runs `heartline ...args` (`node --import tsx src/cli/main.ts`), to its exit. */
 export function heartline(...args: string[]): Promise<CliResult> {
+  return heartlineWith({}, ...args);
+}
+
+/** `heartline` with more environment variables. */
+export function heartlineWith(env: Record<string, string>, ...args: string[]): Promise<CliResult> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { HEARTLINE_TOKEN: _ignored, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: REPO_ROOT, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));

@@ -6,12 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdRegistry, Server, silentLogger } from '../../src/index.js';
+import { EtcdRegistry, Server, sharedSecret, silentLogger } from '../../src/index.js';
 import { makeCerts } from '../helpers/certs.js';
 import { FakeProvider } from '../helpers/fake-provider.js';
 import { etcdAvailable, startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { freePort, useCleanup, waitFor } from '../helpers/server.js';
-import { heartline, ProbeImpl, type CliResult } from './cli-helpers.js';
+import { heartline, heartlineWith, ProbeImpl, type CliResult } from './cli-helpers.js';
 
 /** No failure prints a stack trace. */
 function expectNoStack(r: CliResult): void {
@@ -231,6 +231,22 @@ describe('heartline CLI', { timeout: 60_000 }, () => {
     ]);
     expect([ok.code, ok.stdout, ok.stderr]).toEqual([0, '42\n', '']);
     expect(expectFailure(untrusted, 1, 'CONNECT_FAILED')).toMatch(/certificate/i);
+  });
+
+  it("--token (or HEARTLINE_TOKEN) is the client's credentials; without it the provider refuses: UNAUTHENTICATED, exit 1", async () => {
+    const guarded = defer(new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, closeGracePeriod: 100, authenticate: sharedSecret('s3cret') }), (x) => x.close());
+    guarded.register(new ProbeImpl());
+    const at = `127.0.0.1:${(await guarded.listen()).port}`;
+    const [flag, env, none, wrong] = await Promise.all([
+      heartline('--token', 's3cret', 'call', at, 'cli.Probe.add', '[1, 2]'),
+      heartlineWith({ HEARTLINE_TOKEN: 's3cret' }, 'health', at),
+      heartline('ls', at),
+      heartlineWith({ HEARTLINE_TOKEN: 'nope' }, 'ping', at, '--count', '1'),
+    ]);
+    expect([flag.code, flag.stdout, flag.stderr]).toEqual([0, '3\n', '']);
+    expect([env.code, env.stdout, env.stderr]).toEqual([0, 'SERVING\n', '']);
+    expectFailure(none, 1, 'UNAUTHENTICATED');
+    expect(expectFailure(wrong, 1, 'UNAUTHENTICATED')).not.toContain('nope'); // the token is never printed
   });
 
   describe.skipIf(!etcdAvailable())('ls --etcd (real etcd)', () => {
