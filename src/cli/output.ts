@@ -61,3 +61,13 @@ export function ms(value: number): string {
   if (value < 100) return `${value.toFixed(1)} ms`;
   return `${Math.round(value)} ms`;
 }
+
+/** An age for people: `850 ms`, `12.3 s`, `4m 05s`, `3h 12m`. */
+export function age(msValue: number): string {
+  if (msValue < 1000) return `${Math.round(msValue)} ms`;
+  const s = msValue / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(Math.floor(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseArgs, parseAttachments, parseTarget } from '../../src/cli/call-args.js';
 import { UsageError } from '../../src/cli/cli-error.js';
 import { listServices } from '../../src/cli/commands/etcd-ls.js';
-import { table, toJson } from '../../src/cli/output.js';
+import { age, table, toJson } from '../../src/cli/output.js';
 
 describe('call arguments', () => {
   it('service.method splits at the last dot; service#method at the #', () => {
@@ -39,6 +39,10 @@ describe('call arguments', () => {
 describe('output', () => {
   it('table: columns padded to the widest cell, empty cells as -, no trailing spaces', () => {
     expect(table(['A', 'LONGER', 'Z'], [['xx', '', 'end'], ['y', 'v', '']])).toBe('A   LONGER  Z\nxx  -       end\ny   v       -');
+  });
+
+  it('age: ms, then seconds, minutes, hours', () => {
+    expect([age(5.4), age(999), age(12_345), age(245_000), age(3 * 3600_000 + 12 * 60_000)]).toEqual(['5 ms', '999 ms', '12.3 s', '4m 05s', '3h 12m']);
   });
 
   it('toJson: bigint as digits, binary as base64, undefined as null', () => {

@@ -1,5 +1,5 @@
 import type { Client } from '../../index.js';
-import { ms, table, type Output } from '../output.js';
+import { age, table, type Output } from '../output.js';
 import { reflection } from '../services.js';
 
 /** `heartline connections <host:port>`: the provider's live consumer connections (this one included), like channelz. */
@@ -13,7 +13,7 @@ export async function connections(client: Client, address: string, out: Output):
         String(c.id),
         c.peer,
         c.state,
-        ms(c.age),
+        age(c.age),
         String(c.inFlight),
         String(c.callsDone),
         String(c.bytesIn),
