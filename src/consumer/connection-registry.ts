@@ -35,6 +35,18 @@ export interface ConnectionInfo {
   callbacks: number;
   /** Successful reconnects to this provider since the client started. */
   reconnects: number;
+  /** Bytes read from and written to the socket, frame headers included. */
+  bytesIn: number;
+  bytesOut: number;
+  /** Calls settled on this connection: answered, failed, timed out or cancelled; one-way calls once written. */
+  callsDone: number;
+  /**
+   * The last error a call on this connection settled with, or why the
+   * connection failed (connect, refusal, heartbeat, socket, protocol),
+   * whichever came last; absent when none. The error's code and message only
+   * (never its details, cause or the call's arguments and attachments).
+   */
+  lastError?: { code: string; message: string };
 }
 
 /** Told when the client closes (`watchClose`). */
@@ -363,7 +375,7 @@ export class ConnectionRegistry implements EndpointObserver {
 
 function describe(ep: Endpoint, c: ClientConnection): ConnectionInfo {
   const t = now();
-  return {
+  const info: ConnectionInfo = {
     address: c.address,
     id: c.id,
     state: c.state,
@@ -377,5 +389,10 @@ function describe(ep: Endpoint, c: ClientConnection): ConnectionInfo {
     lateResponses: c.lateResponses,
     callbacks: c.callbacks.size,
     reconnects: ep.reconnects,
+    bytesIn: c.bytesIn,
+    bytesOut: c.bytesOut,
+    callsDone: c.callsDone,
   };
+  if (c.lastErrorCode !== undefined) info.lastError = { code: c.lastErrorCode, message: c.lastErrorMessage };
+  return info;
 }

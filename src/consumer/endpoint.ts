@@ -1,7 +1,6 @@
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ClientConnection, type ClientConnectionOptions, type ConnectionObserver } from '../exchange/client-connection.js';
-import { cancelledError, type OutgoingCall } from '../exchange/connection-call.js';
-import type { PendingCall } from '../exchange/pending-calls.js';
+import { cancelledError, type ConnectionCall, type OutgoingCall } from '../exchange/connection-call.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
 import { withOrigin } from '../exchange/pending-calls.js';
 import { now } from '../transport/clock.js';
@@ -240,7 +239,7 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
    * for that connection (callback ids belong to the connection a call is
    * written on). False when there is none: the calls fail where they are.
    */
-  adoptUnsent(conn: ClientConnection, calls: PendingCall<OutgoingCall>[]): boolean {
+  adoptUnsent(conn: ClientConnection, calls: ConnectionCall[]): boolean {
     let other: ClientConnection | undefined;
     for (const c of this.conns) {
       if (c === conn || !c.usable) continue;
@@ -257,7 +256,7 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
         call.reject(withOrigin(encodeError(request.label, err), request.origin));
         continue;
       }
-      other.call(moved).then(call.resolve, call.reject);
+      call.follow(other.call(moved));
     }
     return true;
   }

@@ -15,7 +15,7 @@ import { ConnectionState, canTransition, type DisconnectReason } from './connect
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
 import { PingGuard } from './ping-guard.js';
 import { cancelledError, ConnectionCall, OneWayCalls, type CallOwner, type OutgoingCall } from './connection-call.js';
-import { PendingCalls, withOrigin, type PendingCall } from './pending-calls.js';
+import { PendingCalls, withOrigin } from './pending-calls.js';
 import { errorResponse } from './responder.js';
 
 /** Resolved options of one consumer connection (see `ClientOptions` for the documented defaults). */
@@ -48,11 +48,14 @@ export interface ConnectionObserver {
    * connection, settling each through its own resolve/reject); false lets
    * them fail here.
    */
-  adoptUnsent?(conn: ClientConnection, calls: PendingCall<OutgoingCall>[]): boolean;
+  adoptUnsent?(conn: ClientConnection, calls: ConnectionCall[]): boolean;
 }
 
 
 let nextConnectionId = 1;
+
+/** Disconnects that are the connection's failure (its `lastError`), not a close someone asked for. */
+const FAILURES: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>(['connect-failed', 'refused', 'heartbeat-timeout', 'socket-error', 'protocol-error', 'too-many-pings']);
 
 /**
  * The consumer's end of one long connection: it connects, shakes hands, then
@@ -110,6 +113,11 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
    * Draining, for the close that will follow it); undefined while open.
    */
   disconnectReason: DisconnectReason | undefined;
+  /** Calls settled on this connection (answered, failed, timed out, cancelled; one-way calls once written). */
+  callsDone = 0;
+  /** Code and message of the last error a call here settled with, or of the connection's failure; undefined when none. */
+  lastErrorCode: string | undefined;
+  lastErrorMessage = '';
 
   constructor(options: ClientConnectionOptions, observer?: ConnectionObserver) {
     this.options = options;
@@ -160,6 +168,23 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
 
   lastReadAt(): number {
     return this.transport.lastReadAt;
+  }
+
+  /** Bytes read from the socket, frame headers included. */
+  get bytesIn(): number {
+    return this.transport.bytesIn;
+  }
+
+  /** Bytes handed to the socket, frame headers included. */
+  get bytesOut(): number {
+    return this.transport.bytesOut;
+  }
+
+  /** @internal (CallOwner) A call settled here with `err`. */
+  callFailed(err: HeartlineError): void {
+    this.callsDone++;
+    this.lastErrorCode = err.code;
+    this.lastErrorMessage = err.message;
   }
 
   lastWriteAt(): number {
@@ -555,6 +580,11 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     }
     this.oneWays.open = 0;
     this.callbacks.clear();
+    // Last, so that it names the failure rather than the calls it failed.
+    if (reason !== undefined && FAILURES.has(this.disconnectReason!)) {
+      this.lastErrorCode = reason.code;
+      this.lastErrorMessage = reason.message;
+    }
     this.transition(ConnectionState.Closed);
     this.resolveClosed();
   }

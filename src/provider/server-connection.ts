@@ -17,7 +17,7 @@ import { Transport, type TransportHandler } from '../transport/transport.js';
 import type { PeerTls } from '../transport/secure-socket.js';
 import { CallbackProxies } from './callback-proxies.js';
 import { CallbackPushes, type PushLink } from './callback-pushes.js';
-import { encodeOutcome, keepsRefusalCode } from './call-outcome.js';
+import { encodeOutcome, keepsRefusalCode, outcomeCode } from './call-outcome.js';
 import { serveCall, type CallHost } from './call-pipeline.js';
 import { decodeRequest, findMethod } from './inbound-request.js';
 import { IncomingCall } from './server-call.js';
@@ -114,6 +114,11 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   readonly callbacks: CallbackProxies;
   /** Ping interval granted to the consumer, in ms. */
   heartbeatInterval = 0;
+  /** Calls answered (or, one-way, finished) on this connection, refusals included. */
+  callsDone = 0;
+  /** Code and message of the last error a call here was answered with, or of the connection's failure; undefined when none. */
+  lastErrorCode: string | undefined;
+  lastErrorMessage = '';
 
   constructor(socket: Socket, registry: ServiceRegistry, options: ServerConnectionOptions, hooks: ServerConnectionHooks) {
     this.registry = registry;
@@ -158,6 +163,23 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   lastReadAt(): number {
     return this.transport.lastReadAt;
+  }
+
+  /** Bytes read from the socket, frame headers included. */
+  get bytesIn(): number {
+    return this.transport.bytesIn;
+  }
+
+  /** Bytes handed to the socket, frame headers included. */
+  get bytesOut(): number {
+    return this.transport.bytesOut;
+  }
+
+  /** A call, or a request refused before it became one, ended with an error: counted and kept as `lastError`. */
+  private failed(code: string, message: string): void {
+    this.callsDone++;
+    this.lastErrorCode = code;
+    this.lastErrorMessage = message;
   }
 
   lastWriteAt(): number {
@@ -253,7 +275,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   onOversize(header: FrameHeader): void {
     if (this.stateValue !== ConnectionState.Handshaking && header.type === FrameType.Call) {
       if (isRequest(header.flags)) {
-        if (isTwoWay(header.flags)) this.respond(header.id, errorResponse('PAYLOAD_TOO_LARGE', `request of ${HEADER_SIZE + header.length} bytes is over this provider's limit of ${this.options.maxFrameSize} bytes`));
+        const message = `request of ${HEADER_SIZE + header.length} bytes is over this provider's limit of ${this.options.maxFrameSize} bytes`;
+        this.failed('PAYLOAD_TOO_LARGE', message);
+        if (isTwoWay(header.flags)) this.respond(header.id, errorResponse('PAYLOAD_TOO_LARGE', message));
       } else {
         this.pushes.oversize(header.id);
       }
@@ -274,6 +298,11 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     }
     this.pushes.failAll(this.transport.writer.flushedSeq, reason);
     this.callbacks.releaseAll();
+    // Last, so that it names the connection's failure rather than the calls it aborted.
+    if (reason !== undefined) {
+      this.lastErrorCode = reason.code;
+      this.lastErrorMessage = reason.message;
+    }
     const kind = this.closeKind ?? (reason?.code === 'PROTOCOL_ERROR' ? 'protocol-error' : reason !== undefined ? 'socket-error' : from === ConnectionState.Draining ? 'drain' : 'closed-by-peer');
     this.hooks.onClose(this, kind);
     for (const wake of this.closeWaiters.splice(0)) wake();
@@ -298,6 +327,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   private refuse(id: number, err: HeartlineError, kind: DisconnectReason): void {
     this.closeKind ??= kind;
+    this.lastErrorCode = err.code;
+    this.lastErrorMessage = err.message;
     this.transport.send(FLAGS.handshakeResponse, ERROR_CODES[err.code].status, FrameType.Handshake, id, encodeBody(errorBody(err.code, err.message)));
     this.transport.end();
   }
@@ -318,16 +349,20 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       // Valid MessagePack we refuse: answered (two-way) or dropped, the connection stays; malformed: close.
       if (request.code === 'PROTOCOL_ERROR') return this.protocolError(request.message);
       this.options.logger.warn(`request ${id} from ${this.peer} refused: ${request.message}`, { peer: this.peer });
+      this.failed('BAD_REQUEST', request.message);
       if (twoWay) this.respond(id, errorResponse('BAD_REQUEST', request.message));
       return;
     }
     // One-way calls that crossed the drain still run (nothing tells their caller otherwise); two-way ones are retried elsewhere.
     if (this.stateValue === ConnectionState.Draining && twoWay) {
+      this.failed('UNAVAILABLE', 'provider is draining');
       this.respond(id, errorResponse('UNAVAILABLE', 'provider is draining'));
       return;
     }
     if (this.inFlight >= this.options.maxConcurrentCalls) {
-      if (twoWay) this.respond(id, errorResponse('LIMIT_EXCEEDED', `this connection is executing its limit of ${this.options.maxConcurrentCalls} calls`));
+      const message = `this connection is executing its limit of ${this.options.maxConcurrentCalls} calls`;
+      this.failed('LIMIT_EXCEEDED', message);
+      if (twoWay) this.respond(id, errorResponse('LIMIT_EXCEEDED', message));
       else this.options.logger.warn(`one-way call dropped: consumer ${this.peer} is executing its limit of ${this.options.maxConcurrentCalls} calls`, { peer: this.peer });
       return;
     }
@@ -362,12 +397,14 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       this.displaced.delete(call);
     }
     if (failed) {
+      this.failed(outcomeCode(call, result), failureMessage(result));
       if (channels.serverCallError.hasSubscribers) channels.serverCallError.publish({ call, error: result, duration: now() - call.receivedAt });
       // The handler's failures, and what else user code threw, are logged (also for one-way calls); refusals
       // that keep their code (not found, limits, an interceptor's deliberate HeartlineError) are not.
       if (result !== call.abortReason && !keepsRefusalCode(call, result)) this.logFailure(call, result);
-    } else if (channels.serverCallEnd.hasSubscribers) {
-      channels.serverCallEnd.publish({ call, result, duration: now() - call.receivedAt });
+    } else {
+      this.callsDone++;
+      if (channels.serverCallEnd.hasSubscribers) channels.serverCallEnd.publish({ call, result, duration: now() - call.receivedAt });
     }
     if (call.oneWay || this.stateValue === ConnectionState.Closed) return;
     if (call.abandoned) {

@@ -40,6 +40,18 @@ export interface ServerConnectionInfo {
   heartbeat: number;
   /** Calls executing for this connection. */
   inFlight: number;
+  /** Bytes read from and written to the socket, frame headers included. */
+  bytesIn: number;
+  bytesOut: number;
+  /** Calls answered (or, one-way, finished) on this connection, refusals included. */
+  callsDone: number;
+  /**
+   * The last error a call on this connection was answered with (as its
+   * caller hears it), or why the connection failed (protocol error, socket
+   * error, idle or handshake timeout, refusal), whichever came last; absent
+   * when none. Code and message only (never details, stack or arguments).
+   */
+  lastError?: { code: string; message: string };
   /** Over TLS: the negotiated version, and the consumer's certificate (`subject`, `authorized`) under mutual TLS; undefined over plain TCP. */
   tls: PeerTls | undefined;
 }
@@ -402,7 +414,7 @@ function listenFailed(err: NodeJS.ErrnoException & { address?: string }, host: s
 
 function describe(c: ServerConnection): ServerConnectionInfo {
   const t = now();
-  return {
+  const info: ServerConnectionInfo = {
     id: c.id,
     peer: c.peer,
     state: c.state,
@@ -411,6 +423,11 @@ function describe(c: ServerConnection): ServerConnectionInfo {
     lastWrite: t - c.lastWriteAt(),
     heartbeat: c.heartbeatInterval,
     inFlight: c.inFlight,
+    bytesIn: c.bytesIn,
+    bytesOut: c.bytesOut,
+    callsDone: c.callsDone,
     tls: c.tls,
   };
+  if (c.lastErrorCode !== undefined) info.lastError = { code: c.lastErrorCode, message: c.lastErrorMessage };
+  return info;
 }
