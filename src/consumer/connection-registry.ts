@@ -59,6 +59,8 @@ export interface RegistryEvents {
   connect(info: ConnectionInfo): void;
   disconnect(info: ConnectionInfo, reason: DisconnectReason): void;
   reconnect(address: string, attempts: number): void;
+  /** A pong measured `rtt` ms on connection `connectionId` (only while `heartline:client:heartbeat` has subscribers). */
+  pong(address: string, connectionId: number, rtt: number): void;
 }
 
 export interface RegistryOptions extends EndpointOptions {
@@ -167,6 +169,13 @@ export class ConnectionRegistry implements EndpointObserver {
   /** Calls pending across the client. */
   get pending(): number {
     return this.options.budget.pending;
+  }
+
+  /** Calls waiting for an `actives` or `serviceActives` slot, across every provider. */
+  get waiting(): number {
+    let n = 0;
+    for (const ep of this.all()) n += ep.waiting;
+    return n;
   }
 
   /** Provider lists followed now (each distinct Directory or inline list once). */
@@ -324,6 +333,10 @@ export class ConnectionRegistry implements EndpointObserver {
 
   onReconnect(endpoint: Endpoint, attempts: number): void {
     this.events.reconnect(endpoint.address.key, attempts);
+  }
+
+  onPong(conn: ClientConnection, rtt: number): void {
+    this.events.pong(conn.address, conn.id, rtt);
   }
 
   private sweepIdle(): void {

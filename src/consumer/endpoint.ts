@@ -1,3 +1,4 @@
+import { channels } from '../context/channels.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ClientConnection, type ClientConnectionOptions, type ConnectionObserver } from '../exchange/client-connection.js';
 import { cancelledError, type ConnectionCall, type OutgoingCall } from '../exchange/connection-call.js';
@@ -42,6 +43,8 @@ export interface EndpointObserver {
   /** A connection closed, whether or not it ever finished its handshake (`conn.readyAt`). */
   onDisconnect(endpoint: Endpoint, conn: ClientConnection, reason: DisconnectReason): void;
   onReconnect(endpoint: Endpoint, attempts: number): void;
+  /** A pong came back on `conn` after `rtt` ms (only while `heartline:client:heartbeat` has subscribers). */
+  onPong(conn: ClientConnection, rtt: number): void;
 }
 
 /** Client-wide settings an endpoint reads. */
@@ -106,6 +109,13 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
 
   connections(): readonly ClientConnection[] {
     return this.conns;
+  }
+
+  /** Calls waiting here for an `actives` or `serviceActives` slot (a scan of the counters: for scrapes, not per call). */
+  get waiting(): number {
+    let n = 0;
+    for (const c of this.counters.values()) n += c.waiting;
+    return n;
   }
 
   /** Opens the first connection now (eager mode). */
@@ -286,6 +296,10 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
       default:
         return;
     }
+  }
+
+  onPong(conn: ClientConnection, rtt: number): void {
+    if (channels.clientHeartbeat.hasSubscribers) this.observer.onPong(conn, rtt);
   }
 
   private connectionReady(conn: ClientConnection): void {

@@ -49,6 +49,8 @@ export interface ConnectionObserver {
    * them fail here.
    */
   adoptUnsent?(conn: ClientConnection, calls: ConnectionCall[]): boolean;
+  /** A pong answered our last ping after `rtt` ms. */
+  onPong?(conn: ClientConnection, rtt: number): void;
 }
 
 
@@ -435,7 +437,10 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
         return;
       case FrameType.Heartbeat:
         if (isRequest(header.flags)) this.answerPing(header.id);
-        else if (header.id === this.pingId && this.pingSentAt > 0) this.rtt = now() - this.pingSentAt;
+        else if (header.id === this.pingId && this.pingSentAt > 0) {
+          this.rtt = now() - this.pingSentAt;
+          this.observer?.onPong?.(this, this.rtt);
+        }
         return;
       case FrameType.Drain:
         if (!isDrainBody(body)) return this.protocolError('malformed drain body');

@@ -4,7 +4,7 @@ import { HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, canTransition, type DisconnectReason } from '../exchange/connection-state.js';
 import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
 import { PingGuard } from '../exchange/ping-guard.js';
-import { channels } from '../context/channels.js';
+import { channels, type RefusedLimit } from '../context/channels.js';
 import { errorResponse, failureCode, failureMessage, type EncodedResponse } from '../exchange/responder.js';
 import { encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
@@ -46,7 +46,7 @@ export interface ServerConnectionOptions {
   logger: Logger;
 }
 
-/** What a connection asks of and tells its server. */
+/** What a connection asks of and tells its server (the `Server` itself: `server` in channel messages). */
 export interface ServerConnectionHooks {
   /** Called at handshake: an error refuses the connection (for example, `accepts`). */
   admit(conn: ServerConnection): HeartlineError | undefined;
@@ -126,7 +126,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.hooks = hooks;
     this.transport = new Transport(socket, options, this);
     this.pushes = new CallbackPushes(this, options.callbackTimeout);
-    this.callbacks = new CallbackProxies((id, args) => this.pushes.push(id, args), options.maxCallbacks, options.logger);
+    this.callbacks = new CallbackProxies((id, args) => this.push(id, args), options.maxCallbacks, options.logger);
     socket.on('drain', () => socket.resume());
     // The provider never pings; it only notices silence (a consumer pings at most every idleTimeout / 3).
     this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout });
@@ -362,6 +362,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     if (this.inFlight >= this.options.maxConcurrentCalls) {
       const message = `this connection is executing its limit of ${this.options.maxConcurrentCalls} calls`;
       this.failed('LIMIT_EXCEEDED', message);
+      if (channels.serverRefuse.hasSubscribers) channels.serverRefuse.publish({ server: this.hooks, limit: 'maxConcurrentCalls', peer: this.peer, call: undefined });
       if (twoWay) this.respond(id, errorResponse('LIMIT_EXCEEDED', message));
       else this.options.logger.warn(`one-way call dropped: consumer ${this.peer} is executing its limit of ${this.options.maxConcurrentCalls} calls`, { peer: this.peer });
       return;
@@ -373,7 +374,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     const earlier = this.executions.get(id)?.call;
     if (earlier !== undefined) this.displaced.add(earlier);
     this.executions.set(id, new ExecutionSlot(call));
-    if (channels.serverCallStart.hasSubscribers) channels.serverCallStart.publish({ call });
+    if (channels.serverCallStart.hasSubscribers) channels.serverCallStart.publish({ call, server: this.hooks });
     if (method instanceof HeartlineError) return this.settle(call, true, method);
     // The caller has no time left: answered at once, nothing runs.
     if (call.budgetSpent) return this.settle(call, true, new HeartlineError('DEADLINE_EXCEEDED', `${call.service}#${call.method}: the caller's budget was spent before the call arrived`));
@@ -398,13 +399,13 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     }
     if (failed) {
       this.failed(outcomeCode(call, result), failureMessage(result));
-      if (channels.serverCallError.hasSubscribers) channels.serverCallError.publish({ call, error: result, duration: now() - call.receivedAt });
+      if (channels.serverCallError.hasSubscribers) channels.serverCallError.publish({ call, server: this.hooks, error: result, duration: now() - call.receivedAt });
       // The handler's failures, and what else user code threw, are logged (also for one-way calls); refusals
       // that keep their code (not found, limits, an interceptor's deliberate HeartlineError) are not.
       if (result !== call.abortReason && !keepsRefusalCode(call, result)) this.logFailure(call, result);
     } else {
       this.callsDone++;
-      if (channels.serverCallEnd.hasSubscribers) channels.serverCallEnd.publish({ call, result, duration: now() - call.receivedAt });
+      if (channels.serverCallEnd.hasSubscribers) channels.serverCallEnd.publish({ call, server: this.hooks, result, duration: now() - call.receivedAt });
     }
     if (call.oneWay || this.stateValue === ConnectionState.Closed) return;
     if (call.abandoned) {
@@ -412,6 +413,27 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       return;
     }
     this.respond(call.id, encodeOutcome(call, failed, result, this.peerMaxFrameSize, this.options.exposeStack));
+  }
+
+  /** A push to a consumer callback; its outcome is published on `heartline:server:push` while that has subscribers. */
+  private push(callbackId: number, args: unknown[]): Promise<unknown> {
+    const pushed = this.pushes.push(callbackId, args);
+    if (!channels.serverPush.hasSubscribers) return pushed;
+    const started = now();
+    pushed.then(
+      () => this.pushSettled(undefined, started),
+      (error: unknown) => this.pushSettled(error, started),
+    );
+    return pushed;
+  }
+
+  private pushSettled(error: unknown, started: number): void {
+    if (channels.serverPush.hasSubscribers) channels.serverPush.publish({ server: this.hooks, peer: this.peer, connectionId: this.id, error, duration: now() - started });
+  }
+
+  /** @internal (CallHost) The limits stage refused `call` at `limit`. */
+  refused(limit: RefusedLimit, call: IncomingCall): void {
+    if (channels.serverRefuse.hasSubscribers) channels.serverRefuse.publish({ server: this.hooks, limit, peer: this.peer, call });
   }
 
   /** User code (a handler, an interceptor) failed: logged once, also for one-way calls whose caller never hears of it. */

@@ -369,20 +369,23 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     if (this.closing !== undefined) return new HeartlineError('UNAVAILABLE', 'provider is shutting down');
     let ready = 0;
     for (const c of this.connectionSet) if (c !== conn && c.state !== ConnectionState.Handshaking && c.state !== ConnectionState.Closed) ready++;
-    if (ready >= this.accepts) return new HeartlineError('LIMIT_EXCEEDED', `provider accepts at most ${this.accepts} connections`);
+    if (ready >= this.accepts) {
+      if (channels.serverRefuse.hasSubscribers) channels.serverRefuse.publish({ server: this, limit: 'accepts', peer: conn.peer, call: undefined });
+      return new HeartlineError('LIMIT_EXCEEDED', `provider accepts at most ${this.accepts} connections`);
+    }
     return undefined;
   }
 
   onReady(conn: ServerConnection): void {
     const info = describe(conn);
-    if (channels.serverConnect.hasSubscribers) channels.serverConnect.publish({ connection: info });
+    if (channels.serverConnect.hasSubscribers) channels.serverConnect.publish({ connection: info, server: this });
     emitGuarded(this, this.connectionOptions.logger, 'connect', info);
   }
 
   onClose(conn: ServerConnection, reason: DisconnectReason): void {
     this.connectionSet.delete(conn);
     const info = describe(conn);
-    if (channels.serverDisconnect.hasSubscribers) channels.serverDisconnect.publish({ connection: info, reason });
+    if (channels.serverDisconnect.hasSubscribers) channels.serverDisconnect.publish({ connection: info, server: this, reason });
     emitGuarded(this, this.connectionOptions.logger, 'disconnect', info, reason);
   }
 
