@@ -7,6 +7,8 @@
 // SERVER_INTERCEPTOR=1 adds one no-op server interceptor.
 // CALL_SCOPE=0 makes the server with `callScope: false` (no AsyncLocalStorage scope per call).
 // BENCH_TLS=1 runs the connection over TLS 1.3 (certificates from test/helpers/certs.ts).
+// BENCH_METRICS=1 registers heartline/metrics (collectMetrics) for the client and the server on a
+// fresh prom-client registry (needs a checkout with src/metrics), and scrapes it once at the end.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCerts } from '../test/helpers/certs.js';
@@ -30,6 +32,15 @@ const { port } = await server.listen();
 const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger, tls: certs && { ca: certs.ca } });
 const interceptors = Number(process.env.INTERCEPTORS ?? 0);
 for (let i = 0; i < interceptors; i++) client.use((_call: unknown, next: () => Promise<unknown>) => next());
+const withMetrics = process.env.BENCH_METRICS === '1';
+let scrape: (() => Promise<string>) | undefined;
+if (withMetrics) {
+  const { Registry } = await import('prom-client');
+  const { collectMetrics } = await import(path.join(root, 'src/metrics/index.ts'));
+  const registry = new Registry();
+  collectMetrics({ registry, clients: [client], servers: [server] });
+  scrape = () => registry.metrics();
+}
 const echo = client.refer(Echo);
 const payload = { id: 7, name: 'bench', tags: ['a', 'bb', 'ccc'], data: Buffer.alloc(size, 7) };
 
@@ -48,6 +59,7 @@ const t0 = performance.now();
 await run(calls);
 const cpu = process.cpuUsage(cpu0);
 const ms = performance.now() - t0;
-console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
+if (scrape !== undefined && !(await scrape()).includes('heartline_client_calls_total{')) throw new Error('BENCH_METRICS=1 but nothing was counted');
+console.log(JSON.stringify({ root, tls: certs !== undefined, metrics: withMetrics, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
 await client.close();
 await server.close();
