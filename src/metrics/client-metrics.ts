@@ -5,7 +5,7 @@ import { CHANNEL_NAMES } from '../context/channels.js';
 import { isErrorCode } from '../errors/codes.js';
 import { ConnectionState } from '../exchange/connection-state.js';
 import { LabelCap } from './label-cap.js';
-import { ByteTotal, type MetricSet } from './metric-set.js';
+import { ByteTotal, reportCalls, type MetricSet } from './metric-set.js';
 
 /** Unprefixed names of the consumer's metrics. */
 export const CLIENT_METRICS = [
@@ -44,9 +44,9 @@ export function clientCode(error: unknown): string {
  * `client.connections()` say.
  */
 export function observeClients(set: MetricSet, clients: ReadonlySet<Client>, maxLabelValues: number): void {
-  const labels = new LabelCap(maxLabelValues);
-  const calls = set.counter('client_calls_total', 'Consumer calls settled, by service, method and code (OK for a success).', ['service', 'method', 'code']);
-  const duration = set.histogram('client_call_duration_seconds', 'Consumer call duration in seconds, interceptors and retries included.', ['service', 'method']);
+  const labels = new LabelCap(maxLabelValues, () => set.series());
+  set.counter('client_calls_total', 'Consumer calls settled, by service, method and code (OK for a success).', ['service', 'method', 'code'], (counter) => reportCalls(counter, labels));
+  set.histogram('client_call_duration_seconds', 'Consumer call duration in seconds, interceptors and retries included.', ['service', 'method'], () => labels.durations());
   set.gauge('client_calls_in_flight', 'Consumer calls admitted to a provider, waiting for an active slot or for their response.', [], (g) => {
     let n = 0;
     for (const c of clients) n += c.pendingCalls;
@@ -63,7 +63,8 @@ export function observeClients(set: MetricSet, clients: ReadonlySet<Client>, max
     for (const [state, n] of counts) g.set({ state }, n);
   });
   const reconnects = set.counter('client_reconnects_total', 'Lost providers reachable again.');
-  const rtt = set.histogram('client_heartbeat_rtt_seconds', 'Heartbeat round trip (ping to pong) in seconds.');
+  const rtt = set.series();
+  set.histogram('client_heartbeat_rtt_seconds', 'Heartbeat round trip (ping to pong) in seconds.', [], () => [[{}, rtt]]);
   const bytesIn = new ByteTotal();
   const bytesOut = new ByteTotal();
   set.counter('client_received_bytes_total', 'Bytes read from consumer connections, frame headers included.', [], (counter) => bytesIn.report(counter, live(clients, 'bytesIn')));
@@ -72,14 +73,14 @@ export function observeClients(set: MetricSet, clients: ReadonlySet<Client>, max
   set.listen<CallMessage>(CHANNEL_NAMES.clientCallEnd, (m) => {
     if (!clients.has(m.client)) return;
     const l = labels.of(m.call.service, m.call.method);
-    calls.inc(l.withCode('OK'));
-    duration.observe(l.labels, m.duration / 1000);
+    l.count('OK');
+    l.durations.observe(m.duration / 1000);
   });
   set.listen<CallMessage>(CHANNEL_NAMES.clientCallError, (m) => {
     if (!clients.has(m.client)) return;
     const l = labels.of(m.call.service, m.call.method);
-    calls.inc(l.withCode(clientCode(m.error)));
-    duration.observe(l.labels, m.duration / 1000);
+    l.count(clientCode(m.error));
+    l.durations.observe(m.duration / 1000);
   });
   set.listen<{ client: Client }>(CHANNEL_NAMES.clientReconnect, (m) => {
     if (clients.has(m.client)) reconnects.inc();

@@ -1,25 +1,30 @@
+import type { HistogramSeries } from './aggregated-histogram.js';
+
 /** What a call's `service` and `method` labels become past the cap. */
 export const OTHER = '<other>';
 /** The `service` or `method` label of a call to something the provider does not serve. */
 export const UNKNOWN = '<unknown>';
 
-/** The label values of one (service, method) pair, and one label object per code: made once, reused by every call. */
+/**
+ * One (service, method) pair: its label values, made once, and its call
+ * counts by code, kept here (a Map update per call) and handed to
+ * prom-client only when the registry is scraped: prom-client's own `inc`
+ * hashes and checks the labels on every call.
+ */
 export class LabelSet {
-  private readonly byCode = new Map<string, { service: string; method: string; code: string }>();
   readonly labels: { service: string; method: string };
+  /** Calls settled, by code (a closed set: the error codes, `OK`, `OTHER`). */
+  readonly counts = new Map<string, number>();
+  /** Their durations, in seconds. */
+  readonly durations: HistogramSeries;
 
-  constructor(service: string, method: string) {
+  constructor(service: string, method: string, durations: HistogramSeries) {
     this.labels = { service, method };
+    this.durations = durations;
   }
 
-  /** `{ service, method, code }`; codes are a closed set (the error codes, `OK`, `OTHER`). */
-  withCode(code: string): { service: string; method: string; code: string } {
-    let l = this.byCode.get(code);
-    if (l === undefined) {
-      l = { service: this.labels.service, method: this.labels.method, code };
-      this.byCode.set(code, l);
-    }
-    return l;
+  count(code: string): void {
+    this.counts.set(code, (this.counts.get(code) ?? 0) + 1);
   }
 }
 
@@ -32,13 +37,30 @@ export class LabelSet {
 export class LabelCap {
   private readonly services = new Map<string, Map<string, LabelSet>>();
   private size = 0;
-  readonly other = new LabelSet(OTHER, OTHER);
+  readonly other: LabelSet;
 
-  constructor(readonly max: number) {}
+  /** `series()` makes the duration histogram series of each pair. */
+  constructor(
+    readonly max: number,
+    private readonly series: () => HistogramSeries,
+  ) {
+    this.other = new LabelSet(OTHER, OTHER, series());
+  }
 
   /** Distinct pairs with their own labels so far (at most `max`). */
   get count(): number {
     return this.size;
+  }
+
+  /** The duration series of every pair, with its labels (scrape time). */
+  *durations(): IterableIterator<readonly [Record<string, string>, HistogramSeries]> {
+    for (const set of this.sets()) yield [set.labels, set.durations];
+  }
+
+  /** Every pair that has labels of its own, then `<other>`. */
+  *sets(): IterableIterator<LabelSet> {
+    for (const methods of this.services.values()) yield* methods.values();
+    yield this.other;
   }
 
   of(service: string, method: string): LabelSet {
@@ -50,7 +72,7 @@ export class LabelCap {
       methods = new Map();
       this.services.set(service, methods);
     }
-    const set = new LabelSet(service, method);
+    const set = new LabelSet(service, method, this.series());
     methods.set(method, set);
     this.size++;
     return set;

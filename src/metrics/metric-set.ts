@@ -1,6 +1,8 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { AggregatedHistogram, HistogramSeries } from './aggregated-histogram.js';
 import { HeartlineError } from '../errors/heartline-error.js';
+import type { LabelCap } from './label-cap.js';
 
 /**
  * The metrics one `collectMetrics` registered, and the channels it listens
@@ -8,7 +10,8 @@ import { HeartlineError } from '../errors/heartline-error.js';
  * in the registry fails with INVALID_CONFIG before anything is registered.
  */
 export class MetricSet {
-  private readonly names: string[] = [];
+  /** Each metric made here, with the name it was registered under. */
+  private readonly metrics: Array<[string, object]> = [];
   private readonly subscriptions: Array<[string, (message: unknown) => void]> = [];
 
   constructor(
@@ -34,8 +37,14 @@ export class MetricSet {
     return this.own(new Gauge<L>({ name: this.prefix + name, help, labelNames, registers: [this.registry], collect() { collect(this); } }), name);
   }
 
-  histogram<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Histogram<L> {
-    return this.own(new Histogram<L>({ name: this.prefix + name, help, labelNames, buckets: this.buckets, registers: [this.registry] }), name);
+  /** A histogram of the series `series()` lists at scrape time (see AggregatedHistogram). */
+  histogram(name: string, help: string, labelNames: readonly string[], series: () => Iterable<readonly [Record<string, string>, HistogramSeries]>): AggregatedHistogram {
+    return this.own(new AggregatedHistogram({ name: this.prefix + name, help, labelNames, buckets: this.buckets, registers: [this.registry] }, series), name);
+  }
+
+  /** A series of a histogram kept here, for this set's buckets. */
+  series(): HistogramSeries {
+    return new HistogramSeries(this.buckets);
   }
 
   /**
@@ -56,16 +65,24 @@ export class MetricSet {
   }
 
   /** Remembers a metric made (and registered) here, to remove it on close. */
-  private own<T>(metric: T, name: string): T {
-    this.names.push(this.prefix + name);
+  private own<T extends object>(metric: T, name: string): T {
+    this.metrics.push([this.prefix + name, metric]);
     return metric;
   }
 
   /** Unsubscribes every channel and removes every metric. Idempotent. */
   close(): void {
     for (const [channel, fn] of this.subscriptions.splice(0)) unsubscribe(channel, fn);
-    for (const name of this.names.splice(0)) this.registry.removeSingleMetric(name);
+    // By the name registered under (an OpenMetrics registry renames a counter, dropping `_total`, as it scrapes,
+    // but keeps it under that name), and only if it is still ours.
+    for (const [name, metric] of this.metrics.splice(0)) if ((this.registry.getSingleMetric(name) as object | undefined) === metric) this.registry.removeSingleMetric(name);
   }
+}
+
+/** Hands the call counts kept in `cap` to `counter` (labels service, method, code): at scrape time. */
+export function reportCalls(counter: Counter<'service' | 'method' | 'code'>, cap: LabelCap): void {
+  counter.reset();
+  for (const set of cap.sets()) for (const [code, n] of set.counts) counter.inc({ service: set.labels.service, method: set.labels.method, code }, n);
 }
 
 /**

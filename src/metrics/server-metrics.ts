@@ -5,7 +5,7 @@ import type { Server, ServerConnectionInfo } from '../provider/server.js';
 import type { IncomingCall } from '../provider/server-call.js';
 import { clientCode } from './client-metrics.js';
 import { LabelCap, UNKNOWN, type LabelSet } from './label-cap.js';
-import { ByteTotal, type MetricSet } from './metric-set.js';
+import { ByteTotal, reportCalls, type MetricSet } from './metric-set.js';
 
 /** Unprefixed names of the provider's metrics. */
 export const SERVER_METRICS = [
@@ -36,9 +36,9 @@ interface CallMessage {
  * `server.connections()` says.
  */
 export function observeServers(set: MetricSet, servers: ReadonlySet<Server>, maxLabelValues: number): void {
-  const cap = new LabelCap(maxLabelValues);
-  const calls = set.counter('server_calls_total', 'Provider calls settled, by service, method and code (OK for a success).', ['service', 'method', 'code']);
-  const duration = set.histogram('server_call_duration_seconds', 'Provider call duration in seconds, from the request read to the outcome (interceptors and handler).', ['service', 'method']);
+  const cap = new LabelCap(maxLabelValues, () => set.series());
+  set.counter('server_calls_total', 'Provider calls settled, by service, method and code (OK for a success).', ['service', 'method', 'code'], (counter) => reportCalls(counter, cap));
+  set.histogram('server_call_duration_seconds', 'Provider call duration in seconds, from the request read to the outcome (interceptors and handler).', ['service', 'method'], () => cap.durations());
   set.gauge('server_calls_executing', 'Provider calls executing.', [], (g) => {
     let n = 0;
     for (const s of servers) for (const c of s.connections()) n += c.inFlight;
@@ -60,15 +60,15 @@ export function observeServers(set: MetricSet, servers: ReadonlySet<Server>, max
   set.listen<CallMessage>(CHANNEL_NAMES.serverCallEnd, (m) => {
     if (!servers.has(m.server)) return;
     const l = cap.of(m.call.service, m.call.method);
-    calls.inc(l.withCode('OK'));
-    duration.observe(l.labels, m.duration / 1000);
+    l.count('OK');
+    l.durations.observe(m.duration / 1000);
   });
   set.listen<CallMessage>(CHANNEL_NAMES.serverCallError, (m) => {
     if (!servers.has(m.server)) return;
     const code = outcomeCode(m.call, m.error);
     const l = labelsFor(cap, m.call, code);
-    calls.inc(l.withCode(code));
-    duration.observe(l.labels, m.duration / 1000);
+    l.count(code);
+    l.durations.observe(m.duration / 1000);
   });
   set.listen<{ server: Server; limit: RefusedLimit }>(CHANNEL_NAMES.serverRefuse, (m) => {
     if (servers.has(m.server) && LIMITS.includes(m.limit)) refusals.inc({ limit: m.limit });

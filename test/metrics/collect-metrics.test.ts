@@ -3,6 +3,7 @@ import { hasSubscribers } from 'node:diagnostics_channel';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { CHANNEL_NAMES, Provider, Service, type Client } from '../../src/index.js';
+import { HistogramSeries } from '../../src/metrics/aggregated-histogram.js';
 import { LabelCap } from '../../src/metrics/label-cap.js';
 import { collectMetrics, type MetricsOptions } from '../../src/metrics/index.js';
 import { Calc, Echo, Greeter } from '../helpers/contract.js';
@@ -27,18 +28,42 @@ async function value(registry: Registry, name: string, labels: Record<string, st
 
 describe('LabelCap', () => {
   it('the first max pairs get their own labels, later ones share <other>; a known pair keeps its labels', () => {
-    const cap = new LabelCap(2);
+    const cap = new LabelCap(2, () => new HistogramSeries([1]));
     expect(cap.of('a', 'x').labels).toEqual({ service: 'a', method: 'x' });
     expect(cap.of('a', 'y').labels).toEqual({ service: 'a', method: 'y' });
     expect(cap.of('b', 'x').labels).toEqual({ service: '<other>', method: '<other>' });
     expect(cap.of('a', 'x')).toBe(cap.of('a', 'x')); // no allocation per lookup
-    expect(cap.of('a', 'x').withCode('OK')).toBe(cap.of('a', 'x').withCode('OK'));
     for (let i = 0; i < 10_000; i++) cap.of(`s${i}`, `m${i}`);
     expect(cap.count).toBe(2);
+    expect([...cap.sets()].map((set) => set.labels)).toEqual([
+      { service: 'a', method: 'x' },
+      { service: 'a', method: 'y' },
+      { service: '<other>', method: '<other>' },
+    ]);
+  });
+});
+
+describe('HistogramSeries', () => {
+  it('counts each value in the first bucket whose bound is >= it; above the last bound only in count and sum', () => {
+    const s = new HistogramSeries([0.1, 1]);
+    for (const v of [0.05, 0.1, 0.5, 1, 3]) s.observe(v);
+    expect([...s.counts]).toEqual([2, 2]);
+    expect(s.count).toBe(5);
+    expect(s.sum).toBeCloseTo(4.65);
   });
 });
 
 describe('collectMetrics', () => {
+  it('an OpenMetrics registry (which renames counters as it scrapes): close() still removes everything', async () => {
+    const client = defer(newClient('127.0.0.1:1'), (c) => c.close());
+    const registry = new Registry();
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as typeof registry.contentType);
+    const metrics = collectMetrics({ registry, clients: [client] });
+    expect(await registry.metrics()).toContain('# TYPE heartline_client_calls counter');
+    metrics.close();
+    expect(await registry.getMetricsAsJSON()).toEqual([]);
+  });
+
   it('maxLabelValues caps the (service, method) pairs on each side', async () => {
     const srv = defer(await startServer(), (s) => s.close());
     const client = defer(newClient(srv.address), (c) => c.close());

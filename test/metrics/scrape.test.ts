@@ -68,6 +68,12 @@ describe('heartline/metrics over HTTP', () => {
     expect(m('client_call_duration_seconds_count', echoLabels)).toBe(3);
     expect(m('client_call_duration_seconds_count', { service: 'test.Echo', method: 'sleep' })).toBe(2);
     expect(m('client_call_duration_seconds_sum', { service: 'test.Echo', method: 'sleep' })).toBeGreaterThanOrEqual(0.09);
+    // Cumulative buckets: the 100 ms sleep is above 0.05 s, the refused one far below; both within 10 s and +Inf.
+    const sleepLabels = { service: 'test.Echo', method: 'sleep' };
+    expect(m('client_call_duration_seconds_bucket', { ...sleepLabels, le: '+Inf' })).toBe(2);
+    expect(m('client_call_duration_seconds_bucket', { ...sleepLabels, le: '10' })).toBe(2);
+    expect(m('client_call_duration_seconds_bucket', { ...sleepLabels, le: '0.05' })).toBe(1);
+    expect(m('client_call_duration_seconds_bucket', { ...sleepLabels, le: '0.0005' })).toBeLessThanOrEqual(1);
     expect(m('client_calls_in_flight')).toBe(0);
     expect(m('client_calls_waiting')).toBe(0);
     expect(m('client_connections', { state: 'ready' })).toBe(1);
