@@ -1,4 +1,5 @@
 import { hasCode, HeartlineError } from '../errors/heartline-error.js';
+import { keptMessage } from '../errors/kept-message.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
@@ -186,7 +187,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
   callFailed(err: HeartlineError): void {
     this.callsDone++;
     this.lastErrorCode = err.code;
-    this.lastErrorMessage = err.message;
+    this.lastErrorMessage = keptMessage(err.message);
   }
 
   lastWriteAt(): number {
@@ -588,7 +589,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     // Last, so that it names the failure rather than the calls it failed.
     if (reason !== undefined && FAILURES.has(this.disconnectReason!)) {
       this.lastErrorCode = reason.code;
-      this.lastErrorMessage = reason.message;
+      this.lastErrorMessage = keptMessage(reason.message);
     }
     this.transition(ConnectionState.Closed);
     this.resolveClosed();

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { ERROR_CODES } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
+import { keptMessage } from '../errors/kept-message.js';
 import { ConnectionState, canTransition, type DisconnectReason } from '../exchange/connection-state.js';
 import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
 import { PingGuard } from '../exchange/ping-guard.js';
@@ -179,7 +180,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   private failed(code: string, message: string): void {
     this.callsDone++;
     this.lastErrorCode = code;
-    this.lastErrorMessage = message;
+    this.lastErrorMessage = keptMessage(message);
   }
 
   lastWriteAt(): number {
@@ -301,7 +302,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     // Last, so that it names the connection's failure rather than the calls it aborted.
     if (reason !== undefined) {
       this.lastErrorCode = reason.code;
-      this.lastErrorMessage = reason.message;
+      this.lastErrorMessage = keptMessage(reason.message);
     }
     const kind = this.closeKind ?? (reason?.code === 'PROTOCOL_ERROR' ? 'protocol-error' : reason !== undefined ? 'socket-error' : from === ConnectionState.Draining ? 'drain' : 'closed-by-peer');
     this.hooks.onClose(this, kind);
@@ -328,7 +329,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   private refuse(id: number, err: HeartlineError, kind: DisconnectReason): void {
     this.closeKind ??= kind;
     this.lastErrorCode = err.code;
-    this.lastErrorMessage = err.message;
+    this.lastErrorMessage = keptMessage(err.message);
     this.transport.send(FLAGS.handshakeResponse, ERROR_CODES[err.code].status, FrameType.Handshake, id, encodeBody(errorBody(err.code, err.message)));
     this.transport.end();
   }

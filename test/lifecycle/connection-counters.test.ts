@@ -49,6 +49,17 @@ describe('connection counters', () => {
     expect(client.connections()[0]!.callsDone).toBe(7);
   });
 
+  it('lastError keeps at most 512 characters of a long message, on both sides', async () => {
+    const srv = defer(await startServer(), (s) => s.close());
+    const client = defer(newClient(srv.address), (c) => c.close());
+    await expectCode(client.refer(Echo).fail('x'.repeat(100_000)), 'HANDLER_ERROR');
+    const c = client.connections()[0]!.lastError!;
+    const s = srv.server.connections()[0]!.lastError!;
+    expect(s.message).toBe(`${'x'.repeat(512)}…`);
+    expect(c.message.length).toBe(513);
+    expect(c.message.endsWith('x…')).toBe(true);
+  });
+
   it('the provider counts the calls it refuses before they run: LIMIT_EXCEEDED from maxConcurrentCalls', async () => {
     const srv = defer(await startServer({ maxConcurrentCalls: 1 }), (s) => s.close());
     const client = defer(newClient(srv.address), (c) => c.close());
