@@ -9,6 +9,9 @@
 // BENCH_TLS=1 runs the connection over TLS 1.3 (certificates from test/helpers/certs.ts).
 // BENCH_METRICS=1 registers heartline/metrics (collectMetrics) for the client and the server on a
 // fresh prom-client registry (needs a checkout with src/metrics), and scrapes it once at the end.
+// BENCH_METRICS=ab measures metrics off and on in one process, alternating (`calls` each, BENCH_ROUNDS (7) rounds
+// after the warm-up, collectMetrics() then close() around each "on" run): on a noisy machine the
+// difference of the two medians is steadier than that of separate processes.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCerts } from '../test/helpers/certs.js';
@@ -54,6 +57,32 @@ async function run(n: number): Promise<void> {
 }
 
 await run(20_000); // warm-up
+if (process.env.BENCH_METRICS === 'ab') {
+  const { Registry } = await import('prom-client');
+  const { collectMetrics } = await import(path.join(root, 'src/metrics/index.ts'));
+  const measure = async (): Promise<number> => {
+    const c0 = process.cpuUsage();
+    await run(calls);
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / calls;
+  };
+  const off: number[] = [];
+  const on: number[] = [];
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
+  for (let round = 0; round < rounds; round++) {
+    off.push(await measure());
+    const registry = new Registry();
+    const metrics = collectMetrics({ registry, clients: [client], servers: [server] });
+    on.push(await measure());
+    if (!(await registry.metrics()).includes('heartline_client_calls_total{')) throw new Error('nothing was counted');
+    metrics.close();
+  }
+  const median = (xs: number[]): number => +[...xs].sort((a, b) => a - b)[xs.length >> 1]!.toFixed(3);
+  console.log(JSON.stringify({ root, metrics: 'ab', inflight, size, calls, offCpuUsPerCall: median(off), onCpuUsPerCall: median(on), pairedDeltaMedian: median(on.map((x, i) => x - off[i]!)), offMin: +Math.min(...off).toFixed(3), onMin: +Math.min(...on).toFixed(3), off: off.map((x) => +x.toFixed(3)), on: on.map((x) => +x.toFixed(3)) }));
+  await client.close();
+  await server.close();
+  process.exit(0);
+}
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 await run(calls);
