@@ -7,6 +7,9 @@
 // SERVER_INTERCEPTOR=1 adds one no-op server interceptor.
 // CALL_SCOPE=0 makes the server with `callScope: false` (no AsyncLocalStorage scope per call).
 // BENCH_TLS=1 runs the connection over TLS 1.3 (certificates from test/helpers/certs.ts).
+// BENCH_AUTH=1 authenticates the connection: the client's `credentials` and the server's
+// `sharedSecret` (needs a checkout with authentication). BENCH_AUTHORIZE=1 adds a server-wide
+// `authorize` that returns true (its cost per call).
 // BENCH_METRICS=1 registers heartline/metrics (collectMetrics) for the client and the server on a
 // fresh prom-client registry (needs a checkout with src/metrics), and scrapes it once at the end.
 // BENCH_METRICS=ab measures metrics off and on in one process, alternating (`calls` each, BENCH_ROUNDS (7) rounds
@@ -21,18 +24,29 @@ const root = process.env.ROOT ?? path.resolve(path.dirname(fileURLToPath(import.
 const inflight = Number(process.argv[2] ?? 32);
 const size = Number(process.argv[3] ?? 64);
 const calls = Number(process.argv[4] ?? 100_000);
-const { Service, Provider, Server, Client, silentLogger } = await import(path.join(root, 'src/index.ts'));
+const { Service, Provider, Server, Client, silentLogger, sharedSecret } = await import(path.join(root, 'src/index.ts'));
 
 const { Echo, provider } = echoService({ Service, Provider });
 
 const certs = process.env.BENCH_TLS === '1' ? makeCerts() : undefined;
 const callScope = process.env.CALL_SCOPE !== '0';
-const server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, tls: certs && { key: certs.server.key, cert: certs.server.cert }, ...(callScope ? {} : { callScope: false }) });
+const auth = process.env.BENCH_AUTH === '1';
+const authorize = process.env.BENCH_AUTHORIZE === '1';
+const TOKEN = 'bench-token-0123456789abcdef';
+const server = new Server({
+  host: '127.0.0.1',
+  port: 0,
+  logger: silentLogger,
+  tls: certs && { key: certs.server.key, cert: certs.server.cert },
+  ...(callScope ? {} : { callScope: false }),
+  ...(auth ? { authenticate: sharedSecret(TOKEN) } : {}),
+  ...(authorize ? { authorize: () => true } : {}),
+});
 server.register(provider);
 // SERVER_INTERCEPTOR=1: one no-op server-wide interceptor (needs a checkout with server.use).
 if (process.env.SERVER_INTERCEPTOR === '1') server.use((_call: unknown, next: () => Promise<unknown>) => next());
 const { port } = await server.listen();
-const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger, tls: certs && { ca: certs.ca } });
+const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger, tls: certs && { ca: certs.ca }, ...(auth ? { credentials: TOKEN } : {}) });
 const interceptors = Number(process.env.INTERCEPTORS ?? 0);
 for (let i = 0; i < interceptors; i++) client.use((_call: unknown, next: () => Promise<unknown>) => next());
 const withMetrics = process.env.BENCH_METRICS === '1';
@@ -89,6 +103,6 @@ await run(calls);
 const cpu = process.cpuUsage(cpu0);
 const ms = performance.now() - t0;
 if (scrape !== undefined && !(await scrape()).includes('heartline_client_calls_total{')) throw new Error('BENCH_METRICS=1 but nothing was counted');
-console.log(JSON.stringify({ root, tls: certs !== undefined, metrics: withMetrics, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
+console.log(JSON.stringify({ root, tls: certs !== undefined, auth, authorize, metrics: withMetrics, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
 await client.close();
 await server.close();

@@ -23,12 +23,16 @@ export { EtcdRegistry, type EtcdRegistryOptions } from './discovery/etcd-registr
 export type { ProviderRecord } from './discovery/provider-record.js';
 export type { Callback, CallbackHandle } from './provider/callback-proxies.js';
 export { currentCall } from './provider/server-call.js';
+export type { Authenticate, Authenticated, AuthenticationHello, AuthenticationPeer } from './provider/authentication.js';
+export type { Authorize } from './provider/authorization.js';
+export { sharedSecret } from './provider/shared-secret.js';
+export type { Credentials } from './exchange/client-connection.js';
 export type { ServerCall, ServerInterceptor } from './provider/server-interceptor.js';
 export { HeartlineError, hasCode, type HeartlineErrorOptions } from './errors/heartline-error.js';
 export { ERROR_CODES, STATUS_OK, type ErrorCode } from './errors/codes.js';
 export { ConnectionState, type DisconnectReason } from './exchange/connection-state.js';
 export type { Attachments } from './protocol/messages.js';
-export { consoleLogger, silentLogger, type Logger } from './transport/logger.js';
+export { consoleLogger, createConsoleLogger, silentLogger, type ConsoleLoggerOptions, type LogFields, type Logger, type LogLevel } from './transport/logger.js';
 export { callLogger, type CallLoggerOptions, type CallObserver, type LoggedCall } from './interceptors/call-logger.js';
 export { traceContext, TRACEPARENT, TRACESTATE, type EitherSideInterceptor, type TraceContextOptions } from './interceptors/trace-context.js';
 export { parseTraceparent, type TraceParent } from './interceptors/traceparent.js';

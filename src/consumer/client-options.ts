@@ -1,7 +1,8 @@
 import { validateMethodOptions, type MethodOptions } from '../contract/method-options.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { checkBoolean, checkLogger, checkNumber, checkObject, invalidConfig, type NumberRule } from '../errors/invalid-config.js';
-import { DEFAULT_MAX_FRAME_SIZE, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
+import { DEFAULT_MAX_FRAME_SIZE, MAX_CREDENTIALS_BYTES, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
+import type { Credentials } from '../exchange/client-connection.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
 import { resolveClientTls, type ClientTlsOptions, type ResolvedClientTls } from '../transport/tls-options.js';
 import { parseAddress } from './address.js';
@@ -75,7 +76,7 @@ export interface ClientOptions {
   keepProcessAlive?: boolean;
   /** Random source in [0, 1) for load balancing and backoff jitter (seed it in tests). Default Math.random. */
   random?: () => number;
-  /** Where protocol errors and failsafe failures are reported: `{ warn, error }`. Default: stderr. */
+  /** Where protocol errors, dead providers and failsafe failures are reported: `warn(fields, msg)`/`error(fields, msg)`, pino-compatible (a pino logger fits; README "Logs"). Default: `consoleLogger` (warn and error on stderr, one line each). */
   logger?: Logger;
   /**
    * Connect to every provider over TLS. Node's secure-context options (`ca`,
@@ -88,6 +89,19 @@ export interface ClientOptions {
    * providers that need other settings. Default none: plain TCP.
    */
   tls?: ClientTlsOptions;
+  /**
+   * What this client proves its identity with, sent in the handshake of
+   * every connection (the provider's `authenticate` reads it): a string (a
+   * token) of at most 8 KiB of UTF-8, or a function returning one (or a
+   * promise of one), called for each new connection, so a refreshed token is
+   * used when a connection is replaced (after its credentials expired, or a
+   * reconnect). A function that throws, rejects or gives anything else fails
+   * that connection, and the calls waiting for it, with UNAUTHENTICATED (its
+   * error as `cause`); `connectTimeout` bounds one that never settles.
+   * Never logged nor listed. Send it over TLS: on plain TCP it travels in
+   * clear. Client-wide. Default none.
+   */
+  credentials?: Credentials;
 }
 
 /** Client options after validation, every default filled in. */
@@ -116,6 +130,7 @@ export interface ResolvedClientOptions {
   readonly logger: Logger;
   /** The `tls` option with its secure context made once; undefined for plain TCP. */
   readonly tls: ResolvedClientTls | undefined;
+  readonly credentials: Credentials | undefined;
 }
 
 export const CLUSTER_MODES: readonly ClusterMode[] = ['failover', 'failfast', 'failsafe'];
@@ -161,7 +176,19 @@ export function resolveClientOptions(options: ClientOptions | undefined): Resolv
     random: fn('random', o.random) ?? Math.random,
     logger: checkLogger<Logger>('logger', o.logger) ?? consoleLogger,
     tls: resolveClientTls('tls', o.tls),
+    credentials: credentialsOption(o.credentials),
   });
+}
+
+/** `credentials`: a string of at most MAX_CREDENTIALS_BYTES, or a function. The message never quotes the value. */
+function credentialsOption(value: unknown): Credentials | undefined {
+  if (value === undefined || typeof value === 'function') return value as Credentials | undefined;
+  if (typeof value !== 'string') {
+    throw new HeartlineError('INVALID_CONFIG', `credentials must be a string or a function () => string | Promise<string> (got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value})`);
+  }
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > MAX_CREDENTIALS_BYTES) throw new HeartlineError('INVALID_CONFIG', `credentials must be at most ${MAX_CREDENTIALS_BYTES} bytes of UTF-8 (got ${bytes})`);
+  return value;
 }
 
 /**

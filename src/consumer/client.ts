@@ -12,6 +12,7 @@ import type { ConsumerRegistry, RegistryStatus } from './registry.js';
 import { Reference, type ReferenceDefaults, type ReferenceOptions } from './reference.js';
 import { emitGuarded } from '../transport/guarded.js';
 import type { Logger } from '../transport/logger.js';
+import { withFields } from '../transport/log-fields.js';
 import { createStub, stubReference, type Remote } from './stub.js';
 
 export type { ClientOptions } from './client-options.js';
@@ -76,6 +77,7 @@ export class Client extends EventEmitter<ClientEvents> {
           keepProcessAlive: o.keepProcessAlive,
           logger: o.logger,
           tls: o.tls,
+          credentials: o.credentials,
         },
         maxConnections: o.connections,
         backoff: o.reconnect,
@@ -87,15 +89,16 @@ export class Client extends EventEmitter<ClientEvents> {
       {
         connect: (info) => {
           if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ connection: info, client: this });
-          emitGuarded(this, o.logger, 'connect', info);
+          // A listener that throws is logged with its connection (a rare event: a bound logger each time is fine).
+          emitGuarded(this, withFields(o.logger, { peer: info.address, connectionId: info.id }), 'connect', info);
         },
         disconnect: (info, reason) => {
           if (channels.clientDisconnect.hasSubscribers) channels.clientDisconnect.publish({ connection: info, client: this, reason });
-          emitGuarded(this, o.logger, 'disconnect', info, reason);
+          emitGuarded(this, withFields(o.logger, { peer: info.address, connectionId: info.id }), 'disconnect', info, reason);
         },
         reconnect: (address, attempts) => {
           if (channels.clientReconnect.hasSubscribers) channels.clientReconnect.publish({ address, attempts, client: this });
-          emitGuarded(this, o.logger, 'reconnect', address, attempts);
+          emitGuarded(this, withFields(o.logger, { peer: address }), 'reconnect', address, attempts);
         },
         pong: (address, connectionId, rtt) => {
           channels.clientHeartbeat.publish({ client: this, address, connectionId, rtt });

@@ -234,6 +234,8 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
         if (c.readyAt === undefined) failing = true;
         continue;
       }
+      // Draining alone (its credentials expired: the endpoint itself is not draining): it takes no calls, and its replacement may open.
+      if (c.state === ConnectionState.Draining) continue;
       open++;
       if (c.usable && (best === undefined || c.inFlight < best.inFlight)) best = c;
     }
@@ -284,6 +286,8 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
         this.connectionReady(conn);
         return;
       case ConnectionState.Draining:
+        // Only this connection's credentials expired: the provider still serves, the next call opens a new connection.
+        if (conn.disconnectReason === 'credentials-expired') return;
         // The provider is shutting down: all of its connections will drain (refused once Removed).
         this.transition(EndpointState.Draining);
         return;
@@ -321,9 +325,9 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
   private connectionClosing(conn: ClientConnection): void {
     const reason = conn.disconnectReason;
     if (this.stateValue === EndpointState.Removed || this.stateValue === EndpointState.Draining) return;
-    if (reason === 'idle' || reason === 'client-closed' || reason === 'removed' || reason === 'drain') return;
+    if (reason === 'idle' || reason === 'client-closed' || reason === 'removed' || reason === 'drain' || reason === 'credentials-expired') return;
     const neverReady = conn.readyAt === undefined;
-    if (neverReady && reason === 'refused') this.growBlockedUntil = now() + this.options.backoff.maxDelay;
+    if (neverReady && (reason === 'refused' || reason === 'unauthenticated')) this.growBlockedUntil = now() + this.options.backoff.maxDelay;
     if (this.conns.some((c) => c !== conn && c.usable)) return; // another one carries on (and may adopt its calls)
     if (neverReady && this.stateValue === EndpointState.Reconnecting) this.attempt++;
     this.transition(EndpointState.Reconnecting);
@@ -337,7 +341,8 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
     if (this.stateValue === EndpointState.Removed || reason === 'client-closed') return;
     if (this.conns.length > 0) return; // others are ready, opening, draining or closing
     // Idle only from Ready: if another connection failed meanwhile, the endpoint is reconnecting.
-    if (reason === 'idle' && this.transition(EndpointState.Idle)) return;
+    // After an expiry drain too: nothing is wrong with the provider, and the next call opens a connection with fresh credentials.
+    if ((reason === 'idle' || reason === 'credentials-expired') && this.transition(EndpointState.Idle)) return;
     if (this.transition(EndpointState.Reconnecting)) this.scheduleReconnect();
   }
 

@@ -10,6 +10,7 @@ import { DEFAULT_WEIGHT, toProviderInfo, type Directory, type ProviderInfo } fro
 import { now } from '../transport/clock.js';
 import { callGuarded } from '../transport/guarded.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
+import { logErr } from '../transport/log-fields.js';
 
 /** The three lookups a DnsDirectory makes, promise-style: what `dns.promises.Resolver` offers (a test may pass a stub). */
 export interface DnsLookup {
@@ -41,7 +42,7 @@ export interface DnsDirectoryOptions {
    * `dns.promises.Resolver` on the system's servers.
    */
   resolver?: CallbackResolver | DnsLookup;
-  /** Where failed lookups and changes are reported: `{ warn, error }`. Default: stderr. */
+  /** Where failed lookups and changes are reported: `warn(fields, msg)`/`error(fields, msg)`, pino-compatible (a pino logger fits; README "Logs"). Default: `consoleLogger` (warn and error on stderr, one line each). */
   logger?: Logger;
 }
 
@@ -290,7 +291,7 @@ export class DnsDirectory implements Directory {
     this.lastError = err;
     if (ok) this.publish(found!);
     // Once per run of failures, not once per lookup.
-    else if (wasOk !== false) this.logger.warn(`DNS lookup of ${this.name} failed; keeping the last ${this.providers.length} provider(s)`, { name: this.name, error: err });
+    else if (wasOk !== false) this.logger.warn({ name: this.name, err: logErr(err, 'UNAVAILABLE') }, `DNS lookup of ${this.name} failed; keeping the last ${this.providers.length} provider(s)`);
     // The listeners may have closed the directory or unsubscribed meanwhile.
     if (this.stateValue !== S.Resolving) return;
     if (this.listeners.size === 0) this.transition(S.Stopped);
@@ -307,7 +308,7 @@ export class DnsDirectory implements Directory {
     const unique = found.filter((p, i) => i === 0 || p.address.key !== found[i - 1]!.address.key);
     const signature = unique.map((p) => `${p.address.key}*${p.weight}`).join(',');
     if (signature === this.signature) return;
-    if (unique.length === 0) this.logger.warn(`DNS name ${this.name} has no records: no providers`, { name: this.name });
+    if (unique.length === 0) this.logger.warn({ name: this.name }, `DNS name ${this.name} has no records: no providers`);
     this.signature = signature;
     this.providers = Object.freeze(unique);
     for (const { listener } of [...this.listeners]) callGuarded(this.logger, 'a DnsDirectory listener', listener, undefined, [this.providers]);

@@ -1,6 +1,7 @@
 import { parseAddress } from '../consumer/address.js';
 import type { Directory, ProviderInfo } from '../consumer/directory.js';
 import { callGuarded } from '../transport/guarded.js';
+import { logErr } from '../transport/log-fields.js';
 import type { EtcdHost } from './etcd-host.js';
 import { classifyKey, parseRecordWeight, parseWeight, PROVIDERS } from './provider-record.js';
 
@@ -110,7 +111,7 @@ export class EtcdDirectory implements Directory {
       // A watch etcd cancelled (its revision was compacted away): list again.
       w.on('error', (err) => {
         if (generation !== this.generation) return;
-        this.host.logger.warn(`etcd watch on ${this.keyPrefix} failed, listing again: ${err.message}`);
+        this.host.logger.warn({ prefix: this.keyPrefix, err: logErr(err, 'UNAVAILABLE') }, `etcd watch on ${this.keyPrefix} failed, listing again: ${err.message}`);
         void w.cancel().catch(() => undefined);
         this.watcher = undefined;
         void this.listAndWatch(++this.generation, RETRY_MIN_MS);
@@ -149,7 +150,7 @@ export class EtcdDirectory implements Directory {
     const value = kv.value.toString();
     const weight = which.kind === PROVIDERS ? parseRecordWeight(value, which.address) : parseWeight(value);
     if (typeof weight === 'string' || !validAddress(which.address)) {
-      this.host.logger.warn(`etcd key ${kv.key.toString()} ignored: ${typeof weight === 'string' ? weight : 'not a host:port address'}`);
+      this.host.logger.warn({ key: kv.key.toString() }, `etcd key ${kv.key.toString()} ignored: ${typeof weight === 'string' ? weight : 'not a host:port address'}`);
       // A bad value replaces a good one: the key no longer names a usable provider or weight.
       (which.kind === PROVIDERS ? this.records : this.overrides).delete(which.address);
       return;

@@ -2,6 +2,7 @@ import type { Lease } from 'etcd3';
 import type { Announcement, Publication } from '../provider/publisher.js';
 import type { EtcdHost } from './etcd-host.js';
 import { announcementRecords } from './provider-record.js';
+import { logErr } from '../transport/log-fields.js';
 
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 1000;
@@ -70,7 +71,7 @@ export class EtcdPublication implements Publication {
       await lease.revoke(); // deletes every key bound to it; bounded by the registry's requestTimeout
     } catch (err) {
       lease.release();
-      this.host.logger.warn(`etcd lease of ${this.announcement.address} not revoked (${(err as Error).message}): its keys expire within ${this.host.ttlSeconds} s`);
+      this.host.logger.warn({ advertise: this.announcement.address, err: logErr(err, 'UNAVAILABLE') }, `etcd lease of ${this.announcement.address} not revoked (${(err as Error).message}): its keys expire within ${this.host.ttlSeconds} s`);
     }
   }
 
@@ -88,7 +89,7 @@ export class EtcdPublication implements Publication {
     this.lease = lease;
     lease.on('lost', (err) => {
       if (this.lease !== lease || this.state === 'withdrawn') return;
-      this.host.logger.warn(`etcd lease of ${this.announcement.address} lost (${err.message}): registering again`);
+      this.host.logger.warn({ advertise: this.announcement.address, err: logErr(err, 'UNAVAILABLE') }, `etcd lease of ${this.announcement.address} lost (${err.message}): registering again`);
       this.failed(err, lease);
     });
     lease.on('keepaliveSucceeded', () => this.host.reportUp());

@@ -20,7 +20,7 @@ export interface EtcdRegistryOptions {
   auth?: { username: string; password: string };
   /** Deadline of each etcd request, and of connecting. Default 5000. */
   requestTimeout?: number;
-  /** Where outages and ignored keys are reported. Default: stderr. */
+  /** Where outages and ignored keys are reported: `warn(fields, msg)`/`error(fields, msg)`, pino-compatible (a pino logger fits; README "Logs"). Default: `consoleLogger` (warn and error on stderr, one line each). */
   logger?: Logger;
 }
 

@@ -5,6 +5,7 @@ import { HeartlineError } from '../errors/heartline-error.js';
 import type { Announcement, Publication, ProviderRegistry } from '../provider/publisher.js';
 import { now } from '../transport/clock.js';
 import { callGuarded } from '../transport/guarded.js';
+import { logErr } from '../transport/log-fields.js';
 import { EtcdDirectory } from './etcd-directory.js';
 import type { EtcdHost } from './etcd-host.js';
 import { EtcdPublication } from './etcd-publication.js';
@@ -98,7 +99,8 @@ export class EtcdRegistry implements ConsumerRegistry, ProviderRegistry {
   }
 
   private get name(): string {
-    return `etcd ${this.options.hosts.join(',')} ${this.options.prefix}`;
+    // user:password@ in a host URL is a credential: never in a log line or a status
+    return `etcd ${this.options.hosts.map((h) => h.replace(/\/\/[^/@]*@/, '//')).join(',')} ${this.options.prefix}`;
   }
 
   /** The one state gate: records, then tells the listeners (after the state has settled). */
@@ -108,7 +110,7 @@ export class EtcdRegistry implements ConsumerRegistry, ProviderRegistry {
     if (this.state === to) return;
     this.state = to;
     this.changedAt = now();
-    if (to === 'down') this.options.logger.warn(`etcd unreachable (${this.name}): ${this.lastError}; keeping the last known providers`);
+    if (to === 'down') this.options.logger.warn({ registry: this.name, err: logErr(err ?? this.lastError, 'UNAVAILABLE') }, `etcd unreachable (${this.name}): ${this.lastError}; keeping the last known providers`);
     const status = this.status();
     for (const l of [...this.statusListeners]) callGuarded(this.options.logger, 'a registry status listener', l, undefined, [status]);
   }
@@ -125,7 +127,7 @@ export class EtcdRegistry implements ConsumerRegistry, ProviderRegistry {
       mod = await import('etcd3');
     } catch (err) {
       const e = new HeartlineError('INVALID_CONFIG', 'EtcdRegistry needs the etcd3 package: npm install etcd3', { cause: err });
-      this.options.logger.error(e.message);
+      this.options.logger.error({ err: e }, e.message);
       throw e;
     }
     const o = this.options;

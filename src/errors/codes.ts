@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   SERVER_CLOSED: { status: 18, retrySafe: false, onWire: false },
   LISTEN_FAILED: { status: 19, retrySafe: false, onWire: false },
   DEADLINE_EXCEEDED: { status: 20, retrySafe: true, onWire: true },
+  UNAUTHENTICATED: { status: 21, retrySafe: false, onWire: true },
+  PERMISSION_DENIED: { status: 22, retrySafe: false, onWire: true },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

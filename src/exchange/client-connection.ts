@@ -3,10 +3,12 @@ import { keptMessage } from '../errors/kept-message.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
-import { asVersion1Request, isDrainBody, readErrorResponse, readResponse, writeBudget } from '../protocol/messages.js';
+import { asVersion1Request, readDrainBody, readErrorResponse, readResponse, writeBudget } from '../protocol/messages.js';
+import { MAX_CREDENTIALS_BYTES } from '../protocol/constants.js';
 import { hello, readAnswer } from './handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
+import { withFields } from '../transport/log-fields.js';
 import { Transport, type TransportHandler } from '../transport/transport.js';
 import { connectSocket } from '../transport/secure-socket.js';
 import type { ResolvedClientTls } from '../transport/tls-options.js';
@@ -38,7 +40,12 @@ export interface ClientConnectionOptions {
   logger: Logger;
   /** TLS to the provider (`tls`); undefined for plain TCP. */
   tls?: ResolvedClientTls | undefined;
+  /** Credentials for the handshake (`credentials`): a string, or a function asked once per connection. */
+  credentials?: Credentials | undefined;
 }
+
+/** The client's `credentials` option: a token, or a function that gives one (asked for every new connection). */
+export type Credentials = string | (() => string | Promise<string>);
 
 /** What a connection tells its owner. */
 export interface ConnectionObserver {
@@ -58,7 +65,7 @@ export interface ConnectionObserver {
 let nextConnectionId = 1;
 
 /** Disconnects that are the connection's failure (its `lastError`), not a close someone asked for. */
-const FAILURES: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>(['connect-failed', 'refused', 'heartbeat-timeout', 'socket-error', 'protocol-error', 'too-many-pings']);
+const FAILURES: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>(['connect-failed', 'refused', 'unauthenticated', 'heartbeat-timeout', 'socket-error', 'protocol-error', 'too-many-pings']);
 
 /**
  * The consumer's end of one long connection: it connects, shakes hands, then
@@ -77,6 +84,8 @@ const FAILURES: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>(['conn
 export class ClientConnection implements TransportHandler, HeartbeatLink, CallOwner {
   readonly id = nextConnectionId++;
   readonly address: string;
+  /** The client's logger bound to this connection (`peer`: the provider's address, `connectionId`): made once, here. */
+  readonly log: Logger;
   /** The consumer's callbacks passed to this provider. */
   readonly callbacks: CallbackTable;
   private stateValue = ConnectionState.Connecting;
@@ -126,11 +135,12 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.options = options;
     this.observer = observer;
     this.address = options.host.includes(':') ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`;
+    this.log = withFields(options.logger, { peer: this.address, connectionId: this.id });
     this.callbacks = new CallbackTable(options.maxCallbacks ?? DEFAULT_MAX_CALLBACKS);
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     // Plain TCP, or TLS: the handshake frame goes out once the socket is open (after the TLS handshake, if any).
     const socket = connectSocket(options, () => this.startHandshake());
-    this.transport = new Transport(socket, options, this);
+    this.transport = new Transport(socket, { ...options, logger: this.log }, this);
     this.transport.writer.onFlush = (flushedSeq) => this.settleFlushed(flushedSeq);
     this.syncRef(); // nothing to do yet: an eager connect does not hold the process
     this.connectTimer = setTimeout(() => {
@@ -363,9 +373,48 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.syncRef();
   }
 
+  /**
+   * The socket is open: the credentials are asked for (a function is called
+   * once per connection, so a refreshed token is used), then the handshake
+   * request goes out. `connectTimeout` bounds both. A function that throws,
+   * rejects or gives anything but a string of at most 8 KiB fails this
+   * connection with UNAUTHENTICATED (its error as `cause`), nothing sent.
+   */
   private startHandshake(): void {
     if (!this.transition(ConnectionState.Handshaking)) return;
-    this.transport.send(FLAGS.handshake, 0, FrameType.Handshake, 0, encodeBody(hello(this.options.maxFrameSize, this.options.heartbeat)));
+    const source = this.options.credentials;
+    if (typeof source !== 'function') return this.sendHello(source);
+    let value: unknown;
+    let then: unknown;
+    try {
+      value = source();
+      then = (typeof value === 'object' && value !== null) || typeof value === 'function' ? (value as { then?: unknown }).then : undefined;
+    } catch (err) {
+      return this.credentialsFailed('threw', err);
+    }
+    if (typeof then !== 'function') return this.credentialsGiven(value);
+    Promise.resolve()
+      .then(() => value)
+      .then(
+        (token) => this.credentialsGiven(token),
+        (err: unknown) => this.credentialsFailed('rejected', err),
+      );
+  }
+
+  private credentialsGiven(token: unknown): void {
+    if (this.stateValue !== ConnectionState.Handshaking) return; // closed meanwhile (connectTimeout, client.close())
+    if (typeof token !== 'string') return this.credentialsFailed(`gave ${token === null ? 'null' : typeof token} instead of a string`, undefined);
+    if (Buffer.byteLength(token, 'utf8') > MAX_CREDENTIALS_BYTES) return this.credentialsFailed(`gave a string over ${MAX_CREDENTIALS_BYTES} bytes`, undefined);
+    this.sendHello(token);
+  }
+
+  private credentialsFailed(what: string, cause: unknown): void {
+    if (this.stateValue !== ConnectionState.Handshaking) return;
+    this.shutdown('unauthenticated', new HeartlineError('UNAUTHENTICATED', `the credentials function for ${this.address} ${what}`, cause === undefined ? undefined : { cause }));
+  }
+
+  private sendHello(credentials: string | undefined): void {
+    this.transport.send(FLAGS.handshake, 0, FrameType.Handshake, 0, encodeBody(hello(this.options.maxFrameSize, this.options.heartbeat, credentials)));
   }
 
   private finishHandshake(header: FrameHeader, body: Buffer): void {
@@ -381,7 +430,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
         this.protocolError('undecodable handshake refusal');
         return;
       }
-      this.shutdown('refused', refusal);
+      this.shutdown(refusal.code === 'UNAUTHENTICATED' ? 'unauthenticated' : 'refused', refusal);
       return;
     }
     const answer = readAnswer(body);
@@ -417,7 +466,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
   }
 
   peerDead(silentMs: number): void {
-    this.options.logger.warn(`provider ${this.address} silent for ${Math.round(silentMs)} ms: heartbeat timeout, closing`, { peer: this.address });
+    this.log.warn({}, `provider ${this.address} silent for ${Math.round(silentMs)} ms: heartbeat timeout, closing`);
     this.shutdown('heartbeat-timeout', new HeartlineError('CONNECTION_LOST_WRITTEN', `heartbeat timeout: nothing received for ${Math.round(silentMs)} ms`));
   }
 
@@ -443,10 +492,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
           this.observer?.onPong?.(this, this.rtt);
         }
         return;
-      case FrameType.Drain:
-        if (!isDrainBody(body)) return this.protocolError('malformed drain body');
-        if (this.transition(ConnectionState.Draining, 'drain')) this.closeIfDrained();
+      case FrameType.Drain: {
+        const notice = readDrainBody(body);
+        if (notice === undefined) return this.protocolError('malformed drain body');
+        // reconnect: only this connection drains (its credentials expired); the owner opens another for new calls.
+        if (this.transition(ConnectionState.Draining, notice.reconnect ? 'credentials-expired' : 'drain')) this.closeIfDrained();
         return;
+      }
       case FrameType.Cancel:
         this.protocolError('a provider sent a cancel');
         return;
@@ -473,13 +525,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
   /** A provider's ping (the Node provider sends none): a pong ahead of other frames, within the rate limit. */
   private answerPing(id: number): void {
     if (!this.pingGuard.allow()) {
-      this.options.logger.warn(`provider ${this.address} sends pings faster than the heartbeat allows; closing this connection`, { peer: this.address });
+      this.log.warn({}, `provider ${this.address} sends pings faster than the heartbeat allows; closing this connection`);
       this.shutdown('too-many-pings', new HeartlineError('PROTOCOL_ERROR', 'too many pings'));
       return;
     }
     if (this.transport.sendUrgent(FLAGS.pong, FrameType.Heartbeat, id) === 0 && !this.transport.writer.isClosed) {
       // The write bound is reached: the provider does not read what we send.
-      this.options.logger.warn(`provider ${this.address} is not reading; closing this connection`, { peer: this.address });
+      this.log.warn({}, `provider ${this.address} is not reading; closing this connection`);
       this.shutdown('socket-error', new HeartlineError('LIMIT_EXCEEDED', 'write queue bound reached'));
     }
   }
@@ -511,7 +563,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     } catch (err) {
       // Valid MessagePack we refuse: answered (two-way) or dropped; malformed: close.
       if (!hasCode(err, 'BAD_REQUEST')) return this.protocolError('undecodable callback request');
-      this.options.logger.warn(`callback request ${header.id} from ${this.address} refused: ${err.message}`, { peer: this.address });
+      this.log.warn({ err }, `callback request ${header.id} from ${this.address} refused: ${err.message}`);
       if (twoWay) {
         const r = errorResponse('BAD_REQUEST', `malformed callback request: ${err.message}`);
         this.transport.send(FLAGS.response, r.status, FrameType.Call, header.id, r.body);
@@ -556,9 +608,10 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     // Calls that never got a connection fail with the reason itself when it says more than
     // "could not connect": the client closed, or the provider refused the handshake.
     let unsent: HeartlineError | undefined;
-    if (reason?.code === 'CLIENT_CLOSED' || reason?.code === 'CONNECT_FAILED' || reason?.remote === true) unsent = reason;
+    if (reason?.code === 'CLIENT_CLOSED' || reason?.code === 'CONNECT_FAILED' || reason?.code === 'UNAUTHENTICATED' || reason?.remote === true) unsent = reason;
     else if (neverReady) unsent = new HeartlineError('CONNECT_FAILED', `could not connect to ${this.address}: ${reason?.message ?? 'closed during handshake'}`, { cause: reason });
-    if (neverReady && reason?.code !== 'CLIENT_CLOSED' && waiting.length > 0 && this.observer?.adoptUnsent !== undefined) {
+    // Not after UNAUTHENTICATED: the calls fail with it (another connection would present the same credentials).
+    if (neverReady && reason?.code !== 'CLIENT_CLOSED' && reason?.code !== 'UNAUTHENTICATED' && waiting.length > 0 && this.observer?.adoptUnsent !== undefined) {
       // Nothing was written here: let the owner send these calls on a connection that works.
       const live = waiting.filter((call) => this.isLive(call));
       this.pending.takeAll();
@@ -622,8 +675,9 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
   }
 
   private protocolError(message: string): void {
-    this.options.logger.warn(`protocol error from ${this.address}: ${message}; closing this connection`, { peer: this.address });
-    this.shutdown('protocol-error', new HeartlineError('PROTOCOL_ERROR', message));
+    const err = new HeartlineError('PROTOCOL_ERROR', message);
+    this.log.warn({ err }, `protocol error from ${this.address}: ${message}; closing this connection`);
+    this.shutdown('protocol-error', err);
   }
 
   /** The one gate for state changes: checks the step, records what comes with it, tells the observer. */

@@ -4,6 +4,12 @@ export enum ConnectionState {
   Connecting = 'connecting',
   /** Socket open, handshake not answered yet. */
   Handshaking = 'handshaking',
+  /**
+   * (Provider only.) The consumer's handshake request was read and the
+   * server's `authenticate` is deciding; any frame from the consumer now is a
+   * protocol error. Still counts as a handshake in progress.
+   */
+  Authenticating = 'authenticating',
   /** Handshake done; calls flow. */
   Ready = 'ready',
   /** The peer sent drain (or the provider left the list): calls in flight finish, no new ones start. */
@@ -22,11 +28,14 @@ const S = ConnectionState;
  * ```
  *   Connecting -> Handshaking -> Ready -> Draining
  *        \______________\__________\________\____> Closing -> Closed
+ *                          \
+ *                           `-> Authenticating -> Ready (provider, with `authenticate`)
  * ```
  */
 const ALLOWED: Record<ConnectionState, readonly ConnectionState[]> = {
   [S.Connecting]: [S.Handshaking, S.Closing, S.Closed],
-  [S.Handshaking]: [S.Ready, S.Closing, S.Closed],
+  [S.Handshaking]: [S.Authenticating, S.Ready, S.Closing, S.Closed],
+  [S.Authenticating]: [S.Ready, S.Closing, S.Closed],
   [S.Ready]: [S.Draining, S.Closing, S.Closed],
   [S.Draining]: [S.Closing, S.Closed],
   [S.Closing]: [S.Closed],
@@ -56,6 +65,14 @@ export type DisconnectReason =
   | 'connect-failed'
   /** The provider refused the handshake (for example, its `accepts` limit). */
   | 'refused'
+  /**
+   * The handshake failed for credentials: the provider's `authenticate`
+   * refused them (UNAUTHENTICATED), or the consumer's `credentials` function
+   * failed.
+   */
+  | 'unauthenticated'
+  /** The credentials' `expiresAt` passed: the provider drained the connection, and the consumer uses a new one. */
+  | 'credentials-expired'
   /** A socket error (reset, broken pipe). */
   | 'socket-error'
   /** The provider is no longer in the provider list. */

@@ -11,9 +11,11 @@ import { readHandshakeRequest, type HandshakeRequest, type HandshakeResponse } f
 /** Largest value of a u32 field: `maxFrameSize` is one. */
 const MAX_U32 = 0xffffffff;
 
-/** The consumer's hello. */
-export function hello(maxFrameSize: number, heartbeat: number): HandshakeRequest {
-  return { version: PROTOCOL_VERSION, maxFrameSize, heartbeat, agent: 'heartline-node' };
+/** The consumer's hello; `credentials` only when given (a nil would make the handshake malformed). */
+export function hello(maxFrameSize: number, heartbeat: number, credentials?: string): HandshakeRequest {
+  const request: HandshakeRequest = { version: PROTOCOL_VERSION, maxFrameSize, heartbeat, agent: 'heartline-node' };
+  if (credentials !== undefined) request.credentials = credentials;
+  return request;
 }
 
 /** The consumer's hello as the provider reads it, or why it is unacceptable. */

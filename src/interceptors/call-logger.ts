@@ -1,17 +1,22 @@
 import { HeartlineError } from '../errors/heartline-error.js';
 import { checkLogger, checkNumber, invalidConfig } from '../errors/invalid-config.js';
-import { consoleLogger, type Logger } from '../transport/logger.js';
+import { createConsoleLogger, type LogFields, type Logger } from '../transport/logger.js';
+import { logErr } from '../transport/log-fields.js';
 import { now } from '../transport/clock.js';
 
 /**
  * What `callLogger` reads of a call: the part a consumer's `ClientCall` and a
- * provider's `ServerCall` share (`peer` only on the provider).
+ * provider's `ServerCall` share (`peer` and `connectionId` only on the provider).
  */
 export interface LoggedCall {
   readonly service: string;
   readonly method: string;
   /** The consumer's address, on the provider side. */
   readonly peer?: string;
+  /** The id of the consumer's connection, on the provider side. */
+  readonly connectionId?: number;
+  /** The call's attachments: only their keys are logged, unless `attachments: 'values'`. */
+  readonly attachments?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -24,11 +29,14 @@ export type CallObserver = (call: LoggedCall, next: () => Promise<unknown>) => P
 /** Options of `callLogger`. */
 export interface CallLoggerOptions {
   /**
-   * Where the lines go: a call that succeeded to `logger.info` (or `warn`
-   * when the logger has no `info`), one that failed to `logger.warn`.
-   * Default: `consoleLogger` (stdout for `info`, stderr for `warn`).
+   * Where the lines go: a call that succeeded to `logger[level]` (or `warn`
+   * when the logger has no such method), one that failed to `logger.warn`.
+   * Default: a console logger writing every level to stderr (the library's
+   * default logger drops `info`; asking for `callLogger` is asking for its lines).
    */
   logger?: Logger;
+  /** The level of a call that succeeded: `'info'` (default) or `'debug'`. A failure is always `warn`. */
+  level?: 'info' | 'debug';
   /**
    * Which calls are logged: `'all'` (default) or `'failures'` (only calls
    * that failed).
@@ -40,7 +48,17 @@ export interface CallLoggerOptions {
    * and calls of 500 ms or more. A failure is always logged.
    */
   slowerThan?: number;
+  /**
+   * What of the call's attachments a line carries, in its `attachments` field:
+   * `'keys'` (default: their names, never their values, which may be
+   * credentials), `'values'` (the attachments themselves: ask for it only
+   * where no attachment holds a secret) or `'none'`.
+   */
+  attachments?: 'keys' | 'values' | 'none';
 }
+
+/** callLogger's default: every level, on stderr. */
+const callLines = createConsoleLogger({ level: 'debug' });
 
 /**
  * A per-call log line, on either side: `client.use(callLogger())` logs each
@@ -49,9 +67,10 @@ export interface CallLoggerOptions {
  *
  * Each line names `service#method` and gives the duration in ms (from this
  * interceptor to the end of the calls it wraps: the interceptors after it,
- * and the call or handler), the outcome, and for a failure the error's code
- * (a `HeartlineError`'s `code`; for any other error thrown by a handler, its
- * `name`). Meta: `{ side, service, method, duration, outcome, code?, peer? }`.
+ * and the call or handler), the outcome, and for a failure the error as `err`
+ * (a `HeartlineError`; any other error thrown by a handler is wrapped as
+ * HANDLER_ERROR) and its code. Fields:
+ * `{ side, service, method, duration, outcome, code?, err?, peer?, connectionId?, attachments? }`.
  *
  * The interceptor only observes: it returns the result and rethrows the error
  * it sees, unchanged. A logger that throws is ignored: logging never fails a
@@ -59,11 +78,16 @@ export interface CallLoggerOptions {
  */
 export function callLogger(options: CallLoggerOptions = {}): CallObserver {
   if (typeof options !== 'object' || options === null) throw invalidConfig('callLogger options', 'an object', options);
-  const logger = checkLogger<Logger>('callLogger logger', options.logger) ?? consoleLogger;
+  const logger = checkLogger<Logger>('callLogger logger', options.logger) ?? callLines;
   const calls = options.calls ?? 'all';
   if (calls !== 'all' && calls !== 'failures') throw invalidConfig('callLogger calls', "'all' or 'failures'", calls);
+  const level = options.level ?? 'info';
+  if (level !== 'info' && level !== 'debug') throw invalidConfig('callLogger level', "'info' or 'debug'", level);
+  const attachments = options.attachments ?? 'keys';
+  if (attachments !== 'keys' && attachments !== 'values' && attachments !== 'none') throw invalidConfig('callLogger attachments', "'keys', 'values' or 'none'", attachments);
   const slowerThan = checkNumber('callLogger slowerThan', options.slowerThan, { min: 0 }) ?? 0;
   const logSuccesses = calls === 'all';
+  const how: LineOptions = { level, attachments };
 
   return async (call, next) => {
     const start = now();
@@ -71,34 +95,49 @@ export function callLogger(options: CallLoggerOptions = {}): CallObserver {
     try {
       result = await next();
     } catch (err) {
-      log(logger, call, now() - start, err);
+      log(logger, how, call, now() - start, err);
       throw err;
     }
     const duration = now() - start;
-    if (logSuccesses && duration >= slowerThan) log(logger, call, duration, undefined);
+    if (logSuccesses && duration >= slowerThan) log(logger, how, call, duration, undefined);
     return result;
   };
 }
 
+interface LineOptions {
+  level: 'info' | 'debug';
+  attachments: 'keys' | 'values' | 'none';
+}
+
 /** Writes one line; a logger that throws is ignored. `error` undefined means the call succeeded. */
-function log(logger: Logger, call: LoggedCall, duration: number, error: unknown): void {
-  const side = typeof call.peer === 'string' ? 'server' : 'client';
-  const name = `${call.service}#${call.method}`;
-  const ms = Math.round(duration * 10) / 10;
-  const meta: Record<string, unknown> = { side, service: call.service, method: call.method, duration: ms, outcome: error === undefined ? 'ok' : 'error' };
-  if (side === 'server') meta.peer = call.peer;
+function log(logger: Logger, how: LineOptions, call: LoggedCall, duration: number, error: unknown): void {
   try {
+    const side = typeof call.peer === 'string' ? 'server' : 'client';
+    const name = `${call.service}#${call.method}`;
+    const ms = Math.round(duration * 10) / 10;
+    const fields: LogFields = { side, service: call.service, method: call.method, duration: ms, outcome: error === undefined ? 'ok' : 'error' };
+    if (side === 'server') {
+      fields.peer = call.peer;
+      if (call.connectionId !== undefined) fields.connectionId = call.connectionId;
+    }
+    const a = call.attachments;
+    if (how.attachments !== 'none' && typeof a === 'object' && a !== null) {
+      const keys = Object.keys(a);
+      if (keys.length > 0) fields.attachments = how.attachments === 'keys' ? keys : { ...a };
+    }
     if (error === undefined) {
       const line = `${side === 'server' ? 'served' : 'called'} ${name}: ok in ${ms} ms`;
-      if (typeof logger.info === 'function') logger.info(line, meta);
-      else logger.warn(line, meta);
+      const write = logger[how.level];
+      if (typeof write === 'function') write.call(logger, fields, line);
+      else logger.warn(fields, line);
       return;
     }
     const code = errorCode(error);
-    meta.code = code;
-    logger.warn(`${side === 'server' ? 'served' : 'called'} ${name}: ${code} in ${ms} ms: ${errorMessage(error)}`, meta);
+    fields.code = code;
+    fields.err = logErr(error);
+    logger.warn(fields, `${side === 'server' ? 'served' : 'called'} ${name}: ${code} in ${ms} ms: ${errorMessage(error)}`);
   } catch {
-    // A logger that throws must not change the outcome of the call it logs.
+    // A logger that throws (or a call whose getters do) must not change the outcome of the call it logs.
   }
 }
 

@@ -20,8 +20,8 @@ export const CLIENT_METRICS = [
   'client_sent_bytes_total',
 ] as const;
 
-/** The states a live consumer connection can be in (`closed` ones are gone from `connections()`). */
-const STATES = Object.values(ConnectionState).filter((s) => s !== ConnectionState.Closed);
+/** The states a live consumer connection can be in (`closed` ones are gone from `connections()`; `authenticating` is the provider's). */
+const STATES = [ConnectionState.Connecting, ConnectionState.Handshaking, ConnectionState.Ready, ConnectionState.Draining, ConnectionState.Closing];
 
 interface CallMessage {
   call: ClientCall;

@@ -20,7 +20,7 @@ export const SERVER_METRICS = [
 ] as const;
 
 /** The states a live provider connection can be in. */
-const STATES = [ConnectionState.Handshaking, ConnectionState.Ready, ConnectionState.Draining];
+const STATES = [ConnectionState.Handshaking, ConnectionState.Authenticating, ConnectionState.Ready, ConnectionState.Draining];
 const LIMITS: readonly RefusedLimit[] = ['accepts', 'maxConcurrentCalls', 'maxCallbacks', 'executes'];
 
 interface CallMessage {

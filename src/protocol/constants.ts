@@ -62,3 +62,12 @@ export const MAX_TIMER_MS = 2_147_483_647;
 export const PING_BURST = 10;
 /** Deepest nesting of arrays and maps accepted in a body. */
 export const MAX_DEPTH = 100;
+
+/**
+ * Largest frame (header + body) a provider reads before the handshake has
+ * completed, in bytes: the handshake request itself (protocol.md 4.3). A
+ * larger frame is refused from its header, never buffered.
+ */
+export const MAX_HANDSHAKE_FRAME = 16 * 1024;
+/** Largest `credentials` value of a handshake request, in UTF-8 bytes (protocol.md 4.3). */
+export const MAX_CREDENTIALS_BYTES = 8 * 1024;

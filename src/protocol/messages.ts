@@ -1,6 +1,7 @@
 import { codeForStatus, ERROR_CODES, isErrorCode, type ErrorCode } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { decodeBody } from './codec.js';
+import { MAX_CREDENTIALS_BYTES } from './constants.js';
 
 /** Attachments: a string-to-string map carried with a request (trace ids, auth tokens). */
 export type Attachments = Record<string, string>;
@@ -70,6 +71,8 @@ export interface HandshakeRequest {
   heartbeat: number;
   /** Free-form name of the consumer software, for logs. */
   agent?: string;
+  /** What the consumer proves its identity with (a token), at most MAX_CREDENTIALS_BYTES of UTF-8; never logged. */
+  credentials?: string;
 }
 
 /** Handshake response body (provider to consumer). */
@@ -260,12 +263,32 @@ export function readResponse(status: number, body: Buffer): unknown {
 
 /** True when a drain body is acceptable: empty, or a map (its fields are ignored). Never throws. */
 export function isDrainBody(body: Buffer): boolean {
-  if (body.length === 0) return true;
+  return readDrainBody(body) !== undefined;
+}
+
+/** What a consumer acts on in a drain body (protocol.md 4.6). */
+export interface DrainNotice {
+  /**
+   * Only this connection drains (`reconnect: true`, for example its
+   * credentials expired): the provider still serves, and new calls go on a
+   * new connection. False (absent, or any other value): the provider is
+   * shutting down.
+   */
+  reconnect: boolean;
+}
+
+const PROVIDER_DRAIN: DrainNotice = Object.freeze({ reconnect: false });
+const CONNECTION_DRAIN: DrainNotice = Object.freeze({ reconnect: true });
+
+/** A drain body read: empty or any map; undefined for anything else. Other fields are ignored. Never throws. */
+export function readDrainBody(body: Buffer): DrainNotice | undefined {
+  if (body.length === 0) return PROVIDER_DRAIN;
   try {
     const value = decodeBody(body);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value) && !(value instanceof Date);
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || ArrayBuffer.isView(value) || value instanceof Date) return undefined;
+    return Object.hasOwn(value, 'reconnect') && (value as Record<string, unknown>).reconnect === true ? CONNECTION_DRAIN : PROVIDER_DRAIN;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -282,8 +305,15 @@ export function readHandshakeRequest(value: unknown): HandshakeRequest | undefin
   const maxFrameSize = readUint(map, 'maxFrameSize');
   const heartbeat = readUint(map, 'heartbeat') ?? 0;
   if (version === undefined || maxFrameSize === undefined) return undefined;
-  const agent = typeof map.agent === 'string' ? map.agent : undefined;
-  return agent === undefined ? { version, maxFrameSize, heartbeat } : { version, maxFrameSize, heartbeat, agent };
+  const request: HandshakeRequest = { version, maxFrameSize, heartbeat };
+  if (typeof map.agent === 'string') request.agent = map.agent;
+  const credentials = map.credentials;
+  if (credentials !== undefined) {
+    // A credentials field must be a str of at most 8 KiB; anything else makes the handshake malformed.
+    if (typeof credentials !== 'string' || Buffer.byteLength(credentials, 'utf8') > MAX_CREDENTIALS_BYTES) return undefined;
+    request.credentials = credentials;
+  }
+  return request;
 }
 
 /** Validates a decoded handshake response; undefined when malformed. */

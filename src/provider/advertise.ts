@@ -18,8 +18,8 @@ export function advertisedAddress(advertise: string | undefined, bound: { host: 
   if (!WILDCARDS.has(bound.host)) return join(bound.host, bound.port);
   const guess = firstExternalAddress();
   logger.warn(
-    `the server listens on every interface (${bound.host === '' ? 'no host' : bound.host}): publishing ${join(guess, bound.port)} in the registry; set the advertise option to choose the address consumers should use`,
     { advertise: join(guess, bound.port) },
+    `the server listens on every interface (${bound.host === '' ? 'no host' : bound.host}): publishing ${join(guess, bound.port)} in the registry; set the advertise option to choose the address consumers should use`,
   );
   return join(guess, bound.port);
 }

@@ -1,12 +1,13 @@
 import { runInScope } from '../context/call-scope.js';
 import { callHandler, HandlerRun, startHandler } from '../exchange/responder.js';
+import { AuthorizationRun, type AuthorizationHost } from './authorization.js';
 import { enterLimits, leaveLimits, type LimitsHost } from './call-limits.js';
 import type { IncomingCall } from './server-call.js';
 import type { ServerInterceptor } from './server-interceptor.js';
 import type { ExportedMethod } from './service-registry.js';
 
-/** What the pipeline needs of the connection a call came on: the limits stage's needs, and hearing the outcome. */
-export interface CallHost extends LimitsHost {
+/** What the pipeline needs of the connection a call came on: the authorization and limits stages' needs (the callback proxies and their cap, hearing a refusal), and hearing the outcome. */
+export interface CallHost extends AuthorizationHost, LimitsHost {
   /**
    * Hears the call's outcome: its value, or what it failed with. The
    * pipeline may call it more than once for one call (an abandoned chain
@@ -19,7 +20,9 @@ export interface CallHost extends LimitsHost {
  * Runs a decoded call through its stages, inside the call's scope when
  * `scoped` (the server's `callScope`, so that `currentCall()` and the
  * consumer calls made by interceptors and the handler see its deadline and
- * signal; without it they see no call at all): interceptors (server-wide, then the
+ * signal; without it they see no call at all): authorization (the server's
+ * `authorize`, then the service's: a refusal is PERMISSION_DENIED before any
+ * user code of the call runs) → interceptors (server-wide, then the
  * service's) → limits (callback cap, `executes`) → handler. The interceptors
  * come before the limits so that a call an interceptor refuses (an
  * authentication check) never holds a slot, and so that an interceptor
@@ -34,11 +37,25 @@ export interface CallHost extends LimitsHost {
  * deadline, such a call lasts until its connection closes.
  */
 export function serveCall(call: IncomingCall, method: ExportedMethod, host: CallHost, scoped: boolean): void {
+  // Only a service with an `authorize` (its own or the server's) pays for it: one property read otherwise.
+  const authorizers = method.service.authorizers;
+  if (authorizers !== undefined) {
+    const run = new AuthorizationRun(call, authorizers, host, () => proceed(call, method, host));
+    if (scoped) runInScope(call, () => run.step(0));
+    else run.step(0);
+    return;
+  }
   if (method.service.interceptors.length === 0) {
     const run = new DirectRun(call, method, host);
     if (scoped) runInScope(call, () => run.start());
     else run.start();
   } else if (scoped) runInScope(call, () => runIntercepted(call, method, host));
+  else runIntercepted(call, method, host);
+}
+
+/** After authorization, already inside the call's scope (if any): the interceptors, or straight to the limits and handler. */
+function proceed(call: IncomingCall, method: ExportedMethod, host: CallHost): void {
+  if (method.service.interceptors.length === 0) new DirectRun(call, method, host).start();
   else runIntercepted(call, method, host);
 }
 

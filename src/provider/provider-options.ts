@@ -1,5 +1,6 @@
 import { HeartlineError } from '../errors/heartline-error.js';
 import type { Contract } from '../contract/service-definition.js';
+import type { Authorize } from './authorization.js';
 import type { ServerInterceptor } from './server-interceptor.js';
 
 /** Options of `@Provider(Contract, options)` and `server.register(...)`. */
@@ -22,6 +23,17 @@ export interface ProviderOptions {
    * callback cap are taken (see `ServerInterceptor`). Default none.
    */
   interceptors?: readonly ServerInterceptor[];
+  /**
+   * Decides, per call, whether the caller may call this service: `true` (or
+   * a promise of it) lets the call on; `false`, any other answer, a throw or
+   * a rejection refuses it with PERMISSION_DENIED (a throw or rejection is
+   * logged at warn; the consumer gets a generic message). Runs after the
+   * server's own `authorize`, before any interceptor, the `executes` and
+   * callback caps and the handler, inside the call's scope. Typically it
+   * reads `call.principal` (set by the server's `authenticate`) and
+   * `call.method`. Default none: every call is allowed.
+   */
+  authorize?: Authorize;
 }
 
 /** What `@Provider` records on an implementation class. */

@@ -13,6 +13,8 @@ const NO_ATTACHMENTS: Readonly<Attachments> = Object.freeze({});
 export interface CallOrigin {
   readonly id: number;
   readonly peer: string;
+  /** The connection's principal (`authenticate`), undefined when anonymous. */
+  readonly principal?: unknown;
 }
 
 /**
@@ -40,7 +42,7 @@ export class IncomingCall implements ServerCall, CallScope {
   readonly peer: string;
   readonly connectionId: number;
   readonly oneWay: boolean;
-  principal: unknown = undefined;
+  principal: unknown;
   /** @internal The request id on its connection. */
   readonly id: number;
   /** @internal When the request was read, on the `now()` clock (ms). */
@@ -66,6 +68,7 @@ export class IncomingCall implements ServerCall, CallScope {
     this.deadline = budget === undefined || budget === null ? Infinity : receivedAt + budget;
     this.peer = origin.peer;
     this.connectionId = origin.id;
+    this.principal = origin.principal;
     this.oneWay = oneWay;
   }
 

@@ -8,15 +8,18 @@ import { PingGuard } from '../exchange/ping-guard.js';
 import { channels, type RefusedLimit } from '../context/channels.js';
 import { errorResponse, failureCode, failureMessage, type EncodedResponse } from '../exchange/responder.js';
 import { encodeBody } from '../protocol/codec.js';
-import { FrameType, HEADER_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
+import { FrameType, HEADER_SIZE, MAX_HANDSHAKE_FRAME, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
-import { errorBody } from '../protocol/messages.js';
+import { errorBody, type HandshakeRequest } from '../protocol/messages.js';
 import { answer, readHello } from '../exchange/handshake.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
-import { Transport, type TransportHandler } from '../transport/transport.js';
+import { logErr, withFields } from '../transport/log-fields.js';
+import { peerName, Transport, type TransportHandler } from '../transport/transport.js';
 import type { PeerTls } from '../transport/secure-socket.js';
+import { runAuthenticate, type Authenticate, type Authenticated } from './authentication.js';
 import { CallbackProxies } from './callback-proxies.js';
+import { CredentialsExpiry, type ExpiryLink } from './credentials-expiry.js';
 import { CallbackPushes, type PushLink } from './callback-pushes.js';
 import { encodeOutcome, keepsRefusalCode, outcomeCode } from './call-outcome.js';
 import { serveCall, type CallHost } from './call-pipeline.js';
@@ -44,6 +47,10 @@ export interface ServerConnectionOptions {
   maxCallbacks: number;
   /** Close the connection if its handshake is not done within this long, in ms. */
   handshakeTimeout: number;
+  /** The server's `authenticate` hook; undefined: every consumer is accepted, anonymous. */
+  authenticate: Authenticate | undefined;
+  /** How long calls in flight may finish after a drain for expired credentials, in ms. */
+  closeGracePeriod: number;
   logger: Logger;
 }
 
@@ -84,7 +91,7 @@ let nextId = 1;
  * frame or the connection closing aborts them), and writes the encoded
  * outcome. Nothing a peer sends, and nothing a handler does, throws out of here.
  */
-export class ServerConnection implements TransportHandler, HeartbeatLink, CallHost, PushLink {
+export class ServerConnection implements TransportHandler, HeartbeatLink, CallHost, PushLink, ExpiryLink {
   readonly id = nextId++;
   readonly createdAt = now();
   private readonly transport: Transport;
@@ -113,8 +120,18 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   /** Destroys the socket if the handshake is not done in time; cleared once Ready or closed. */
   private handshakeTimer: NodeJS.Timeout | undefined;
   readonly callbacks: CallbackProxies;
+  /** The server's logger bound to this connection (`peer`, `connectionId`): made once, here. */
+  readonly log: Logger;
   /** Ping interval granted to the consumer, in ms. */
   heartbeatInterval = 0;
+  /** @internal Who the consumer is (`authenticate`'s principal): every call on this connection carries it. Never listed. */
+  principal: unknown = undefined;
+  /** True once the server's `authenticate` accepted this consumer. */
+  authenticated = false;
+  /** When the handshake completed (clock ms); undefined until then. */
+  readyAt: number | undefined;
+  /** The credentials' expiry clocks, when `authenticate` gave an `expiresAt`. */
+  private expiry: CredentialsExpiry | undefined;
   /** Calls answered (or, one-way, finished) on this connection, refusals included. */
   callsDone = 0;
   /** Code and message of the last error a call here was answered with, or of the connection's failure; undefined when none. */
@@ -125,9 +142,12 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.registry = registry;
     this.options = options;
     this.hooks = hooks;
-    this.transport = new Transport(socket, options, this);
+    this.log = withFields(options.logger, { peer: peerName(socket), connectionId: this.id });
+    this.transport = new Transport(socket, { ...options, logger: this.log }, this);
+    // Until the handshake completes, nothing larger than a handshake request is read: a bigger header closes the connection.
+    this.transport.decoder.maxFrameSize = Math.min(options.maxFrameSize, MAX_HANDSHAKE_FRAME);
     this.pushes = new CallbackPushes(this, options.callbackTimeout);
-    this.callbacks = new CallbackProxies((id, args) => this.push(id, args), options.maxCallbacks, options.logger);
+    this.callbacks = new CallbackProxies((id, args) => this.push(id, args), options.maxCallbacks, this.log);
     socket.on('drain', () => socket.resume());
     // The provider never pings; it only notices silence (a consumer pings at most every idleTimeout / 3).
     this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout });
@@ -143,6 +163,11 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   get peer(): string {
     return this.transport.peer;
+  }
+
+  /** @internal (AuthorizationHost) */
+  get logger(): Logger {
+    return this.log;
   }
 
   /** Over TLS, what the TLS handshake said of the consumer (its certificate under mutual TLS); undefined over plain TCP. */
@@ -193,16 +218,16 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   peerDead(silentMs: number): void {
     this.closeKind ??= 'heartbeat-timeout';
-    this.options.logger.warn(`consumer ${this.peer} silent for ${Math.round(silentMs)} ms: closing its connection`, { peer: this.peer });
+    this.log.warn({}, `consumer ${this.peer} silent for ${Math.round(silentMs)} ms: closing its connection`);
     this.transport.destroy(new HeartlineError('CONNECTION_LOST_WRITTEN', 'idle timeout'));
   }
 
   /** @internal The handshake did not complete within `handshakeTimeout`. */
   handshakeExpired(): void {
     this.handshakeTimer = undefined;
-    if (this.stateValue !== ConnectionState.Handshaking || this.transport.isClosed) return;
+    if (!this.handshaking || this.transport.isClosed) return;
     this.closeKind ??= 'handshake-timeout';
-    this.options.logger.warn(`consumer ${this.peer} did not complete its handshake within ${this.options.handshakeTimeout} ms: closing its connection`, { peer: this.peer });
+    this.log.warn({}, `consumer ${this.peer} did not complete its handshake within ${this.options.handshakeTimeout} ms: closing its connection`);
     this.transport.destroy(new HeartlineError('CONNECT_FAILED', 'handshake timeout'));
   }
 
@@ -212,12 +237,39 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
    * calls settle.
    */
   drain(gracePeriod: number): void {
-    if (this.stateValue === ConnectionState.Handshaking) {
+    if (this.handshaking) {
       this.closeKind ??= 'drain';
       this.transport.end();
       return;
     }
     if (this.transition(ConnectionState.Draining)) this.transport.send(FLAGS.drain, 0, FrameType.Drain, 0, encodeBody({ reason: 'shutting down', deadline: gracePeriod }));
+  }
+
+  /** True while the handshake is in progress (its request awaited, or `authenticate` deciding). */
+  get handshaking(): boolean {
+    return this.stateValue === ConnectionState.Handshaking || this.stateValue === ConnectionState.Authenticating;
+  }
+
+  /**
+   * @internal (ExpiryLink) The credentials expired: drain this connection
+   * only (`reconnect: true`, so the consumer opens a new one with fresh
+   * credentials for new calls); calls in flight have `closeGracePeriod` to
+   * finish, then it is closed.
+   */
+  credentialsExpired(): void {
+    if (!this.transition(ConnectionState.Draining)) return;
+    this.closeKind ??= 'credentials-expired';
+    const grace = this.options.closeGracePeriod;
+    this.log.warn({}, `consumer ${this.peer}: its credentials expired; draining its connection`);
+    this.transport.send(FLAGS.drain, 0, FrameType.Drain, 0, encodeBody({ reason: 'credentials expired', deadline: grace, reconnect: true }));
+    this.expiry?.startGrace(grace);
+  }
+
+  /** @internal (ExpiryLink) The grace period after an expiry drain ended: the calls still running are aborted, the connection closed. */
+  expiryGraceOver(): void {
+    if (this.stateValue === ConnectionState.Closed) return;
+    if (this.inFlight > 0) this.abortCalls(new HeartlineError('UNAUTHENTICATED', "the connection's credentials expired and its grace period ended"));
+    this.transport.destroy();
   }
 
   /** Calls `callback` once the socket is closed (at once if it already is). */
@@ -236,6 +288,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       this.handshake(header, body);
       return;
     }
+    // A consumer waits for the handshake answer before it sends anything (protocol.md 1).
+    if (this.stateValue === ConnectionState.Authenticating) return this.protocolError('a frame before the handshake answer');
     switch (header.type) {
       case FrameType.Call:
         if (isRequest(header.flags)) this.dispatch(header, body);
@@ -262,19 +316,19 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   private answerPing(id: number): void {
     if (!this.pingGuard.allow()) {
       this.closeKind ??= 'too-many-pings';
-      this.options.logger.warn(`consumer ${this.peer} sends pings faster than the heartbeat allows; closing its connection`, { peer: this.peer });
+      this.log.warn({}, `consumer ${this.peer} sends pings faster than the heartbeat allows; closing its connection`);
       this.transport.destroy(new HeartlineError('PROTOCOL_ERROR', 'too many pings'));
       return;
     }
     if (this.transport.sendUrgent(FLAGS.pong, FrameType.Heartbeat, id) === 0 && !this.transport.writer.isClosed) {
       // The write bound is reached: the consumer does not read what we send.
-      this.options.logger.warn(`consumer ${this.peer} is not reading; closing its connection`, { peer: this.peer });
+      this.log.warn({}, `consumer ${this.peer} is not reading; closing its connection`);
       this.transport.destroy(new HeartlineError('LIMIT_EXCEEDED', 'write queue bound reached'));
     }
   }
 
   onOversize(header: FrameHeader): void {
-    if (this.stateValue !== ConnectionState.Handshaking && header.type === FrameType.Call) {
+    if (!this.handshaking && header.type === FrameType.Call) {
       if (isRequest(header.flags)) {
         const message = `request of ${HEADER_SIZE + header.length} bytes is over this provider's limit of ${this.options.maxFrameSize} bytes`;
         this.failed('PAYLOAD_TOO_LARGE', message);
@@ -291,6 +345,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     const from = this.stateValue;
     this.transition(ConnectionState.Closed);
     this.heartbeat.cancel();
+    this.expiry?.cancel();
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     if (this.inFlight > 0) {
@@ -315,14 +370,45 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     if (typeof request === 'string') return this.refuse(header.id, new HeartlineError('PROTOCOL_ERROR', request), 'protocol-error');
     const refusal = this.hooks.admit(this);
     if (refusal !== undefined) return this.refuse(header.id, refusal, 'refused');
+    const authenticate = this.options.authenticate;
+    if (authenticate === undefined) return this.accept(header.id, request, undefined);
+    this.transition(ConnectionState.Authenticating);
+    const id = header.id;
+    const hello = { credentials: request.credentials, agent: request.agent };
+    runAuthenticate(authenticate, hello, { address: this.peer, tls: this.tls }, this.log, (outcome) => this.authenticationDone(id, request, outcome));
+  }
+
+  /** `authenticate` answered (at once or later): accept, or refuse with UNAUTHENTICATED. */
+  private authenticationDone(id: number, request: HandshakeRequest, outcome: Authenticated | HeartlineError): void {
+    // Closed meanwhile (handshakeTimeout, the consumer left, the server closed): nothing to answer.
+    if (this.stateValue !== ConnectionState.Authenticating || this.transport.isClosed) return;
+    if (outcome instanceof HeartlineError) return this.refuse(id, outcome, 'unauthenticated');
+    // Other connections may have become ready while this one waited: the cap is checked again.
+    const refusal = this.hooks.admit(this);
+    if (refusal !== undefined) return this.refuse(id, refusal, 'refused');
+    this.authenticated = true;
+    this.accept(id, request, outcome);
+  }
+
+  /** The handshake succeeds: the answer goes out, frames up to `maxFrameSize` are read from now on, calls may come. */
+  private accept(id: number, request: HandshakeRequest, auth: Authenticated | undefined): void {
     const terms = answer(request, this.options);
     this.peerMaxFrameSize = request.maxFrameSize;
     this.heartbeatInterval = terms.heartbeat;
     this.pingGuard = new PingGuard(terms.heartbeat);
+    this.transport.decoder.maxFrameSize = this.options.maxFrameSize;
+    if (auth !== undefined) {
+      this.principal = auth.principal;
+      if (auth.expiresAt !== undefined) {
+        this.expiry = new CredentialsExpiry(this, auth.expiresAt);
+        this.expiry.start();
+      }
+    }
     this.transition(ConnectionState.Ready);
+    this.readyAt = now();
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
-    this.transport.send(FLAGS.handshakeResponse, 0, FrameType.Handshake, header.id, encodeBody(terms));
+    this.transport.send(FLAGS.handshakeResponse, 0, FrameType.Handshake, id, encodeBody(terms));
     this.hooks.onReady(this);
   }
 
@@ -330,6 +416,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.closeKind ??= kind;
     this.lastErrorCode = err.code;
     this.lastErrorMessage = keptMessage(err.message);
+    // Nothing more is read from a refused consumer; the socket closes when it does (or at handshakeTimeout).
+    this.transport.decoder.stop();
     this.transport.send(FLAGS.handshakeResponse, ERROR_CODES[err.code].status, FrameType.Handshake, id, encodeBody(errorBody(err.code, err.message)));
     this.transport.end();
   }
@@ -349,7 +437,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     if (request instanceof HeartlineError) {
       // Valid MessagePack we refuse: answered (two-way) or dropped, the connection stays; malformed: close.
       if (request.code === 'PROTOCOL_ERROR') return this.protocolError(request.message);
-      this.options.logger.warn(`request ${id} from ${this.peer} refused: ${request.message}`, { peer: this.peer });
+      this.log.warn({ err: request }, `request ${id} from ${this.peer} refused: ${request.message}`);
       this.failed('BAD_REQUEST', request.message);
       if (twoWay) this.respond(id, errorResponse('BAD_REQUEST', request.message));
       return;
@@ -365,7 +453,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       this.failed('LIMIT_EXCEEDED', message);
       if (channels.serverRefuse.hasSubscribers) channels.serverRefuse.publish({ server: this.hooks, limit: 'maxConcurrentCalls', peer: this.peer, call: undefined });
       if (twoWay) this.respond(id, errorResponse('LIMIT_EXCEEDED', message));
-      else this.options.logger.warn(`one-way call dropped: consumer ${this.peer} is executing its limit of ${this.options.maxConcurrentCalls} calls`, { peer: this.peer });
+      else this.log.warn({ service: request[0], method: request[3] }, `one-way call dropped: consumer ${this.peer} is executing its limit of ${this.options.maxConcurrentCalls} calls`);
       return;
     }
     // Received when its last bytes were read (this frame was cut from that chunk): no clock read per call.
@@ -441,7 +529,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   private logFailure(call: IncomingCall, error: unknown): void {
     try {
       const { service, method } = call;
-      this.options.logger.error(`handler ${service}#${method} failed: ${failureMessage(error)}`, { service, method, peer: this.peer, code: failureCode(error, call.handlerStarted), error });
+      const code = failureCode(error, call.handlerStarted);
+      this.log.error({ service, method, code, err: logErr(error, code) }, `handler ${service}#${method} failed: ${failureMessage(error)}`);
     } catch {
       // a throwing logger must not break the connection
     }
@@ -450,7 +539,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   private respond(id: number, r: EncodedResponse): void {
     if (this.transport.send(FLAGS.response, r.status, FrameType.Call, id, r.body) === 0 && !this.transport.isClosed) {
       // The consumer is not reading its responses and the bound is reached: give up on it.
-      this.options.logger.warn(`consumer ${this.peer} is not reading; closing its connection`, { peer: this.peer });
+      this.log.warn({}, `consumer ${this.peer} is not reading; closing its connection`);
       this.transport.destroy(new HeartlineError('LIMIT_EXCEEDED', 'write queue bound reached'));
       return;
     }
@@ -478,8 +567,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   /** @internal (PushLink) */
   protocolError(message: string): void {
     this.closeKind ??= 'protocol-error';
-    this.options.logger.warn(`protocol error from ${this.peer}: ${message}; closing this connection`, { peer: this.peer });
-    this.transport.destroy(new HeartlineError('PROTOCOL_ERROR', message));
+    const err = new HeartlineError('PROTOCOL_ERROR', message);
+    this.log.warn({ err }, `protocol error from ${this.peer}: ${message}; closing this connection`);
+    this.transport.destroy(err);
   }
 }
 

@@ -16,14 +16,21 @@ export interface ServerCall extends CallInfo {
   readonly connectionId: number;
   /** The request asked for no response. */
   readonly oneWay: boolean;
-  /** Who the caller is, once an authentication interceptor has said so; undefined until then. */
+  /**
+   * Who the caller is: the principal the server's `authenticate` gave its
+   * connection, undefined without one. Writable: an interceptor that checks
+   * per-call credentials (a user's token in the attachments) may set it for
+   * the interceptors and handler after it.
+   */
   principal: unknown;
 }
 
 /**
  * A provider interceptor: `async (call, next) => { ...; return await next(); }`.
  *
- * Order: server-wide ones (`server.use`, in the order added) run first, then
+ * Order: the `authorize` hooks (the server's, then the service's) come
+ * before every interceptor; a call they refuse (PERMISSION_DENIED) reaches
+ * none. Then server-wide interceptors (`server.use`, in the order added) run first, then
  * the service's (`interceptors` option of `register`/`@Provider`), then the
  * limits (the connection's callback cap, the service's and method's
  * `executes`), then the handler. Interceptors come before the limits so that

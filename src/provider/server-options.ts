@@ -3,6 +3,8 @@ import { DEFAULT_MAX_FRAME_SIZE, HEARTBEAT_FLOOR, MAX_TIMER_MS, MIN_MAX_FRAME_SI
 import { consoleLogger, type Logger } from '../transport/logger.js';
 import { resolveServerTls, type ServerTlsOptions } from '../transport/tls-options.js';
 import { splitHostPort } from './advertise.js';
+import type { Authenticate } from './authentication.js';
+import type { Authorize } from './authorization.js';
 import { isProviderRegistry, type ProviderRegistry } from './publisher.js';
 
 /** Options of `new Server(options)`. Every time is in ms. */
@@ -54,7 +56,7 @@ export interface ServerOptions {
   maxCallbacks?: number;
   /** A connection that has not completed its handshake by then is closed ('handshake-timeout'), whatever `idleTimeout` is. Default 10000. */
   handshakeTimeout?: number;
-  /** Where protocol errors, handler failures and other events that cannot be thrown are reported. Default: stderr. */
+  /** Where misbehaving consumers (`warn`), handler failures (`error`) and other events that cannot be thrown are reported: `warn(fields, msg)`/`error(fields, msg)`, pino-compatible (a pino logger fits; README "Logs"). Default: `consoleLogger` (warn and error on stderr, one line each). */
   logger?: Logger;
   /** A registry (`EtcdRegistry`) where `listen()` publishes every registered service (as `server.publish(registry)`). Default none. */
   registry?: ProviderRegistry;
@@ -72,6 +74,36 @@ export interface ServerOptions {
    * replaced with `server.setSecureContext()`. Default none: plain TCP.
    */
   tls?: ServerTlsOptions;
+  /**
+   * Authenticates each consumer once, in its handshake:
+   * `(hello, peer) => ({ principal, expiresAt? })`, sync or async. `hello`
+   * holds the consumer's `credentials` (the client's `credentials` option)
+   * and `agent`; `peer` its `address` and, over TLS, `tls` (under mutual TLS
+   * `tls.subject` is its certificate's subject). Returning `{ principal }`
+   * accepts: every call on the connection carries the principal
+   * (`currentCall().principal`), and `expiresAt` (epoch ms) drains the
+   * connection when the credentials expire. Throwing, rejecting or returning
+   * anything else refuses the handshake with UNAUTHENTICATED and closes the
+   * connection: no call runs on it. `handshakeTimeout` covers its time. See
+   * `sharedSecret()` for a ready-made one. Default none: every consumer is
+   * accepted, anonymous (principal undefined).
+   */
+  authenticate?: Authenticate;
+  /**
+   * Decides, per call to any service, whether the caller may make it; runs
+   * before the service's own `authorize` (both must allow), before any
+   * interceptor, limit or handler. See `ProviderOptions.authorize`. Default
+   * none: every call is allowed.
+   */
+  authorize?: Authorize;
+  /**
+   * Connections that may be in their handshake at once (accepted, TLS done,
+   * Heartline handshake not answered yet, `authenticate` included); one
+   * accepted over it is closed at once, unanswered, so a flood of idle
+   * connections cannot pile up before `handshakeTimeout` ends them. An
+   * integer >= 1. Default 128.
+   */
+  maxPendingHandshakes?: number;
 }
 
 /** Every server option with its default applied, checked. */
@@ -98,6 +130,9 @@ export interface ResolvedServerOptions {
   deregisterDelay: number;
   /** Checked and frozen, with `requestCert` and `rejectUnauthorized` filled in; undefined for plain TCP. */
   tls: ServerTlsOptions | undefined;
+  authenticate: Authenticate | undefined;
+  authorize: Authorize | undefined;
+  maxPendingHandshakes: number;
 }
 
 export const SERVER_DEFAULTS = {
@@ -116,6 +151,7 @@ export const SERVER_DEFAULTS = {
   maxCallbacks: 1000,
   handshakeTimeout: 10_000,
   deregisterDelay: 1000,
+  maxPendingHandshakes: 128,
 } as const;
 
 /** Smallest non-zero `idleTimeout`: the consumer must be able to ping three times within it. */
@@ -180,5 +216,14 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     advertise: o.advertise as string | undefined,
     deregisterDelay: msOption('deregisterDelay', o.deregisterDelay, SERVER_DEFAULTS.deregisterDelay),
     tls: resolveServerTls('tls', o.tls),
+    authenticate: hook('authenticate', o.authenticate, '(hello, peer) => { principal }') as Authenticate | undefined,
+    authorize: hook('authorize', o.authorize, '(call) => boolean') as Authorize | undefined,
+    maxPendingHandshakes: numberOption('maxPendingHandshakes', o.maxPendingHandshakes, SERVER_DEFAULTS.maxPendingHandshakes, { min: 1, integer: true }),
   };
+}
+
+/** An optional user function: undefined or a function, else INVALID_CONFIG naming its shape. */
+function hook(name: string, value: unknown, shape: string): Function | undefined {
+  if (value !== undefined && typeof value !== 'function') throw invalidConfig(name, `a function ${shape}`, value);
+  return value as Function | undefined;
 }

@@ -11,6 +11,7 @@ import { providerOf, type ProviderOptions } from './provider-options.js';
 import type { ServerInterceptor } from './server-interceptor.js';
 import { createListener, replaceSecureContext, type PeerTls } from '../transport/secure-socket.js';
 import type { ServerTlsOptions } from '../transport/tls-options.js';
+import { logErr } from '../transport/log-fields.js';
 import { ServerConnection, type ServerConnectionHooks, type ServerConnectionOptions } from './server-connection.js';
 import { resolveServerOptions, type ServerOptions } from './server-options.js';
 import { ServiceRegistry } from './service-registry.js';
@@ -54,6 +55,8 @@ export interface ServerConnectionInfo {
   lastError?: { code: string; message: string };
   /** Over TLS: the negotiated version, and the consumer's certificate (`subject`, `authorized`) under mutual TLS; undefined over plain TCP. */
   tls: PeerTls | undefined;
+  /** True when the server's `authenticate` accepted this consumer (its principal is not listed: it may be sensitive); false without `authenticate`, or before it answered. */
+  authenticated: boolean;
 }
 
 /** Events of a Server. */
@@ -67,7 +70,7 @@ export interface ServerEvents {
  * registered service instance by (service, version, group).
  */
 export class Server extends EventEmitter<ServerEvents> implements ServerConnectionHooks {
-  private readonly registry = new ServiceRegistry();
+  private readonly registry: ServiceRegistry;
   private readonly connectionSet = new Set<ServerConnection>();
   private readonly net: NetServer;
   private readonly host: string | undefined;
@@ -76,6 +79,11 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   private readonly connectionOptions: ServerConnectionOptions;
   private readonly closeGracePeriod: number;
   private readonly accepts: number;
+  private readonly maxPendingHandshakes: number;
+  /** Connections accepted whose handshake has not completed (nor failed) yet. */
+  private pendingHandshakes = 0;
+  /** When a connection over `maxPendingHandshakes` was last reported (clock ms): one warning per 10 s at most. */
+  private shedReportedAt = -Infinity;
   private closing: Promise<void> | undefined;
   /** Set by the first `listen()`: a server listens once and, once closed, never again. */
   private listenCalled = false;
@@ -99,10 +107,14 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
    * its handler finished.
    */
   responsesDropped = 0;
+  /** Connections closed at once on accept since start, because `maxPendingHandshakes` connections were still in their handshake. */
+  connectionsShed = 0;
 
   constructor(options: ServerOptions = {}) {
     super();
     const o = resolveServerOptions(options);
+    this.registry = new ServiceRegistry(o.authorize);
+    this.maxPendingHandshakes = o.maxPendingHandshakes;
     this.host = o.host;
     this.port = o.port;
     this.backlog = o.backlog;
@@ -122,6 +134,8 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       maxConcurrentCalls: o.maxConcurrentCalls,
       maxCallbacks: o.maxCallbacks,
       handshakeTimeout: o.handshakeTimeout,
+      authenticate: o.authenticate,
+      closeGracePeriod: o.closeGracePeriod,
       logger: o.logger,
     };
     this.tls = o.tls;
@@ -223,10 +237,12 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
           entry.publication = registry.publish(this.announcement(entry));
         } catch (err) {
           // For example a registry closed meanwhile: the server listens and serves; logged, not thrown (it is bound).
-          this.connectionOptions.logger.error(`registry: cannot publish ${this.advertised}: ${(err as Error).message}`, { error: err });
+          this.connectionOptions.logger.error({ advertise: this.advertised, err: logErr(err, 'UNAVAILABLE') }, `registry: cannot publish ${this.advertised}: ${(err as Error).message}`);
           return;
         }
-        await entry.publication.first.catch((err: Error) => this.connectionOptions.logger.warn(`registry: publishing ${this.advertised} failed (${err.message}); retrying in the background`));
+        await entry.publication.first.catch((err: Error) =>
+          this.connectionOptions.logger.warn({ advertise: this.advertised, err: logErr(err, 'UNAVAILABLE') }, `registry: publishing ${this.advertised} failed (${err.message}); retrying in the background`),
+        );
       }),
     );
   }
@@ -271,7 +287,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       this.abortListen(listenFailed(err, this.host, this.port));
       return;
     }
-    this.connectionOptions.logger.error(`server error: ${err.message}`, { code: err.code });
+    this.connectionOptions.logger.error({ err: logErr(err, 'LISTEN_FAILED') }, `server error: ${err.message}`);
   }
 
   /** The bound address, or undefined before `listen()`. */
@@ -361,6 +377,18 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       return;
     }
     this.connectionsAccepted++;
+    if (this.pendingHandshakes >= this.maxPendingHandshakes) {
+      // A flood of connections that do not finish their handshake: shed the newcomers, unanswered, at no cost.
+      this.connectionsShed++;
+      socket.destroy();
+      const t = now();
+      if (t - this.shedReportedAt >= SHED_REPORT_INTERVAL) {
+        this.shedReportedAt = t;
+        this.connectionOptions.logger.warn({ shed: this.connectionsShed }, `${this.maxPendingHandshakes} connections are in their handshake (maxPendingHandshakes): closing new ones at once (${this.connectionsShed} so far)`);
+      }
+      return;
+    }
+    this.pendingHandshakes++;
     this.connectionSet.add(new ServerConnection(socket, this.registry, this.connectionOptions, this));
   }
 
@@ -368,7 +396,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   admit(conn: ServerConnection): HeartlineError | undefined {
     if (this.closing !== undefined) return new HeartlineError('UNAVAILABLE', 'provider is shutting down');
     let ready = 0;
-    for (const c of this.connectionSet) if (c !== conn && c.state !== ConnectionState.Handshaking && c.state !== ConnectionState.Closed) ready++;
+    for (const c of this.connectionSet) if (c !== conn && !c.handshaking && c.state !== ConnectionState.Closed) ready++;
     if (ready >= this.accepts) {
       if (channels.serverRefuse.hasSubscribers) channels.serverRefuse.publish({ server: this, limit: 'accepts', peer: conn.peer, call: undefined });
       return new HeartlineError('LIMIT_EXCEEDED', `provider accepts at most ${this.accepts} connections`);
@@ -377,16 +405,18 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   }
 
   onReady(conn: ServerConnection): void {
+    this.pendingHandshakes--;
     const info = describe(conn);
     if (channels.serverConnect.hasSubscribers) channels.serverConnect.publish({ connection: info, server: this });
-    emitGuarded(this, this.connectionOptions.logger, 'connect', info);
+    emitGuarded(this, conn.log, 'connect', info);
   }
 
   onClose(conn: ServerConnection, reason: DisconnectReason): void {
+    if (conn.readyAt === undefined) this.pendingHandshakes--;
     this.connectionSet.delete(conn);
     const info = describe(conn);
     if (channels.serverDisconnect.hasSubscribers) channels.serverDisconnect.publish({ connection: info, server: this, reason });
-    emitGuarded(this, this.connectionOptions.logger, 'disconnect', info, reason);
+    emitGuarded(this, conn.log, 'disconnect', info, reason);
   }
 
   responseDropped(): void {
@@ -415,6 +445,9 @@ function listenFailed(err: NodeJS.ErrnoException & { address?: string }, host: s
   return new HeartlineError('LISTEN_FAILED', `cannot listen on ${address}: ${why}`, { cause: err });
 }
 
+/** Shortest time between two warnings about connections shed by `maxPendingHandshakes`, in ms. */
+const SHED_REPORT_INTERVAL = 10_000;
+
 function describe(c: ServerConnection): ServerConnectionInfo {
   const t = now();
   const info: ServerConnectionInfo = {
@@ -430,6 +463,7 @@ function describe(c: ServerConnection): ServerConnectionInfo {
     bytesOut: c.bytesOut,
     callsDone: c.callsDone,
     tls: c.tls,
+    authenticated: c.authenticated,
   };
   if (c.lastErrorCode !== undefined) info.lastError = { code: c.lastErrorCode, message: c.lastErrorMessage };
   return info;

@@ -1,6 +1,7 @@
 import { serviceOf, type Contract, type ServiceDefinition } from '../contract/service-definition.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ExecutionCounter } from './execution-limits.js';
+import type { Authorize } from './authorization.js';
 import type { ProviderOptions } from './provider-options.js';
 import type { ServerInterceptor } from './server-interceptor.js';
 
@@ -29,6 +30,8 @@ export interface ExportedService {
   readonly executes: ExecutionCounter | undefined;
   /** The interceptors a call to this service runs through: the server-wide ones, then the service's own. */
   readonly interceptors: readonly ServerInterceptor[];
+  /** The `authorize` hooks a call must pass first: the server's, then the service's; undefined when neither is set (no cost per call). */
+  readonly authorizers: readonly Authorize[] | undefined;
 }
 
 interface MutableService extends ExportedService {
@@ -46,6 +49,12 @@ export class ServiceRegistry {
   /** name -> version -> group -> service: nested maps, so a lookup builds no key string. */
   private readonly services = new Map<string, Map<string, Map<string, MutableService>>>();
   private serverWide: readonly ServerInterceptor[] = [];
+  /** The server's `authorize` option, if any. */
+  private readonly serverAuthorize: Authorize | undefined;
+
+  constructor(serverAuthorize?: Authorize) {
+    this.serverAuthorize = serverAuthorize;
+  }
 
   register(contract: Contract, instance: object, options: ProviderOptions = {}): ExportedService {
     const definition = serviceOf(contract, 'server.register');
@@ -70,9 +79,23 @@ export class ServiceRegistry {
       }
       handlers.set(name, fn as Handler);
     }
+    if (options.authorize !== undefined && typeof options.authorize !== 'function') {
+      throw new HeartlineError('INVALID_CONFIG', `server.register(${definition.name}): authorize must be a function (call) => boolean | Promise<boolean>`);
+    }
+    const authorizers = [this.serverAuthorize, options.authorize].filter((a): a is Authorize => a !== undefined);
     const executes = options.executes === undefined ? undefined : new ExecutionCounter(checkLimit(options.executes));
     const methods = new Map<string, ExportedMethod>();
-    const exported: MutableService = { definition, version, group, instance, methods, executes, own, interceptors: [...this.serverWide, ...own] };
+    const exported: MutableService = {
+      definition,
+      version,
+      group,
+      instance,
+      methods,
+      executes,
+      own,
+      interceptors: [...this.serverWide, ...own],
+      authorizers: authorizers.length === 0 ? undefined : Object.freeze(authorizers),
+    };
     for (const [name, opts] of definition.methods) {
       const callbacks = opts.callbacks !== undefined && opts.callbacks.length > 0 ? opts.callbacks : undefined;
       methods.set(name, { service: exported, name, handler: handlers.get(name)!, callbacks, executes: methodExecutes.get(name) });

@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Logger } from './logger.js';
+import { logErr } from './log-fields.js';
 
 /**
  * The one path by which Heartline calls user listeners (`connect`,
@@ -35,7 +36,7 @@ export function callGuarded(logger: Logger, what: string, fn: Function, thisArg?
 
 function report(logger: Logger, what: string, err: unknown): void {
   try {
-    logger.error(`${what} threw: ${describe(err)}`, { error: err });
+    logger.error({ err: logErr(err) }, `${what} threw: ${describe(err)}`);
   } catch {
     // a throwing logger must not break cleanup either
   }

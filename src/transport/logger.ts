@@ -1,36 +1,113 @@
+/** The fields of one log line: `peer`, `connectionId`, `service`, `method`, `err`… (README "Logs"). */
+export type LogFields = Record<string, unknown>;
+
 /**
  * Where Heartline reports what it cannot throw to a caller: protocol errors and
  * dead or misbehaving peers (`warn`); handlers that throw or reject, one-way ones
  * included, each logged once by the server (`error`, test/integration/handler-errors-log.test.ts);
  * event and `onRelease` listeners that throw; failsafe failures.
+ *
+ * Structured and pino-compatible: fields first, then the message, so a pino
+ * logger (`new Server({ logger: pino() })`) can be passed as it is. Each line
+ * carries `peer` and `connectionId` where there is a connection, `service` and
+ * `method` where there is a call, and an error as `err` (a `HeartlineError`,
+ * with its `code`). Attachment values and credentials are never logged.
  */
 export interface Logger {
-  warn(message: string, meta?: Record<string, unknown>): void;
-  error(message: string, meta?: Record<string, unknown>): void;
+  warn(obj: LogFields, msg: string): void;
+  error(obj: LogFields, msg: string): void;
   /**
    * Optional: routine events, for example a successful call logged by the
-   * `callLogger` interceptor. Heartline itself never requires it; where it
-   * is missing, those events go to `warn`.
+   * `callLogger` interceptor. Heartline itself never logs at `info`.
    */
-  info?(message: string, meta?: Record<string, unknown>): void;
+  info?(obj: LogFields, msg: string): void;
+  /** Optional; Heartline itself never logs at `debug` (`callLogger` may, with its `level` option). */
+  debug?(obj: LogFields, msg: string): void;
+  /**
+   * Optional: a logger that adds `bindings` to every line. Heartline calls it
+   * once per connection (never per call); without it, Heartline merges the
+   * fields itself (`withFields`).
+   */
+  child?(bindings: LogFields): Logger;
 }
 
-/** The default logger: one line per event, on stderr (`info` on stdout). */
-export const consoleLogger: Logger = {
-  info(message, meta) {
-    console.info(`[heartline] ${message}`, meta ?? '');
-  },
-  warn(message, meta) {
-    console.warn(`[heartline] ${message}`, meta ?? '');
-  },
-  error(message, meta) {
-    console.error(`[heartline] ${message}`, meta ?? '');
-  },
-};
+/** The levels of `createConsoleLogger`, lowest first. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** Options of `createConsoleLogger`. */
+export interface ConsoleLoggerOptions {
+  /** The lowest level written: lines below it are dropped. Default `'warn'`. */
+  level?: LogLevel;
+  /** Where lines go, one `write` per line. Default: `process.stderr` (every level). */
+  write?: (line: string) => void;
+}
+
+/**
+ * A logger that writes one line per event, every level on stderr:
+ * `[heartline] <level> <message> key=value …`. Lines below `level` (default
+ * `'warn'`) are dropped, so by default only `warn` and `error` are written.
+ * Field values are compact (strings longer than 200 characters are cut, an
+ * error shows as its code and message) and line breaks are escaped, so a peer
+ * cannot forge a line.
+ */
+export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger {
+  const min = RANK[options.level ?? 'warn'];
+  if (min === undefined) throw new TypeError(`createConsoleLogger level: expected 'debug', 'info', 'warn' or 'error', got ${String(options.level)}`);
+  const write = options.write ?? ((line: string) => void process.stderr.write(line + '\n'));
+  const at = (level: LogLevel) =>
+    RANK[level] < min ? () => {} : (obj: LogFields, msg: string) => write(formatLine(level, obj, msg));
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** The default logger: `warn` and `error` on stderr, one line each; `info` and `debug` dropped. */
+export const consoleLogger: Logger = createConsoleLogger();
 
 /** A logger that drops everything, for tests and benchmarks. */
 export const silentLogger: Logger = {
+  debug() {},
   info() {},
   warn() {},
   error() {},
 };
+
+const MAX_VALUE = 200;
+
+/** `[heartline] warn <msg> k=v k=v`, on one line whatever the message and values hold. Never throws. */
+export function formatLine(level: LogLevel, obj: LogFields, msg: string): string {
+  let line = `[heartline] ${level} ${oneLine(String(msg))}`;
+  try {
+    for (const key of Object.keys(obj)) {
+      const value = obj[key];
+      if (value !== undefined) line += ` ${oneLine(key)}=${compact(value)}`;
+    }
+  } catch {
+    line += ' (unreadable fields)';
+  }
+  return line;
+}
+
+function compact(value: unknown): string {
+  try {
+    if (typeof value === 'string') return quote(value);
+    if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' || value === null) return String(value);
+    if (value instanceof Error) {
+      const code = (value as { code?: unknown }).code;
+      return `${typeof code === 'string' ? code : value.name}:${quote(String(value.message))}`;
+    }
+    return quote(JSON.stringify(value) ?? String(value));
+  } catch {
+    return '(unreadable)';
+  }
+}
+
+/** Bare when it is one plain word, else JSON-quoted (which escapes line breaks); cut at 200 characters. */
+function quote(s: string): string {
+  const cut = s.length > MAX_VALUE ? s.slice(0, MAX_VALUE) + '…' : s;
+  return /^[\w.:/@#[\]-]+$/.test(cut) ? cut : JSON.stringify(cut);
+}
+
+function oneLine(s: string): string {
+  return s.replace(/[\r\n\u2028\u2029]/g, (c) => (c === '\r' ? '\\r' : c === '\n' ? '\\n' : c === '\u2028' ? '\\u2028' : '\\u2029'));
+}

@@ -155,7 +155,7 @@ class HeartlineTlsServer extends TlsServer {
         const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
         const info = peerTls(socket);
         const why = info.subject === undefined ? 'it sent no certificate' : `its certificate (subject ${describeSubject(info.subject)}) did not verify: ${info.authorizationError ?? 'unknown reason'}`;
-        logger.warn(`TLS: refused consumer ${peer}: ${why}`, { peer, code: info.authorizationError });
+        logger.warn({ peer, err: new HeartlineError('CONNECT_FAILED', `TLS: ${why}`), tlsError: info.authorizationError }, `TLS: refused consumer ${peer}: ${why}`);
         socket.destroy();
         return;
       }
@@ -164,7 +164,7 @@ class HeartlineTlsServer extends TlsServer {
     this.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
       const peer = socket.remoteAddress === undefined ? 'a consumer' : `${socket.remoteAddress}:${socket.remotePort ?? '?'}`;
       const hint = err.code === 'ECONNRESET' ? ' (the consumer closed the connection during the TLS handshake: does it trust this server\'s certificate?)' : '';
-      logger.warn(`TLS handshake with ${peer} failed: ${describeTlsError(err)}${hint}`, { peer, code: err.code });
+      logger.warn({ peer, err: new HeartlineError('CONNECT_FAILED', `TLS handshake failed: ${describeTlsError(err)}`), tlsError: err.code }, `TLS handshake with ${peer} failed: ${describeTlsError(err)}${hint}`);
       // With a 'tlsClientError' listener, Node leaves the socket to it (a handshake timeout would keep it open).
       socket.destroy();
     });

@@ -26,6 +26,7 @@ export interface TransportOptions {
   maxQueuedBytes: number;
   /** Initial delay of TCP keepalive probes, in ms. */
   keepAliveDelay: number;
+  /** The owner's logger, bound to this connection's `peer` and `connectionId` (`withFields`): the transport's lines add neither. */
   logger: Logger;
 }
 
@@ -189,7 +190,7 @@ export class Transport implements FrameSink {
   }
 
   onProtocolError(err: HeartlineError): void {
-    this.logger.warn(`protocol error from ${this.peer}: ${err.message}; closing this connection`, { peer: this.peer, code: err.code });
+    this.logger.warn({ err }, `protocol error from ${this.peer}: ${err.message}; closing this connection`);
     this.destroy(err);
   }
 
@@ -234,7 +235,7 @@ export class Transport implements FrameSink {
     let reason = this.closeReason;
     if (reason === undefined && this.decoder.midFrame) {
       reason = new HeartlineError('PROTOCOL_ERROR', 'connection closed in the middle of a frame');
-      this.logger.warn(`truncated frame from ${this.peer}`, { peer: this.peer });
+      this.logger.warn({}, `truncated frame from ${this.peer}`);
     } else if (reason === undefined && this.dialled && this.connected && !this.heardFrame && !this.endedHere) {
       reason = new HeartlineError('CONNECT_FAILED', this.unanswered());
     }
@@ -242,6 +243,7 @@ export class Transport implements FrameSink {
   }
 }
 
-function peerName(socket: Socket): string {
+/** `host:port` of a socket's peer (`?:?` while a dialled socket connects). */
+export function peerName(socket: Socket): string {
   return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 }

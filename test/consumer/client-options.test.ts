@@ -79,6 +79,7 @@ const CLIENT_ROWS: Row[] = [
   { option: 'keepProcessAlive', bad: BOOL_BAD, good: [true, false] },
   { option: 'random', bad: FN_BAD, good: [() => 0.5] },
   { option: 'logger', bad: [null, 5, {}, { warn() {} }, { warn() {}, error: 'x' }], good: [silentLogger, { warn() {}, error() {} }] },
+  { option: 'credentials', bad: [5, null, {}, [], true, 'x'.repeat(8 * 1024 + 1), 'é'.repeat(4 * 1024 + 1)], good: ['', 'token', 'x'.repeat(8 * 1024), () => 'token', async () => 'token'] },
 ];
 
 /** Reference options; per-method ones are tested under `methods.get.*`. */

@@ -30,7 +30,7 @@ describe('a closed EtcdRegistry', () => {
     const registry = new EtcdRegistry({ logger: silentLogger });
     await registry.close();
     const errors: string[] = [];
-    const logger: Logger = { warn: () => undefined, error: (m) => void errors.push(m) };
+    const logger: Logger = { warn: () => undefined, error: (_fields, m) => void errors.push(m) };
     const server = new Server({ host: '127.0.0.1', port: 0, logger, registry, closeGracePeriod: 100, deregisterDelay: 0 });
     server.register(new WorkImpl('a'));
     const address = await server.listen();

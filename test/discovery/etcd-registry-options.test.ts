@@ -34,6 +34,12 @@ describe('EtcdRegistry options', () => {
     expect(resolveEtcdOptions({})).toMatchObject({ hosts: ['http://127.0.0.1:2379'], prefix: '/heartline', ttl: 10_000, requestTimeout: 5000 });
   });
 
+  it('a user:password in a host URL never shows in the status (nor in the log lines that name the registry)', async () => {
+    const r = new EtcdRegistry({ hosts: 'http://root:s3cr3t@127.0.0.1:2379', logger: silentLogger });
+    expect(r.status().name).toBe('etcd http://127.0.0.1:2379 /heartline');
+    await r.close();
+  });
+
   it('a new registry connects to nothing, and etcd3 is only ever imported dynamically (an optional peer dependency)', async () => {
     const r = new EtcdRegistry({ logger: silentLogger });
     expect(r.status().state).toBe('connecting');
@@ -74,7 +80,7 @@ describe('key layout', () => {
 
 describe('advertised address', () => {
   const warnings: string[] = [];
-  const logger: Logger = { warn: (m) => warnings.push(m), error: () => {} };
+  const logger: Logger = { warn: (_fields, m) => warnings.push(m), error: () => {} };
 
   it('advertise wins (its port, else the bound one); a specific bind is published as is, silently', () => {
     expect(advertisedAddress('pub.example', { host: '0.0.0.0', port: 5 }, logger)).toBe('pub.example:5');

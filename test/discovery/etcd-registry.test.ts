@@ -109,7 +109,7 @@ describe.skipIf(!etcdAvailable())('EtcdRegistry (real etcd)', () => {
 
   it('a bad value in etcd is ignored with a warning, never breaking the list', async () => {
     const warnings: string[] = [];
-    const logger: Logger = { warn: (m) => warnings.push(m), error: (m) => warnings.push(m) };
+    const logger: Logger = { warn: (_fields, m) => warnings.push(m), error: (_fields, m) => warnings.push(m) };
     const registry = defer(new EtcdRegistry({ hosts: etcd.hosts, logger }), (r) => r.close());
     const dir = registry.directory('bad.Service', '', '');
     const stop = dir.subscribe(() => {});
@@ -125,7 +125,7 @@ describe.skipIf(!etcdAvailable())('EtcdRegistry (real etcd)', () => {
 
   it('advertise: a wildcard bind publishes a guessed interface with a warning; the option wins', async () => {
     const warnings: string[] = [];
-    const logger: Logger = { warn: (m) => warnings.push(m), error: () => {} };
+    const logger: Logger = { warn: (_fields, m) => warnings.push(m), error: () => {} };
     const registry = defer(testRegistry(etcd.hosts), (r) => r.close());
     const guessed = defer(new Server({ port: 0, logger, registry, deregisterDelay: 0 }), (s) => s.close());
     guessed.register(new WorkImpl('g'), { version: 'adv' });

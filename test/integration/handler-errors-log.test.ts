@@ -16,8 +16,8 @@ function capturingLogger(): Logger & { entries: Entry[] } {
   const entries: Entry[] = [];
   return {
     entries,
-    warn: (message, meta) => entries.push({ level: 'warn', message, meta }),
-    error: (message, meta) => entries.push({ level: 'error', message, meta }),
+    warn: (meta, message) => entries.push({ level: 'warn', message, meta }),
+    error: (meta, message) => entries.push({ level: 'error', message, meta }),
   };
 }
 
@@ -64,8 +64,8 @@ describe('handler failures on the provider log', () => {
 
   const handlerErrors = (logger: { entries: Entry[] }): Entry[] => logger.entries.filter((e) => e.message.startsWith('handler '));
 
-  it('a two-way handler that throws is logged once with service#method, the error (and its stack), the peer and the code', async () => {
-    const { logger, client } = await setup();
+  it("a two-way handler that throws is logged once with service#method, the error (with the handler error's stack), the peer, the connection id and the code", async () => {
+    const { logger, client, srv } = await setup();
     await expectCode(client.refer(Echo).fail('kaput'), 'HANDLER_ERROR');
     await waitFor(() => handlerErrors(logger).length > 0, 1000, 'the log entry');
     const entries = handlerErrors(logger);
@@ -75,10 +75,11 @@ describe('handler failures on the provider log', () => {
     expect(entry!.message).toBe('handler test.Echo#fail failed: kaput');
     expect(entry!.meta).toMatchObject({ service: 'test.Echo', method: 'fail', code: 'HANDLER_ERROR' });
     expect(entry!.meta!.peer).toMatch(/^127\.0\.0\.1:\d+$/);
-    const error = entry!.meta!.error as Error;
-    expect(error).toBeInstanceOf(Error);
-    expect(error.name).toBe('TestFailure');
-    expect(error.stack).toMatch(/kaput/);
+    expect(entry!.meta!.connectionId).toBe(srv.server.connections()[0]!.id);
+    const err = entry!.meta!.err as HeartlineError;
+    expect(err).toBeInstanceOf(HeartlineError);
+    expect([err.code, err.message]).toEqual(['HANDLER_ERROR', 'kaput']);
+    expect(err.stack).toMatch(/^TestFailure: kaput\n/);
   });
 
   it('a rejected promise is logged with the code sent back', async () => {
@@ -99,7 +100,7 @@ describe('handler failures on the provider log', () => {
       'handler test.Jobs#fire failed: quota exceeded for a',
       'handler test.Jobs#fireAsync failed: async quota exceeded for b',
     ]);
-    expect((handlerErrors(logger)[0]!.meta!.error as Error).name).toBe('QuotaError');
+    expect((handlerErrors(logger)[0]!.meta!.err as HeartlineError).stack).toMatch(/^QuotaError: quota exceeded for a\n/);
   });
 
   it('successful calls and refusals before user code log nothing of the kind', async () => {

@@ -9,7 +9,7 @@ import { newClient, startServer, track, useCleanup, waitFor } from '../helpers/s
 
 function capturingLogger(): Logger & { errors: Array<{ message: string; meta: Record<string, unknown> | undefined }> } {
   const errors: Array<{ message: string; meta: Record<string, unknown> | undefined }> = [];
-  return { errors, warn() {}, error: (message, meta) => errors.push({ message, meta }) };
+  return { errors, warn() {}, error: (meta, message) => errors.push({ message, meta }) };
 }
 
 const boom = (what: string) => () => {
@@ -45,7 +45,7 @@ describe('throwing event listeners', () => {
       "a 'connect' listener threw: connect listener exploded",
       "a 'disconnect' listener threw: disconnect listener exploded",
     ]);
-    expect((logger.errors[0]!.meta!.error as Error).message).toBe('connect listener exploded');
+    expect((logger.errors[0]!.meta!.err as Error).message).toBe('connect listener exploded');
 
     await client.close();
     await settle();

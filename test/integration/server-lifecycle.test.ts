@@ -71,7 +71,7 @@ describe('server listen and close', () => {
     const holder = defer(newServer(), (s) => s.close());
     const { port } = await holder.listen();
     const logged: string[] = [];
-    const logger = { warn: (m: string) => logged.push(m), error: (m: string) => logged.push(m) };
+    const logger = { warn: (_fields: object, m: string) => logged.push(m), error: (_fields: object, m: string) => logged.push(m) };
     const server = new Server({ host: '127.0.0.1', port, logger, closeGracePeriod: 100 }).register(new EchoImpl());
     const err = await expectCode(server.listen(), 'LISTEN_FAILED');
     expect(err.message).toContain(`127.0.0.1:${port}`);

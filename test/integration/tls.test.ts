@@ -23,7 +23,7 @@ const defer = useCleanup();
 /** A logger that keeps every line. */
 function recorder(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  return { lines, warn: (m) => void lines.push(m), error: (m) => void lines.push(m) };
+  return { lines, warn: (_fields, m) => void lines.push(m), error: (_fields, m) => void lines.push(m) };
 }
 
 async function server(options: ServerOptions): Promise<StartedServer & { log: string[] }> {

@@ -8,16 +8,19 @@ import type { Logger } from '../../src/transport/logger.js';
 import { fakeClientCall, fakeServerCall } from './fake-calls.js';
 
 interface Line {
-  level: 'info' | 'warn' | 'error';
+  level: 'debug' | 'info' | 'warn' | 'error';
   message: string;
   meta: Record<string, unknown> | undefined;
 }
 
 function recorder(withInfo = true): { logger: Logger; lines: Line[] } {
   const lines: Line[] = [];
-  const push = (level: Line['level']) => (message: string, meta?: Record<string, unknown>) => void lines.push({ level, message, meta });
+  const push = (level: Line['level']) => (meta: Record<string, unknown>, message: string) => void lines.push({ level, message, meta });
   const logger: Logger = { warn: push('warn'), error: push('error') };
-  if (withInfo) logger.info = push('info');
+  if (withInfo) {
+    logger.info = push('info');
+    logger.debug = push('debug');
+  }
   return { logger, lines };
 }
 
@@ -68,18 +71,20 @@ describe('callLogger', () => {
       {
         level: 'warn',
         message: 'called demo.Greeter#sayHello: UNAVAILABLE in 30 ms: no provider available',
-        meta: { side: 'client', service: 'demo.Greeter', method: 'sayHello', duration: 30, outcome: 'error', code: 'UNAVAILABLE' },
+        meta: { side: 'client', service: 'demo.Greeter', method: 'sayHello', duration: 30, outcome: 'error', code: 'UNAVAILABLE', err: error },
       },
     ]);
   });
 
-  it('on the provider side says "served", adds the peer, and names a plain error by its name', async () => {
+  it('on the provider side says "served", adds the peer and connection id, and names a plain error by its name (err: HANDLER_ERROR with its stack)', async () => {
     const { logger, lines } = recorder();
     const error = new TypeError('bad input');
     await expect(callLogger({ logger })(fakeServerCall(), () => Promise.reject(error))).rejects.toBe(error);
     expect(lines).toHaveLength(1);
     expect(lines[0]!.message).toMatch(/^served demo\.Greeter#sayHello: TypeError in [\d.]+ ms: bad input$/);
-    expect(lines[0]!.meta).toMatchObject({ side: 'server', peer: '127.0.0.1:50000', outcome: 'error', code: 'TypeError' });
+    expect(lines[0]!.meta).toMatchObject({ side: 'server', peer: '127.0.0.1:50000', connectionId: 1, outcome: 'error', code: 'TypeError' });
+    const err = lines[0]!.meta!.err as HeartlineError;
+    expect([err.code, err.message, err.stack]).toEqual(['HANDLER_ERROR', 'bad input', error.stack]);
   });
 
   it("calls: 'failures' logs failures only", async () => {
@@ -110,6 +115,39 @@ describe('callLogger', () => {
     expect(lines.map((l) => l.level)).toEqual(['warn']);
   });
 
+  it("level: 'debug' sends successes to debug; failures stay on warn", async () => {
+    const { logger, lines } = recorder();
+    const log = callLogger({ logger, level: 'debug' });
+    await log(fakeClientCall(), () => Promise.resolve());
+    await log(fakeClientCall(), () => Promise.reject(new HeartlineError('TIMEOUT', 't'))).catch(() => {});
+    expect(lines.map((l) => l.level)).toEqual(['debug', 'warn']);
+  });
+
+  it('logs the names of attachments, never their values, unless asked', async () => {
+    const secret = { token: 'Bearer s3cr3t', tenant: 'acme' };
+    const logged = async (options: Parameters<typeof callLogger>[0], fail: boolean): Promise<Line> => {
+      const { logger, lines } = recorder();
+      const log = callLogger({ logger, ...options });
+      const next = fail ? () => Promise.reject(new HeartlineError('TIMEOUT', 't')) : () => Promise.resolve();
+      await log(fakeServerCall(secret), next).catch(() => {});
+      await log(fakeClientCall(secret), next).catch(() => {});
+      expect(lines).toHaveLength(2);
+      expect(lines[1]!.meta!.attachments).toEqual(lines[0]!.meta!.attachments); // both sides alike
+      return lines[0]!;
+    };
+    for (const fail of [false, true]) {
+      const byDefault = await logged({}, fail);
+      expect(byDefault.meta!.attachments).toEqual(['token', 'tenant']);
+      expect(JSON.stringify(byDefault)).not.toContain('s3cr3t');
+      expect((await logged({ attachments: 'none' }, fail)).meta).not.toHaveProperty('attachments');
+      expect((await logged({ attachments: 'values' }, fail)).meta!.attachments).toEqual(secret);
+    }
+    // No attachments: no field.
+    const { logger, lines } = recorder();
+    await callLogger({ logger })(fakeClientCall(), () => Promise.resolve());
+    expect(lines[0]!.meta).not.toHaveProperty('attachments');
+  });
+
   it('a logger that throws never changes the outcome of the call', async () => {
     const throwing: Logger = {
       info() {
@@ -135,7 +173,7 @@ describe('callLogger', () => {
   });
 
   it('checks its options at once (INVALID_CONFIG naming the option)', () => {
-    const bad: unknown[] = [{ logger: {} }, { calls: 'some' }, { slowerThan: -1 }, { slowerThan: Number.NaN }, { slowerThan: '5' }];
+    const bad: unknown[] = [{ logger: {} }, { calls: 'some' }, { slowerThan: -1 }, { slowerThan: Number.NaN }, { slowerThan: '5' }, { level: 'warn' }, { attachments: true }, { attachments: 'all' }];
     for (const options of bad) {
       expect(() => callLogger(options as never), JSON.stringify(options)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     }

@@ -1,5 +1,6 @@
 // The live counters of client.connections() and server.connections(): bytesIn, bytesOut, callsDone, lastError.
 import { describe, expect, it } from 'vitest';
+import { sharedSecret } from '../../src/index.js';
 import { Echo } from '../helpers/contract.js';
 import { expectCode, newClient, startServer, useCleanup, waitFor } from '../helpers/server.js';
 import { recordClientEvents, recordServerEvents } from './util.js';
@@ -100,5 +101,19 @@ describe('connection counters', () => {
     await client.close();
     expect(events.disconnects[0]!.info.lastError).toBeUndefined();
     expect(events.disconnects[0]!.info.callsDone).toBe(1);
+  });
+
+  it('a connection refused for its credentials says UNAUTHENTICATED on both sides, and never shows the credentials', async () => {
+    const srv = defer(await startServer({ authenticate: sharedSecret('the-right-token-123') }), (s) => s.close());
+    const serverEvents = recordServerEvents(srv.server);
+    const client = defer(newClient(srv.address, { credentials: 'a-wrong-token-456', reconnect: { initialDelay: 5000 } }), (c) => c.close());
+    const events = recordClientEvents(client);
+    await expectCode(client.refer(Echo).echo(1), 'UNAUTHENTICATED');
+    await waitFor(() => serverEvents.disconnects.length === 1 && events.disconnects.length === 1, 1000, 'the refusal');
+    expect(events.disconnects[0]!.info.lastError?.code).toBe('UNAUTHENTICATED');
+    expect(serverEvents.disconnects[0]!.info.lastError?.code).toBe('UNAUTHENTICATED');
+    const all = JSON.stringify([events.disconnects, serverEvents.disconnects]);
+    expect(all).not.toContain('wrong-token');
+    expect(all).not.toContain('right-token');
   });
 });

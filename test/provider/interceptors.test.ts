@@ -160,7 +160,7 @@ describe('short-circuits', () => {
 
   it('a local code or a plain error thrown before next() is HANDLER_ERROR, logged', async () => {
     const errors: string[] = [];
-    const logger: Logger = { ...silentLogger, error: (msg: string) => errors.push(msg) };
+    const logger: Logger = { ...silentLogger, error: (_fields, msg: string) => errors.push(msg) };
     const { stub } = await start((server, i) => {
       server.use(async (call) => {
         if (call.args[0] === 'local') throw new HeartlineError('TIMEOUT', 'local code');
@@ -268,7 +268,7 @@ describe('user code that misbehaves', () => {
 
   it('an error whose getters throw, or whose code is not one, thrown before next(): answered HANDLER_ERROR, logged, nothing escapes', async () => {
     const errors: string[] = [];
-    const logger: Logger = { ...silentLogger, error: (msg: string) => errors.push(msg) };
+    const logger: Logger = { ...silentLogger, error: (_fields, msg: string) => errors.push(msg) };
     const { stub, server } = await start((server, i) => {
       server.use(async (call) => {
         const kind = call.args[0];

@@ -31,6 +31,9 @@ const TABLE: Array<{ option: keyof ServerOptions; bad: unknown[]; good: unknown[
   { option: 'deregisterDelay', bad: [NaN, Infinity, -1, 2 ** 31, '1000', null], good: [0, 1000] },
   // Accepted values come back as a checked, frozen copy: test/transport/tls-options.test.ts.
   { option: 'tls', bad: [1, 'pem', null, [], true], good: [] },
+  { option: 'authenticate', bad: [1, 'token', null, {}, true], good: [() => ({ principal: 'p' })] },
+  { option: 'authorize', bad: [1, 'admin', null, {}, false], good: [() => true] },
+  { option: 'maxPendingHandshakes', bad: [NaN, Infinity, -1, 0, 1.5, '128', null], good: [1, 128, 100_000] },
 ];
 
 describe('server options', () => {
@@ -76,6 +79,9 @@ describe('server options', () => {
       registry: undefined,
       advertise: undefined,
       deregisterDelay: 1000,
+      authenticate: undefined,
+      authorize: undefined,
+      maxPendingHandshakes: 128,
     });
     expect(typeof resolved.logger.warn).toBe('function');
     expect(resolved).toMatchObject(SERVER_DEFAULTS);

@@ -1,5 +1,6 @@
 import type { HeartlineError } from '../../errors/heartline-error.js';
 import type { Logger } from '../../transport/logger.js';
+import { logErr } from '../../transport/log-fields.js';
 import type { ClientInvocation } from '../invocation.js';
 import type { ClusterInvoker } from './cluster-invoker.js';
 
@@ -17,7 +18,7 @@ export class FailsafeInvoker implements ClusterInvoker {
   invoke(inv: ClientInvocation, at?: number): Promise<unknown> {
     return this.inner.invoke(inv, at).catch((err: unknown) => {
       if (inv.signal?.aborted === true && (err as HeartlineError)?.code === 'CANCELLED') throw err;
-      this.logger.warn(`${inv.target.label} failed (failsafe, returning undefined): ${(err as Error)?.message}`, { code: (err as HeartlineError)?.code });
+      this.logger.warn({ service: inv.target.service, method: inv.target.method, err: logErr(err) }, `${inv.target.label} failed (failsafe, returning undefined): ${(err as Error)?.message}`);
       return undefined;
     });
   }
