@@ -6,6 +6,7 @@
 // INTERCEPTORS=<n> adds n no-op client interceptors (`client.use((call, next) => next())`).
 // SERVER_INTERCEPTOR=1 adds one no-op server interceptor.
 // CALL_SCOPE=0 makes the server with `callScope: false` (no AsyncLocalStorage scope per call).
+// BUILTINS=0 makes the server with `builtinServices: false` (no heartline.Reflection / heartline.Health).
 // BENCH_TLS=1 runs the connection over TLS 1.3 (certificates from test/helpers/certs.ts).
 // BENCH_AUTH=1 authenticates the connection: the client's `credentials` and the server's
 // `sharedSecret` (needs a checkout with authentication). BENCH_AUTHORIZE=1 adds a server-wide
@@ -33,6 +34,8 @@ const callScope = process.env.CALL_SCOPE !== '0';
 const auth = process.env.BENCH_AUTH === '1';
 const authorize = process.env.BENCH_AUTHORIZE === '1';
 const TOKEN = 'bench-token-0123456789abcdef';
+// Set only when asked, so that ROOT may name a checkout older than the option.
+const builtins = process.env.BUILTINS !== '0';
 const server = new Server({
   host: '127.0.0.1',
   port: 0,
@@ -41,6 +44,7 @@ const server = new Server({
   ...(callScope ? {} : { callScope: false }),
   ...(auth ? { authenticate: sharedSecret(TOKEN) } : {}),
   ...(authorize ? { authorize: () => true } : {}),
+  ...(builtins ? {} : { builtinServices: false }),
 });
 server.register(provider);
 // SERVER_INTERCEPTOR=1: one no-op server-wide interceptor (needs a checkout with server.use).
@@ -103,6 +107,6 @@ await run(calls);
 const cpu = process.cpuUsage(cpu0);
 const ms = performance.now() - t0;
 if (scrape !== undefined && !(await scrape()).includes('heartline_client_calls_total{')) throw new Error('BENCH_METRICS=1 but nothing was counted');
-console.log(JSON.stringify({ root, tls: certs !== undefined, auth, authorize, metrics: withMetrics, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
+console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, auth, authorize, builtins, metrics: withMetrics, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
 await client.close();
 await server.close();

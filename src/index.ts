@@ -17,6 +17,8 @@ export { DnsDirectory, DnsDirectoryState, type DnsDirectoryOptions, type DnsLook
 export type { BackoffOptions } from './consumer/backoff.js';
 export type { Candidate, HashKey, Invocation, LoadBalanceName, LoadBalancer } from './consumer/load-balance/index.js';
 export { Server, type ServerAddress, type ServerConnectionInfo, type ServerEvents, type ServerOptions } from './provider/server.js';
+export { Reflection, type ConnectionReport, type MethodDescription, type ServiceDescription, type ServiceSummary } from './contract/reflection.js';
+export { Health, type ServingStatus } from './contract/health.js';
 export type { ConsumerRegistry, RegistryState, RegistryStatus } from './consumer/registry.js';
 export type { Announcement, ProviderRegistry, Publication, PublishedService, PublishOptions } from './provider/publisher.js';
 export { EtcdRegistry, type EtcdRegistryOptions } from './discovery/etcd-registry.js';

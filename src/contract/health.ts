@@ -2,7 +2,7 @@ import { Service } from './service-decorator.js';
 
 /**
  * `heartline.Health`, a built-in service every provider serves unless
- * `builtinServices: false` (protocol.md 7), modeled on `grpc.health.v1`.
+ * `builtinServices: false` (protocol.md 10), modeled on `grpc.health.v1`.
  * `service` is a service name; `''` asks about the provider as a whole.
  */
 
@@ -25,8 +25,12 @@ export abstract class Health {
   abstract check(service?: string): Promise<ServingStatus>;
   /**
    * Returns the current status of `service`, then calls `onChange` with every
-   * later change, until the consumer releases the callback or the connection
-   * closes.
+   * later change (never a repeat; a slow listener gets the latest), until the
+   * consumer releases the callback (`client.releaseCallback`), the connection
+   * closes, or `onChange` throws or does not answer within the provider's
+   * `callbackTimeout`. One watch per function: watching again with the same
+   * `onChange` moves it to the other service. A closing provider pushes
+   * `NOT_SERVING` first.
    */
   abstract watch(service: string, onChange: (status: ServingStatus) => void): Promise<ServingStatus>;
 }

@@ -2,7 +2,7 @@ import { Service } from './service-decorator.js';
 
 /**
  * `heartline.Reflection`, a built-in service every provider serves unless
- * `builtinServices: false` (protocol.md 7): what the provider serves, and its
+ * `builtinServices: false` (protocol.md 10): what the provider serves, and its
  * live connections (like gRPC's reflection and channelz). An ordinary
  * Heartline contract; `heartline ls`, `describe` and `connections` call it.
  */
@@ -27,6 +27,8 @@ export interface MethodDescription {
   idempotent: boolean;
   /** Set by the contract; absent when the contract sets none. */
   retries?: number;
+  /** Cap on calls in flight per consumer and provider, set by the contract; absent when the contract sets none. */
+  actives?: number;
   /** Argument positions that are callbacks; `[]` when none. */
   callbacks: number[];
 }
@@ -54,10 +56,14 @@ export interface ConnectionReport {
   bytesOut: number;
   /** Calls answered (or, one-way, finished) on this connection. */
   callsDone: number;
-  /** The last error answered on this connection, if any. */
+  /** The last error answered on this connection (its code and message only), if any. */
   lastError?: { code: string; message: string };
-  /** Over TLS: the negotiated version and whether the consumer's certificate was verified. */
-  tls?: { version: string; authorized: boolean; subject?: string };
+  /**
+   * Over TLS: the negotiated version (`TLSv1.3`) and whether the consumer's
+   * certificate was verified; absent over plain TCP. Never the certificate's
+   * subject or anything else that names the consumer.
+   */
+  tls?: { version: string; authorized: boolean };
 }
 
 @Service('heartline.Reflection', {
@@ -68,7 +74,7 @@ export interface ConnectionReport {
   },
 })
 export abstract class Reflection {
-  /** Every service the provider serves, the built-in ones included. */
+  /** Every service the provider serves, the built-in ones included, in registration order (the built-ins first). */
   abstract listServices(): Promise<ServiceSummary[]>;
   /**
    * One service's methods; `version` and `group` default to `''`. A service

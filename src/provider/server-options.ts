@@ -104,6 +104,15 @@ export interface ServerOptions {
    * integer >= 1. Default 128.
    */
   maxPendingHandshakes?: number;
+  /**
+   * Serve the built-in services `heartline.Reflection` (what this provider
+   * serves, its live connections) and `heartline.Health` (its serving
+   * status, `server.setServingStatus`), protocol.md 10. They are never
+   * published in a registry, and a call to another service pays nothing for
+   * them. false registers neither (calls to them get SERVICE_NOT_FOUND) and
+   * frees their names for services of your own. Default true.
+   */
+  builtinServices?: boolean;
 }
 
 /** Every server option with its default applied, checked. */
@@ -133,6 +142,7 @@ export interface ResolvedServerOptions {
   authenticate: Authenticate | undefined;
   authorize: Authorize | undefined;
   maxPendingHandshakes: number;
+  builtinServices: boolean;
 }
 
 export const SERVER_DEFAULTS = {
@@ -152,6 +162,7 @@ export const SERVER_DEFAULTS = {
   handshakeTimeout: 10_000,
   deregisterDelay: 1000,
   maxPendingHandshakes: 128,
+  builtinServices: true,
 } as const;
 
 /** Smallest non-zero `idleTimeout`: the consumer must be able to ping three times within it. */
@@ -179,6 +190,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   if (o.host !== undefined && (typeof o.host !== 'string' || o.host === '')) throw invalidConfig('host', 'a non-empty string', o.host);
   if (o.exposeStack !== undefined && typeof o.exposeStack !== 'boolean') throw invalidConfig('exposeStack', 'a boolean', o.exposeStack);
   if (o.callScope !== undefined && typeof o.callScope !== 'boolean') throw invalidConfig('callScope', 'a boolean', o.callScope);
+  if (o.builtinServices !== undefined && typeof o.builtinServices !== 'boolean') throw invalidConfig('builtinServices', 'a boolean', o.builtinServices);
   const logger = checkLogger<Logger>('logger', o.logger) ?? consoleLogger;
 
   const idleTimeout = msOption('idleTimeout', o.idleTimeout, SERVER_DEFAULTS.idleTimeout);
@@ -219,6 +231,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     authenticate: hook('authenticate', o.authenticate, '(hello, peer) => { principal }') as Authenticate | undefined,
     authorize: hook('authorize', o.authorize, '(call) => boolean') as Authorize | undefined,
     maxPendingHandshakes: numberOption('maxPendingHandshakes', o.maxPendingHandshakes, SERVER_DEFAULTS.maxPendingHandshakes, { min: 1, integer: true }),
+    builtinServices: (o.builtinServices as boolean | undefined) ?? SERVER_DEFAULTS.builtinServices,
   };
 }
 

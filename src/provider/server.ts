@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
-import type { Contract } from '../contract/service-definition.js';
+import { serviceOf, type Contract } from '../contract/service-definition.js';
 import { channels } from '../context/channels.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
@@ -16,6 +16,8 @@ import { ServerConnection, type ServerConnectionHooks, type ServerConnectionOpti
 import { resolveServerOptions, type ServerOptions } from './server-options.js';
 import { ServiceRegistry } from './service-registry.js';
 import { advertisedAddress } from './advertise.js';
+import { refuseBuiltinName, registerBuiltins, type BuiltinServices } from './builtin-services.js';
+import { ServingStatusTable, type SettableStatus } from './serving-status.js';
 import type { Announcement, Publication, ProviderRegistry, PublishOptions } from './publisher.js';
 
 export type { ServerOptions } from './server-options.js';
@@ -99,6 +101,10 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   private bound: { address: ServerAddress; startTime: string } | undefined;
   /** The address published in registries, worked out (with its warning) when first needed. */
   private advertised: string | undefined;
+  /** What `heartline.Health` reports (`setServingStatus`, close). */
+  private readonly servingStatus = new ServingStatusTable((name) => this.registry.hasName(name));
+  /** The built-in services, unless `builtinServices: false`. */
+  private readonly builtins: BuiltinServices | undefined;
   /** Connections accepted since start. */
   connectionsAccepted = 0;
   /**
@@ -139,6 +145,9 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       logger: o.logger,
     };
     this.tls = o.tls;
+    this.builtins = o.builtinServices
+      ? registerBuiltins(this.registry, { services: () => this.registry.all(), lookup: (n, v, g) => this.registry.lookup(n, v, g), connections: () => this.connections() }, this.servingStatus)
+      : undefined;
     // Plain TCP, or TLS: `accept` gets a socket whose TLS handshake (if any) succeeded.
     this.net = createListener(o.tls, { handshakeTimeout: o.handshakeTimeout, logger: o.logger }, (socket) => this.accept(socket));
     this.net.on('error', (err) => this.netError(err));
@@ -177,7 +186,9 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
 
   /**
    * Exports a service. Either an instance of a `@Provider` class, or a contract
-   * and any object implementing it.
+   * and any object implementing it. A service named like a built-in one
+   * (`heartline.Reflection`, `heartline.Health`, any version) throws
+   * INVALID_CONFIG unless the server was made with `builtinServices: false`.
    */
   register(instance: object, options?: ProviderOptions): this;
   register<T extends object>(contract: Contract<T>, implementation: T, options?: ProviderOptions): this;
@@ -186,13 +197,35 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       if (b === undefined) {
         throw new HeartlineError('INVALID_CONFIG', `server.register(${a.name || 'contract'}): pass an instance (server.register(new Impl())) or a contract and its implementation`);
       }
+      if (this.builtins !== undefined) refuseBuiltinName(serviceOf(a as Contract, 'server.register').name);
       this.registry.register(a as Contract, b, c);
     } else {
       const record = providerOf(a, 'server.register');
+      if (this.builtins !== undefined) refuseBuiltinName(serviceOf(record.contract, 'server.register').name);
       this.registry.register(record.contract, a, { ...record.options, ...(b as ProviderOptions | undefined) });
     }
     for (const entry of this.publishing.values()) entry.publication?.update(this.announcement(entry));
+    this.servingStatus.changed(); // a watch of this name goes from UNKNOWN to SERVING
     return this;
+  }
+
+  /**
+   * Sets what `heartline.Health` answers for `service` (a registered
+   * service's name, every version and group of it), or for the whole
+   * provider with `''`: `'NOT_SERVING'` to tell consumers and load
+   * balancers to stay away (for example, it lost its database), `'SERVING'`
+   * to come back. The whole provider's NOT_SERVING also applies to every
+   * service. Watchers are pushed the change. Once `close()` is called,
+   * everything answers NOT_SERVING whatever is set. A status other than
+   * these two, or a name no registered service has: INVALID_CONFIG.
+   */
+  setServingStatus(service: string, status: SettableStatus): void {
+    this.servingStatus.set(service, status);
+  }
+
+  /** @internal Live `heartline.Health#watch` subscriptions (0 without the built-ins). */
+  get healthWatchCount(): number {
+    return this.builtins?.health.watchers.size ?? 0;
   }
 
   /**
@@ -256,7 +289,8 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       pid: process.pid,
       startTime: bound.startTime,
       metadata: entry.metadata,
-      services: this.registry.all().map((s) => ({ service: s.definition.name, version: s.version, group: s.group, methods: [...s.methods.keys()] })),
+      // The built-in services are on every provider: a registry lists what is worth choosing a provider for.
+      services: this.registry.all().filter((s) => this.builtins?.exported.has(s) !== true).map((s) => ({ service: s.definition.name, version: s.version, group: s.group, methods: [...s.methods.keys()] })),
     };
   }
 
@@ -346,6 +380,8 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   }
 
   private async shutdown(): Promise<void> {
+    // Health answers NOT_SERVING from now on; watchers are pushed it before any drain frame is written.
+    this.servingStatus.close();
     // Withdraw from registries first and give consumers deregisterDelay to stop choosing this provider before it drains.
     const publications = [...this.publishing.values()].flatMap((e) => (e.publication === undefined ? [] : [e.publication]));
     if (publications.length > 0) {

@@ -119,6 +119,11 @@ export class ServiceRegistry {
     return this.services.get(name)?.get(version)?.get(group);
   }
 
+  /** True when some service of this name is exported (any version and group). */
+  hasName(name: string): boolean {
+    return this.services.has(name);
+  }
+
   /** Every exported service, in registration order of their names. */
   all(): ExportedService[] {
     return this.each();

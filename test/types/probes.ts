@@ -7,7 +7,25 @@
 // Mistakes the types cannot see, checked at run time instead
 // (test/decorators/mistakes.test.ts): refer()/register()/inject of an
 // undecorated class, and a method a provider leaves out when it is typed loosely.
-import { Client, Consumer, Provider, Server, Service, withOptions, type CallOptions, type ClientCall, type ClientInterceptor, type Remote } from '../../src/index.js';
+import {
+  Client,
+  Consumer,
+  Health,
+  Provider,
+  Reflection,
+  Server,
+  Service,
+  withOptions,
+  type CallOptions,
+  type ClientCall,
+  type ClientInterceptor,
+  type ConnectionReport,
+  type MethodDescription,
+  type Remote,
+  type ServiceDescription,
+  type ServiceSummary,
+  type ServingStatus,
+} from '../../src/index.js';
 
 // ---- Positive cases: what README and examples do must compile. ----
 
@@ -171,4 +189,29 @@ export async function callOptions(client: Client, signal: AbortSignal): Promise<
   // @ts-expect-error attachments are strings
   withOptions(calc, { attachments: { n: 1 } });
   return sum + (await nested.add(0, 0)) + (options.timeout ?? 0);
+}
+
+// ---- The built-in services, through ordinary stubs ----
+
+export async function builtins(client: Client, server: Server): Promise<string> {
+  const reflection: Remote<Reflection> = client.refer(Reflection);
+  const health: Remote<Health> = client.refer(Health);
+  const services: ServiceSummary[] = await reflection.listServices();
+  const described: ServiceDescription = await reflection.describeService('demo.Greeter', '1.0.0');
+  const first: MethodDescription | undefined = described.methods[0];
+  const connections: ConnectionReport[] = await reflection.listConnections();
+  const status: ServingStatus = await health.check();
+  const watched: ServingStatus = await health.watch('demo.Greeter', (s: ServingStatus) => void s);
+  server.setServingStatus('demo.Greeter', 'NOT_SERVING');
+  // @ts-expect-error describeService takes the name first, a string
+  await reflection.describeService(1);
+  // @ts-expect-error check takes a service name
+  await health.check(2);
+  // @ts-expect-error the watch listener receives a ServingStatus, not a number
+  await health.watch('', (n: number) => void n);
+  // @ts-expect-error UNKNOWN is what Health answers for a name not served, not a status to set
+  server.setServingStatus('', 'UNKNOWN');
+  // @ts-expect-error a ServiceSummary has no 'methodz'
+  void services[0]?.methodz;
+  return `${services.length}${first?.name}${connections[0]?.tls?.version}${status}${watched}`;
 }
