@@ -8,7 +8,8 @@ const SRC = join(__dirname, '..', 'src');
 /**
  * Each folder of src/ and its rank: a file may import from its own folder and
  * from folders of a lower rank only. consumer/ and provider/ share a rank, so
- * neither imports the other.
+ * neither imports the other. metrics/ is the `heartline/metrics` subpath: above
+ * everything, and never imported by the main entry.
  */
 const RANK: Record<string, number> = {
   errors: 0,
@@ -22,6 +23,7 @@ const RANK: Record<string, number> = {
   discovery: 7,
   interceptors: 7,
   decorators: 8,
+  metrics: 9,
 };
 
 function files(dir: string): string[] {
@@ -51,6 +53,17 @@ describe('the layering rule', () => {
         if (target === from) continue;
         if (!(RANK[target]! < RANK[from]!)) violations.push(`${relative(SRC, file)} imports ${m[1]}`);
       }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it('the main entry never loads heartline/metrics, and only src/metrics imports prom-client (an optional peer)', () => {
+    const violations: string[] = [];
+    for (const file of files(SRC)) {
+      const text = readFileSync(file, 'utf8');
+      const inMetrics = folderOf(file) === 'metrics';
+      if (!inMetrics && /from '(\.\/|\.\.\/)+metrics\//.test(text)) violations.push(`${relative(SRC, file)} imports metrics/`);
+      if (!inMetrics && /from 'prom-client'/.test(text)) violations.push(`${relative(SRC, file)} imports prom-client`);
     }
     expect(violations).toEqual([]);
   });

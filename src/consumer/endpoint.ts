@@ -1,7 +1,7 @@
+import { channels } from '../context/channels.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ClientConnection, type ClientConnectionOptions, type ConnectionObserver } from '../exchange/client-connection.js';
-import { cancelledError, type OutgoingCall } from '../exchange/connection-call.js';
-import type { PendingCall } from '../exchange/pending-calls.js';
+import { cancelledError, type ConnectionCall, type OutgoingCall } from '../exchange/connection-call.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
 import { withOrigin } from '../exchange/pending-calls.js';
 import { now } from '../transport/clock.js';
@@ -43,6 +43,8 @@ export interface EndpointObserver {
   /** A connection closed, whether or not it ever finished its handshake (`conn.readyAt`). */
   onDisconnect(endpoint: Endpoint, conn: ClientConnection, reason: DisconnectReason): void;
   onReconnect(endpoint: Endpoint, attempts: number): void;
+  /** A pong came back on `conn` after `rtt` ms (only while `heartline:client:heartbeat` has subscribers). */
+  onPong(conn: ClientConnection, rtt: number): void;
 }
 
 /** Client-wide settings an endpoint reads. */
@@ -107,6 +109,13 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
 
   connections(): readonly ClientConnection[] {
     return this.conns;
+  }
+
+  /** Calls waiting here for an `actives` or `serviceActives` slot (a scan of the counters: for scrapes, not per call). */
+  get waiting(): number {
+    let n = 0;
+    for (const c of this.counters.values()) n += c.waiting;
+    return n;
   }
 
   /** Opens the first connection now (eager mode). */
@@ -242,7 +251,7 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
    * for that connection (callback ids belong to the connection a call is
    * written on). False when there is none: the calls fail where they are.
    */
-  adoptUnsent(conn: ClientConnection, calls: PendingCall<OutgoingCall>[]): boolean {
+  adoptUnsent(conn: ClientConnection, calls: ConnectionCall[]): boolean {
     let other: ClientConnection | undefined;
     for (const c of this.conns) {
       if (c === conn || !c.usable) continue;
@@ -259,7 +268,7 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
         call.reject(withOrigin(encodeError(request.label, err), request.origin));
         continue;
       }
-      other.call(moved).then(call.resolve, call.reject);
+      call.follow(other.call(moved));
     }
     return true;
   }
@@ -291,6 +300,10 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
       default:
         return;
     }
+  }
+
+  onPong(conn: ClientConnection, rtt: number): void {
+    if (channels.clientHeartbeat.hasSubscribers) this.observer.onPong(conn, rtt);
   }
 
   private connectionReady(conn: ClientConnection): void {

@@ -1,4 +1,5 @@
 import { hasCode, HeartlineError } from '../errors/heartline-error.js';
+import { keptMessage } from '../errors/kept-message.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
@@ -17,7 +18,7 @@ import { ConnectionState, canTransition, type DisconnectReason } from './connect
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
 import { PingGuard } from './ping-guard.js';
 import { cancelledError, ConnectionCall, OneWayCalls, type CallOwner, type OutgoingCall } from './connection-call.js';
-import { PendingCalls, withOrigin, type PendingCall } from './pending-calls.js';
+import { PendingCalls, withOrigin } from './pending-calls.js';
 import { errorResponse } from './responder.js';
 
 /** Resolved options of one consumer connection (see `ClientOptions` for the documented defaults). */
@@ -55,11 +56,16 @@ export interface ConnectionObserver {
    * connection, settling each through its own resolve/reject); false lets
    * them fail here.
    */
-  adoptUnsent?(conn: ClientConnection, calls: PendingCall<OutgoingCall>[]): boolean;
+  adoptUnsent?(conn: ClientConnection, calls: ConnectionCall[]): boolean;
+  /** A pong answered our last ping after `rtt` ms. */
+  onPong?(conn: ClientConnection, rtt: number): void;
 }
 
 
 let nextConnectionId = 1;
+
+/** Disconnects that are the connection's failure (its `lastError`), not a close someone asked for. */
+const FAILURES: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>(['connect-failed', 'refused', 'unauthenticated', 'heartbeat-timeout', 'socket-error', 'protocol-error', 'too-many-pings']);
 
 /**
  * The consumer's end of one long connection: it connects, shakes hands, then
@@ -119,6 +125,11 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
    * Draining, for the close that will follow it); undefined while open.
    */
   disconnectReason: DisconnectReason | undefined;
+  /** Calls settled on this connection (answered, failed, timed out, cancelled; one-way calls once written). */
+  callsDone = 0;
+  /** Code and message of the last error a call here settled with, or of the connection's failure; undefined when none. */
+  lastErrorCode: string | undefined;
+  lastErrorMessage = '';
 
   constructor(options: ClientConnectionOptions, observer?: ConnectionObserver) {
     this.options = options;
@@ -170,6 +181,23 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
 
   lastReadAt(): number {
     return this.transport.lastReadAt;
+  }
+
+  /** Bytes read from the socket, frame headers included. */
+  get bytesIn(): number {
+    return this.transport.bytesIn;
+  }
+
+  /** Bytes handed to the socket, frame headers included. */
+  get bytesOut(): number {
+    return this.transport.bytesOut;
+  }
+
+  /** @internal (CallOwner) A call settled here with `err`. */
+  callFailed(err: HeartlineError): void {
+    this.callsDone++;
+    this.lastErrorCode = err.code;
+    this.lastErrorMessage = keptMessage(err.message);
   }
 
   lastWriteAt(): number {
@@ -459,7 +487,10 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
         return;
       case FrameType.Heartbeat:
         if (isRequest(header.flags)) this.answerPing(header.id);
-        else if (header.id === this.pingId && this.pingSentAt > 0) this.rtt = now() - this.pingSentAt;
+        else if (header.id === this.pingId && this.pingSentAt > 0) {
+          this.rtt = now() - this.pingSentAt;
+          this.observer?.onPong?.(this, this.rtt);
+        }
         return;
       case FrameType.Drain: {
         const notice = readDrainBody(body);
@@ -608,6 +639,11 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     }
     this.oneWays.open = 0;
     this.callbacks.clear();
+    // Last, so that it names the failure rather than the calls it failed.
+    if (reason !== undefined && FAILURES.has(this.disconnectReason!)) {
+      this.lastErrorCode = reason.code;
+      this.lastErrorMessage = keptMessage(reason.message);
+    }
     this.transition(ConnectionState.Closed);
     this.resolveClosed();
   }

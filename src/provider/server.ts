@@ -43,6 +43,18 @@ export interface ServerConnectionInfo {
   heartbeat: number;
   /** Calls executing for this connection. */
   inFlight: number;
+  /** Bytes read from and written to the socket, frame headers included. */
+  bytesIn: number;
+  bytesOut: number;
+  /** Calls answered (or, one-way, finished) on this connection, refusals included. */
+  callsDone: number;
+  /**
+   * The last error a call on this connection was answered with (as its
+   * caller hears it), or why the connection failed (protocol error, socket
+   * error, idle or handshake timeout, refusal), whichever came last; absent
+   * when none. Code and message only (never details, stack or arguments).
+   */
+  lastError?: { code: string; message: string };
   /** Over TLS: the negotiated version, and the consumer's certificate (`subject`, `authorized`) under mutual TLS; undefined over plain TCP. */
   tls: PeerTls | undefined;
   /** True when the server's `authenticate` accepted this consumer (its principal is not listed: it may be sensitive); false without `authenticate`, or before it answered. */
@@ -421,14 +433,17 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     if (this.closing !== undefined) return new HeartlineError('UNAVAILABLE', 'provider is shutting down');
     let ready = 0;
     for (const c of this.connectionSet) if (c !== conn && !c.handshaking && c.state !== ConnectionState.Closed) ready++;
-    if (ready >= this.accepts) return new HeartlineError('LIMIT_EXCEEDED', `provider accepts at most ${this.accepts} connections`);
+    if (ready >= this.accepts) {
+      if (channels.serverRefuse.hasSubscribers) channels.serverRefuse.publish({ server: this, limit: 'accepts', peer: conn.peer, call: undefined });
+      return new HeartlineError('LIMIT_EXCEEDED', `provider accepts at most ${this.accepts} connections`);
+    }
     return undefined;
   }
 
   onReady(conn: ServerConnection): void {
     this.pendingHandshakes--;
     const info = describe(conn);
-    if (channels.serverConnect.hasSubscribers) channels.serverConnect.publish({ connection: info });
+    if (channels.serverConnect.hasSubscribers) channels.serverConnect.publish({ connection: info, server: this });
     emitGuarded(this, conn.log, 'connect', info);
   }
 
@@ -436,7 +451,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     if (conn.readyAt === undefined) this.pendingHandshakes--;
     this.connectionSet.delete(conn);
     const info = describe(conn);
-    if (channels.serverDisconnect.hasSubscribers) channels.serverDisconnect.publish({ connection: info, reason });
+    if (channels.serverDisconnect.hasSubscribers) channels.serverDisconnect.publish({ connection: info, server: this, reason });
     emitGuarded(this, conn.log, 'disconnect', info, reason);
   }
 
@@ -471,7 +486,7 @@ const SHED_REPORT_INTERVAL = 10_000;
 
 function describe(c: ServerConnection): ServerConnectionInfo {
   const t = now();
-  return {
+  const info: ServerConnectionInfo = {
     id: c.id,
     peer: c.peer,
     state: c.state,
@@ -480,7 +495,12 @@ function describe(c: ServerConnection): ServerConnectionInfo {
     lastWrite: t - c.lastWriteAt(),
     heartbeat: c.heartbeatInterval,
     inFlight: c.inFlight,
+    bytesIn: c.bytesIn,
+    bytesOut: c.bytesOut,
+    callsDone: c.callsDone,
     tls: c.tls,
     authenticated: c.authenticated,
   };
+  if (c.lastErrorCode !== undefined) info.lastError = { code: c.lastErrorCode, message: c.lastErrorMessage };
+  return info;
 }
