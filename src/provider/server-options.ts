@@ -97,11 +97,11 @@ export interface ServerOptions {
    */
   authorize?: Authorize;
   /**
-   * Connections that may be in their handshake at once (accepted, TLS done,
-   * Heartline handshake not answered yet, `authenticate` included); one
-   * accepted over it is closed at once, unanswered, so a flood of idle
-   * connections cannot pile up before `handshakeTimeout` ends them. An
-   * integer >= 1. Default 128.
+   * Connections that may be in their handshake at once (accepted, Heartline
+   * handshake not answered yet: over TLS their TLS handshake included, and
+   * `authenticate`); one accepted over it is closed at once, unanswered
+   * (before any TLS work), so a flood of idle connections cannot pile up
+   * before `handshakeTimeout` ends them. An integer >= 1. Default 128.
    */
   maxPendingHandshakes?: number;
 }

@@ -9,7 +9,7 @@ import { now } from '../transport/clock.js';
 import { emitGuarded } from '../transport/guarded.js';
 import { providerOf, type ProviderOptions } from './provider-options.js';
 import type { ServerInterceptor } from './server-interceptor.js';
-import { createListener, replaceSecureContext, type PeerTls } from '../transport/secure-socket.js';
+import { createListener, replaceSecureContext, tlsHandshakesUnderWay, type PeerTls } from '../transport/secure-socket.js';
 import type { ServerTlsOptions } from '../transport/tls-options.js';
 import { logErr } from '../transport/log-fields.js';
 import { ServerConnection, type ServerConnectionHooks, type ServerConnectionOptions } from './server-connection.js';
@@ -95,7 +95,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
    * its handler finished.
    */
   responsesDropped = 0;
-  /** Connections closed at once on accept since start, because `maxPendingHandshakes` connections were still in their handshake. */
+  /** Connections closed at once on accept since start (over TLS, before their TLS handshake), because `maxPendingHandshakes` connections were still in their handshake (TLS handshakes included). */
   connectionsShed = 0;
 
   constructor(options: ServerOptions = {}) {
@@ -128,7 +128,9 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     };
     this.tls = o.tls;
     // Plain TCP, or TLS: `accept` gets a socket whose TLS handshake (if any) succeeded.
-    this.net = createListener(o.tls, { handshakeTimeout: o.handshakeTimeout, logger: o.logger }, (socket) => this.accept(socket));
+    // Over TLS, a connection in its TLS handshake is in its handshake too: `admit` sheds it before that handshake starts.
+    const admit = (tlsHandshakes: number): boolean => !this.overPendingHandshakes(tlsHandshakes);
+    this.net = createListener(o.tls, { handshakeTimeout: o.handshakeTimeout, logger: o.logger, admit }, (socket) => this.accept(socket));
     this.net.on('error', (err) => this.netError(err));
     if (o.registry !== undefined) this.publish(o.registry);
   }
@@ -365,19 +367,30 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       return;
     }
     this.connectionsAccepted++;
-    if (this.pendingHandshakes >= this.maxPendingHandshakes) {
-      // A flood of connections that do not finish their handshake: shed the newcomers, unanswered, at no cost.
-      this.connectionsShed++;
+    // This socket's own TLS handshake (if any) is done: it is no longer among those under way.
+    if (this.overPendingHandshakes(tlsHandshakesUnderWay(this.net))) {
       socket.destroy();
-      const t = now();
-      if (t - this.shedReportedAt >= SHED_REPORT_INTERVAL) {
-        this.shedReportedAt = t;
-        this.connectionOptions.logger.warn({ shed: this.connectionsShed }, `${this.maxPendingHandshakes} connections are in their handshake (maxPendingHandshakes): closing new ones at once (${this.connectionsShed} so far)`);
-      }
       return;
     }
     this.pendingHandshakes++;
     this.connectionSet.add(new ServerConnection(socket, this.registry, this.connectionOptions, this));
+  }
+
+  /**
+   * True when `maxPendingHandshakes` connections are in their handshake
+   * (Heartline's, `authenticate` included, and `tlsHandshakes` TLS ones): the
+   * newcomer is then shed, unanswered, at no cost (a flood of connections that
+   * do not finish their handshake), counted and reported.
+   */
+  private overPendingHandshakes(tlsHandshakes: number): boolean {
+    if (this.pendingHandshakes + tlsHandshakes < this.maxPendingHandshakes) return false;
+    this.connectionsShed++;
+    const t = now();
+    if (t - this.shedReportedAt >= SHED_REPORT_INTERVAL) {
+      this.shedReportedAt = t;
+      this.connectionOptions.logger.warn({ shed: this.connectionsShed }, `${this.maxPendingHandshakes} connections are in their handshake (maxPendingHandshakes): closing new ones at once (${this.connectionsShed} so far)`);
+    }
+    return true;
   }
 
   // ServerConnectionHooks

@@ -7,11 +7,13 @@ import { HeartlineError, sharedSecret, type Authenticate, type DisconnectReason,
 import { decodeBody, encodeBody } from '../../src/protocol/codec.js';
 import { DEFAULT_MAX_FRAME_SIZE, FrameType, HEADER_SIZE, MAX_HANDSHAKE_FRAME } from '../../src/protocol/constants.js';
 import { encodeFrame, frameFlags } from '../../src/protocol/frame.js';
+import { testCerts } from '../helpers/certs.js';
 import { Echo } from '../helpers/contract.js';
 import { HANDSHAKE_REQUEST, RawConnection, statusCode } from '../helpers/raw-socket.js';
 import { expectFailure, newClient, startServer, useCleanup, waitFor } from '../helpers/server.js';
 
 const defer = useCleanup();
+const certs = testCerts();
 
 function handshake(body: Record<string, unknown>): Buffer {
   return encodeFrame(frameFlags(FrameType.Handshake, true, true), 0, FrameType.Handshake, 0, encodeBody({ version: 2, maxFrameSize: DEFAULT_MAX_FRAME_SIZE, heartbeat: 0, ...body }));
@@ -145,6 +147,26 @@ describe('maxPendingHandshakes', () => {
     const second = await raw(s.port);
     expect(await second.closedWithin(1000)).toBe(true);
     expect(s.server.connectionsShed).toBe(1);
+  });
+
+  it('over TLS, connections still in their TLS handshake count too: a flood of silent TCP connections is shed at once, unlogged but for the one shed warning', async () => {
+    const lines: string[] = [];
+    const logger: Logger = { warn: (_f, m) => void lines.push(m), error: (_f, m) => void lines.push(m) };
+    const s = await server({ maxPendingHandshakes: 2, handshakeTimeout: 10_000, logger, tls: { key: certs.server.key, cert: certs.server.cert } });
+    const silent = [await raw(s.port), await raw(s.port)];
+    expect(await Promise.all(silent.map((r) => r.closedWithin(100)))).toEqual([false, false]);
+    const flood: RawConnection[] = [];
+    for (let i = 0; i < 5; i++) flood.push(await raw(s.port));
+    expect(await Promise.all(flood.map((r) => r.closedWithin(1000)))).toEqual([true, true, true, true, true]);
+    expect(s.server.connectionsShed).toBe(5);
+    expect(await Promise.all(silent.map((r) => r.closedWithin(100)))).toEqual([false, false]);
+    expect(lines.filter((l) => l.includes('maxPendingHandshakes'))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('TLS handshake'))).toEqual([]);
+    // A silent one goes away: room for a consumer, whose TLS and Heartline handshakes both count while they last.
+    silent[0]!.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the provider sees it close
+    const c = defer(newClient(s.address, { tls: { ca: certs.ca }, cluster: 'failfast' }), (x) => x.close());
+    expect(await c.refer(Echo).echo('in')).toBe('in');
   });
 });
 
