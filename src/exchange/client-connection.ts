@@ -56,6 +56,15 @@ export interface ConnectionObserver {
    * them fail here.
    */
   adoptUnsent?(conn: ClientConnection, calls: PendingCall<OutgoingCall>[]): boolean;
+  /**
+   * The provider refused `call` with UNAVAILABLE (retry-safe: nothing of it
+   * ran) on this connection, which drains because its credentials expired
+   * while the provider still serves: the call crossed the drain notice.
+   * Return true to take it over (send it again, on another connection to the
+   * same provider, settling it through its own resolve/reject); false lets it
+   * fail here. Its `onSettle` has been called.
+   */
+  resendRefused?(conn: ClientConnection, call: PendingCall<OutgoingCall>): boolean;
 }
 
 
@@ -517,8 +526,12 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       this.protocolError('undecodable response body');
       return;
     }
-    if (value instanceof HeartlineError) call.reject(withOrigin(value, call.request.origin));
-    else call.resolve(value);
+    if (value instanceof HeartlineError) {
+      const crossedExpiry = value.code === 'UNAVAILABLE' && this.disconnectReason === 'credentials-expired';
+      if (!crossedExpiry || this.observer?.resendRefused?.(this, call) !== true) call.reject(withOrigin(value, call.request.origin));
+    } else {
+      call.resolve(value);
+    }
     if (this.stateValue === ConnectionState.Draining) this.closeIfDrained();
   }
 
