@@ -209,6 +209,26 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   }
 
   /**
+   * @internal In its handshake and waiting for nothing but its consumer: it
+   * has not sent a complete handshake request yet, or it was refused and its
+   * consumer has not closed. The server sheds such a connection first when
+   * `maxPendingHandshakes` are pending (not one whose `authenticate` is deciding).
+   */
+  get sheddable(): boolean {
+    return this.stateValue === ConnectionState.Handshaking || (this.stateValue === ConnectionState.Authenticating && this.closeKind !== undefined);
+  }
+
+  /**
+   * @internal Closed, unanswered, to make room for a newer connection
+   * (`maxPendingHandshakes`); see `sheddable`. Its disconnect reason is
+   * 'handshake-timeout' (or its refusal's, when it was refused).
+   */
+  shed(): void {
+    this.closeKind ??= 'handshake-timeout';
+    this.transport.destroy(new HeartlineError('CONNECT_FAILED', 'shed: maxPendingHandshakes connections were in their handshake'));
+  }
+
+  /**
    * Sends the drain notice (body `{ reason, deadline }`, `deadline` being the
    * grace period in ms): the consumer starts no new calls and closes once its
    * calls settle.

@@ -99,9 +99,11 @@ export interface ServerOptions {
   /**
    * Connections that may be in their handshake at once (accepted, Heartline
    * handshake not answered yet: over TLS their TLS handshake included, and
-   * `authenticate`); one accepted over it is closed at once, unanswered
-   * (before any TLS work), so a flood of idle connections cannot pile up
-   * before `handshakeTimeout` ends them. An integer >= 1. Default 128.
+   * `authenticate`). One accepted over it closes, unanswered, the oldest that
+   * has not sent its handshake request (else the oldest TLS handshake, else
+   * itself): a flood of idle connections can neither pile up before
+   * `handshakeTimeout` ends them nor, standing, lock consumers out. An
+   * integer >= 1. Default 128.
    */
   maxPendingHandshakes?: number;
 }

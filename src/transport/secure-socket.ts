@@ -93,7 +93,8 @@ export interface ListenerOptions {
    * Asked for each TCP connection before its TLS handshake starts, with the
    * number of TLS handshakes already under way: false closes it at once,
    * unanswered and unlogged (the server's `maxPendingHandshakes`, which counts
-   * TLS handshakes too). Default: every connection is let in.
+   * TLS handshakes too, and may make room with `evictOldestTlsHandshake`).
+   * Default: every connection is let in.
    */
   admit?: (tlsHandshakes: number) => boolean;
 }
@@ -114,6 +115,11 @@ export function createListener(tls: ServerTlsOptions | undefined, options: Liste
 /** TLS handshakes under way on a server made by `createListener` (0 for a plain one): connections not handed over yet. */
 export function tlsHandshakesUnderWay(listener: NetServer): number {
   return listener instanceof HeartlineTlsServer ? listener.handshakesUnderWay : 0;
+}
+
+/** Closes the oldest TLS handshake under way on a server made by `createListener` (unlogged); false when there is none. */
+export function evictOldestTlsHandshake(listener: NetServer): boolean {
+  return listener instanceof HeartlineTlsServer && listener.evictOldest();
 }
 
 /**
@@ -197,6 +203,17 @@ class HeartlineTlsServer extends TlsServer {
 
   get handshakesUnderWay(): number {
     return this.handshaking.size;
+  }
+
+  /** Closes the oldest TLS handshake under way (Map order is arrival order), unlogged. */
+  evictOldest(): boolean {
+    for (const [key, raw] of this.handshaking) {
+      this.handshaking.delete(key);
+      this.shed.add(raw);
+      raw.destroy();
+      return true;
+    }
+    return false;
   }
 
   override close(callback?: (err?: Error) => void): this {
