@@ -75,6 +75,7 @@ describe('authentication with a token', () => {
       const err = await expectCode(c.refer(Echo).echo('x'), 'UNAUTHENTICATED');
       expect(err.retrySafe).toBe(false);
       expect(err.message).toContain('authentication failed');
+      await c.close(); // else its endpoint reconnects after its backoff (400 ms or more) and is refused once more
     }
     await waitFor(() => s.server.connectionCount === 0, 2000, 'refused connections to close');
     expect(s.runs).toEqual({ interceptor: 0, authorize: 0 });
