@@ -394,7 +394,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     const t = now();
     if (t - this.shedReportedAt >= SHED_REPORT_INTERVAL) {
       this.shedReportedAt = t;
-      this.connectionOptions.logger.warn({ shed: this.connectionsShed }, `${this.maxPendingHandshakes} connections are in their handshake (maxPendingHandshakes): closing the oldest silent ones (${this.connectionsShed} so far)`);
+      this.connectionOptions.logger.warn({ shed: this.connectionsShed }, `${this.maxPendingHandshakes} connections are in their handshake (maxPendingHandshakes): shedding the oldest silent ones, else new ones (${this.connectionsShed} so far)`);
     }
     for (const conn of this.handshaking) {
       if (conn.sheddable) {
