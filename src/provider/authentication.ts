@@ -66,13 +66,16 @@ export function runAuthenticate(
   done: (outcome: Authenticated | HeartlineError) => void,
 ): void {
   let result: unknown;
+  let then: unknown;
   try {
     result = authenticate(hello, peer);
+    // Read inside the guard: a hostile answer's `then` getter may throw.
+    then = (typeof result === 'object' && result !== null) || typeof result === 'function' ? (result as { then?: unknown }).then : undefined;
   } catch (err) {
     done(refusal(err, peer, logger));
     return;
   }
-  if (typeof (result as PromiseLike<unknown> | null)?.then !== 'function') {
+  if (typeof then !== 'function') {
     done(accepted(result, peer, logger));
     return;
   }

@@ -122,6 +122,13 @@ describe('authentication with a token', () => {
       () => ({ user: 'no principal key' }),
       () => ({ principal: 'p', expiresAt: 'tomorrow' }),
       () => Promise.reject(new Error('db down')),
+      // A hostile answer: reading its `then` throws (runAuthenticate claims it never throws).
+      () =>
+        Object.defineProperty({ principal: 'p' }, 'then', {
+          get() {
+            throw new Error('then getter');
+          },
+        }),
     ];
     const messages: string[] = [];
     for (const answer of answers) {
