@@ -108,9 +108,15 @@ function accepted(value: unknown, peer: AuthenticationPeer, logger: Logger): Aut
 }
 
 function refusal(err: unknown, peer: AuthenticationPeer, logger: Logger): HeartlineError {
+  let deliberate: boolean;
+  try {
+    deliberate = hasCode(err, 'UNAUTHENTICATED');
+  } catch {
+    deliberate = false; // `instanceof` itself threw (a Proxy): kindOf says so
+  }
   // The hook's own deliberate refusal keeps its message (a HeartlineError is made by code that knows the rule).
-  if (hasCode(err, 'UNAUTHENTICATED')) {
-    const message = safeMessage(err);
+  if (deliberate) {
+    const message = safeMessage(err as HeartlineError);
     log(logger, peer, 'authenticate refused it (UNAUTHENTICATED)');
     return new HeartlineError('UNAUTHENTICATED', message);
   }
