@@ -48,6 +48,7 @@ export type Credentials = string | (() => string | Promise<string>);
 
 /** What a connection tells its owner. */
 export interface ConnectionObserver {
+  /** A state change; Draining to Draining: the reason became 'drain' (the provider shuts down) after a drain for credentials. */
   onStateChange(conn: ClientConnection, from: ConnectionState, to: ConnectionState): void;
   /**
    * The connection failed before its handshake completed, so none of `calls`
@@ -475,6 +476,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
         if (notice === undefined) return this.protocolError('malformed drain body');
         // reconnect: only this connection drains (its credentials expired); the owner opens another for new calls.
         if (this.transition(ConnectionState.Draining, notice.reconnect ? 'credentials-expired' : 'drain')) this.closeIfDrained();
+        else if (!notice.reconnect && this.stateValue === ConnectionState.Draining && this.disconnectReason === 'credentials-expired') this.providerDrains();
         return;
       }
       case FrameType.Cancel:
@@ -649,6 +651,17 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       this.transition(ConnectionState.Closing, this.disconnectReason ?? 'drain');
       this.transport.end();
     }
+  }
+
+  /**
+   * Draining for its credentials, this connection now hears the provider
+   * drain itself (it shuts down): the state stays Draining, the reason
+   * becomes 'drain', and the owner is told (Draining to Draining) so that it
+   * stops sending calls to this provider, as for any provider drain.
+   */
+  private providerDrains(): void {
+    this.disconnectReason = 'drain';
+    this.observer?.onStateChange(this, ConnectionState.Draining, ConnectionState.Draining);
   }
 
   private protocolError(message: string): void {

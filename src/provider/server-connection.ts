@@ -239,7 +239,11 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       this.transport.end();
       return;
     }
-    if (this.transition(ConnectionState.Draining)) this.transport.send(FLAGS.drain, 0, FrameType.Drain, 0, encodeBody({ reason: 'shutting down', deadline: gracePeriod }));
+    // Already draining for its credentials (reconnect: true): the consumer must hear that the provider itself goes now.
+    const forCredentials = this.stateValue === ConnectionState.Draining && this.closeKind === 'credentials-expired';
+    if (this.transition(ConnectionState.Draining) || forCredentials) {
+      this.transport.send(FLAGS.drain, 0, FrameType.Drain, 0, encodeBody({ reason: 'shutting down', deadline: gracePeriod }));
+    }
   }
 
   /** True while the handshake is in progress (its request awaited, or `authenticate` deciding). */

@@ -131,4 +131,24 @@ describe('credentials expiry', () => {
     );
     expect(err?.code).toBe('UNAVAILABLE');
   });
+
+  it('a provider that shuts down while a connection drains for its credentials still tells that consumer: its calls go elsewhere (UNAVAILABLE), no connect is tried', async () => {
+    const s = await startServer({ closeGracePeriod: 1000, authenticate: () => ({ principal: 1, expiresAt: Date.now() + 100 }) });
+    const reasons: DisconnectReason[] = [];
+    s.server.on('disconnect', (_info, reason) => reasons.push(reason));
+    const c = defer(newClient(s.address, { credentials: 't', cluster: 'failfast' }), (x) => x.close());
+    const echo = c.refer(Echo);
+    const long = track(echo.sleep(300)); // keeps the drained connection open
+    await waitFor(() => c.connections().some((x) => x.state === 'draining'), 2000, 'the expiry drain');
+    const closing = s.close();
+    await waitFor(() => c.connections().some((x) => x.providerState === 'draining'), 2000, 'the consumer to hear the provider drain');
+    const err = await echo.echo('after').then(
+      () => undefined,
+      (e: { code: string }) => e,
+    );
+    expect(err?.code).toBe('UNAVAILABLE');
+    await waitFor(() => long.settled, 2000);
+    expect(long.value).toBe(300);
+    await closing;
+  });
 });
