@@ -85,6 +85,8 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
   reconnects = 0;
   /** No extra connection is opened before this time (clock ms): the provider refused one. */
   private growBlockedUntil = 0;
+  /** Calls already sent again after crossing an expiry drain (`resendRefused`): once each, so a provider that keeps refusing cannot loop them. */
+  private readonly resent = new WeakSet<PreparedCall>();
 
   constructor(address: ProviderAddress, options: EndpointOptions, observer: EndpointObserver) {
     this.address = address;
@@ -270,6 +272,20 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
       }
       call.follow(other.call(moved));
     }
+    return true;
+  }
+
+  /**
+   * A call crossed its connection's expiry drain and was refused as draining
+   * (UNAVAILABLE, nothing ran): the provider still serves, so the call is
+   * sent again here, once, on another connection (a new one, with fresh
+   * credentials, if none is usable), admitted again within its deadline.
+   */
+  resendRefused(_conn: ClientConnection, call: ConnectionCall): boolean {
+    const attempt = call.request;
+    if (!(attempt instanceof Attempt) || this.resent.has(attempt.prepared)) return false;
+    this.resent.add(attempt.prepared);
+    call.follow(this.invoke(attempt.prepared, attempt.deadline, now()));
     return true;
   }
 

@@ -49,6 +49,7 @@ export type Credentials = string | (() => string | Promise<string>);
 
 /** What a connection tells its owner. */
 export interface ConnectionObserver {
+  /** A state change; Draining to Draining: the reason became 'drain' (the provider shuts down) after a drain for credentials. */
   onStateChange(conn: ClientConnection, from: ConnectionState, to: ConnectionState): void;
   /**
    * The connection failed before its handshake completed, so none of `calls`
@@ -59,6 +60,15 @@ export interface ConnectionObserver {
   adoptUnsent?(conn: ClientConnection, calls: ConnectionCall[]): boolean;
   /** A pong answered our last ping after `rtt` ms. */
   onPong?(conn: ClientConnection, rtt: number): void;
+  /**
+   * The provider refused `call` with UNAVAILABLE (retry-safe: nothing of it
+   * ran) on this connection, which drains because its credentials expired
+   * while the provider still serves: the call crossed the drain notice.
+   * Return true to take it over (send it again, on another connection to the
+   * same provider, settling it through its own resolve/reject); false lets it
+   * fail here. Its `onSettle` has been called.
+   */
+  resendRefused?(conn: ClientConnection, call: ConnectionCall): boolean;
 }
 
 
@@ -497,6 +507,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
         if (notice === undefined) return this.protocolError('malformed drain body');
         // reconnect: only this connection drains (its credentials expired); the owner opens another for new calls.
         if (this.transition(ConnectionState.Draining, notice.reconnect ? 'credentials-expired' : 'drain')) this.closeIfDrained();
+        else if (!notice.reconnect && this.stateValue === ConnectionState.Draining && this.disconnectReason === 'credentials-expired') this.providerDrains();
         return;
       }
       case FrameType.Cancel:
@@ -548,8 +559,12 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       this.protocolError('undecodable response body');
       return;
     }
-    if (value instanceof HeartlineError) call.reject(withOrigin(value, call.request.origin));
-    else call.resolve(value);
+    if (value instanceof HeartlineError) {
+      const crossedExpiry = value.code === 'UNAVAILABLE' && this.disconnectReason === 'credentials-expired';
+      if (!crossedExpiry || this.observer?.resendRefused?.(this, call) !== true) call.reject(withOrigin(value, call.request.origin));
+    } else {
+      call.resolve(value);
+    }
     if (this.stateValue === ConnectionState.Draining) this.closeIfDrained();
   }
 
@@ -672,6 +687,17 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       this.transition(ConnectionState.Closing, this.disconnectReason ?? 'drain');
       this.transport.end();
     }
+  }
+
+  /**
+   * Draining for its credentials, this connection now hears the provider
+   * drain itself (it shuts down): the state stays Draining, the reason
+   * becomes 'drain', and the owner is told (Draining to Draining) so that it
+   * stops sending calls to this provider, as for any provider drain.
+   */
+  private providerDrains(): void {
+    this.disconnectReason = 'drain';
+    this.observer?.onStateChange(this, ConnectionState.Draining, ConnectionState.Draining);
   }
 
   private protocolError(message: string): void {

@@ -232,6 +232,26 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   }
 
   /**
+   * @internal In its handshake and waiting for nothing but its consumer: it
+   * has not sent a complete handshake request yet, or it was refused and its
+   * consumer has not closed. The server sheds such a connection first when
+   * `maxPendingHandshakes` are pending (not one whose `authenticate` is deciding).
+   */
+  get sheddable(): boolean {
+    return this.stateValue === ConnectionState.Handshaking || (this.stateValue === ConnectionState.Authenticating && this.closeKind !== undefined);
+  }
+
+  /**
+   * @internal Closed, unanswered, to make room for a newer connection
+   * (`maxPendingHandshakes`); see `sheddable`. Its disconnect reason is
+   * 'handshake-timeout' (or its refusal's, when it was refused).
+   */
+  shed(): void {
+    this.closeKind ??= 'handshake-timeout';
+    this.transport.destroy(new HeartlineError('CONNECT_FAILED', 'shed: maxPendingHandshakes connections were in their handshake'));
+  }
+
+  /**
    * Sends the drain notice (body `{ reason, deadline }`, `deadline` being the
    * grace period in ms): the consumer starts no new calls and closes once its
    * calls settle.
@@ -242,7 +262,11 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       this.transport.end();
       return;
     }
-    if (this.transition(ConnectionState.Draining)) this.transport.send(FLAGS.drain, 0, FrameType.Drain, 0, encodeBody({ reason: 'shutting down', deadline: gracePeriod }));
+    // Already draining for its credentials (reconnect: true): the consumer must hear that the provider itself goes now.
+    const forCredentials = this.stateValue === ConnectionState.Draining && this.closeKind === 'credentials-expired';
+    if (this.transition(ConnectionState.Draining) || forCredentials) {
+      this.transport.send(FLAGS.drain, 0, FrameType.Drain, 0, encodeBody({ reason: 'shutting down', deadline: gracePeriod }));
+    }
   }
 
   /** True while the handshake is in progress (its request awaited, or `authenticate` deciding). */

@@ -97,10 +97,12 @@ export interface ServerOptions {
    */
   authorize?: Authorize;
   /**
-   * Connections that may be in their handshake at once (accepted, TLS done,
-   * Heartline handshake not answered yet, `authenticate` included); one
-   * accepted over it is closed at once, unanswered, so a flood of idle
-   * connections cannot pile up before `handshakeTimeout` ends them. An
+   * Connections that may be in their handshake at once (accepted, Heartline
+   * handshake not answered yet: over TLS their TLS handshake included, and
+   * `authenticate`). One accepted over it closes, unanswered, the oldest that
+   * has not sent its handshake request (else the oldest TLS handshake, else
+   * itself): a flood of idle connections can neither pile up before
+   * `handshakeTimeout` ends them nor, standing, lock consumers out. An
    * integer >= 1. Default 128.
    */
   maxPendingHandshakes?: number;
