@@ -1,0 +1,33 @@
+// Review of #11 (metrics, connection counters): what the provider counts must
+// be what its consumer heard. A handler that succeeds with a result the
+// provider cannot send (over the consumer's maxFrameSize, or not encodable)
+// is answered PAYLOAD_TOO_LARGE / SERIALIZATION_ERROR: the provider's
+// server_calls_total, callsDone and lastError must say so, not `OK`.
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { collectMetrics } from '../../src/metrics/index.js';
+import { Echo } from '../helpers/contract.js';
+import { expectCode, newClient, startServer, useCleanup } from '../helpers/server.js';
+import { sample } from '../metrics/scrape-text.js';
+
+const defer = useCleanup();
+
+describe('provider metrics and counters for a result that cannot be sent', () => {
+  it('a result over the consumer frame limit, and one MessagePack cannot carry: counted with the code the consumer got', async () => {
+    const srv = defer(await startServer(), (s) => s.close());
+    const registry = new Registry();
+    defer(collectMetrics({ registry, servers: [srv.server] }), (m) => m.close());
+    const client = defer(newClient(srv.address, { cluster: 'failfast', maxFrameSize: 4096 }), (c) => c.close());
+    const echo = client.refer(Echo);
+    await expectCode(echo.blob(10_000), 'PAYLOAD_TOO_LARGE');
+    const [conn] = srv.server.connections();
+    expect(conn!.lastError?.code).toBe('PAYLOAD_TOO_LARGE');
+    await expectCode(echo.symbol(), 'SERIALIZATION_ERROR');
+    expect(srv.server.connections()[0]!.lastError?.code).toBe('SERIALIZATION_ERROR');
+    expect(srv.server.connections()[0]!.callsDone).toBe(2);
+    const text = await registry.metrics();
+    expect(sample(text, 'heartline_server_calls_total', { service: 'test.Echo', method: 'blob', code: 'OK' })).toBeUndefined();
+    expect(sample(text, 'heartline_server_calls_total', { service: 'test.Echo', method: 'blob', code: 'PAYLOAD_TOO_LARGE' })).toBe(1);
+    expect(sample(text, 'heartline_server_calls_total', { service: 'test.Echo', method: 'symbol', code: 'SERIALIZATION_ERROR' })).toBe(1);
+  });
+});
