@@ -486,6 +486,12 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     } else {
       this.displaced.delete(call);
     }
+    // A handler that ignored its signal and succeeded after the call was aborted (cancelled, deadline, connection
+    // lost, grace period over) reaches nobody: counted with the abort reason, as README "Metrics" says.
+    if (!failed && call.abortReason !== undefined) {
+      failed = true;
+      result = call.abortReason;
+    }
     // A two-way result is encoded first: one that cannot be sent (too large for the consumer, not encodable) fails
     // the call with the code its consumer hears, for callsDone / lastError, the channels and the log too.
     let response: EncodedResponse | undefined;
