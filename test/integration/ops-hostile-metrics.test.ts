@@ -4,7 +4,8 @@
 // is answered PAYLOAD_TOO_LARGE / SERIALIZATION_ERROR: the provider's
 // server_calls_total, callsDone and lastError must say so, not `OK`.
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { channels } from '../../src/context/channels.js';
 import { collectMetrics } from '../../src/metrics/index.js';
 import { Echo } from '../helpers/contract.js';
 import { expectCode, newClient, startServer, useCleanup } from '../helpers/server.js';
@@ -29,5 +30,18 @@ describe('provider metrics and counters for a result that cannot be sent', () =>
     expect(sample(text, 'heartline_server_calls_total', { service: 'test.Echo', method: 'blob', code: 'OK' })).toBeUndefined();
     expect(sample(text, 'heartline_server_calls_total', { service: 'test.Echo', method: 'blob', code: 'PAYLOAD_TOO_LARGE' })).toBe(1);
     expect(sample(text, 'heartline_server_calls_total', { service: 'test.Echo', method: 'symbol', code: 'SERIALIZATION_ERROR' })).toBe(1);
+  });
+});
+
+describe('no collector, no channel message', () => {
+  it('heartline:client:heartbeat: nothing is published (no message built) while nobody subscribes', async () => {
+    const srv = defer(await startServer(), (s) => s.close());
+    const client = defer(newClient(srv.address, { heartbeat: 30 }), (c) => c.close());
+    expect(channels.clientHeartbeat.hasSubscribers).toBe(false);
+    const publish = vi.spyOn(channels.clientHeartbeat, 'publish');
+    defer(publish, (p) => p.mockRestore());
+    await client.refer(Echo).echo(1);
+    await new Promise((resolve) => setTimeout(resolve, 150)); // several heartbeats
+    expect(publish).not.toHaveBeenCalled();
   });
 });
