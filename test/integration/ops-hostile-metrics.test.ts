@@ -45,3 +45,21 @@ describe('no collector, no channel message', () => {
     expect(publish).not.toHaveBeenCalled();
   });
 });
+
+describe('heartline.Reflection#listConnections past the consumer frame limit', () => {
+  it('fails with PAYLOAD_TOO_LARGE (no hang, no protocol error), and the connection stays usable', async () => {
+    const { Reflection } = await import('../../src/index.js');
+    const srv = defer(await startServer(), (s) => s.close());
+    // Connections whose lastError holds a long message: each report is ~600 bytes.
+    for (let i = 0; i < 4; i++) {
+      const other = defer(newClient(srv.address, { cluster: 'failfast' }), (c) => c.close());
+      await expectCode(other.refer(Echo).fail('z'.repeat(600)), 'HANDLER_ERROR');
+    }
+    const client = defer(newClient(srv.address, { cluster: 'failfast', maxFrameSize: 1024 }), (c) => c.close());
+    const reflection = client.refer(Reflection);
+    await expectCode(reflection.listConnections(), 'PAYLOAD_TOO_LARGE');
+    expect((await reflection.listServices()).length).toBeGreaterThan(0);
+    const mine = srv.server.connections().find((c) => c.lastError?.code === 'PAYLOAD_TOO_LARGE');
+    expect(mine).toBeDefined();
+  });
+});
