@@ -6,7 +6,7 @@ import { ConnectionState, canTransition, type DisconnectReason } from '../exchan
 import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
 import { PingGuard } from '../exchange/ping-guard.js';
 import { channels, type RefusedLimit } from '../context/channels.js';
-import { errorResponse, failureCode, failureMessage, type EncodedResponse } from '../exchange/responder.js';
+import { encodeValue, errorResponse, failureCode, failureMessage, type EncodedResponse } from '../exchange/responder.js';
 import { encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE, MAX_HANDSHAKE_FRAME, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
@@ -510,6 +510,25 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     } else {
       this.displaced.delete(call);
     }
+    // A handler that ignored its signal and succeeded after the call was aborted (cancelled, deadline, connection
+    // lost, grace period over) reaches nobody: counted with the abort reason, as README "Metrics" says.
+    if (!failed && call.abortReason !== undefined) {
+      failed = true;
+      result = call.abortReason;
+    }
+    // A two-way result is encoded first: one that cannot be sent (too large for the consumer, not encodable) fails
+    // the call with the code its consumer hears, for callsDone / lastError, the channels and the log too.
+    let response: EncodedResponse | undefined;
+    if (!failed && !call.oneWay && !call.abandoned && this.stateValue !== ConnectionState.Closed) {
+      const encoded = encodeValue(result, this.peerMaxFrameSize);
+      if (encoded instanceof HeartlineError) {
+        failed = true;
+        result = encoded;
+        response = errorResponse(encoded.code, encoded.message);
+      } else {
+        response = encoded;
+      }
+    }
     if (failed) {
       this.failed(outcomeCode(call, result), failureMessage(result));
       if (channels.serverCallError.hasSubscribers) channels.serverCallError.publish({ call, server: this.hooks, error: result, duration: now() - call.receivedAt });
@@ -525,7 +544,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       this.hooks.responseDropped(this);
       return;
     }
-    this.respond(call.id, encodeOutcome(call, failed, result, this.peerMaxFrameSize, this.options.exposeStack));
+    this.respond(call.id, response ?? encodeOutcome(call, failed, result, this.peerMaxFrameSize, this.options.exposeStack));
   }
 
   /** A push to a consumer callback; its outcome is published on `heartline:server:push` while that has subscribers. */
