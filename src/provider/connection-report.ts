@@ -7,7 +7,10 @@ import type { ServerConnectionInfo } from './server.js';
  * named fields only, so nothing added to `ServerConnectionInfo` later leaks
  * out by accident; in particular never a credential, a principal, or a
  * certificate's subject (TLS gives only its version and `authorized`), and
- * of the last error only its code and message (no stack, no details).
+ * of the last error only its code: its message may quote another consumer's
+ * data (`account of alice@example.com is locked`), and every consumer that
+ * can call Reflection reads every connection's report. `server.connections()`
+ * keeps the message, locally.
  */
 export function connectionReport(info: ServerConnectionInfo): ConnectionReport {
   const report: ConnectionReport = {
@@ -21,7 +24,7 @@ export function connectionReport(info: ServerConnectionInfo): ConnectionReport {
     callsDone: info.callsDone,
   };
   const last = info.lastError;
-  if (last !== undefined) report.lastError = { code: last.code, message: last.message };
+  if (last !== undefined) report.lastError = { code: last.code };
   if (info.tls !== undefined) report.tls = { version: info.tls.protocol, authorized: info.tls.authorized };
   return report;
 }

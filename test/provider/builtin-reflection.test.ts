@@ -153,7 +153,7 @@ describe('heartline.Reflection', () => {
     await expectCode(other.refer(Echo).fail('nope'), 'HANDLER_ERROR');
     const after = (await reflection.listConnections()).find((r) => r.id === otherReport.id)!;
     expect(after.callsDone).toBe(2);
-    expect(after.lastError).toEqual({ code: 'HANDLER_ERROR', message: 'nope' });
+    expect(after.lastError).toEqual({ code: 'HANDLER_ERROR' }); // not the message: it may quote another consumer's data
     await client.close();
   });
 
@@ -226,7 +226,7 @@ describe('connectionReport', () => {
       bytesIn: 100,
       bytesOut: 200,
       callsDone: 7,
-      lastError: { code: 'HANDLER_ERROR', message: 'boom' },
+      lastError: { code: 'HANDLER_ERROR' },
     });
   });
 
