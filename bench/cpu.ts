@@ -11,6 +11,11 @@
 // BENCH_AUTH=1 authenticates the connection: the client's `credentials` and the server's
 // `sharedSecret` (needs a checkout with authentication). BENCH_AUTHORIZE=1 adds a server-wide
 // `authorize` that returns true (its cost per call).
+// BENCH_METRICS=1 registers heartline/metrics (collectMetrics) for the client and the server on a
+// fresh prom-client registry (needs a checkout with src/metrics), and scrapes it once at the end.
+// BENCH_METRICS=ab measures metrics off and on in one process, alternating (`calls` each, BENCH_ROUNDS (7) rounds
+// after the warm-up, collectMetrics() then close() around each "on" run): on a noisy machine the
+// difference of the two medians is steadier than that of separate processes.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCerts } from '../test/helpers/certs.js';
@@ -48,6 +53,15 @@ const { port } = await server.listen();
 const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger, tls: certs && { ca: certs.ca }, ...(auth ? { credentials: TOKEN } : {}) });
 const interceptors = Number(process.env.INTERCEPTORS ?? 0);
 for (let i = 0; i < interceptors; i++) client.use((_call: unknown, next: () => Promise<unknown>) => next());
+const withMetrics = process.env.BENCH_METRICS === '1';
+let scrape: (() => Promise<string>) | undefined;
+if (withMetrics) {
+  const { Registry } = await import('prom-client');
+  const { collectMetrics } = await import(path.join(root, 'src/metrics/index.ts'));
+  const registry = new Registry();
+  collectMetrics({ registry, clients: [client], servers: [server] });
+  scrape = () => registry.metrics();
+}
 const echo = client.refer(Echo);
 const payload = { id: 7, name: 'bench', tags: ['a', 'bb', 'ccc'], data: Buffer.alloc(size, 7) };
 
@@ -61,11 +75,38 @@ async function run(n: number): Promise<void> {
 }
 
 await run(20_000); // warm-up
+if (process.env.BENCH_METRICS === 'ab') {
+  const { Registry } = await import('prom-client');
+  const { collectMetrics } = await import(path.join(root, 'src/metrics/index.ts'));
+  const measure = async (): Promise<number> => {
+    const c0 = process.cpuUsage();
+    await run(calls);
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / calls;
+  };
+  const off: number[] = [];
+  const on: number[] = [];
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
+  for (let round = 0; round < rounds; round++) {
+    off.push(await measure());
+    const registry = new Registry();
+    const metrics = collectMetrics({ registry, clients: [client], servers: [server] });
+    on.push(await measure());
+    if (!(await registry.metrics()).includes('heartline_client_calls_total{')) throw new Error('nothing was counted');
+    metrics.close();
+  }
+  const median = (xs: number[]): number => +[...xs].sort((a, b) => a - b)[xs.length >> 1]!.toFixed(3);
+  console.log(JSON.stringify({ root, metrics: 'ab', inflight, size, calls, offCpuUsPerCall: median(off), onCpuUsPerCall: median(on), pairedDeltaMedian: median(on.map((x, i) => x - off[i]!)), offMin: +Math.min(...off).toFixed(3), onMin: +Math.min(...on).toFixed(3), off: off.map((x) => +x.toFixed(3)), on: on.map((x) => +x.toFixed(3)) }));
+  await client.close();
+  await server.close();
+  process.exit(0);
+}
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 await run(calls);
 const cpu = process.cpuUsage(cpu0);
 const ms = performance.now() - t0;
-console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, auth, authorize, builtins, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
+if (scrape !== undefined && !(await scrape()).includes('heartline_client_calls_total{')) throw new Error('BENCH_METRICS=1 but nothing was counted');
+console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, auth, authorize, builtins, metrics: withMetrics, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
 await client.close();
 await server.close();

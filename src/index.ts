@@ -9,7 +9,7 @@ export type { ClusterMode, ReferenceOptions, StackTraceMode } from './consumer/r
 export { withOptions, type Remote } from './consumer/stub.js';
 export type { CallOptions, ClientCall, ClientCallChanges, ClientInterceptor } from './consumer/client-interceptor.js';
 export type { CallInfo } from './context/call-info.js';
-export { CHANNEL_NAMES, type ChannelName } from './context/channels.js';
+export { CHANNEL_NAMES, type ChannelName, type RefusedLimit } from './context/channels.js';
 export type { ConnectionInfo } from './consumer/connection-registry.js';
 export { StaticDirectory, type Directory, type ProviderEntry, type ProviderInfo } from './consumer/directory.js';
 export { EndpointState } from './consumer/endpoint.js';

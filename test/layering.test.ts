@@ -8,8 +8,10 @@ const SRC = join(__dirname, '..', 'src');
 /**
  * Each folder of src/ and its rank: a file may import from its own folder and
  * from folders of a lower rank only. consumer/ and provider/ share a rank, so
- * neither imports the other. cli/ (the `heartline` command) stands above
- * index.ts and imports only the public API: its own folder and index.ts.
+ * neither imports the other. metrics/ is the `heartline/metrics` subpath: above
+ * everything, and never imported by the main entry. cli/ (the `heartline`
+ * command) stands above index.ts and imports only the public API: its own
+ * folder and index.ts.
  */
 const RANK: Record<string, number> = {
   errors: 0,
@@ -23,6 +25,7 @@ const RANK: Record<string, number> = {
   discovery: 7,
   interceptors: 7,
   decorators: 8,
+  metrics: 9,
   cli: 10,
 };
 
@@ -57,6 +60,17 @@ describe('the layering rule', () => {
         const allowed = PUBLIC_API_ONLY.has(from) ? target === 'index.js' : RANK[target]! < RANK[from]!; // imports name index.ts as index.js
         if (!allowed) violations.push(`${relative(SRC, file)} imports ${m[1]}`);
       }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it('the main entry never loads heartline/metrics, and only src/metrics imports prom-client (an optional peer)', () => {
+    const violations: string[] = [];
+    for (const file of files(SRC)) {
+      const text = readFileSync(file, 'utf8');
+      const inMetrics = folderOf(file) === 'metrics';
+      if (!inMetrics && /from '(\.\/|\.\.\/)+metrics\//.test(text)) violations.push(`${relative(SRC, file)} imports metrics/`);
+      if (!inMetrics && /from 'prom-client'/.test(text)) violations.push(`${relative(SRC, file)} imports prom-client`);
     }
     expect(violations).toEqual([]);
   });

@@ -115,7 +115,8 @@ export class Attempt implements OutgoingCall {
 
   /** Throws (LIMIT_EXCEEDED, or an encoding error) when the call cannot be encoded for `conn`. `at`: now (clock ms). */
   constructor(
-    private readonly prepared: PreparedCall,
+    /** @internal The call it is an attempt of (the endpoint sends it again after a refusal that crossed an expiry drain). */
+    readonly prepared: PreparedCall,
     conn: ClientConnection,
     readonly deadline: number,
     private readonly owner: SlotOwner,

@@ -8,7 +8,7 @@ import type { ClientInvocation } from './invocation.js';
  * channel has subscribers, or the call was made inside a handler (its signal
  * links must be undone when it settles). Publishes start, then end or error,
  * once per logical call, all with the same `call` object (the invocation as
- * made, before interceptors change it).
+ * made, before interceptors change it) and the `client` that made it.
  */
 
 /** True when a subscriber listens to any client call channel (three property reads). */
@@ -16,9 +16,9 @@ export function callObserved(): boolean {
   return channels.clientCallStart.hasSubscribers || channels.clientCallEnd.hasSubscribers || channels.clientCallError.hasSubscribers;
 }
 
-export function observeCall(inv: ClientInvocation, run: (inv: ClientInvocation) => Promise<unknown>): Promise<unknown> {
+export function observeCall(inv: ClientInvocation, client: object, run: (inv: ClientInvocation) => Promise<unknown>): Promise<unknown> {
   const started = now();
-  if (channels.clientCallStart.hasSubscribers) channels.clientCallStart.publish({ call: inv });
+  if (channels.clientCallStart.hasSubscribers) channels.clientCallStart.publish({ call: inv, client });
   let promise: Promise<unknown>;
   try {
     promise = run(inv);
@@ -28,13 +28,13 @@ export function observeCall(inv: ClientInvocation, run: (inv: ClientInvocation) 
   return promise.then(
     (result) => {
       inv.links?.unlink();
-      if (channels.clientCallEnd.hasSubscribers) channels.clientCallEnd.publish({ call: inv, result, duration: now() - started });
+      if (channels.clientCallEnd.hasSubscribers) channels.clientCallEnd.publish({ call: inv, client, result, duration: now() - started });
       return result;
     },
     (error: unknown) => {
       inv.links?.unlink();
       markCall(error, inv.target.label);
-      if (channels.clientCallError.hasSubscribers) channels.clientCallError.publish({ call: inv, error, duration: now() - started });
+      if (channels.clientCallError.hasSubscribers) channels.clientCallError.publish({ call: inv, client, error, duration: now() - started });
       throw error;
     },
   );

@@ -4,6 +4,7 @@ import { checkBoolean, checkLogger, checkNumber, checkObject, invalidConfig, typ
 import { DEFAULT_MAX_FRAME_SIZE, MAX_CREDENTIALS_BYTES, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import type { Credentials } from '../exchange/client-connection.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
+import { guardedLogger } from '../transport/log-fields.js';
 import { resolveClientTls, type ClientTlsOptions, type ResolvedClientTls } from '../transport/tls-options.js';
 import { parseAddress } from './address.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
@@ -174,7 +175,7 @@ export function resolveClientOptions(options: ClientOptions | undefined): Resolv
     stackTraces: oneOf('stackTraces', o.stackTraces, STACK_TRACE_MODES) ?? 'async',
     keepProcessAlive: checkBoolean('keepProcessAlive', o.keepProcessAlive) ?? false,
     random: fn('random', o.random) ?? Math.random,
-    logger: checkLogger<Logger>('logger', o.logger) ?? consoleLogger,
+    logger: userLogger(checkLogger<Logger>('logger', o.logger)),
     tls: resolveClientTls('tls', o.tls),
     credentials: credentialsOption(o.credentials),
   });
@@ -316,3 +317,8 @@ function oneOf<T extends string>(path: string, value: unknown, allowed: readonly
 }
 
 /** A plain object (not null, not an array). */
+
+/** The `logger` option: the user's guarded (its lines never throw), or the default. */
+function userLogger(logger: Logger | undefined): Logger {
+  return logger === undefined ? consoleLogger : guardedLogger(logger);
+}

@@ -64,6 +64,7 @@ export class Client extends EventEmitter<ClientEvents> {
       random: o.random,
       logger: o.logger,
       interceptors: this.interceptors,
+      client: this,
     });
     this.registry = new ConnectionRegistry(
       {
@@ -89,17 +90,20 @@ export class Client extends EventEmitter<ClientEvents> {
       },
       {
         connect: (info) => {
-          if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ connection: info });
+          if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ connection: info, client: this });
           // A listener that throws is logged with its connection (a rare event: a bound logger each time is fine).
           emitGuarded(this, withFields(o.logger, { peer: info.address, connectionId: info.id }), 'connect', info);
         },
         disconnect: (info, reason) => {
-          if (channels.clientDisconnect.hasSubscribers) channels.clientDisconnect.publish({ connection: info, reason });
+          if (channels.clientDisconnect.hasSubscribers) channels.clientDisconnect.publish({ connection: info, client: this, reason });
           emitGuarded(this, withFields(o.logger, { peer: info.address, connectionId: info.id }), 'disconnect', info, reason);
         },
         reconnect: (address, attempts) => {
-          if (channels.clientReconnect.hasSubscribers) channels.clientReconnect.publish({ address, attempts });
+          if (channels.clientReconnect.hasSubscribers) channels.clientReconnect.publish({ address, attempts, client: this });
           emitGuarded(this, withFields(o.logger, { peer: address }), 'reconnect', address, attempts);
+        },
+        pong: (address, connectionId, rtt) => {
+          channels.clientHeartbeat.publish({ client: this, address, connectionId, rtt });
         },
       },
     );
@@ -198,9 +202,17 @@ export class Client extends EventEmitter<ClientEvents> {
     this.registrySet.set(registry, registry.watchStatus((status) => emitGuarded(this, this.logger, 'registry', status)));
   }
 
-  /** Calls pending across the client. */
+  /**
+   * Calls pending across the client: admitted to a provider, waiting for an
+   * active slot or for their response (what `maxPendingCalls` bounds).
+   */
   get pendingCalls(): number {
     return this.registry.pending;
+  }
+
+  /** Calls waiting for an `actives` / `serviceActives` slot (included in `pendingCalls`). O(providers × methods): for scrapes. */
+  get waitingCalls(): number {
+    return this.registry.waiting;
   }
 
   /** Fails calls in flight with CLIENT_CLOSED and closes every connection. Idempotent. */

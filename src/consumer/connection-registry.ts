@@ -35,6 +35,18 @@ export interface ConnectionInfo {
   callbacks: number;
   /** Successful reconnects to this provider since the client started. */
   reconnects: number;
+  /** Bytes read from and written to the socket, frame headers included. */
+  bytesIn: number;
+  bytesOut: number;
+  /** Calls settled on this connection: answered, failed, timed out or cancelled; one-way calls once written. */
+  callsDone: number;
+  /**
+   * The last error a call on this connection settled with, or why the
+   * connection failed (connect, refusal, heartbeat, socket, protocol),
+   * whichever came last; absent when none. The error's code and message only
+   * (never its details, cause or the call's arguments and attachments).
+   */
+  lastError?: { code: string; message: string };
 }
 
 /** Told when the client closes (`watchClose`). */
@@ -47,6 +59,8 @@ export interface RegistryEvents {
   connect(info: ConnectionInfo): void;
   disconnect(info: ConnectionInfo, reason: DisconnectReason): void;
   reconnect(address: string, attempts: number): void;
+  /** A pong measured `rtt` ms on connection `connectionId` (only while `heartline:client:heartbeat` has subscribers). */
+  pong(address: string, connectionId: number, rtt: number): void;
 }
 
 export interface RegistryOptions extends EndpointOptions {
@@ -155,6 +169,13 @@ export class ConnectionRegistry implements EndpointObserver {
   /** Calls pending across the client. */
   get pending(): number {
     return this.options.budget.pending;
+  }
+
+  /** Calls waiting for an `actives` or `serviceActives` slot, across every provider. */
+  get waiting(): number {
+    let n = 0;
+    for (const ep of this.all()) n += ep.waiting;
+    return n;
   }
 
   /** Provider lists followed now (each distinct Directory or inline list once). */
@@ -330,6 +351,10 @@ export class ConnectionRegistry implements EndpointObserver {
     this.events.reconnect(endpoint.address.key, attempts);
   }
 
+  onPong(conn: ClientConnection, rtt: number): void {
+    this.events.pong(conn.address, conn.id, rtt);
+  }
+
   private sweepIdle(): void {
     for (const ep of this.endpoints.values()) ep.closeIdle(this.options.idleTimeout);
   }
@@ -379,7 +404,7 @@ export class ConnectionRegistry implements EndpointObserver {
 
 function describe(ep: Endpoint, c: ClientConnection): ConnectionInfo {
   const t = now();
-  return {
+  const info: ConnectionInfo = {
     address: c.address,
     id: c.id,
     state: c.state,
@@ -393,5 +418,10 @@ function describe(ep: Endpoint, c: ClientConnection): ConnectionInfo {
     lateResponses: c.lateResponses,
     callbacks: c.callbacks.size,
     reconnects: ep.reconnects,
+    bytesIn: c.bytesIn,
+    bytesOut: c.bytesOut,
+    callsDone: c.callsDone,
   };
+  if (c.lastErrorCode !== undefined) info.lastError = { code: c.lastErrorCode, message: c.lastErrorMessage };
+  return info;
 }

@@ -1,7 +1,7 @@
+import { channels } from '../context/channels.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ClientConnection, type ClientConnectionOptions, type ConnectionObserver } from '../exchange/client-connection.js';
-import { cancelledError, type OutgoingCall } from '../exchange/connection-call.js';
-import type { PendingCall } from '../exchange/pending-calls.js';
+import { cancelledError, type ConnectionCall, type OutgoingCall } from '../exchange/connection-call.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
 import { withOrigin } from '../exchange/pending-calls.js';
 import { now } from '../transport/clock.js';
@@ -43,6 +43,8 @@ export interface EndpointObserver {
   /** A connection closed, whether or not it ever finished its handshake (`conn.readyAt`). */
   onDisconnect(endpoint: Endpoint, conn: ClientConnection, reason: DisconnectReason): void;
   onReconnect(endpoint: Endpoint, attempts: number): void;
+  /** A pong came back on `conn` after `rtt` ms (only while `heartline:client:heartbeat` has subscribers). */
+  onPong(conn: ClientConnection, rtt: number): void;
 }
 
 /** Client-wide settings an endpoint reads. */
@@ -83,6 +85,8 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
   reconnects = 0;
   /** No extra connection is opened before this time (clock ms): the provider refused one. */
   private growBlockedUntil = 0;
+  /** Calls already sent again after crossing an expiry drain (`resendRefused`): once each, so a provider that keeps refusing cannot loop them. */
+  private readonly resent = new WeakSet<PreparedCall>();
 
   constructor(address: ProviderAddress, options: EndpointOptions, observer: EndpointObserver) {
     this.address = address;
@@ -107,6 +111,13 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
 
   connections(): readonly ClientConnection[] {
     return this.conns;
+  }
+
+  /** Calls waiting here for an `actives` or `serviceActives` slot (a scan of the counters: for scrapes, not per call). */
+  get waiting(): number {
+    let n = 0;
+    for (const c of this.counters.values()) n += c.waiting;
+    return n;
   }
 
   /** Opens the first connection now (eager mode). */
@@ -265,7 +276,7 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
    * for that connection (callback ids belong to the connection a call is
    * written on). False when there is none: the calls fail where they are.
    */
-  adoptUnsent(conn: ClientConnection, calls: PendingCall<OutgoingCall>[]): boolean {
+  adoptUnsent(conn: ClientConnection, calls: ConnectionCall[]): boolean {
     let other: ClientConnection | undefined;
     for (const c of this.conns) {
       if (c === conn || !c.usable) continue;
@@ -282,8 +293,22 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
         call.reject(withOrigin(encodeError(request.label, err), request.origin));
         continue;
       }
-      other.call(moved).then(call.resolve, call.reject);
+      call.follow(other.call(moved));
     }
+    return true;
+  }
+
+  /**
+   * A call crossed its connection's expiry drain and was refused as draining
+   * (UNAVAILABLE, nothing ran): the provider still serves, so the call is
+   * sent again here, once, on another connection (a new one, with fresh
+   * credentials, if none is usable), admitted again within its deadline.
+   */
+  resendRefused(_conn: ClientConnection, call: ConnectionCall): boolean {
+    const attempt = call.request;
+    if (!(attempt instanceof Attempt) || this.resent.has(attempt.prepared)) return false;
+    this.resent.add(attempt.prepared);
+    call.follow(this.invoke(attempt.prepared, attempt.deadline, now()));
     return true;
   }
 
@@ -314,6 +339,10 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
       default:
         return;
     }
+  }
+
+  onPong(conn: ClientConnection, rtt: number): void {
+    if (channels.clientHeartbeat.hasSubscribers) this.observer.onPong(conn, rtt);
   }
 
   private connectionReady(conn: ClientConnection): void {

@@ -81,6 +81,8 @@ export interface ReferenceDefaults {
   logger: Logger;
   /** The client-wide interceptors (`client.use`); read at each call. */
   interceptors: ClientInterceptors;
+  /** The Client: `client` in the call channels' messages. */
+  client: object;
 }
 
 /** The client-wide interceptors: `version` changes whenever `list` does, so references recompose their chain only then. */
@@ -169,7 +171,7 @@ export class Reference {
     const inv = ClientInvocation.create(target, args, options, origin, at);
     const shared = this.defaults.interceptors;
     if (shared.version !== this.chainVersion) this.compose(shared);
-    if (inv.links !== undefined || callObserved()) return observeCall(inv, this.chain === undefined ? this.direct : this.guarded);
+    if (inv.links !== undefined || callObserved()) return observeCall(inv, this.defaults.client, this.chain === undefined ? this.direct : this.guarded);
     if (this.chain !== undefined) return this.guarded(inv);
     try {
       return this.cluster.invoke(inv, at);

@@ -56,8 +56,11 @@ export interface ConnectionReport {
   bytesOut: number;
   /** Calls answered (or, one-way, finished) on this connection. */
   callsDone: number;
-  /** The last error answered on this connection (its code and message only), if any. */
-  lastError?: { code: string; message: string };
+  /**
+   * The code of the last error on this connection, if any. Not its message:
+   * that may quote another consumer's data (`server.connections()` has it).
+   */
+  lastError?: { code: string };
   /**
    * Over TLS: the negotiated version (`TLSv1.3`) and whether the consumer's
    * certificate was verified; absent over plain TCP. Never the certificate's

@@ -10,7 +10,7 @@ import { DEFAULT_WEIGHT, toProviderInfo, type Directory, type ProviderInfo } fro
 import { now } from '../transport/clock.js';
 import { callGuarded } from '../transport/guarded.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
-import { logErr } from '../transport/log-fields.js';
+import { guardedLogger, logErr } from '../transport/log-fields.js';
 
 /** The three lookups a DnsDirectory makes, promise-style: what `dns.promises.Resolver` offers (a test may pass a stub). */
 export interface DnsLookup {
@@ -396,7 +396,8 @@ function validate(options: DnsDirectoryOptions): ValidOptions {
   if (r !== undefined && (typeof r !== 'object' || r === null || typeof r.resolve4 !== 'function' || typeof r.resolve6 !== 'function' || typeof r.resolveSrv !== 'function')) {
     throw invalid('resolver', 'a dns.Resolver, a dns.promises.Resolver or an object with resolve4, resolve6 and resolveSrv', r);
   }
-  const logger = checkLogger<Logger>('DnsDirectory logger', o.logger) ?? consoleLogger;
+  const userLogger = checkLogger<Logger>('DnsDirectory logger', o.logger);
+  const logger = userLogger === undefined ? consoleLogger : guardedLogger(userLogger); // its lines never throw (they run in timers)
   return { name: o.name.trim(), port, srv, family, refreshInterval, minInterval, weight, resolver: o.resolver, logger };
 }
 

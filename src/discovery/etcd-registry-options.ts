@@ -2,6 +2,7 @@ import type { HeartlineError } from '../errors/heartline-error.js';
 import { checkLogger, checkNumber, invalidConfig } from '../errors/invalid-config.js';
 import { MAX_TIMER_MS } from '../protocol/constants.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
+import { guardedLogger } from '../transport/log-fields.js';
 
 /** Longest lease TTL, in ms: whole seconds within what a Node timer takes. */
 const MAX_TTL = Math.floor(MAX_TIMER_MS / 1000) * 1000;
@@ -58,7 +59,8 @@ export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdOp
   if (a !== undefined && (typeof a !== 'object' || a === null || typeof a.username !== 'string' || typeof a.password !== 'string')) {
     throw invalid('auth', '{ username, password } of strings', a);
   }
-  const logger = checkLogger<Logger>('EtcdRegistry logger', o.logger) ?? consoleLogger;
+  const userLogger = checkLogger<Logger>('EtcdRegistry logger', o.logger);
+  const logger = userLogger === undefined ? consoleLogger : guardedLogger(userLogger); // its lines never throw
   return Object.freeze({
     hosts: Object.freeze([...(hosts as string[])]),
     prefix,

@@ -1,4 +1,5 @@
 import { hasCode, HeartlineError } from '../errors/heartline-error.js';
+import { keptMessage } from '../errors/kept-message.js';
 import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
@@ -18,7 +19,7 @@ import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
 import { PingGuard } from './ping-guard.js';
 import { PingWaiters } from './ping-waiters.js';
 import { cancelledError, ConnectionCall, OneWayCalls, type CallOwner, type OutgoingCall } from './connection-call.js';
-import { PendingCalls, withOrigin, type PendingCall } from './pending-calls.js';
+import { PendingCalls, withOrigin } from './pending-calls.js';
 import { errorResponse } from './responder.js';
 
 /** Resolved options of one consumer connection (see `ClientOptions` for the documented defaults). */
@@ -49,6 +50,7 @@ export type Credentials = string | (() => string | Promise<string>);
 
 /** What a connection tells its owner. */
 export interface ConnectionObserver {
+  /** A state change; Draining to Draining: the reason became 'drain' (the provider shuts down) after a drain for credentials. */
   onStateChange(conn: ClientConnection, from: ConnectionState, to: ConnectionState): void;
   /**
    * The connection failed before its handshake completed, so none of `calls`
@@ -56,7 +58,18 @@ export interface ConnectionObserver {
    * connection, settling each through its own resolve/reject); false lets
    * them fail here.
    */
-  adoptUnsent?(conn: ClientConnection, calls: PendingCall<OutgoingCall>[]): boolean;
+  adoptUnsent?(conn: ClientConnection, calls: ConnectionCall[]): boolean;
+  /** A pong answered our last ping after `rtt` ms. */
+  onPong?(conn: ClientConnection, rtt: number): void;
+  /**
+   * The provider refused `call` with UNAVAILABLE (retry-safe: nothing of it
+   * ran) on this connection, which drains because its credentials expired
+   * while the provider still serves: the call crossed the drain notice.
+   * Return true to take it over (send it again, on another connection to the
+   * same provider, settling it through its own resolve/reject); false lets it
+   * fail here. Its `onSettle` has been called.
+   */
+  resendRefused?(conn: ClientConnection, call: ConnectionCall): boolean;
 }
 
 
@@ -66,6 +79,8 @@ let nextConnectionId = 1;
 const PING_RESERVE = 2;
 /** Bound on `ping()` callers waiting on one connection (while the handshake runs, they all wait). */
 export const MAX_PING_WAITERS = 100;
+/** Disconnects that are the connection's failure (its `lastError`), not a close someone asked for. */
+const FAILURES: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>(['connect-failed', 'refused', 'unauthenticated', 'heartbeat-timeout', 'socket-error', 'protocol-error', 'too-many-pings']);
 
 /**
  * The consumer's end of one long connection: it connects, shakes hands, then
@@ -129,6 +144,11 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
    * Draining, for the close that will follow it); undefined while open.
    */
   disconnectReason: DisconnectReason | undefined;
+  /** Calls settled on this connection (answered, failed, timed out, cancelled; one-way calls once written). */
+  callsDone = 0;
+  /** Code and message of the last error a call here settled with, or of the connection's failure; undefined when none. */
+  lastErrorCode: string | undefined;
+  lastErrorMessage = '';
 
   constructor(options: ClientConnectionOptions, observer?: ConnectionObserver) {
     this.options = options;
@@ -180,6 +200,23 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
 
   lastReadAt(): number {
     return this.transport.lastReadAt;
+  }
+
+  /** Bytes read from the socket, frame headers included. */
+  get bytesIn(): number {
+    return this.transport.bytesIn;
+  }
+
+  /** Bytes handed to the socket, frame headers included. */
+  get bytesOut(): number {
+    return this.transport.bytesOut;
+  }
+
+  /** @internal (CallOwner) A call settled here with `err`. */
+  callFailed(err: HeartlineError): void {
+    this.callsDone++;
+    this.lastErrorCode = err.code;
+    this.lastErrorMessage = keptMessage(err.message);
   }
 
   lastWriteAt(): number {
@@ -510,7 +547,10 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
         if (isRequest(header.flags)) this.answerPing(header.id);
         else {
           const t = now();
-          if (header.id === this.pingId && this.pingSentAt > 0) this.rtt = t - this.pingSentAt;
+          if (header.id === this.pingId && this.pingSentAt > 0) {
+            this.rtt = t - this.pingSentAt;
+            this.observer?.onPong?.(this, this.rtt);
+          }
           this.pings.pong(header.id, t);
         }
         return;
@@ -519,6 +559,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
         if (notice === undefined) return this.protocolError('malformed drain body');
         // reconnect: only this connection drains (its credentials expired); the owner opens another for new calls.
         if (this.transition(ConnectionState.Draining, notice.reconnect ? 'credentials-expired' : 'drain')) this.closeIfDrained();
+        else if (!notice.reconnect && this.stateValue === ConnectionState.Draining && this.disconnectReason === 'credentials-expired') this.providerDrains();
         return;
       }
       case FrameType.Cancel:
@@ -570,8 +611,12 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       this.protocolError('undecodable response body');
       return;
     }
-    if (value instanceof HeartlineError) call.reject(withOrigin(value, call.request.origin));
-    else call.resolve(value);
+    if (value instanceof HeartlineError) {
+      const crossedExpiry = value.code === 'UNAVAILABLE' && this.disconnectReason === 'credentials-expired';
+      if (!crossedExpiry || this.observer?.resendRefused?.(this, call) !== true) call.reject(withOrigin(value, call.request.origin));
+    } else {
+      call.resolve(value);
+    }
     if (this.stateValue === ConnectionState.Draining) this.closeIfDrained();
   }
 
@@ -662,6 +707,11 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.oneWays.open = 0;
     this.pings.failAll(unsent ?? new HeartlineError('CONNECTION_LOST_WRITTEN', `ping: connection to ${this.address} lost${reason ? `: ${reason.message}` : ''}`, { cause: reason }));
     this.callbacks.clear();
+    // Last, so that it names the failure rather than the calls it failed.
+    if (reason !== undefined && FAILURES.has(this.disconnectReason!)) {
+      this.lastErrorCode = reason.code;
+      this.lastErrorMessage = keptMessage(reason.message);
+    }
     this.transition(ConnectionState.Closed);
     this.resolveClosed();
   }
@@ -691,6 +741,17 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       this.transition(ConnectionState.Closing, this.disconnectReason ?? 'drain');
       this.transport.end();
     }
+  }
+
+  /**
+   * Draining for its credentials, this connection now hears the provider
+   * drain itself (it shuts down): the state stays Draining, the reason
+   * becomes 'drain', and the owner is told (Draining to Draining) so that it
+   * stops sending calls to this provider, as for any provider drain.
+   */
+  private providerDrains(): void {
+    this.disconnectReason = 'drain';
+    this.observer?.onStateChange(this, ConnectionState.Draining, ConnectionState.Draining);
   }
 
   private protocolError(message: string): void {

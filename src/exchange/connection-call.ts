@@ -30,9 +30,13 @@ export interface OutgoingCall extends CallRequest {
   moveTo(conn: ClientConnection): OutgoingCall;
 }
 
-/** What a call needs of its connection: to be cancelled there. */
+/** What a call needs of its connection: to be cancelled there, and to count its outcome there. */
 export interface CallOwner {
   cancel(call: ConnectionCall): void;
+  /** Calls settled on this connection (`callsDone` of `connections()`). */
+  callsDone: number;
+  /** A call settled here with `err`: counted, and kept as the connection's `lastError`. */
+  callFailed(err: HeartlineError): void;
 }
 
 /**
@@ -49,9 +53,26 @@ export class ConnectionCall implements PendingCall<OutgoingCall>, AbortWatcher {
     private readonly owner: CallOwner,
     readonly id: number,
     readonly request: OutgoingCall,
-    readonly resolve: (value: unknown) => void,
-    readonly reject: (err: HeartlineError) => void,
+    private readonly fulfil: (value: unknown) => void,
+    private readonly fail: (err: HeartlineError) => void,
   ) {}
+
+  /** Settles the call with its value, counted on its connection. */
+  resolve(value: unknown): void {
+    this.owner.callsDone++;
+    this.fulfil(value);
+  }
+
+  /** Settles the call with `err`, counted (and kept as `lastError`) on its connection. */
+  reject(err: HeartlineError): void {
+    this.owner.callFailed(err);
+    this.fail(err);
+  }
+
+  /** The call was moved to another connection: its outcome there settles it, uncounted here. */
+  follow(outcome: Promise<unknown>): void {
+    outcome.then(this.fulfil, this.fail);
+  }
 
   onAbort(): void {
     this.owner.cancel(this);

@@ -26,18 +26,28 @@ const EMPTY = Buffer.alloc(0);
  * `peerMaxFrameSize` bytes.
  */
 export function valueResponse(value: unknown, peerMaxFrameSize: number): EncodedResponse {
+  const encoded = encodeValue(value, peerMaxFrameSize);
+  return encoded instanceof HeartlineError ? errorResponse(encoded.code, encoded.message) : encoded;
+}
+
+/**
+ * `valueResponse`, with the failure as a HeartlineError (SERIALIZATION_ERROR
+ * or PAYLOAD_TOO_LARGE) rather than its response: a provider counts such a
+ * call as failed with that code, as its consumer hears it. Never throws.
+ */
+export function encodeValue(value: unknown, peerMaxFrameSize: number): EncodedResponse | HeartlineError {
   if (value === undefined) return { status: 0, body: EMPTY };
   let body: Buffer;
   try {
     const check = checkValue(value, 'result');
-    if (typeof check === 'string') return errorResponse('SERIALIZATION_ERROR', check);
+    if (typeof check === 'string') return new HeartlineError('SERIALIZATION_ERROR', check);
     body = encodeBody(value, check === OMIT_UNDEFINED);
   } catch (err) {
     // A getter or proxy in the result threw.
-    return errorResponse('SERIALIZATION_ERROR', `result could not be encoded: ${(err as Error).message}`);
+    return new HeartlineError('SERIALIZATION_ERROR', `result could not be encoded: ${(err as Error).message}`);
   }
   if (HEADER_SIZE + body.length > peerMaxFrameSize) {
-    return errorResponse('PAYLOAD_TOO_LARGE', `response of ${HEADER_SIZE + body.length} bytes is over the peer's limit of ${peerMaxFrameSize} bytes`);
+    return new HeartlineError('PAYLOAD_TOO_LARGE', `response of ${HEADER_SIZE + body.length} bytes is over the peer's limit of ${peerMaxFrameSize} bytes`);
   }
   return { status: 0, body };
 }

@@ -66,13 +66,16 @@ export function runAuthenticate(
   done: (outcome: Authenticated | HeartlineError) => void,
 ): void {
   let result: unknown;
+  let then: unknown;
   try {
     result = authenticate(hello, peer);
+    // Read inside the guard: a hostile answer's `then` getter may throw.
+    then = (typeof result === 'object' && result !== null) || typeof result === 'function' ? (result as { then?: unknown }).then : undefined;
   } catch (err) {
     done(refusal(err, peer, logger));
     return;
   }
-  if (typeof (result as PromiseLike<unknown> | null)?.then !== 'function') {
+  if (typeof then !== 'function') {
     done(accepted(result, peer, logger));
     return;
   }
@@ -105,9 +108,15 @@ function accepted(value: unknown, peer: AuthenticationPeer, logger: Logger): Aut
 }
 
 function refusal(err: unknown, peer: AuthenticationPeer, logger: Logger): HeartlineError {
+  let deliberate: boolean;
+  try {
+    deliberate = hasCode(err, 'UNAUTHENTICATED');
+  } catch {
+    deliberate = false; // `instanceof` itself threw (a Proxy): kindOf says so
+  }
   // The hook's own deliberate refusal keeps its message (a HeartlineError is made by code that knows the rule).
-  if (hasCode(err, 'UNAUTHENTICATED')) {
-    const message = safeMessage(err);
+  if (deliberate) {
+    const message = safeMessage(err as HeartlineError);
     log(logger, peer, 'authenticate refused it (UNAUTHENTICATED)');
     return new HeartlineError('UNAUTHENTICATED', message);
   }

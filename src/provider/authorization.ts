@@ -73,11 +73,15 @@ export class AuthorizationRun {
       .then(
         (value) => {
           if (call.abortReason !== undefined) return; // settled with its abort reason
+          // The wait is over: from here the call is aborted as any other (a handler without interceptors keeps its share).
+          call.offAbort();
           if (value === true) this.step(i + 1);
           else this.deny(false);
         },
         (err: unknown) => {
-          if (call.abortReason === undefined) this.deny(true, err);
+          if (call.abortReason !== undefined) return;
+          call.offAbort();
+          this.deny(true, err);
         },
       );
   }

@@ -1,4 +1,5 @@
 import { HeartlineError } from '../errors/heartline-error.js';
+import type { ErrorCode } from '../errors/codes.js';
 import { errorResponse, failureCode, failureResponse, valueResponse, type EncodedResponse } from '../exchange/responder.js';
 import type { IncomingCall } from './server-call.js';
 
@@ -39,4 +40,15 @@ export function keepsRefusalCode(call: IncomingCall, error: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The code a failed call settled with, as its caller hears it (or would:
+ * one-way calls): the abort reason's for a call aborted (cancelled, deadline,
+ * connection closed, grace period ended), else the code `encodeOutcome`
+ * answers. Never throws.
+ */
+export function outcomeCode(call: IncomingCall, error: unknown): ErrorCode {
+  if (error !== undefined && error === call.abortReason) return (error as HeartlineError).code;
+  return failureCode(error, call.handlerStarted);
 }

@@ -1,16 +1,13 @@
 import { runInScope } from '../context/call-scope.js';
 import { callHandler, HandlerRun, startHandler } from '../exchange/responder.js';
-import type { CallbackProxies } from './callback-proxies.js';
 import { AuthorizationRun, type AuthorizationHost } from './authorization.js';
-import { enterLimits, leaveLimits } from './call-limits.js';
+import { enterLimits, leaveLimits, type LimitsHost } from './call-limits.js';
 import type { IncomingCall } from './server-call.js';
 import type { ServerInterceptor } from './server-interceptor.js';
 import type { ExportedMethod } from './service-registry.js';
 
-/** What the pipeline needs of the connection a call came on. */
-export interface CallHost extends AuthorizationHost {
-  /** The connection's callback proxies (the limits stage checks their cap). */
-  readonly callbacks: CallbackProxies;
+/** What the pipeline needs of the connection a call came on: the authorization and limits stages' needs (the callback proxies and their cap, hearing a refusal), and hearing the outcome. */
+export interface CallHost extends AuthorizationHost, LimitsHost {
   /**
    * Hears the call's outcome: its value, or what it failed with. The
    * pipeline may call it more than once for one call (an abandoned chain
@@ -74,7 +71,7 @@ class DirectRun extends HandlerRun {
 
   start(): void {
     const { call, method, host } = this;
-    const refusal = enterLimits(method, call.args, host.callbacks);
+    const refusal = enterLimits(method, call, host);
     if (refusal !== undefined) {
       host.settle(call, true, refusal);
       return;
@@ -130,7 +127,7 @@ class ChainRun {
   private terminal(): Promise<unknown> {
     const { call, method } = this;
     if (call.abortReason !== undefined) return Promise.reject(call.abortReason);
-    const refusal = enterLimits(method, call.args, this.host.callbacks);
+    const refusal = enterLimits(method, call, this.host);
     if (refusal !== undefined) return Promise.reject(refusal);
     call.handlerStarted = true;
     return new Promise((resolve, reject) =>

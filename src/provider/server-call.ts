@@ -123,6 +123,15 @@ export class IncomingCall implements ServerCall, CallScope {
     this.armDeadline();
   }
 
+  /**
+   * @internal Forgets the `onAbort` listener (its wait is over); the deadline
+   * timer stays only for a signal already read (reading it later arms it).
+   */
+  offAbort(): void {
+    this.abortListener = undefined;
+    if (this.controller === undefined) this.clearTimer();
+  }
+
   /** @internal The call's outcome is known: clears its timer; returns false if it had finished already (exactly once). */
   finish(): boolean {
     if (this.finished) return false;

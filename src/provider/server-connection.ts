@@ -1,11 +1,12 @@
 import type { Socket } from 'node:net';
 import { ERROR_CODES } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
+import { keptMessage } from '../errors/kept-message.js';
 import { ConnectionState, canTransition, type DisconnectReason } from '../exchange/connection-state.js';
 import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
 import { PingGuard } from '../exchange/ping-guard.js';
-import { channels } from '../context/channels.js';
-import { errorResponse, failureCode, failureMessage, type EncodedResponse } from '../exchange/responder.js';
+import { channels, type RefusedLimit } from '../context/channels.js';
+import { encodeValue, errorResponse, failureCode, failureMessage, type EncodedResponse } from '../exchange/responder.js';
 import { encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE, MAX_HANDSHAKE_FRAME, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
@@ -20,7 +21,7 @@ import { runAuthenticate, type Authenticate, type Authenticated } from './authen
 import { CallbackProxies } from './callback-proxies.js';
 import { CredentialsExpiry, type ExpiryLink } from './credentials-expiry.js';
 import { CallbackPushes, type PushLink } from './callback-pushes.js';
-import { encodeOutcome, keepsRefusalCode } from './call-outcome.js';
+import { encodeOutcome, keepsRefusalCode, outcomeCode } from './call-outcome.js';
 import { serveCall, type CallHost } from './call-pipeline.js';
 import { decodeRequest, findMethod } from './inbound-request.js';
 import { IncomingCall } from './server-call.js';
@@ -53,7 +54,7 @@ export interface ServerConnectionOptions {
   logger: Logger;
 }
 
-/** What a connection asks of and tells its server. */
+/** What a connection asks of and tells its server (the `Server` itself: `server` in channel messages). */
 export interface ServerConnectionHooks {
   /** Called at handshake: an error refuses the connection (for example, `accepts`). */
   admit(conn: ServerConnection): HeartlineError | undefined;
@@ -131,6 +132,11 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   readyAt: number | undefined;
   /** The credentials' expiry clocks, when `authenticate` gave an `expiresAt`. */
   private expiry: CredentialsExpiry | undefined;
+  /** Calls answered (or, one-way, finished) on this connection, refusals included. */
+  callsDone = 0;
+  /** Code and message of the last error a call here was answered with, or of the connection's failure; undefined when none. */
+  lastErrorCode: string | undefined;
+  lastErrorMessage = '';
 
   constructor(socket: Socket, registry: ServiceRegistry, options: ServerConnectionOptions, hooks: ServerConnectionHooks) {
     this.registry = registry;
@@ -141,7 +147,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     // Until the handshake completes, nothing larger than a handshake request is read: a bigger header closes the connection.
     this.transport.decoder.maxFrameSize = Math.min(options.maxFrameSize, MAX_HANDSHAKE_FRAME);
     this.pushes = new CallbackPushes(this, options.callbackTimeout);
-    this.callbacks = new CallbackProxies((id, args) => this.pushes.push(id, args), options.maxCallbacks, this.log);
+    this.callbacks = new CallbackProxies((id, args) => this.push(id, args), options.maxCallbacks, this.log);
     socket.on('drain', () => socket.resume());
     // The provider never pings; it only notices silence (a consumer pings at most every idleTimeout / 3).
     this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout });
@@ -185,6 +191,23 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     return this.transport.lastReadAt;
   }
 
+  /** Bytes read from the socket, frame headers included. */
+  get bytesIn(): number {
+    return this.transport.bytesIn;
+  }
+
+  /** Bytes handed to the socket, frame headers included. */
+  get bytesOut(): number {
+    return this.transport.bytesOut;
+  }
+
+  /** A call, or a request refused before it became one, ended with an error: counted and kept as `lastError`. */
+  private failed(code: string, message: string): void {
+    this.callsDone++;
+    this.lastErrorCode = code;
+    this.lastErrorMessage = keptMessage(message);
+  }
+
   lastWriteAt(): number {
     return this.transport.writer.lastWriteAt;
   }
@@ -209,6 +232,26 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   }
 
   /**
+   * @internal In its handshake and waiting for nothing but its consumer: it
+   * has not sent a complete handshake request yet, or it was refused and its
+   * consumer has not closed. The server sheds such a connection first when
+   * `maxPendingHandshakes` are pending (not one whose `authenticate` is deciding).
+   */
+  get sheddable(): boolean {
+    return this.stateValue === ConnectionState.Handshaking || (this.stateValue === ConnectionState.Authenticating && this.closeKind !== undefined);
+  }
+
+  /**
+   * @internal Closed, unanswered, to make room for a newer connection
+   * (`maxPendingHandshakes`); see `sheddable`. Its disconnect reason is
+   * 'handshake-timeout' (or its refusal's, when it was refused).
+   */
+  shed(): void {
+    this.closeKind ??= 'handshake-timeout';
+    this.transport.destroy(new HeartlineError('CONNECT_FAILED', 'shed: maxPendingHandshakes connections were in their handshake'));
+  }
+
+  /**
    * Sends the drain notice (body `{ reason, deadline }`, `deadline` being the
    * grace period in ms): the consumer starts no new calls and closes once its
    * calls settle.
@@ -219,7 +262,11 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       this.transport.end();
       return;
     }
-    if (this.transition(ConnectionState.Draining)) this.transport.send(FLAGS.drain, 0, FrameType.Drain, 0, encodeBody({ reason: 'shutting down', deadline: gracePeriod }));
+    // Already draining for its credentials (reconnect: true): the consumer must hear that the provider itself goes now.
+    const forCredentials = this.stateValue === ConnectionState.Draining && this.closeKind === 'credentials-expired';
+    if (this.transition(ConnectionState.Draining) || forCredentials) {
+      this.transport.send(FLAGS.drain, 0, FrameType.Drain, 0, encodeBody({ reason: 'shutting down', deadline: gracePeriod }));
+    }
   }
 
   /** True while the handshake is in progress (its request awaited, or `authenticate` deciding). */
@@ -307,7 +354,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   onOversize(header: FrameHeader): void {
     if (!this.handshaking && header.type === FrameType.Call) {
       if (isRequest(header.flags)) {
-        if (isTwoWay(header.flags)) this.respond(header.id, errorResponse('PAYLOAD_TOO_LARGE', `request of ${HEADER_SIZE + header.length} bytes is over this provider's limit of ${this.options.maxFrameSize} bytes`));
+        const message = `request of ${HEADER_SIZE + header.length} bytes is over this provider's limit of ${this.options.maxFrameSize} bytes`;
+        this.failed('PAYLOAD_TOO_LARGE', message);
+        if (isTwoWay(header.flags)) this.respond(header.id, errorResponse('PAYLOAD_TOO_LARGE', message));
       } else {
         this.pushes.oversize(header.id);
       }
@@ -329,6 +378,11 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     }
     this.pushes.failAll(this.transport.writer.flushedSeq, reason);
     this.callbacks.releaseAll();
+    // Last, so that it names the connection's failure rather than the calls it aborted.
+    if (reason !== undefined) {
+      this.lastErrorCode = reason.code;
+      this.lastErrorMessage = keptMessage(reason.message);
+    }
     const kind = this.closeKind ?? (reason?.code === 'PROTOCOL_ERROR' ? 'protocol-error' : reason !== undefined ? 'socket-error' : from === ConnectionState.Draining ? 'drain' : 'closed-by-peer');
     this.hooks.onClose(this, kind);
     for (const wake of this.closeWaiters.splice(0)) wake();
@@ -384,6 +438,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   private refuse(id: number, err: HeartlineError, kind: DisconnectReason): void {
     this.closeKind ??= kind;
+    this.lastErrorCode = err.code;
+    this.lastErrorMessage = keptMessage(err.message);
     // Nothing more is read from a refused consumer; the socket closes when it does (or at handshakeTimeout).
     this.transport.decoder.stop();
     this.transport.send(FLAGS.handshakeResponse, ERROR_CODES[err.code].status, FrameType.Handshake, id, encodeBody(errorBody(err.code, err.message)));
@@ -406,16 +462,21 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       // Valid MessagePack we refuse: answered (two-way) or dropped, the connection stays; malformed: close.
       if (request.code === 'PROTOCOL_ERROR') return this.protocolError(request.message);
       this.log.warn({ err: request }, `request ${id} from ${this.peer} refused: ${request.message}`);
+      this.failed('BAD_REQUEST', request.message);
       if (twoWay) this.respond(id, errorResponse('BAD_REQUEST', request.message));
       return;
     }
     // One-way calls that crossed the drain still run (nothing tells their caller otherwise); two-way ones are retried elsewhere.
     if (this.stateValue === ConnectionState.Draining && twoWay) {
+      this.failed('UNAVAILABLE', 'provider is draining');
       this.respond(id, errorResponse('UNAVAILABLE', 'provider is draining'));
       return;
     }
     if (this.inFlight >= this.options.maxConcurrentCalls) {
-      if (twoWay) this.respond(id, errorResponse('LIMIT_EXCEEDED', `this connection is executing its limit of ${this.options.maxConcurrentCalls} calls`));
+      const message = `this connection is executing its limit of ${this.options.maxConcurrentCalls} calls`;
+      this.failed('LIMIT_EXCEEDED', message);
+      if (channels.serverRefuse.hasSubscribers) channels.serverRefuse.publish({ server: this.hooks, limit: 'maxConcurrentCalls', peer: this.peer, call: undefined });
+      if (twoWay) this.respond(id, errorResponse('LIMIT_EXCEEDED', message));
       else this.log.warn({ service: request[0], method: request[3] }, `one-way call dropped: consumer ${this.peer} is executing its limit of ${this.options.maxConcurrentCalls} calls`);
       return;
     }
@@ -426,7 +487,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     const earlier = this.executions.get(id)?.call;
     if (earlier !== undefined) this.displaced.add(earlier);
     this.executions.set(id, new ExecutionSlot(call));
-    if (channels.serverCallStart.hasSubscribers) channels.serverCallStart.publish({ call });
+    if (channels.serverCallStart.hasSubscribers) channels.serverCallStart.publish({ call, server: this.hooks });
     if (method instanceof HeartlineError) return this.settle(call, true, method);
     // The caller has no time left: answered at once, nothing runs.
     if (call.budgetSpent) return this.settle(call, true, new HeartlineError('DEADLINE_EXCEEDED', `${call.service}#${call.method}: the caller's budget was spent before the call arrived`));
@@ -449,20 +510,62 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     } else {
       this.displaced.delete(call);
     }
+    // A handler that ignored its signal and succeeded after the call was aborted (cancelled, deadline, connection
+    // lost, grace period over) reaches nobody: counted with the abort reason, as README "Metrics" says.
+    if (!failed && call.abortReason !== undefined) {
+      failed = true;
+      result = call.abortReason;
+    }
+    // A two-way result is encoded first: one that cannot be sent (too large for the consumer, not encodable) fails
+    // the call with the code its consumer hears, for callsDone / lastError, the channels and the log too.
+    let response: EncodedResponse | undefined;
+    if (!failed && !call.oneWay && !call.abandoned && this.stateValue !== ConnectionState.Closed) {
+      const encoded = encodeValue(result, this.peerMaxFrameSize);
+      if (encoded instanceof HeartlineError) {
+        failed = true;
+        result = encoded;
+        response = errorResponse(encoded.code, encoded.message);
+      } else {
+        response = encoded;
+      }
+    }
     if (failed) {
-      if (channels.serverCallError.hasSubscribers) channels.serverCallError.publish({ call, error: result, duration: now() - call.receivedAt });
+      this.failed(outcomeCode(call, result), failureMessage(result));
+      if (channels.serverCallError.hasSubscribers) channels.serverCallError.publish({ call, server: this.hooks, error: result, duration: now() - call.receivedAt });
       // The handler's failures, and what else user code threw, are logged (also for one-way calls); refusals
       // that keep their code (not found, limits, an interceptor's deliberate HeartlineError) are not.
       if (result !== call.abortReason && !keepsRefusalCode(call, result)) this.logFailure(call, result);
-    } else if (channels.serverCallEnd.hasSubscribers) {
-      channels.serverCallEnd.publish({ call, result, duration: now() - call.receivedAt });
+    } else {
+      this.callsDone++;
+      if (channels.serverCallEnd.hasSubscribers) channels.serverCallEnd.publish({ call, server: this.hooks, result, duration: now() - call.receivedAt });
     }
     if (call.oneWay || this.stateValue === ConnectionState.Closed) return;
     if (call.abandoned) {
       this.hooks.responseDropped(this);
       return;
     }
-    this.respond(call.id, encodeOutcome(call, failed, result, this.peerMaxFrameSize, this.options.exposeStack));
+    this.respond(call.id, response ?? encodeOutcome(call, failed, result, this.peerMaxFrameSize, this.options.exposeStack));
+  }
+
+  /** A push to a consumer callback; its outcome is published on `heartline:server:push` while that has subscribers. */
+  private push(callbackId: number, args: unknown[]): Promise<unknown> {
+    const pushed = this.pushes.push(callbackId, args);
+    if (!channels.serverPush.hasSubscribers) return pushed;
+    const started = now();
+    pushed.then(
+      () => this.pushSettled(undefined, started),
+      (error: unknown) => this.pushSettled(error, started),
+    );
+    return pushed;
+  }
+
+  private pushSettled(error: unknown, started: number): void {
+    if (channels.serverPush.hasSubscribers) channels.serverPush.publish({ server: this.hooks, peer: this.peer, connectionId: this.id, error, duration: now() - started });
+  }
+
+  /** @internal (CallHost) The limits stage refused `call` at `limit`. */
+  refused(limit: RefusedLimit, call: IncomingCall): void {
+    if (channels.serverRefuse.hasSubscribers) channels.serverRefuse.publish({ server: this.hooks, limit, peer: this.peer, call });
   }
 
   /** User code (a handler, an interceptor) failed: logged once, also for one-way calls whose caller never hears of it. */

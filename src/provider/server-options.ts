@@ -1,6 +1,7 @@
 import { checkLogger, checkNumber, invalidConfig, type NumberRule } from '../errors/invalid-config.js';
 import { DEFAULT_MAX_FRAME_SIZE, HEARTBEAT_FLOOR, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
+import { guardedLogger } from '../transport/log-fields.js';
 import { resolveServerTls, type ServerTlsOptions } from '../transport/tls-options.js';
 import { splitHostPort } from './advertise.js';
 import type { Authenticate } from './authentication.js';
@@ -97,10 +98,12 @@ export interface ServerOptions {
    */
   authorize?: Authorize;
   /**
-   * Connections that may be in their handshake at once (accepted, TLS done,
-   * Heartline handshake not answered yet, `authenticate` included); one
-   * accepted over it is closed at once, unanswered, so a flood of idle
-   * connections cannot pile up before `handshakeTimeout` ends them. An
+   * Connections that may be in their handshake at once (accepted, Heartline
+   * handshake not answered yet: over TLS their TLS handshake included, and
+   * `authenticate`). One accepted over it closes, unanswered, the oldest that
+   * has not sent its handshake request (else the oldest TLS handshake, else
+   * itself): a flood of idle connections can neither pile up before
+   * `handshakeTimeout` ends them nor, standing, lock consumers out. An
    * integer >= 1. Default 128.
    */
   maxPendingHandshakes?: number;
@@ -191,7 +194,9 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   if (o.exposeStack !== undefined && typeof o.exposeStack !== 'boolean') throw invalidConfig('exposeStack', 'a boolean', o.exposeStack);
   if (o.callScope !== undefined && typeof o.callScope !== 'boolean') throw invalidConfig('callScope', 'a boolean', o.callScope);
   if (o.builtinServices !== undefined && typeof o.builtinServices !== 'boolean') throw invalidConfig('builtinServices', 'a boolean', o.builtinServices);
-  const logger = checkLogger<Logger>('logger', o.logger) ?? consoleLogger;
+  const userLogger = checkLogger<Logger>('logger', o.logger);
+  // Guarded: a logger that throws must not throw out of a socket callback (a shed connection, a TLS failure).
+  const logger = userLogger === undefined ? consoleLogger : guardedLogger(userLogger);
 
   const idleTimeout = msOption('idleTimeout', o.idleTimeout, SERVER_DEFAULTS.idleTimeout);
   if (idleTimeout !== 0 && idleTimeout < MIN_IDLE_TIMEOUT) throw invalidConfig('idleTimeout', `0 (never) or >= ${MIN_IDLE_TIMEOUT} ms`, idleTimeout);

@@ -9,7 +9,7 @@ import { now } from '../transport/clock.js';
 import { emitGuarded } from '../transport/guarded.js';
 import { providerOf, type ProviderOptions } from './provider-options.js';
 import type { ServerInterceptor } from './server-interceptor.js';
-import { createListener, replaceSecureContext, type PeerTls } from '../transport/secure-socket.js';
+import { createListener, evictOldestTlsHandshake, replaceSecureContext, tlsHandshakesUnderWay, type PeerTls } from '../transport/secure-socket.js';
 import type { ServerTlsOptions } from '../transport/tls-options.js';
 import { logErr } from '../transport/log-fields.js';
 import { ServerConnection, type ServerConnectionHooks, type ServerConnectionOptions } from './server-connection.js';
@@ -43,6 +43,18 @@ export interface ServerConnectionInfo {
   heartbeat: number;
   /** Calls executing for this connection. */
   inFlight: number;
+  /** Bytes read from and written to the socket, frame headers included. */
+  bytesIn: number;
+  bytesOut: number;
+  /** Calls answered (or, one-way, finished) on this connection, refusals included. */
+  callsDone: number;
+  /**
+   * The last error a call on this connection was answered with (as its
+   * caller hears it), or why the connection failed (protocol error, socket
+   * error, idle or handshake timeout, refusal), whichever came last; absent
+   * when none. Code and message only (never details, stack or arguments).
+   */
+  lastError?: { code: string; message: string };
   /** Over TLS: the negotiated version, and the consumer's certificate (`subject`, `authorized`) under mutual TLS; undefined over plain TCP. */
   tls: PeerTls | undefined;
   /** True when the server's `authenticate` accepted this consumer (its principal is not listed: it may be sensitive); false without `authenticate`, or before it answered. */
@@ -70,8 +82,8 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   private readonly closeGracePeriod: number;
   private readonly accepts: number;
   private readonly maxPendingHandshakes: number;
-  /** Connections accepted whose handshake has not completed (nor failed) yet. */
-  private pendingHandshakes = 0;
+  /** Connections accepted whose handshake has not completed (nor failed) yet, oldest first. */
+  private readonly handshaking = new Set<ServerConnection>();
   /** When a connection over `maxPendingHandshakes` was last reported (clock ms): one warning per 10 s at most. */
   private shedReportedAt = -Infinity;
   private closing: Promise<void> | undefined;
@@ -101,7 +113,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
    * its handler finished.
    */
   responsesDropped = 0;
-  /** Connections closed at once on accept since start, because `maxPendingHandshakes` connections were still in their handshake. */
+  /** Connections shed since start because `maxPendingHandshakes` connections were in their handshake (TLS handshakes included): the oldest silent one, or the newcomer. */
   connectionsShed = 0;
 
   constructor(options: ServerOptions = {}) {
@@ -137,7 +149,9 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       ? registerBuiltins(this.registry, { services: () => this.registry.all(), lookup: (n, v, g) => this.registry.lookup(n, v, g), connections: () => this.connections() }, this.servingStatus)
       : undefined;
     // Plain TCP, or TLS: `accept` gets a socket whose TLS handshake (if any) succeeded.
-    this.net = createListener(o.tls, { handshakeTimeout: o.handshakeTimeout, logger: o.logger }, (socket) => this.accept(socket));
+    // Over TLS, a connection in its TLS handshake is in its handshake too: `admit` sheds it before that handshake starts.
+    const admit = (tlsHandshakes: number): boolean => this.makeRoom(tlsHandshakes);
+    this.net = createListener(o.tls, { handshakeTimeout: o.handshakeTimeout, logger: o.logger, admit }, (socket) => this.accept(socket));
     this.net.on('error', (err) => this.netError(err));
     if (o.registry !== undefined) this.publish(o.registry);
   }
@@ -401,19 +415,43 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       return;
     }
     this.connectionsAccepted++;
-    if (this.pendingHandshakes >= this.maxPendingHandshakes) {
-      // A flood of connections that do not finish their handshake: shed the newcomers, unanswered, at no cost.
-      this.connectionsShed++;
+    // This socket's own TLS handshake (if any) is done: it is no longer among those under way.
+    if (!this.makeRoom(tlsHandshakesUnderWay(this.net))) {
       socket.destroy();
-      const t = now();
-      if (t - this.shedReportedAt >= SHED_REPORT_INTERVAL) {
-        this.shedReportedAt = t;
-        this.connectionOptions.logger.warn({ shed: this.connectionsShed }, `${this.maxPendingHandshakes} connections are in their handshake (maxPendingHandshakes): closing new ones at once (${this.connectionsShed} so far)`);
-      }
       return;
     }
-    this.pendingHandshakes++;
-    this.connectionSet.add(new ServerConnection(socket, this.registry, this.connectionOptions, this));
+    const conn = new ServerConnection(socket, this.registry, this.connectionOptions, this);
+    this.handshaking.add(conn);
+    this.connectionSet.add(conn);
+  }
+
+  /**
+   * Room for one more connection in its handshake, under `maxPendingHandshakes`
+   * (Heartline handshakes, `authenticate` included, and `tlsHandshakes` TLS
+   * ones). At the cap, one is shed, unanswered, counted and reported: the
+   * oldest that has not sent its handshake request (silent or dripping) or
+   * was refused and is held open by its consumer, else
+   * the oldest TLS handshake, else the newcomer (false). Shedding the oldest
+   * silent one rather than the newcomer means a standing flood of idle
+   * connections, renewed every `handshakeTimeout`, cannot lock consumers
+   * out: it would have to outpace their handshakes.
+   */
+  private makeRoom(tlsHandshakes: number): boolean {
+    if (this.handshaking.size + tlsHandshakes < this.maxPendingHandshakes) return true;
+    this.connectionsShed++;
+    const t = now();
+    if (t - this.shedReportedAt >= SHED_REPORT_INTERVAL) {
+      this.shedReportedAt = t;
+      this.connectionOptions.logger.warn({ shed: this.connectionsShed }, `${this.maxPendingHandshakes} connections are in their handshake (maxPendingHandshakes): shedding the oldest silent ones, else new ones (${this.connectionsShed} so far)`);
+    }
+    for (const conn of this.handshaking) {
+      if (conn.sheddable) {
+        this.handshaking.delete(conn); // its place is the newcomer's now (its close comes later)
+        conn.shed();
+        return true;
+      }
+    }
+    return tlsHandshakes > 0 && evictOldestTlsHandshake(this.net);
   }
 
   // ServerConnectionHooks
@@ -421,22 +459,25 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     if (this.closing !== undefined) return new HeartlineError('UNAVAILABLE', 'provider is shutting down');
     let ready = 0;
     for (const c of this.connectionSet) if (c !== conn && !c.handshaking && c.state !== ConnectionState.Closed) ready++;
-    if (ready >= this.accepts) return new HeartlineError('LIMIT_EXCEEDED', `provider accepts at most ${this.accepts} connections`);
+    if (ready >= this.accepts) {
+      if (channels.serverRefuse.hasSubscribers) channels.serverRefuse.publish({ server: this, limit: 'accepts', peer: conn.peer, call: undefined });
+      return new HeartlineError('LIMIT_EXCEEDED', `provider accepts at most ${this.accepts} connections`);
+    }
     return undefined;
   }
 
   onReady(conn: ServerConnection): void {
-    this.pendingHandshakes--;
+    this.handshaking.delete(conn);
     const info = describe(conn);
-    if (channels.serverConnect.hasSubscribers) channels.serverConnect.publish({ connection: info });
+    if (channels.serverConnect.hasSubscribers) channels.serverConnect.publish({ connection: info, server: this });
     emitGuarded(this, conn.log, 'connect', info);
   }
 
   onClose(conn: ServerConnection, reason: DisconnectReason): void {
-    if (conn.readyAt === undefined) this.pendingHandshakes--;
+    this.handshaking.delete(conn);
     this.connectionSet.delete(conn);
     const info = describe(conn);
-    if (channels.serverDisconnect.hasSubscribers) channels.serverDisconnect.publish({ connection: info, reason });
+    if (channels.serverDisconnect.hasSubscribers) channels.serverDisconnect.publish({ connection: info, server: this, reason });
     emitGuarded(this, conn.log, 'disconnect', info, reason);
   }
 
@@ -471,7 +512,7 @@ const SHED_REPORT_INTERVAL = 10_000;
 
 function describe(c: ServerConnection): ServerConnectionInfo {
   const t = now();
-  return {
+  const info: ServerConnectionInfo = {
     id: c.id,
     peer: c.peer,
     state: c.state,
@@ -480,7 +521,12 @@ function describe(c: ServerConnection): ServerConnectionInfo {
     lastWrite: t - c.lastWriteAt(),
     heartbeat: c.heartbeatInterval,
     inFlight: c.inFlight,
+    bytesIn: c.bytesIn,
+    bytesOut: c.bytesOut,
+    callsDone: c.callsDone,
     tls: c.tls,
     authenticated: c.authenticated,
   };
+  if (c.lastErrorCode !== undefined) info.lastError = { code: c.lastErrorCode, message: c.lastErrorMessage };
+  return info;
 }

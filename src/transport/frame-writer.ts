@@ -46,6 +46,8 @@ export class FrameWriter {
   flushedSeq = 0;
   /** When bytes were last handed to the socket (clock ms). */
   lastWriteAt = now();
+  /** Bytes handed to the socket since it opened, frame headers included. */
+  bytesOut = 0;
   /** Called after each flush with the new `flushedSeq` (the owner settles what was waiting for its write). */
   onFlush: ((flushedSeq: number) => void) | undefined = undefined;
 
@@ -141,6 +143,7 @@ export class FrameWriter {
     this.queueBytes = 0;
     this.flushedSeq = this.seq;
     this.lastWriteAt = now();
+    this.bytesOut += out.length;
     if (!this.socket.write(out)) this.blocked = true;
     this.onFlush?.(this.flushedSeq);
   }

@@ -1,6 +1,6 @@
 import type { ErrorCode } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
-import type { LogFields, Logger } from './logger.js';
+import { consoleLogger, silentLogger, type LogFields, type Logger } from './logger.js';
 
 /**
  * A logger that adds `fields` to every line: the logger's own `child` when it
@@ -20,6 +20,18 @@ export function withFields(logger: Logger, fields: LogFields): Logger {
     }
   }
   return new BoundLogger(logger, fields);
+}
+
+/**
+ * The user's logger as Heartline keeps it (the `logger` option of a Client,
+ * Server, EtcdRegistry or DnsDirectory): its lines never throw, so that a
+ * logger that fails cannot change a call's outcome (cluster 'failsafe') or
+ * throw out of a socket or timer callback (a shed connection, a TLS
+ * failure, a DNS lookup) and crash the process. `withFields` with no fields.
+ */
+export function guardedLogger(logger: Logger): Logger {
+  if (logger === silentLogger || logger === consoleLogger) return logger; // Heartline's own never throw
+  return withFields(logger, {});
 }
 
 type Level = 'debug' | 'info' | 'warn' | 'error';

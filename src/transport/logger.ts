@@ -49,8 +49,10 @@ export interface ConsoleLoggerOptions {
  * `[heartline] <level> <message> key=value …`. Lines below `level` (default
  * `'warn'`) are dropped, so by default only `warn` and `error` are written.
  * Field values are compact (strings longer than 200 characters are cut, an
- * error shows as its code and message) and line breaks are escaped, so a peer
- * cannot forge a line.
+ * error shows as its code and message), the message is cut at 1000
+ * characters (it may quote a peer: a provider's error message), and line
+ * breaks and other control characters (terminal escape sequences) are
+ * escaped, so a peer can neither forge a line nor flood the log.
  */
 export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger {
   const min = RANK[options.level ?? 'warn'];
@@ -73,10 +75,12 @@ export const silentLogger: Logger = {
 };
 
 const MAX_VALUE = 200;
+/** Longest message written, in characters: a message may quote a peer's string (a provider's error message). */
+const MAX_MESSAGE = 1000;
 
 /** `[heartline] warn <msg> k=v k=v`, on one line whatever the message and values hold. Never throws. */
 export function formatLine(level: LogLevel, obj: LogFields, msg: string): string {
-  let line = `[heartline] ${level} ${oneLine(String(msg))}`;
+  let line = `[heartline] ${level} ${oneLine(cut(String(msg), MAX_MESSAGE))}`;
   try {
     for (const key of Object.keys(obj)) {
       const value = obj[key];
@@ -102,12 +106,19 @@ function compact(value: unknown): string {
   }
 }
 
-/** Bare when it is one plain word, else JSON-quoted (which escapes line breaks); cut at 200 characters. */
+/** Bare when it is one plain word, else JSON-quoted (which escapes line breaks), control characters escaped; cut at 200 characters. */
 function quote(s: string): string {
-  const cut = s.length > MAX_VALUE ? s.slice(0, MAX_VALUE) + '…' : s;
-  return /^[\w.:/@#[\]-]+$/.test(cut) ? cut : JSON.stringify(cut);
+  const short = cut(s, MAX_VALUE);
+  return /^[\w.:/@#[\]-]+$/.test(short) ? short : oneLine(JSON.stringify(short));
 }
 
+function cut(s: string, max: number): string {
+  return s.length > max ? s.slice(0, max) + '…' : s;
+}
+
+/** C0 and C1 controls, DEL, and the Unicode line and paragraph separators: a line break or a terminal escape sequence. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
 function oneLine(s: string): string {
-  return s.replace(/[\r\n\u2028\u2029]/g, (c) => (c === '\r' ? '\\r' : c === '\n' ? '\\n' : c === '\u2028' ? '\\u2028' : '\\u2029'));
+  return s.replace(CONTROL, (c) => (c === '\r' ? '\\r' : c === '\n' ? '\\n' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }

@@ -89,6 +89,14 @@ export interface ListenerOptions {
   /** How long a TLS handshake may take, in ms (the server's `handshakeTimeout`, which also bounds Heartline's). */
   handshakeTimeout: number;
   logger: Logger;
+  /**
+   * Asked for each TCP connection before its TLS handshake starts, with the
+   * number of TLS handshakes already under way: false closes it at once,
+   * unanswered and unlogged (the server's `maxPendingHandshakes`, which counts
+   * TLS handshakes too, and may make room with `evictOldestTlsHandshake`).
+   * Default: every connection is let in.
+   */
+  admit?: (tlsHandshakes: number) => boolean;
 }
 
 /**
@@ -102,6 +110,16 @@ export interface ListenerOptions {
 export function createListener(tls: ServerTlsOptions | undefined, options: ListenerOptions, onSocket: (socket: Socket) => void): NetServer {
   if (tls === undefined) return netCreateServer(onSocket);
   return new HeartlineTlsServer(tls, options, onSocket);
+}
+
+/** TLS handshakes under way on a server made by `createListener` (0 for a plain one): connections not handed over yet. */
+export function tlsHandshakesUnderWay(listener: NetServer): number {
+  return listener instanceof HeartlineTlsServer ? listener.handshakesUnderWay : 0;
+}
+
+/** Closes the oldest TLS handshake under way on a server made by `createListener` (unlogged); false when there is none. */
+export function evictOldestTlsHandshake(listener: NetServer): boolean {
+  return listener instanceof HeartlineTlsServer && listener.evictOldest();
 }
 
 /**
@@ -136,6 +154,8 @@ export function replaceSecureContext(listener: NetServer, current: ServerTlsOpti
  */
 class HeartlineTlsServer extends TlsServer {
   private readonly handshaking = new Map<string, Socket>();
+  /** Raw sockets closed at once by `admit`: the 'tlsClientError' their TLS socket reports is not a failure to log. */
+  private readonly shed = new WeakSet<Socket>();
 
   constructor(tls: ServerTlsOptions, options: ListenerOptions, onSocket: (socket: Socket) => void) {
     // rejectUnauthorized: false for Node, which then accepts every handshake; the check is ours (above).
@@ -143,6 +163,11 @@ class HeartlineTlsServer extends TlsServer {
     const mustVerify = tls.requestCert === true && tls.rejectUnauthorized !== false;
     const logger = options.logger;
     this.on('connection', (raw: Socket) => {
+      if (options.admit !== undefined && !options.admit(this.handshaking.size)) {
+        this.shed.add(raw);
+        raw.destroy();
+        return;
+      }
       const key = remoteKey(raw);
       if (key === undefined) return;
       this.handshaking.set(key, raw);
@@ -162,12 +187,33 @@ class HeartlineTlsServer extends TlsServer {
       onSocket(socket);
     });
     this.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+      // `_parent`: the raw socket a server's TLSSocket wraps (Node's own field; a shed one was counted, not failed).
+      const parent = (socket as unknown as { _parent?: unknown })._parent;
+      if (parent instanceof Object && this.shed.has(parent as Socket)) {
+        socket.destroy();
+        return;
+      }
       const peer = socket.remoteAddress === undefined ? 'a consumer' : `${socket.remoteAddress}:${socket.remotePort ?? '?'}`;
       const hint = err.code === 'ECONNRESET' ? ' (the consumer closed the connection during the TLS handshake: does it trust this server\'s certificate?)' : '';
       logger.warn({ peer, err: new HeartlineError('CONNECT_FAILED', `TLS handshake failed: ${describeTlsError(err)}`), tlsError: err.code }, `TLS handshake with ${peer} failed: ${describeTlsError(err)}${hint}`);
       // With a 'tlsClientError' listener, Node leaves the socket to it (a handshake timeout would keep it open).
       socket.destroy();
     });
+  }
+
+  get handshakesUnderWay(): number {
+    return this.handshaking.size;
+  }
+
+  /** Closes the oldest TLS handshake under way (Map order is arrival order), unlogged. */
+  evictOldest(): boolean {
+    for (const [key, raw] of this.handshaking) {
+      this.handshaking.delete(key);
+      this.shed.add(raw);
+      raw.destroy();
+      return true;
+    }
+    return false;
   }
 
   override close(callback?: (err?: Error) => void): this {

@@ -70,6 +70,8 @@ export class Transport implements FrameSink {
   private refd = true;
   /** When bytes last arrived (clock ms). */
   lastReadAt = now();
+  /** Bytes read from the socket since it opened, frame headers included. */
+  bytesIn = 0;
 
   constructor(socket: Socket, options: TransportOptions, handler: TransportHandler) {
     this.socket = socket;
@@ -90,6 +92,7 @@ export class Transport implements FrameSink {
     if (!isTls) socket.prependOnceListener('data', (chunk: Buffer) => this.sniff(chunk));
     socket.on('data', (chunk: Buffer) => {
       this.lastReadAt = now();
+      this.bytesIn += chunk.length;
       this.decoder.push(chunk);
     });
     socket.on('error', (err: Error) => {
@@ -118,6 +121,11 @@ export class Transport implements FrameSink {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Bytes handed to the socket since it opened, frame headers included. */
+  get bytesOut(): number {
+    return this.writer.bytesOut;
   }
 
   /** Queues one frame; returns its write sequence number, or 0 when refused. */

@@ -32,6 +32,20 @@ describe('consumer-side active limits', () => {
     expect(client.pendingCalls).toBe(0);
   });
 
+  it('client.waitingCalls counts the calls waiting for a slot (method and service caps), 0 once they ran', async () => {
+    const p = defer(await startWorkProvider('a'), (x) => x.close());
+    const client = defer(newClient(p.address), (c) => c.close());
+    const work = client.refer(Work, { actives: 2 });
+    const all = Promise.all(Array.from({ length: 5 }, () => work.work(50)));
+    expect(client.waitingCalls).toBe(3);
+    expect(client.pendingCalls).toBe(5);
+    const service = client.refer(Work, { serviceActives: 1 });
+    const both = Promise.all([service.whoami(), service.whoami()]);
+    expect(client.waitingCalls).toBe(4);
+    await Promise.all([all, both]);
+    expect(client.waitingCalls).toBe(0);
+  });
+
   it('a per-method actives cap (methods: { work: { actives: 3 } }) applies to that method only', async () => {
     const p = defer(await startWorkProvider('a'), (x) => x.close());
     const client = defer(newClient(p.address), (c) => c.close());

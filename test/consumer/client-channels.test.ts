@@ -90,7 +90,37 @@ describe('client connection channels', () => {
     s = defer(await startServer({ port }), (x) => x.close());
     await waitFor(() => seen.some((e) => e.name === CHANNEL_NAMES.clientReconnect), 3000, 'the reconnect');
     const reconnect = seen.find((e) => e.name === CHANNEL_NAMES.clientReconnect)!.message;
-    expect(reconnect).toEqual({ address: s.address, attempts: expect.any(Number) });
+    expect(reconnect).toEqual({ address: s.address, attempts: expect.any(Number), client });
+    expect(seen.every((e) => e.message.client === client)).toBe(true);
+  });
+});
+
+describe('client channels name their client', () => {
+  const defer = useCleanup();
+
+  it('two clients in one process: each call event carries the client that made it', async () => {
+    const srv = defer(await startServer(), (x) => x.close());
+    const seen = record(defer, CHANNEL_NAMES.clientCallEnd, CHANNEL_NAMES.clientCallError);
+    const a = defer(newClient(srv.address), (c) => c.close());
+    const b = defer(newClient(srv.address), (c) => c.close());
+    await a.refer(Echo).echo(1);
+    await expectCode(b.refer(Echo).fail('x'), 'HANDLER_ERROR');
+    expect(seen.map((e) => [e.name, e.message.client])).toEqual([
+      [CHANNEL_NAMES.clientCallEnd, a],
+      [CHANNEL_NAMES.clientCallError, b],
+    ]);
+  });
+
+  it('heartline:client:heartbeat: each pong with its round trip, only while subscribed', async () => {
+    const srv = defer(await startServer({ minHeartbeat: 50 }), (x) => x.close());
+    const client = defer(newClient(srv.address, { heartbeat: 50 }), (c) => c.close());
+    await client.refer(Echo).echo(1);
+    const seen = record(defer, CHANNEL_NAMES.clientHeartbeat);
+    await waitFor(() => seen.length >= 2, 2000, 'two pongs');
+    const [first] = seen;
+    const conn = client.connections()[0]!;
+    expect(first!.message).toEqual({ client, address: srv.address, connectionId: conn.id, rtt: expect.any(Number) });
+    expect(first!.message.rtt as number).toBeGreaterThanOrEqual(0);
   });
 });
 

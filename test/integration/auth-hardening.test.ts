@@ -2,16 +2,19 @@
 // handshake request of at most 16 KiB and nothing else before its answer; no
 // more than `maxPendingHandshakes` of them at once; and credentials never
 // show up in logs, errors or connection listings, on either side.
+import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { HeartlineError, sharedSecret, type Authenticate, type DisconnectReason, type Logger, type ServerOptions } from '../../src/index.js';
 import { decodeBody, encodeBody } from '../../src/protocol/codec.js';
 import { DEFAULT_MAX_FRAME_SIZE, FrameType, HEADER_SIZE, MAX_HANDSHAKE_FRAME } from '../../src/protocol/constants.js';
 import { encodeFrame, frameFlags } from '../../src/protocol/frame.js';
+import { testCerts } from '../helpers/certs.js';
 import { Echo } from '../helpers/contract.js';
 import { HANDSHAKE_REQUEST, RawConnection, statusCode } from '../helpers/raw-socket.js';
 import { expectFailure, newClient, startServer, useCleanup, waitFor } from '../helpers/server.js';
 
 const defer = useCleanup();
+const certs = testCerts();
 
 function handshake(body: Record<string, unknown>): Buffer {
   return encodeFrame(frameFlags(FrameType.Handshake, true, true), 0, FrameType.Handshake, 0, encodeBody({ version: 2, maxFrameSize: DEFAULT_MAX_FRAME_SIZE, heartbeat: 0, ...body }));
@@ -111,30 +114,70 @@ describe('before the handshake', () => {
 });
 
 describe('maxPendingHandshakes', () => {
-  it('connections accepted beyond that many still in their handshake are closed at once and counted; room frees as handshakes end', async () => {
+  it('a connection accepted beyond that many in their handshake sheds the oldest silent one (counted); room frees as handshakes end', async () => {
     const s = await server({ maxPendingHandshakes: 3, handshakeTimeout: 10_000 });
     const idle = [await raw(s.port), await raw(s.port), await raw(s.port)];
     await waitFor(() => s.server.connectionCount === 3);
     const over = await raw(s.port);
-    expect(await over.closedWithin(1000)).toBe(true);
+    expect(await idle[0]!.closedWithin(1000)).toBe(true);
+    expect(await over.closedWithin(100)).toBe(false);
     expect(s.server.connectionsShed).toBe(1);
-    expect(s.server.connectionCount).toBe(3);
+    await waitFor(() => s.server.connectionCount === 3);
     // One finishes its handshake, another goes away: two places free up.
-    idle[0]!.send(HANDSHAKE_REQUEST);
-    expect((await idle[0]!.nextFrame())!.status).toBe(0);
-    idle[1]!.destroy();
+    idle[1]!.send(HANDSHAKE_REQUEST);
+    expect((await idle[1]!.nextFrame())!.status).toBe(0);
+    idle[2]!.destroy();
     await waitFor(() => s.server.connectionCount === 2);
     const c = defer(newClient(s.address), (x) => x.close());
     expect(await c.refer(Echo).echo('in')).toBe('in');
     const another = await raw(s.port);
     expect(await another.closedWithin(200)).toBe(false);
     expect(s.server.connectionsShed).toBe(1);
-    // Pending now: idle[2] and `another`; one more fills the three places, and the next is shed.
+    // Pending now: `over` and `another`; one more fills the three places, and the next sheds the oldest silent one.
     const third = await raw(s.port);
     expect(await third.closedWithin(200)).toBe(false);
     const fourth = await raw(s.port);
-    expect(await fourth.closedWithin(1000)).toBe(true);
+    expect(await over.closedWithin(1000)).toBe(true);
+    expect(await Promise.all([another, third, fourth].map((r) => r.closedWithin(100)))).toEqual([false, false, false]);
     expect(s.server.connectionsShed).toBe(2);
+  });
+
+  it('a standing flood of silent connections does not starve consumers: a newcomer over the cap evicts the oldest connection that has sent no handshake', async () => {
+    const s = await server({ maxPendingHandshakes: 4, handshakeTimeout: 10_000 });
+    const flood: RawConnection[] = [];
+    for (let i = 0; i < 4; i++) flood.push(await raw(s.port));
+    await waitFor(() => s.server.connectionCount === 4);
+    // A consumer arrives while the flood stands (an attacker renews it every handshakeTimeout): it gets in.
+    const c = defer(newClient(s.address, { cluster: 'failfast' }), (x) => x.close());
+    expect(await c.refer(Echo).echo('in')).toBe('in');
+    expect(await flood[0]!.closedWithin(1000)).toBe(true); // the oldest silent one made room
+    expect(await Promise.all(flood.slice(1).map((r) => r.closedWithin(100)))).toEqual([false, false, false]);
+    expect(s.server.connectionsShed).toBe(1);
+    expect(s.reasons).toEqual(['handshake-timeout']);
+  });
+
+  it('refused connections their consumer keeps open count as pending until they close, and are shed like silent ones', async () => {
+    const s = await server({ maxPendingHandshakes: 2, handshakeTimeout: 10_000, authenticate: sharedSecret('right') });
+    // A hostile consumer: half-open allowed, so the provider's FIN after its refusal does not close the socket.
+    const refused: Socket[] = [];
+    for (let i = 0; i < 2; i++) {
+      const socket = defer(connect({ host: '127.0.0.1', port: s.port, allowHalfOpen: true }), (x) => x.destroy());
+      socket.on('error', () => undefined);
+      socket.resume(); // read (and drop) the refusal
+      const answered = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+      socket.write(handshake({ credentials: 'wrong' }));
+      await answered; // the refusal, then the provider's FIN
+      refused.push(socket);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(s.server.connectionCount).toBe(2);
+    const c = defer(newClient(s.address, { credentials: 'right', cluster: 'failfast' }), (x) => x.close());
+    expect(await c.refer(Echo).echo('in')).toBe('in');
+    // The oldest made room (the provider closed it: its consumer, half-open, does not notice until it writes).
+    await waitFor(() => s.reasons.length === 1);
+    expect(s.reasons).toEqual(['unauthenticated']);
+    expect(s.server.connectionCount).toBe(2);
+    expect(s.server.connectionsShed).toBe(1);
   });
 
   it('connections still in authenticate count as pending', async () => {
@@ -145,6 +188,24 @@ describe('maxPendingHandshakes', () => {
     const second = await raw(s.port);
     expect(await second.closedWithin(1000)).toBe(true);
     expect(s.server.connectionsShed).toBe(1);
+  });
+
+  it('over TLS, connections still in their TLS handshake count too: a flood of silent TCP connections sheds the oldest, unlogged but for one warning, and a consumer still gets in', async () => {
+    const lines: string[] = [];
+    const logger: Logger = { warn: (_f, m) => void lines.push(m), error: (_f, m) => void lines.push(m) };
+    const s = await server({ maxPendingHandshakes: 2, handshakeTimeout: 10_000, logger, tls: { key: certs.server.key, cert: certs.server.cert } });
+    const flood: RawConnection[] = [];
+    for (let i = 0; i < 7; i++) flood.push(await raw(s.port));
+    // Never more than two silent TLS connections held: each newcomer closed the oldest.
+    expect(await Promise.all(flood.slice(0, 5).map((r) => r.closedWithin(1000)))).toEqual([true, true, true, true, true]);
+    expect(await Promise.all(flood.slice(5).map((r) => r.closedWithin(100)))).toEqual([false, false]);
+    expect(s.server.connectionsShed).toBe(5);
+    expect(lines.filter((l) => l.includes('maxPendingHandshakes'))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('TLS handshake'))).toEqual([]);
+    // A consumer arriving while the flood stands gets in.
+    const c = defer(newClient(s.address, { tls: { ca: certs.ca }, cluster: 'failfast' }), (x) => x.close());
+    expect(await c.refer(Echo).echo('in')).toBe('in');
+    expect(s.server.connectionsShed).toBe(6);
   });
 });
 

@@ -42,6 +42,18 @@ function client(address: string, options: ClientOptions = {}) {
   return defer(newClient(address, { cluster: 'failfast', connectTimeout: 5000, ...options }), (c) => c.close());
 }
 
+/** A thrown value that even `instanceof` cannot look at. */
+function hostileError(): object {
+  return new Proxy(
+    {},
+    {
+      getPrototypeOf() {
+        throw new Error('no prototype for you');
+      },
+    },
+  );
+}
+
 /** The handler's own view of the call. */
 class PrincipalEcho extends EchoImpl {
   seen: unknown[] = [];
@@ -75,6 +87,7 @@ describe('authentication with a token', () => {
       const err = await expectCode(c.refer(Echo).echo('x'), 'UNAUTHENTICATED');
       expect(err.retrySafe).toBe(false);
       expect(err.message).toContain('authentication failed');
+      await c.close(); // else its endpoint reconnects after its backoff (400 ms or more) and is refused once more
     }
     await waitFor(() => s.server.connectionCount === 0, 2000, 'refused connections to close');
     expect(s.runs).toEqual({ interceptor: 0, authorize: 0 });
@@ -121,6 +134,18 @@ describe('authentication with a token', () => {
       () => ({ user: 'no principal key' }),
       () => ({ principal: 'p', expiresAt: 'tomorrow' }),
       () => Promise.reject(new Error('db down')),
+      // Hostile throws: `instanceof` on them throws (a Proxy whose getPrototypeOf trap throws), at once or as a rejection.
+      () => {
+        throw hostileError();
+      },
+      () => Promise.reject(hostileError()),
+      // A hostile answer: reading its `then` throws (runAuthenticate claims it never throws).
+      () =>
+        Object.defineProperty({ principal: 'p' }, 'then', {
+          get() {
+            throw new Error('then getter');
+          },
+        }),
     ];
     const messages: string[] = [];
     for (const answer of answers) {

@@ -182,3 +182,20 @@ describe('per-call credentials in attachments', () => {
     expect(s.echo.received).toEqual([[1]]);
   });
 });
+
+describe('an async authorize and the limits after it', () => {
+  it('once it said yes, a handler without interceptors holds its maxConcurrentCalls share until it settles, as with a synchronous authorize (a cancel or deadline does not free it early)', async () => {
+    for (const [kind, authorize] of [['sync', () => true], ['async', async () => true]] as const) {
+      const s = defer(await startServer({ register: false, maxConcurrentCalls: 1, authorize }), (x) => x.close());
+      s.server.register(s.echo);
+      const c = defer(newClient(s.address, { cluster: 'failfast' }), (x) => x.close());
+      // The caller gives up after 50 ms (its timeout sends a Cancel); the handler ignores its signal and runs 400 ms.
+      await expectCode(c.refer(Echo, { timeout: 50 }).sleep(400), 'TIMEOUT');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(s.echo.sleepsFinished).toBe(0);
+      expect(s.server.connections()[0]!.inFlight, kind).toBe(1);
+      await expectCode(c.refer(Echo).sleep(1), 'LIMIT_EXCEEDED');
+      expect(s.echo.sleepsStarted).toBe(1);
+    }
+  });
+});

@@ -11,6 +11,8 @@ import { encodeFrame, frameFlags } from '../../src/protocol/frame.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../../src/protocol/constants.js';
 import { Echo } from '../helpers/contract.js';
 import { RawConnection } from '../helpers/raw-socket.js';
+import { errorMap, FakeProvider, responseFrame } from '../helpers/fake-provider.js';
+import { ERROR_CODES } from '../../src/errors/codes.js';
 import { newClient, startServer, track, useCleanup, waitFor } from '../helpers/server.js';
 
 const defer = useCleanup();
@@ -95,5 +97,58 @@ describe('credentials expiry', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(c.connections()[0]!.state).toBe('ready');
     expect(warnings).not.toContain('TimeoutOverflowWarning');
+  });
+
+  it('a call that crossed the expiry drain (refused UNAVAILABLE "draining": nothing ran) is sent again on a fresh connection, once, not failed', async () => {
+    // Scripted: the first connection drains for its credentials as the call arrives, and refuses the call as a draining provider does.
+    const served: number[] = [];
+    const drain = encodeFrame(frameFlags(FrameType.Drain, true, false), 0, FrameType.Drain, 0, encodeBody({ reason: 'credentials expired', deadline: 1000, reconnect: true }));
+    const sockets = new Set<unknown>();
+    const fake = defer(
+      await FakeProvider.start(({ frame, request, socket }) => {
+        const first = !sockets.has(socket) && sockets.size === 0;
+        sockets.add(socket);
+        if (first || (request![4] as unknown[])[0] === 'always refused') {
+          socket.write(Buffer.concat([drain, responseFrame(frame.id, ERROR_CODES.UNAVAILABLE.status, errorMap('UNAVAILABLE', 'provider is draining'))]));
+          return;
+        }
+        served.push(frame.id);
+        socket.write(responseFrame(frame.id, 0, encodeBody((request![4] as unknown[])[0])));
+      }),
+      (f) => f.close(),
+    );
+    let asked = 0;
+    const c = defer(newClient(fake.address, { credentials: () => `t${++asked}`, cluster: 'failfast' }), (x) => x.close());
+    const echo = c.refer(Echo);
+    expect(await echo.echo('crossed')).toBe('crossed');
+    expect(served).toHaveLength(1);
+    expect(asked).toBe(2);
+    expect(sockets.size).toBe(2);
+    // Sent again once only: a call refused on its second connection too fails (no loop).
+    const err = await echo.echo('always refused').then(
+      () => undefined,
+      (e: { code: string }) => e,
+    );
+    expect(err?.code).toBe('UNAVAILABLE');
+  });
+
+  it('a provider that shuts down while a connection drains for its credentials still tells that consumer: its calls go elsewhere (UNAVAILABLE), no connect is tried', async () => {
+    const s = await startServer({ closeGracePeriod: 1000, authenticate: () => ({ principal: 1, expiresAt: Date.now() + 100 }) });
+    const reasons: DisconnectReason[] = [];
+    s.server.on('disconnect', (_info, reason) => reasons.push(reason));
+    const c = defer(newClient(s.address, { credentials: 't', cluster: 'failfast' }), (x) => x.close());
+    const echo = c.refer(Echo);
+    const long = track(echo.sleep(300)); // keeps the drained connection open
+    await waitFor(() => c.connections().some((x) => x.state === 'draining'), 2000, 'the expiry drain');
+    const closing = s.close();
+    await waitFor(() => c.connections().some((x) => x.providerState === 'draining'), 2000, 'the consumer to hear the provider drain');
+    const err = await echo.echo('after').then(
+      () => undefined,
+      (e: { code: string }) => e,
+    );
+    expect(err?.code).toBe('UNAVAILABLE');
+    await waitFor(() => long.settled, 2000);
+    expect(long.value).toBe(300);
+    await closing;
   });
 });

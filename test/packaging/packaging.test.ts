@@ -76,6 +76,30 @@ Provider(Greeter)(GreeterImpl);
 })().catch((err) => { console.error(err); process.exitCode = 1; });
 `;
 
+const METRICS_MAIN = `import { Client, Provider, Server, Service, silentLogger } from 'heartline';
+import { collectMetrics } from 'heartline/metrics';
+import { Registry } from 'prom-client';
+
+class Greeter {}
+Service('pack.Greeter', { methods: { hello: {} } })(Greeter);
+class GreeterImpl {
+  async hello(name) { return 'hello ' + name; }
+}
+Provider(Greeter)(GreeterImpl);
+
+const server = new Server({ host: '127.0.0.1', port: 0, logger: silentLogger });
+server.register(new GreeterImpl());
+await server.listen();
+const client = new Client({ providers: ['127.0.0.1:' + server.address.port], logger: silentLogger });
+const registry = new Registry();
+const metrics = collectMetrics({ registry, clients: [client] });
+await client.refer(Greeter).hello('metrics');
+console.log((await registry.metrics()).split('\\n').find((l) => l.startsWith('heartline_client_calls_total{')));
+metrics.close();
+await client.close();
+await server.close();
+`;
+
 const TS_MAIN = (mode: string): string => `import { Client, Consumer, Provider, Server, Service, silentLogger, type Remote } from 'heartline';
 
 @Service('pack.Greeter', { version: '1.0.0', methods: { hello: {} } })
@@ -163,6 +187,22 @@ describe('the packed package', () => {
     const result = await run(process.execPath, [main, '--help'], dir, 30_000);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toMatch(/^Usage: heartline \[options\] \[command\]/);
+  }, 40_000);
+
+  it('heartline/metrics resolves by import and require() when prom-client is installed (the CommonJS test above runs without it)', async () => {
+    const dir = await project(
+      'metrics',
+      {
+        'package.json': JSON.stringify({ name: 'heartline-metrics', private: true, type: 'module' }),
+        'main.mjs': METRICS_MAIN,
+        'require.cjs': "const m = require('heartline/metrics'); console.log(typeof m.collectMetrics, require.resolve('heartline/metrics'));\n",
+      },
+      [...RUNTIME_DEPS, 'prom-client'],
+    );
+    const esm = await run(process.execPath, ['main.mjs'], dir, 30_000);
+    expect(esm).toEqual({ code: 0, stdout: 'heartline_client_calls_total{service="pack.Greeter",method="hello",code="OK"} 1\n', stderr: '' });
+    const cjs = await run(process.execPath, ['require.cjs'], dir, 30_000);
+    expect(cjs).toEqual({ code: 0, stdout: `function ${join(dir, 'node_modules', 'heartline', 'dist', 'metrics', 'index.js')}\n`, stderr: '' });
   }, 40_000);
 
   it.concurrent.each([

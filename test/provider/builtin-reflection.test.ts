@@ -16,7 +16,7 @@ import {
 import type { ServerConnectionInfo } from '../../src/provider/server.js';
 import { connectionReport } from '../../src/provider/connection-report.js';
 import { testCerts } from '../helpers/certs.js';
-import { CalcImpl, EchoImpl } from '../helpers/contract.js';
+import { CalcImpl, Echo, EchoImpl } from '../helpers/contract.js';
 import { expectCode, expectThrowCode, newClient, startServer, useCleanup } from '../helpers/server.js';
 
 @Service('test.Options', {
@@ -144,6 +144,16 @@ describe('heartline.Reflection', () => {
     }
     // The listConnections call itself is executing on the asking connection.
     expect(reports.map((r) => r.inFlight).sort()).toEqual([0, 1]);
+    // The other connection made one call: counted, with its bytes (handshake, request, response).
+    const otherReport = reports.find((r) => r.inFlight === 0)!;
+    expect(otherReport.callsDone).toBe(1);
+    expect(otherReport.bytesIn).toBe(other.connections()[0]!.bytesOut);
+    expect(otherReport.bytesOut).toBe(other.connections()[0]!.bytesIn);
+    expect(otherReport).not.toHaveProperty('lastError');
+    await expectCode(other.refer(Echo).fail('nope'), 'HANDLER_ERROR');
+    const after = (await reflection.listConnections()).find((r) => r.id === otherReport.id)!;
+    expect(after.callsDone).toBe(2);
+    expect(after.lastError).toEqual({ code: 'HANDLER_ERROR' }); // not the message: it may quote another consumer's data
     await client.close();
   });
 
@@ -198,13 +208,13 @@ describe('heartline.Reflection', () => {
 });
 
 describe('connectionReport', () => {
-  const base: ServerConnectionInfo = { id: 3, peer: '127.0.0.1:5000', state: 'ready', age: 12.6, lastRead: 1, lastWrite: 2, heartbeat: 15000, inFlight: 2, tls: undefined, authenticated: false };
+  const base: ServerConnectionInfo = { id: 3, peer: '127.0.0.1:5000', state: 'ready', age: 12.6, lastRead: 1, lastWrite: 2, heartbeat: 15000, inFlight: 2, bytesIn: 0, bytesOut: 0, callsDone: 0, tls: undefined, authenticated: false };
 
-  it('copies named fields only, counters absent read as 0', () => {
+  it('copies named fields only; no lastError when the connection has none', () => {
     expect(connectionReport(base)).toEqual({ id: 3, peer: '127.0.0.1:5000', state: 'ready', age: 13, inFlight: 2, bytesIn: 0, bytesOut: 0, callsDone: 0 });
   });
 
-  it('takes the live counters when the info has them, and of the last error its code and message only', () => {
+  it('takes the live counters, and of the last error its code and message only', () => {
     const info = { ...base, bytesIn: 100, bytesOut: 200, callsDone: 7, lastError: Object.assign(new Error('boom'), { code: 'HANDLER_ERROR', details: { password: 'x' } }), principal: { user: 'ann' } };
     const report = connectionReport(info);
     expect(report).toEqual({
@@ -216,7 +226,7 @@ describe('connectionReport', () => {
       bytesIn: 100,
       bytesOut: 200,
       callsDone: 7,
-      lastError: { code: 'HANDLER_ERROR', message: 'boom' },
+      lastError: { code: 'HANDLER_ERROR' },
     });
   });
 

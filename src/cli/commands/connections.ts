@@ -19,7 +19,7 @@ export async function connections(client: Client, address: string, out: Output):
         String(c.bytesIn),
         String(c.bytesOut),
         c.tls === undefined ? '' : `${c.tls.version}${c.tls.authorized ? ' (client cert)' : ''}`,
-        c.lastError === undefined ? '' : `${c.lastError.code}: ${c.lastError.message}`,
+        c.lastError?.code ?? '',
       ]),
     ),
   );
