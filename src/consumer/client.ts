@@ -4,7 +4,9 @@ import type { DisconnectReason } from '../exchange/connection-state.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { channels } from '../context/channels.js';
 import type { ClientInterceptor } from './client-interceptor.js';
-import { checkInterceptors, resolveClientOptions, validateReferenceOptions, type ClientOptions } from './client-options.js';
+import { checkNumber, checkObject } from '../errors/invalid-config.js';
+import { parseAddress } from './address.js';
+import { checkInterceptors, resolveClientOptions, TIME, validateReferenceOptions, type ClientOptions } from './client-options.js';
 import { consumerFieldsOf } from './consumer-fields.js';
 import { ConnectionRegistry, type ConnectionInfo, type ProviderListHold } from './connection-registry.js';
 import { StaticDirectory } from './directory.js';
@@ -163,6 +165,26 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Stops a stub's reference from following its provider list (it can still be called if providers remain). */
   release(stub: object): void {
     stubReference(stub)?.release();
+  }
+
+  /**
+   * Sends one heartbeat ping to the provider at `address` (`host:port`) and
+   * resolves with its round-trip time in ms. It uses this client's connection
+   * to that provider, opening one if there is none (the first ping then waits
+   * for the handshake); a connection opened for pings alone closes about 30 s
+   * after the last one, or with the client.
+   *
+   * `timeout` in ms, default the client's `timeout` (3000; 0: none). Fails
+   * with TIMEOUT, CONNECT_FAILED, UNAVAILABLE (the provider is draining or
+   * being reconnected to), the connection's error if it closes first,
+   * LIMIT_EXCEEDED when more pings now would break the provider's limit on
+   * them (protocol.md 4.4: a burst, then one per heartbeat / 2), and
+   * INVALID_CONFIG for a bad address or timeout.
+   */
+  async ping(address: string, options: { timeout?: number } = {}): Promise<number> {
+    const a = parseAddress(address);
+    const timeout = checkNumber('timeout', (checkObject('options', options) as { timeout?: unknown }).timeout, TIME) ?? this.defaults.timeout;
+    return this.registry.ping(a, timeout);
   }
 
   /** The live connections of this client. */

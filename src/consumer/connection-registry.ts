@@ -297,6 +297,22 @@ export class ConnectionRegistry implements EndpointObserver {
     return [...this.endpoints.values(), ...this.retiring];
   }
 
+  /**
+   * Pings the provider at `address` (`Endpoint.ping`). The address is wanted
+   * while the ping runs; after it, like an address whose last reference was
+   * collected, its connection lingers (UNREFERENCED_LINGER_MS) for the next
+   * ping or call, unless a provider list still names it.
+   */
+  async ping(address: ProviderAddress, timeout: number): Promise<number> {
+    if (this.closed) throw new HeartlineError('CLIENT_CLOSED', 'the client is closed');
+    const hold = this.hold([address.key]);
+    try {
+      return await this.endpoint(address).ping(timeout);
+    } finally {
+      this.drop(hold, true);
+    }
+  }
+
   /** Forgets `fn` on every connection. */
   releaseCallback(fn: Function): boolean {
     let found = false;

@@ -126,6 +126,29 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
   }
 
   /**
+   * Pings the provider on one of its connections (a ready one, else one being
+   * opened, else a new one) and resolves with the round-trip time in ms
+   * (`ClientConnection.ping`). UNAVAILABLE while the provider is draining,
+   * reconnecting or removed.
+   */
+  ping(timeout: number): Promise<number> {
+    let conn: ClientConnection | undefined;
+    if (this.available) {
+      for (const c of this.conns) {
+        if (c.isClosing) continue;
+        if (c.state === ConnectionState.Ready) {
+          conn = c;
+          break;
+        }
+        if (c.usable) conn ??= c;
+      }
+      if (conn === undefined && this.conns.length === 0) conn = this.open();
+    }
+    if (conn === undefined) return Promise.reject(new HeartlineError('UNAVAILABLE', `ping: provider ${this.address.key} is ${this.stateValue}`));
+    return conn.ping(timeout);
+  }
+
+  /**
    * Sends one attempt of `prepared` here, to give up at `deadline` (clock
    * ms): admitted against the client's `maxPendingCalls`, then an active slot
    * of the method (and service) taken, waiting while a cap is full (within

@@ -17,6 +17,7 @@ import { CallbackTable, DEFAULT_MAX_CALLBACKS } from './callback-table.js';
 import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
 import { PingGuard } from './ping-guard.js';
+import { PingWaiters } from './ping-waiters.js';
 import { cancelledError, ConnectionCall, OneWayCalls, type CallOwner, type OutgoingCall } from './connection-call.js';
 import { PendingCalls, withOrigin } from './pending-calls.js';
 import { errorResponse } from './responder.js';
@@ -74,6 +75,10 @@ export interface ConnectionObserver {
 
 let nextConnectionId = 1;
 
+/** Tokens of the provider's ping limit that `ping()` leaves for the heartbeat and for jitter in the network. */
+const PING_RESERVE = 2;
+/** Bound on `ping()` callers waiting on one connection (while the handshake runs, they all wait). */
+export const MAX_PING_WAITERS = 100;
 /** Disconnects that are the connection's failure (its `lastError`), not a close someone asked for. */
 const FAILURES: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>(['connect-failed', 'refused', 'unauthenticated', 'heartbeat-timeout', 'socket-error', 'protocol-error', 'too-many-pings']);
 
@@ -114,6 +119,10 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
   private pingSentAt = 0;
   /** Rate limit on the provider's pings (A2); set for the agreed heartbeat at the handshake. */
   private pingGuard = new PingGuard(0);
+  /** Our own pings, counted against the provider's limit on them (the same bucket as its guard). */
+  private outgoingPings = new PingGuard(0);
+  /** Pings the application asked for (`ping()`), waiting for their pongs. */
+  private readonly pings = new PingWaiters(() => this.syncRef());
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
   /** When the connection was created (clock ms). */
@@ -212,6 +221,33 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
 
   lastWriteAt(): number {
     return this.transport.writer.lastWriteAt;
+  }
+
+  /**
+   * Sends one ping and resolves with its round-trip time in ms once the pong
+   * arrives. While the handshake runs it waits, and one ping goes out for
+   * every waiter once the connection is ready. Fails with TIMEOUT after
+   * `timeout` ms (0: no limit; the heartbeat still ends a dead connection),
+   * LIMIT_EXCEEDED when one more ping now could go over the provider's limit
+   * on pings (PING_BURST, then one per heartbeat / 2: protocol.md 4.4; the
+   * heartbeat's own pings count too, and two are kept in reserve for them),
+   * and with the connection's error if it closes first. At most
+   * MAX_PING_WAITERS wait at once; one more: LIMIT_EXCEEDED.
+   */
+  ping(timeout: number): Promise<number> {
+    const s = this.stateValue;
+    const timedOut = (): HeartlineError => new HeartlineError('TIMEOUT', `ping: no pong from ${this.address} within ${timeout} ms`);
+    if (this.pings.size >= MAX_PING_WAITERS) {
+      return Promise.reject(new HeartlineError('LIMIT_EXCEEDED', `ping: ${MAX_PING_WAITERS} pings already wait on the connection to ${this.address}`));
+    }
+    if (s === ConnectionState.Connecting || s === ConnectionState.Handshaking) return this.pings.add(0, 0, timeout, timedOut);
+    if (s !== ConnectionState.Ready && s !== ConnectionState.Draining) {
+      return Promise.reject(new HeartlineError('CONNECTION_LOST_UNWRITTEN', `ping: connection to ${this.address} is ${s}`));
+    }
+    if (!this.outgoingPings.allow(PING_RESERVE)) {
+      return Promise.reject(new HeartlineError('LIMIT_EXCEEDED', `ping: more pings now would go over ${this.address}'s limit (one per heartbeat / 2 after a burst)`));
+    }
+    return this.pings.add(this.writePing(), this.pingSentAt, timeout, timedOut);
   }
 
   /**
@@ -453,6 +489,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     // Already clamped to [HEARTBEAT_FLOOR, MAX_TIMER_MS] (or 0) by readAnswer.
     this.heartbeatInterval = answer.heartbeat;
     this.pingGuard = new PingGuard(answer.heartbeat);
+    this.outgoingPings = new PingGuard(answer.heartbeat);
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     if (!this.transition(ConnectionState.Ready)) return;
@@ -466,13 +503,24 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       // A waiting call may have timed out or been cancelled already; one-way calls are never in the table.
       if (this.isLive(call)) this.write(call, call.request, now());
     }
+    if (this.pings.hasQueued) {
+      this.outgoingPings.allow(); // the first ping of a connection: the bucket is full
+      this.pings.sendQueued(this.writePing(), this.pingSentAt);
+    }
   }
 
   // HeartbeatLink
   sendPing(): void {
+    this.outgoingPings.allow(); // the heartbeat's pings are never held back (at most one per interval): they only take a token
+    this.writePing();
+  }
+
+  /** Writes one ping with the next id and returns the id. */
+  private writePing(): number {
     this.pingId = this.pingId >= 0xffffffff ? 1 : this.pingId + 1;
     this.pingSentAt = now();
     this.transport.send(FLAGS.ping, 0, FrameType.Heartbeat, this.pingId);
+    return this.pingId;
   }
 
   peerDead(silentMs: number): void {
@@ -497,9 +545,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
         return;
       case FrameType.Heartbeat:
         if (isRequest(header.flags)) this.answerPing(header.id);
-        else if (header.id === this.pingId && this.pingSentAt > 0) {
-          this.rtt = now() - this.pingSentAt;
-          this.observer?.onPong?.(this, this.rtt);
+        else {
+          const t = now();
+          if (header.id === this.pingId && this.pingSentAt > 0) {
+            this.rtt = t - this.pingSentAt;
+            this.observer?.onPong?.(this, this.rtt);
+          }
+          this.pings.pong(header.id, t);
         }
         return;
       case FrameType.Drain: {
@@ -653,6 +705,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       this.oneWays.settle(call, new HeartlineError(code, `${call.request.label}: connection to ${this.address} closed before the request was written`, { cause: reason }));
     }
     this.oneWays.open = 0;
+    this.pings.failAll(unsent ?? new HeartlineError('CONNECTION_LOST_WRITTEN', `ping: connection to ${this.address} lost${reason ? `: ${reason.message}` : ''}`, { cause: reason }));
     this.callbacks.clear();
     // Last, so that it names the failure rather than the calls it failed.
     if (reason !== undefined && FAILURES.has(this.disconnectReason!)) {
@@ -666,13 +719,14 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
   /**
    * The socket keeps the process alive while this connection has work: a
    * two-way call pending (or waiting for the handshake), a one-way call not
-   * yet written, or a live callback (a subscriber expects pushes). Otherwise,
+   * yet written, a ping waiting for its pong, or a live callback (a
+   * subscriber expects pushes). Otherwise,
    * unless `keepProcessAlive`, it lets the process exit, as every timer here
    * does. O(1): three counts, no scan.
    */
   private syncRef(): void {
     if (this.options.keepProcessAlive === true) return;
-    if (this.pending.size > 0 || this.oneWays.open > 0 || this.callbacks.size > 0) this.transport.ref();
+    if (this.pending.size > 0 || this.oneWays.open > 0 || this.callbacks.size > 0 || this.pings.size > 0) this.transport.ref();
     else this.transport.unref();
   }
 

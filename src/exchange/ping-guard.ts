@@ -25,8 +25,12 @@ export class PingGuard {
     this.refillMs = (heartbeat > 0 ? heartbeat : DEFAULT_INTERVAL) / 2;
   }
 
-  /** Takes a token for one ping; false when the peer is over the limit. */
-  allow(): boolean {
+  /**
+   * Takes a token for one ping; false when the peer is over the limit. With a
+   * `reserve`, also false while no more than `reserve` tokens are left (a
+   * sender keeping a margin under its peer's limit).
+   */
+  allow(reserve = 0): boolean {
     const t = now();
     const gained = Math.floor((t - this.refilledAt) / this.refillMs);
     if (gained > 0) {
@@ -34,7 +38,7 @@ export class PingGuard {
       // A full bucket stops accruing; otherwise keep the fraction of a token already earned.
       this.refilledAt = this.tokens === PING_BURST ? t : this.refilledAt + gained * this.refillMs;
     }
-    if (this.tokens === 0) return false;
+    if (this.tokens <= reserve) return false;
     this.tokens--;
     return true;
   }

@@ -26,6 +26,14 @@ describe('PingGuard', () => {
     expect(guard.allow()).toBe(false);
   });
 
+  it('with a reserve, refuses while no more than `reserve` tokens are left (and takes none then)', () => {
+    const guard = new PingGuard(1000);
+    let ok = 0;
+    for (let i = 0; i < PING_BURST; i++) if (guard.allow(2)) ok++;
+    expect(ok).toBe(PING_BURST - 2);
+    expect(allowed(guard, 5)).toBe(2); // the reserve is still there for a caller without one
+  });
+
   it('regains one token per interval / 2', () => {
     const guard = new PingGuard(100);
     expect(allowed(guard, PING_BURST + 5)).toBe(PING_BURST);

@@ -6,7 +6,7 @@
 //   - the same with standard (TC39) decorators, a new TypeScript 5 project's default.
 // Each starts a Server and a Client, makes one call and must exit 0.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -176,6 +176,17 @@ describe('the packed package', () => {
     const result = await run(process.execPath, ['main.js'], dir, 30_000);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toBe(`hello cjs ${join(dir, 'node_modules', 'heartline', 'dist', 'index.js')}\n`);
+  }, 40_000);
+
+  it('the heartline bin: declared in package.json, a node shebang, and it runs (--help) with commander installed', async () => {
+    const dir = await project('bin', { 'package.json': JSON.stringify({ name: 'heartline-bin', private: true }) }, [...RUNTIME_DEPS, 'commander']);
+    const pkg = JSON.parse(await readFile(join(dir, 'node_modules', 'heartline', 'package.json'), 'utf8')) as { bin?: Record<string, string> };
+    expect(pkg.bin).toEqual({ heartline: './dist/cli/main.js' });
+    const main = join(dir, 'node_modules', 'heartline', 'dist', 'cli', 'main.js');
+    expect((await readFile(main, 'utf8')).split('\n')[0]).toBe('#!/usr/bin/env node');
+    const result = await run(process.execPath, [main, '--help'], dir, 30_000);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toMatch(/^Usage: heartline \[options\] \[command\]/);
   }, 40_000);
 
   it('heartline/metrics resolves by import and require() when prom-client is installed (the CommonJS test above runs without it)', async () => {
