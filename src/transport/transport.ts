@@ -216,7 +216,7 @@ export class Transport implements FrameSink {
   /** Why a peer we dialled may have closed without sending a frame, as far as TLS can tell. */
   private unanswered(): string {
     if (!(this.socket instanceof TLSSocket)) {
-      return `${this.peer} closed the connection without answering the handshake (a provider that serves TLS does so to a client without the tls option)`;
+      return `${this.peer} closed the connection without answering the handshake (a provider that serves TLS does so to a client without the tls option; so does one shedding connections past its maxPendingHandshakes, or whose handshakeTimeout passed)`;
     }
     if (this.tlsPending) return `${this.peer} closed the connection before TLS was established: does it serve TLS?`;
     return `${this.peer} closed the connection just after the TLS handshake, without answering: under mutual TLS, it refused this client's certificate (or got none)`;
