@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdRegistry, Server, sharedSecret, silentLogger } from '../../src/index.js';
 import { makeCerts } from '../helpers/certs.js';
-import { FakeProvider } from '../helpers/fake-provider.js';
+import { encodeBody } from '../../src/protocol/codec.js';
+import { ERROR_CODES } from '../../src/errors/codes.js';
+import { errorMap, FakeProvider, responseFrame } from '../helpers/fake-provider.js';
 import { etcdAvailable, startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { freePort, useCleanup, waitFor } from '../helpers/server.js';
 import { heartline, heartlineWith, ProbeImpl, type CliResult } from './cli-helpers.js';
@@ -247,6 +249,27 @@ describe('heartline CLI', { timeout: 60_000 }, () => {
     expect([env.code, env.stdout, env.stderr]).toEqual([0, 'SERVING\n', '']);
     expectFailure(none, 1, 'UNAUTHENTICATED');
     expect(expectFailure(wrong, 1, 'UNAUTHENTICATED')).not.toContain('nope'); // the token is never printed
+  });
+
+  it('a foreign provider sending control characters (names, error messages): printed escaped, never raw to the terminal', async () => {
+    const ESC = '\u001b';
+    const evil = `evil${ESC}[2J${ESC}]0;pwned\u0007\r\nFAKE\u009b31m`;
+    const hostile = defer(
+      await FakeProvider.start(({ frame, request, socket }) => {
+        if (request?.[3] === 'listServices') socket.write(responseFrame(frame.id, 0, encodeBody([{ name: evil, version: `1${ESC}[31m`, group: '', methods: [`m${ESC}[1m`] }])));
+        else socket.write(responseFrame(frame.id, ERROR_CODES.HANDLER_ERROR.status, errorMap('HANDLER_ERROR', `bad${ESC}]0;title\u0007\nerror FAKE: x`)));
+      }),
+      (f) => f.close(),
+    );
+    const [listed, failed] = await Promise.all([heartline('ls', hostile.address), heartline('call', hostile.address, `${evil}.m${ESC}[1m`, '[]', '--version', `1${ESC}[31m`)]);
+    const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).not.toMatch(raw);
+    expect(listed.stdout.trimEnd().split('\n')).toHaveLength(2); // the header and one row: no line forged by a name
+    expect(listed.stdout).toContain('evil\\u001b[2J');
+    const line = expectFailure(failed, 1, 'HANDLER_ERROR');
+    expect(line).not.toMatch(raw);
+    expect(line).toContain('bad\\u001b]0;title\\u0007\\u000aerror FAKE: x');
   });
 
   describe.skipIf(!etcdAvailable())('ls --etcd (real etcd)', () => {

@@ -1,5 +1,5 @@
 import type { Client, MethodDescription } from '../../index.js';
-import { table, type Output } from '../output.js';
+import { printable, table, type Output } from '../output.js';
 import { label, reflection, resolveService } from '../services.js';
 
 /** `heartline describe <host:port> <service>`: the service's methods with their contract options. */
@@ -7,7 +7,7 @@ export async function describe(client: Client, address: string, name: string, ve
   const s = await resolveService(client, address, name, version, group);
   const d = await reflection(client, address).describeService(s.name, s.version, s.group);
   out.document(d);
-  out.line(`${label(d)}  (version ${d.version || '-'}, group ${d.group || '-'})`);
+  out.line(printable(`${label(d)}  (version ${d.version || '-'}, group ${d.group || '-'})`));
   out.line(
     table(
       ['METHOD', 'TIMEOUT', 'ONE-WAY', 'IDEMPOTENT', 'RETRIES', 'ACTIVES', 'CALLBACKS'],
