@@ -161,6 +161,16 @@ describe('heartline CLI', { timeout: 60_000 }, () => {
     expectFailure(unversioned, 1, 'SERVICE_NOT_FOUND'); // the provider's answer: cli.Probe has version 1.0.0
   });
 
+  it('a provider without the built-in services: describe, health and connections say so too', async () => {
+    const bare = defer(new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, closeGracePeriod: 100, builtinServices: false }), (x) => x.close());
+    bare.register(new ProbeImpl());
+    const at = `127.0.0.1:${(await bare.listen()).port}`;
+    const [described, checked, listed] = await Promise.all([heartline('describe', at, 'cli.Probe'), heartline('health', at), heartline('connections', at)]);
+    expect(expectFailure(described, 1, 'SERVICE_NOT_FOUND')).toContain(`${at} does not serve heartline.Reflection`);
+    expect(expectFailure(checked, 1, 'SERVICE_NOT_FOUND')).toContain(`${at} does not serve heartline.Health`);
+    expect(expectFailure(listed, 1, 'SERVICE_NOT_FOUND')).toContain(`${at} does not serve heartline.Reflection`);
+  });
+
   it('a provider that is down: CONNECT_FAILED with the reason, exit 1, no stack', async () => {
     const port = await freePort();
     const r = await heartline('ls', `127.0.0.1:${port}`);
