@@ -217,6 +217,14 @@ describe('heartline CLI', { timeout: 60_000 }, () => {
     expect(doc.min).toBeLessThanOrEqual(doc.max);
   });
 
+  it('ping --interval 0 against a provider that agrees no heartbeat: paced to its default limit (one per 500 ms after the burst), never LIMIT_EXCEEDED', async () => {
+    const quiet = defer(await FakeProvider.start(() => undefined, { heartbeat: 0, answerPings: true }), (f) => f.close());
+    const r = await heartline('--json', 'ping', quiet.address, '--count', '11', '--interval', '0');
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { rtts: number[]; heartbeat: number })).toMatchObject({ heartbeat: 0, rtts: expect.any(Array) });
+    expect((JSON.parse(r.stdout) as { rtts: number[] }).rtts).toHaveLength(11);
+  });
+
   it("connections: the provider's live connections, the CLI's own among them", async () => {
     const r = await heartline('--json', 'connections', address);
     expect(r.code, r.stderr).toBe(0);
