@@ -269,6 +269,13 @@ describe('heartline CLI', { timeout: 60_000 }, () => {
     expect(expectFailure(wrong, 1, 'UNAUTHENTICATED')).not.toContain('nope'); // the token is never printed
   });
 
+  it('--json with no command: the help on stderr, and on stdout an error document that says what is wrong', async () => {
+    const r = await heartline('--json');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^Usage: heartline /);
+    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'USAGE', message: 'no command given (heartline --help lists them)' } });
+  });
+
   it('a foreign provider sending control characters (names, error messages): printed escaped, never raw to the terminal', async () => {
     const ESC = '\u001b';
     const evil = `evil${ESC}[2J${ESC}]0;pwned\u0007\r\nFAKE\u009b31m`;
