@@ -13,7 +13,7 @@ import { ERROR_CODES } from '../../src/errors/codes.js';
 import { errorMap, FakeProvider, responseFrame } from '../helpers/fake-provider.js';
 import { etcdAvailable, startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { freePort, useCleanup, waitFor } from '../helpers/server.js';
-import { heartline, heartlineWith, ProbeImpl, type CliResult } from './cli-helpers.js';
+import { heartline, heartlineSlowReader, heartlineWith, ProbeImpl, type CliResult } from './cli-helpers.js';
 
 /** No failure prints a stack trace. */
 function expectNoStack(r: CliResult): void {
@@ -267,6 +267,12 @@ describe('heartline CLI', { timeout: 60_000 }, () => {
     expect([env.code, env.stdout, env.stderr]).toEqual([0, 'SERVING\n', '']);
     expectFailure(none, 1, 'UNAUTHENTICATED');
     expect(expectFailure(wrong, 1, 'UNAUTHENTICATED')).not.toContain('nope'); // the token is never printed
+  });
+
+  it('a slow reader of stdout (a pipe not read for 3 s) still gets the whole result: the CLI never exits with output unwritten', async () => {
+    const big = 'a'.repeat(100_000); // more than a pipe buffer (64 KiB)
+    const r = await heartlineSlowReader(3, '--json', 'call', address, 'cli.Probe.echo', JSON.stringify(big));
+    expect(r).toEqual({ code: 0, bytes: JSON.stringify({ result: big }).length + 1 });
   });
 
   it('--json with no command: the help on stderr, and on stdout an error document that says what is wrong', async () => {
