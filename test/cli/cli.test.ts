@@ -275,6 +275,27 @@ describe('heartline CLI', { timeout: 60_000 }, () => {
     expect(r).toEqual({ code: 0, bytes: JSON.stringify({ result: big }).length + 1 });
   });
 
+  it("a method the provider describes with no timeout (0) or a bad one: the call still ends, after --timeout's default, and a bad option is not the user's mistake", async () => {
+    const methods = [
+      { name: 'zero', timeout: 0, oneWay: false, idempotent: false, callbacks: [] },
+      { name: 'bad', timeout: -1, oneWay: 'yes', idempotent: false, callbacks: [] },
+    ];
+    const odd = defer(
+      await FakeProvider.start(({ frame, request, socket }) => {
+        const method = request?.[3];
+        if (method === 'listServices') socket.write(responseFrame(frame.id, 0, encodeBody([{ name: 'z.Svc', version: '', group: '', methods: ['zero', 'bad'] }])));
+        else if (method === 'describeService') socket.write(responseFrame(frame.id, 0, encodeBody({ name: 'z.Svc', version: '', group: '', methods })));
+        else if (method === 'bad') socket.write(responseFrame(frame.id, 0, encodeBody(42)));
+        // zero: never answered
+      }),
+      (f) => f.close(),
+    );
+    const [zero, bad] = await Promise.all([heartline('call', odd.address, 'z.Svc.zero'), heartline('call', odd.address, 'z.Svc.bad')]);
+    expect(expectFailure(zero, 1, 'TIMEOUT')).toMatch(/within 5\d\d\d ms/);
+    expect(zero.ms).toBeLessThan(20_000);
+    expect([bad.code, bad.stdout, bad.stderr]).toEqual([0, '42\n', '']);
+  });
+
   it('--json with no command: the help on stderr, and on stdout an error document that says what is wrong', async () => {
     const r = await heartline('--json');
     expect(r.code).toBe(2);
