@@ -118,6 +118,22 @@ describe('client.ping', () => {
     expect(codes.filter((c) => c === 'LIMIT_EXCEEDED')).toHaveLength(20);
   });
 
+  it('pongs with ids no ping of ours carries are ignored: the ping times out (settled once), the connection stays and still pings', async () => {
+    let wrong = true;
+    const liar = defer(await FakeProvider.start(() => undefined, { answerPings: true, pongId: (id) => (wrong ? id + 1000 : id) }), (f) => f.close());
+    const client = defer(newClient(undefined), (c) => c.close());
+    let settled = 0;
+    const err = await expectCode(
+      client.ping(liar.address, { timeout: 150 }).finally(() => settled++),
+      'TIMEOUT',
+    );
+    expect(err.message).toContain(liar.address);
+    wrong = false;
+    expect(await client.ping(liar.address, { timeout: 1000 })).toBeGreaterThanOrEqual(0);
+    expect(settled).toBe(1);
+    expect(client.connections()).toHaveLength(1);
+  });
+
   it('a ping the writer cannot take (its bound on queued bytes is reached): LIMIT_EXCEEDED at once, not a wait for a pong to a ping never sent', async () => {
     // The provider answers the handshake, then stops reading: what the consumer writes piles up.
     const stalled = defer(

@@ -38,6 +38,8 @@ export interface FakeProviderOptions {
   heartbeat?: number;
   /** Answer the consumer's pings with pongs, as a live provider does. Default false (pings go unanswered). */
   answerPings?: boolean;
+  /** The id each pong carries, from its ping's id (with `answerPings`). Default: the ping's own. */
+  pongId?: (pingId: number) => number;
   /** Replaces the normal handshake answer: write any bytes (or nothing) to `socket`. */
   onHandshake?: (frame: Frame, socket: Socket) => void;
 }
@@ -70,7 +72,7 @@ export class FakeProvider {
           } else if (header.type === FrameType.Heartbeat && (header.flags & 0x80) === 0) {
             this.pongs.push(header.id);
           } else if (header.type === FrameType.Heartbeat && options.answerPings === true) {
-            socket.write(encodeFrame(frameFlags(FrameType.Heartbeat, false, false), 0, FrameType.Heartbeat, header.id));
+            socket.write(encodeFrame(frameFlags(FrameType.Heartbeat, false, false), 0, FrameType.Heartbeat, options.pongId?.(header.id) ?? header.id));
           }
         },
         onOversize: () => socket.destroy(),
