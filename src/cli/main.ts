@@ -16,5 +16,15 @@ const code = await run(process.argv.slice(2), {
 });
 process.exitCode = code;
 // Every command closes what it opened, so the process ends by itself. Should
-// some handle linger anyway (a library's), this unref'd timer ends it.
+// some handle linger anyway (a library's), this unref'd timer ends it, but
+// only once stdout and stderr are flushed: a slow reader gets all the output.
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
 setTimeout(() => process.exit(code), 2000).unref();
+
+/** Resolves once everything written to `stream` so far is handed to the OS (or the stream failed). */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.writableLength === 0) resolve();
+    else stream.write('', () => resolve());
+  });
+}

@@ -18,13 +18,26 @@ export function createOutput(json: boolean, stdout: (s: string) => void, stderr:
   return {
     json,
     line: (text) => {
-      if (!json) stdout(`${text}\n`);
+      if (!json) stdout(`${printable(text, true)}\n`);
     },
     document: (value) => {
       if (json) stdout(`${toJson(value)}\n`);
     },
-    error: (text) => stderr(`${text}\n`),
+    error: (text) => stderr(`${printable(text)}\n`),
   };
+}
+
+/** C0 and C1 controls, DEL, and the bidi overrides: what a terminal may act on rather than print. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` safe for a terminal: every control character (a foreign provider's
+ * service name or error message may carry escape sequences) written as
+ * `\uXXXX`, as in JSON. Newlines stay when `keepNewlines` (a block of lines
+ * of our own).
+ */
+export function printable(text: string, keepNewlines = false): string {
+  return text.replace(CONTROL, (c) => (keepNewlines && c === '\n' ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
 /**
@@ -45,10 +58,11 @@ function replacer(this: unknown, key: string, value: unknown): unknown {
 
 /**
  * An aligned table: columns padded to their widest cell, two spaces apart,
- * the header first; the last column is not padded. Empty cells print `-`.
+ * the header first; the last column is not padded. Empty cells print `-`;
+ * control characters in a cell (a newline too) print escaped (`printable`).
  */
 export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const cells = [header, ...rows.map((r) => r.map((c) => (c === '' ? '-' : c)))];
+  const cells = [header, ...rows.map((r) => r.map((c) => (c === '' ? '-' : printable(c))))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells
     .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd())

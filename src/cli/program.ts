@@ -163,7 +163,9 @@ export async function run(argv: readonly string[], streams: Streams): Promise<nu
     if (err instanceof CommanderError) {
       // --help prints and "fails" with a code of 0; no command prints the help as an error; a usage error was printed by outputError.
       if (err.exitCode === 0) return EXIT.ok;
-      if (out.json) streams.stdout(`${toJson({ error: { code: 'USAGE', message: err.message.replace(/^error: /, '') } })}\n`);
+      // No command: commander printed the help and says only "(outputHelp)".
+      const message = err.code === 'commander.help' ? 'no command given (heartline --help lists them)' : err.message.replace(/^error: /, '');
+      if (out.json) streams.stdout(`${toJson({ error: { code: 'USAGE', message } })}\n`);
       return EXIT.usage;
     }
     // A usage error thrown by an option parser reaches here wrapped by nothing: report it like the rest.

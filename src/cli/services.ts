@@ -20,6 +20,21 @@ export function health(client: Client, address: string): Remote<Health> {
   return referTo(client, Health, address);
 }
 
+/** The failure of a command whose built-in service the provider does not serve (`builtinServices: false`). */
+export function notBuiltin(address: string, service: 'heartline.Reflection' | 'heartline.Health'): Error {
+  return failure('SERVICE_NOT_FOUND', `${address} does not serve ${service} (builtinServices: false?)`);
+}
+
+/** Runs `work` (a call to a built-in service); its SERVICE_NOT_FOUND is the provider not serving `service`. */
+export async function fromBuiltin<T>(address: string, service: 'heartline.Reflection' | 'heartline.Health', work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (hasCode(err, 'SERVICE_NOT_FOUND')) throw notBuiltin(address, service);
+    throw err;
+  }
+}
+
 /** The services the provider lists; undefined when it does not serve `heartline.Reflection`. */
 export async function listServices(client: Client, address: string): Promise<ServiceSummary[] | undefined> {
   try {

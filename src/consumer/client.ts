@@ -178,7 +178,8 @@ export class Client extends EventEmitter<ClientEvents> {
    * with TIMEOUT, CONNECT_FAILED, UNAVAILABLE (the provider is draining or
    * being reconnected to), the connection's error if it closes first,
    * LIMIT_EXCEEDED when more pings now would break the provider's limit on
-   * them (protocol.md 4.4: a burst, then one per heartbeat / 2), and
+   * them (protocol.md 4.4: a burst, then one per heartbeat / 2) or when
+   * `maxQueuedBytes` wait to be written on the connection, and
    * INVALID_CONFIG for a bad address or timeout.
    */
   async ping(address: string, options: { timeout?: number } = {}): Promise<number> {

@@ -247,7 +247,14 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     if (!this.outgoingPings.allow(PING_RESERVE)) {
       return Promise.reject(new HeartlineError('LIMIT_EXCEEDED', `ping: more pings now would go over ${this.address}'s limit (one per heartbeat / 2 after a burst)`));
     }
-    return this.pings.add(this.writePing(), this.pingSentAt, timeout, timedOut);
+    const id = this.writePing();
+    if (id === 0) return Promise.reject(this.pingRefused());
+    return this.pings.add(id, this.pingSentAt, timeout, timedOut);
+  }
+
+  /** A ping the writer refused (its bound on queued bytes is reached): it was never sent, no pong will come. */
+  private pingRefused(): HeartlineError {
+    return new HeartlineError('LIMIT_EXCEEDED', `ping: more than ${this.options.maxQueuedBytes} bytes are waiting to be written to ${this.address}`);
   }
 
   /**
@@ -505,7 +512,9 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     }
     if (this.pings.hasQueued) {
       this.outgoingPings.allow(); // the first ping of a connection: the bucket is full
-      this.pings.sendQueued(this.writePing(), this.pingSentAt);
+      const id = this.writePing();
+      if (id === 0) this.pings.failQueued(this.pingRefused());
+      else this.pings.sendQueued(id, this.pingSentAt);
     }
   }
 
@@ -515,12 +524,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.writePing();
   }
 
-  /** Writes one ping with the next id and returns the id. */
+  /** Writes one ping with the next id and returns the id; 0 when the writer refused it (closed, or its bound reached). */
   private writePing(): number {
-    this.pingId = this.pingId >= 0xffffffff ? 1 : this.pingId + 1;
+    const id = this.pingId >= 0xffffffff ? 1 : this.pingId + 1;
+    if (this.transport.send(FLAGS.ping, 0, FrameType.Heartbeat, id) === 0) return 0;
+    this.pingId = id;
     this.pingSentAt = now();
-    this.transport.send(FLAGS.ping, 0, FrameType.Heartbeat, this.pingId);
-    return this.pingId;
+    return id;
   }
 
   peerDead(silentMs: number): void {

@@ -15,7 +15,8 @@ interface PingWaiter {
  * ping then goes out for all of them), then keyed by the ping id sent.
  *
  * Every waiter settles exactly once: on its pong (with the round-trip time in
- * ms), on its own timeout (TIMEOUT), or when the connection closes (`failAll`).
+ * ms), on its own timeout (TIMEOUT), when the connection closes (`failAll`),
+ * or, queued, when the ping for it could not be written (`failQueued`).
  * Each waiter's timer is its own and unref'd; settling clears it first. The
  * table is bounded by the connection's outgoing ping rate (`PingGuard`) and
  * by the waiters' timeouts.
@@ -70,6 +71,15 @@ export class PingWaiters {
     this.queued = [];
     for (const w of queued) w.id = id;
     if (queued.length > 0) this.attach(id, sentAt, queued);
+  }
+
+  /** The ping for the queued waiters could not be sent: they fail with `err`. */
+  failQueued(err: HeartlineError): void {
+    const queued = this.queued;
+    if (queued.length === 0) return;
+    this.queued = [];
+    for (const w of queued) this.settle(w).reject(err);
+    this.onChange();
   }
 
   /** The pong of ping `id` arrived at `at` (clock ms): its waiters resolve with the round-trip time. */

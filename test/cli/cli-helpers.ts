@@ -36,6 +36,24 @@ export function heartlineWith(env: Record<string, string>, ...args: string[]): P
   });
 }
 
+/**
+ * `heartline ...args` piped into a slow reader (`sh`: `heartline ... | (sleep; wc -c)`):
+ * the reader starts only after `waitSeconds`. Resolves with the number of bytes it
+ * read, and the CLI's exit code.
+ */
+export function heartlineSlowReader(waitSeconds: number, ...args: string[]): Promise<{ bytes: number; code: number }> {
+  const { HEARTLINE_TOKEN: _ignored, ...env } = process.env;
+  const cli = [process.execPath, '--import', 'tsx', MAIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  const script = `${cli} 2>/dev/null | (sleep ${waitSeconds}; wc -c); exit \${PIPESTATUS[0]}`;
+  const child = spawn('bash', ['-c', script], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ bytes: Number(stdout.trim()), code: code ?? -1 }));
+  });
+}
+
 /** A service for the CLI tests to call. */
 @Service('cli.Probe', {
   version: '1.0.0',

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseArgs, parseAttachments, parseTarget } from '../../src/cli/call-args.js';
 import { UsageError } from '../../src/cli/cli-error.js';
 import { listServices } from '../../src/cli/commands/etcd-ls.js';
-import { age, table, toJson } from '../../src/cli/output.js';
+import { age, printable, table, toJson } from '../../src/cli/output.js';
 
 describe('call arguments', () => {
   it('service.method splits at the last dot; service#method at the #', () => {
@@ -39,6 +39,12 @@ describe('call arguments', () => {
 describe('output', () => {
   it('table: columns padded to the widest cell, empty cells as -, no trailing spaces', () => {
     expect(table(['A', 'LONGER', 'Z'], [['xx', '', 'end'], ['y', 'v', '']])).toBe('A   LONGER  Z\nxx  -       end\ny   v       -');
+  });
+
+  it('printable: control characters, DEL, C1 and bidi overrides escaped as \\uXXXX; newlines only when asked; table cells always', () => {
+    expect(printable('a\u001b[2J\u0007\u007f\u009b\u202eb\nc')).toBe('a\\u001b[2J\\u0007\\u007f\\u009b\\u202eb\\u000ac');
+    expect(printable('a\nb\r', true)).toBe('a\nb\\u000d');
+    expect(table(['A'], [['x\ny']])).toBe('A\nx\\u000ay');
   });
 
   it('age: ms, then seconds, minutes, hours', () => {

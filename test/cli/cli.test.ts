@@ -8,10 +8,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdRegistry, Server, sharedSecret, silentLogger } from '../../src/index.js';
 import { makeCerts } from '../helpers/certs.js';
-import { FakeProvider } from '../helpers/fake-provider.js';
+import { encodeBody } from '../../src/protocol/codec.js';
+import { ERROR_CODES } from '../../src/errors/codes.js';
+import { errorMap, FakeProvider, responseFrame } from '../helpers/fake-provider.js';
 import { etcdAvailable, startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { freePort, useCleanup, waitFor } from '../helpers/server.js';
-import { heartline, heartlineWith, ProbeImpl, type CliResult } from './cli-helpers.js';
+import { heartline, heartlineSlowReader, heartlineWith, ProbeImpl, type CliResult } from './cli-helpers.js';
 
 /** No failure prints a stack trace. */
 function expectNoStack(r: CliResult): void {
@@ -159,6 +161,16 @@ describe('heartline CLI', { timeout: 60_000 }, () => {
     expectFailure(unversioned, 1, 'SERVICE_NOT_FOUND'); // the provider's answer: cli.Probe has version 1.0.0
   });
 
+  it('a provider without the built-in services: describe, health and connections say so too', async () => {
+    const bare = defer(new Server({ host: '127.0.0.1', port: 0, logger: silentLogger, closeGracePeriod: 100, builtinServices: false }), (x) => x.close());
+    bare.register(new ProbeImpl());
+    const at = `127.0.0.1:${(await bare.listen()).port}`;
+    const [described, checked, listed] = await Promise.all([heartline('describe', at, 'cli.Probe'), heartline('health', at), heartline('connections', at)]);
+    expect(expectFailure(described, 1, 'SERVICE_NOT_FOUND')).toContain(`${at} does not serve heartline.Reflection`);
+    expect(expectFailure(checked, 1, 'SERVICE_NOT_FOUND')).toContain(`${at} does not serve heartline.Health`);
+    expect(expectFailure(listed, 1, 'SERVICE_NOT_FOUND')).toContain(`${at} does not serve heartline.Reflection`);
+  });
+
   it('a provider that is down: CONNECT_FAILED with the reason, exit 1, no stack', async () => {
     const port = await freePort();
     const r = await heartline('ls', `127.0.0.1:${port}`);
@@ -205,6 +217,14 @@ describe('heartline CLI', { timeout: 60_000 }, () => {
     expect(doc.min).toBeLessThanOrEqual(doc.max);
   });
 
+  it('ping --interval 0 against a provider that agrees no heartbeat: paced to its default limit (one per 500 ms after the burst), never LIMIT_EXCEEDED', async () => {
+    const quiet = defer(await FakeProvider.start(() => undefined, { heartbeat: 0, answerPings: true }), (f) => f.close());
+    const r = await heartline('--json', 'ping', quiet.address, '--count', '11', '--interval', '0');
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { rtts: number[]; heartbeat: number })).toMatchObject({ heartbeat: 0, rtts: expect.any(Array) });
+    expect((JSON.parse(r.stdout) as { rtts: number[] }).rtts).toHaveLength(11);
+  });
+
   it("connections: the provider's live connections, the CLI's own among them", async () => {
     const r = await heartline('--json', 'connections', address);
     expect(r.code, r.stderr).toBe(0);
@@ -247,6 +267,61 @@ describe('heartline CLI', { timeout: 60_000 }, () => {
     expect([env.code, env.stdout, env.stderr]).toEqual([0, 'SERVING\n', '']);
     expectFailure(none, 1, 'UNAUTHENTICATED');
     expect(expectFailure(wrong, 1, 'UNAUTHENTICATED')).not.toContain('nope'); // the token is never printed
+  });
+
+  it('a slow reader of stdout (a pipe not read for 3 s) still gets the whole result: the CLI never exits with output unwritten', async () => {
+    const big = 'a'.repeat(100_000); // more than a pipe buffer (64 KiB)
+    const r = await heartlineSlowReader(3, '--json', 'call', address, 'cli.Probe.echo', JSON.stringify(big));
+    expect(r).toEqual({ code: 0, bytes: JSON.stringify({ result: big }).length + 1 });
+  });
+
+  it("a method the provider describes with no timeout (0) or a bad one: the call still ends, after --timeout's default, and a bad option is not the user's mistake", async () => {
+    const methods = [
+      { name: 'zero', timeout: 0, oneWay: false, idempotent: false, callbacks: [] },
+      { name: 'bad', timeout: -1, oneWay: 'yes', idempotent: false, callbacks: [] },
+    ];
+    const odd = defer(
+      await FakeProvider.start(({ frame, request, socket }) => {
+        const method = request?.[3];
+        if (method === 'listServices') socket.write(responseFrame(frame.id, 0, encodeBody([{ name: 'z.Svc', version: '', group: '', methods: ['zero', 'bad'] }])));
+        else if (method === 'describeService') socket.write(responseFrame(frame.id, 0, encodeBody({ name: 'z.Svc', version: '', group: '', methods })));
+        else if (method === 'bad') socket.write(responseFrame(frame.id, 0, encodeBody(42)));
+        // zero: never answered
+      }),
+      (f) => f.close(),
+    );
+    const [zero, bad] = await Promise.all([heartline('call', odd.address, 'z.Svc.zero'), heartline('call', odd.address, 'z.Svc.bad')]);
+    expect(expectFailure(zero, 1, 'TIMEOUT')).toMatch(/within 5\d\d\d ms/);
+    expect(zero.ms).toBeLessThan(20_000);
+    expect([bad.code, bad.stdout, bad.stderr]).toEqual([0, '42\n', '']);
+  });
+
+  it('--json with no command: the help on stderr, and on stdout an error document that says what is wrong', async () => {
+    const r = await heartline('--json');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^Usage: heartline /);
+    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'USAGE', message: 'no command given (heartline --help lists them)' } });
+  });
+
+  it('a foreign provider sending control characters (names, error messages): printed escaped, never raw to the terminal', async () => {
+    const ESC = '\u001b';
+    const evil = `evil${ESC}[2J${ESC}]0;pwned\u0007\r\nFAKE\u009b31m`;
+    const hostile = defer(
+      await FakeProvider.start(({ frame, request, socket }) => {
+        if (request?.[3] === 'listServices') socket.write(responseFrame(frame.id, 0, encodeBody([{ name: evil, version: `1${ESC}[31m`, group: '', methods: [`m${ESC}[1m`] }])));
+        else socket.write(responseFrame(frame.id, ERROR_CODES.HANDLER_ERROR.status, errorMap('HANDLER_ERROR', `bad${ESC}]0;title\u0007\nerror FAKE: x`)));
+      }),
+      (f) => f.close(),
+    );
+    const [listed, failed] = await Promise.all([heartline('ls', hostile.address), heartline('call', hostile.address, `${evil}.m${ESC}[1m`, '[]', '--version', `1${ESC}[31m`)]);
+    const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).not.toMatch(raw);
+    expect(listed.stdout.trimEnd().split('\n')).toHaveLength(2); // the header and one row: no line forged by a name
+    expect(listed.stdout).toContain('evil\\u001b[2J');
+    const line = expectFailure(failed, 1, 'HANDLER_ERROR');
+    expect(line).not.toMatch(raw);
+    expect(line).toContain('bad\\u001b]0;title\\u0007\\u000aerror FAKE: x');
   });
 
   describe.skipIf(!etcdAvailable())('ls --etcd (real etcd)', () => {

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_PING_WAITERS } from '../../src/exchange/client-connection.js';
 import { Calc } from '../helpers/contract.js';
-import { FakeProvider } from '../helpers/fake-provider.js';
+import { encodeBody } from '../../src/protocol/codec.js';
+import { FakeProvider, handshakeResponse } from '../helpers/fake-provider.js';
 import { expectCode, freePort, newClient, startServer, useCleanup } from '../helpers/server.js';
 import { trackResources, settle } from '../helpers/leaks.js';
 
@@ -115,6 +116,49 @@ describe('client.ping', () => {
     const codes = await Promise.all(outcomes);
     expect(codes.filter((c) => c === 'CLIENT_CLOSED')).toHaveLength(MAX_PING_WAITERS);
     expect(codes.filter((c) => c === 'LIMIT_EXCEEDED')).toHaveLength(20);
+  });
+
+  it('pongs with ids no ping of ours carries are ignored: the ping times out (settled once), the connection stays and still pings', async () => {
+    let wrong = true;
+    const liar = defer(await FakeProvider.start(() => undefined, { answerPings: true, pongId: (id) => (wrong ? id + 1000 : id) }), (f) => f.close());
+    const client = defer(newClient(undefined), (c) => c.close());
+    let settled = 0;
+    const err = await expectCode(
+      client.ping(liar.address, { timeout: 150 }).finally(() => settled++),
+      'TIMEOUT',
+    );
+    expect(err.message).toContain(liar.address);
+    wrong = false;
+    expect(await client.ping(liar.address, { timeout: 1000 })).toBeGreaterThanOrEqual(0);
+    expect(settled).toBe(1);
+    expect(client.connections()).toHaveLength(1);
+  });
+
+  it('a ping the writer cannot take (its bound on queued bytes is reached): LIMIT_EXCEEDED at once, not a wait for a pong to a ping never sent', async () => {
+    // The provider answers the handshake, then stops reading: what the consumer writes piles up.
+    const stalled = defer(
+      await FakeProvider.start(() => undefined, {
+        maxFrameSize: 64 * 1024 * 1024,
+        onHandshake: (frame, socket) => {
+          socket.write(handshakeResponse(frame.id, 0, encodeBody({ version: 1, maxFrameSize: 64 * 1024 * 1024, heartbeat: 0, idleTimeout: 0 })));
+          socket.pause();
+        },
+      }),
+      (f) => f.close(),
+    );
+    const client = defer(newClient(stalled.address, { maxQueuedBytes: 64 * 1024, maxFrameSize: 64 * 1024 * 1024 }), (c) => c.close());
+    await client.ping(stalled.address, { timeout: 1000 }).catch(() => undefined); // connected (the pong never comes)
+    // One frame always goes into an empty pipe: far more than the socket buffers hold.
+    void client.refer(Calc, { methods: { add: { timeout: 0 } } }).add('x'.repeat(32 * 1024 * 1024) as never, 1).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    const outcome = await Promise.race([
+      client.ping(stalled.address, { timeout: 0 }).then(
+        () => 'pong',
+        (err: { code: string }) => err.code,
+      ),
+      new Promise((r) => setTimeout(() => r('still waiting'), 1000)),
+    ]);
+    expect(outcome).toBe('LIMIT_EXCEEDED');
   });
 
   it('a bad address or timeout is INVALID_CONFIG', async () => {

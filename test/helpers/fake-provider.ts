@@ -34,6 +34,12 @@ export interface FakeProviderOptions {
   maxFrameSize?: number;
   /** Protocol version of the handshake answer. Default 1 (six-item requests); 2 carries the budget item. */
   version?: number;
+  /** `heartbeat` announced in the handshake response, in ms. Default 0 (none). */
+  heartbeat?: number;
+  /** Answer the consumer's pings with pongs, as a live provider does. Default false (pings go unanswered). */
+  answerPings?: boolean;
+  /** The id each pong carries, from its ping's id (with `answerPings`). Default: the ping's own. */
+  pongId?: (pingId: number) => number;
   /** Replaces the normal handshake answer: write any bytes (or nothing) to `socket`. */
   onHandshake?: (frame: Frame, socket: Socket) => void;
 }
@@ -58,13 +64,15 @@ export class FakeProvider {
           if (header.type === FrameType.Handshake && options.onHandshake !== undefined) {
             options.onHandshake(frame, socket);
           } else if (header.type === FrameType.Handshake) {
-            socket.write(handshakeResponse(header.id, 0, encodeBody({ version: options.version ?? 1, maxFrameSize, heartbeat: 0, idleTimeout: 0 })));
+            socket.write(handshakeResponse(header.id, 0, encodeBody({ version: options.version ?? 1, maxFrameSize, heartbeat: options.heartbeat ?? 0, idleTimeout: 0 })));
           } else if (header.type === FrameType.Call) {
             onCall({ frame, request: decodeBody(frame.body) as unknown[], socket });
           } else if (header.type === FrameType.Cancel) {
             this.cancelled.push(header.id);
           } else if (header.type === FrameType.Heartbeat && (header.flags & 0x80) === 0) {
             this.pongs.push(header.id);
+          } else if (header.type === FrameType.Heartbeat && options.answerPings === true) {
+            socket.write(encodeFrame(frameFlags(FrameType.Heartbeat, false, false), 0, FrameType.Heartbeat, options.pongId?.(header.id) ?? header.id));
           }
         },
         onOversize: () => socket.destroy(),

@@ -47,8 +47,9 @@ export async function call(client: Client, r: CallRequest, out: Output): Promise
 
 /**
  * The contract options of `method` (timeout, one-way) as the provider
- * describes them; none when it does not serve `heartline.Reflection`. A
- * method that takes callbacks: a usage error.
+ * describes them; none when it does not serve `heartline.Reflection`; no
+ * timeout when it says 0 (none) or an impossible one. A method that takes
+ * callbacks: a usage error.
  */
 async function methodOptions(client: Client, address: string, s: ResolvedService, method: string): Promise<MethodOptions> {
   if (s.methods === undefined) return {};
@@ -61,7 +62,12 @@ async function methodOptions(client: Client, address: string, s: ResolvedService
   }
   if (m === undefined) return {};
   if (m.callbacks.length > 0) throw new UsageError(`${label(s)}#${method} takes callbacks (arguments ${m.callbacks.join(', ')}): it cannot be called from the command line`);
-  return { ...(m.timeout === undefined ? {} : { timeout: m.timeout }), oneWay: m.oneWay };
+  // A timeout of 0 (none) would let a call wait forever: it gives way to the
+  // client's (--timeout, default 5000 ms), as does one no contract can hold
+  // (the provider's description is not the user's mistake).
+  const t = m.timeout;
+  const timeout = typeof t === 'number' && Number.isInteger(t) && t >= 1 && t <= 2_147_483_647 ? t : undefined;
+  return { ...(timeout === undefined ? {} : { timeout }), oneWay: m.oneWay === true };
 }
 
 /** A contract class for `service` with the one method `method`, decorated at run time. */

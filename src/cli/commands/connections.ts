@@ -1,10 +1,10 @@
 import type { Client } from '../../index.js';
 import { age, table, type Output } from '../output.js';
-import { reflection } from '../services.js';
+import { fromBuiltin, reflection } from '../services.js';
 
 /** `heartline connections <host:port>`: the provider's live consumer connections (this one included), like channelz. */
 export async function connections(client: Client, address: string, out: Output): Promise<void> {
-  const list = await reflection(client, address).listConnections();
+  const list = await fromBuiltin(address, 'heartline.Reflection', () => reflection(client, address).listConnections());
   out.document(list);
   out.line(
     table(

@@ -1,13 +1,15 @@
 import type { Client, MethodDescription } from '../../index.js';
-import { table, type Output } from '../output.js';
-import { label, reflection, resolveService } from '../services.js';
+import { printable, table, type Output } from '../output.js';
+import { fromBuiltin, label, reflection, resolveService } from '../services.js';
 
 /** `heartline describe <host:port> <service>`: the service's methods with their contract options. */
 export async function describe(client: Client, address: string, name: string, version: string | undefined, group: string | undefined, out: Output): Promise<void> {
   const s = await resolveService(client, address, name, version, group);
-  const d = await reflection(client, address).describeService(s.name, s.version, s.group);
+  const describeIt = () => reflection(client, address).describeService(s.name, s.version, s.group);
+  // No methods: it did not list its services; SERVICE_NOT_FOUND then means no heartline.Reflection.
+  const d = await (s.methods === undefined ? fromBuiltin(address, 'heartline.Reflection', describeIt) : describeIt());
   out.document(d);
-  out.line(`${label(d)}  (version ${d.version || '-'}, group ${d.group || '-'})`);
+  out.line(printable(`${label(d)}  (version ${d.version || '-'}, group ${d.group || '-'})`));
   out.line(
     table(
       ['METHOD', 'TIMEOUT', 'ONE-WAY', 'IDEMPOTENT', 'RETRIES', 'ACTIVES', 'CALLBACKS'],

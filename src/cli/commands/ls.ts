@@ -1,12 +1,11 @@
 import type { Client } from '../../index.js';
-import { failure } from '../cli-error.js';
 import { table, type Output } from '../output.js';
-import { listServices } from '../services.js';
+import { listServices, notBuiltin } from '../services.js';
 
 /** `heartline ls <host:port>`: the services the provider serves, with their versions, groups and methods. */
 export async function ls(client: Client, address: string, out: Output): Promise<void> {
   const services = await listServices(client, address);
-  if (services === undefined) throw failure('SERVICE_NOT_FOUND', `${address} does not serve heartline.Reflection (builtinServices: false?)`);
+  if (services === undefined) throw notBuiltin(address, 'heartline.Reflection');
   out.document(services);
   out.line(table(['SERVICE', 'VERSION', 'GROUP', 'METHODS'], services.map((s) => [s.name, s.version, s.group, s.methods.join(', ')])));
 }
