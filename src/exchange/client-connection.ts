@@ -1,11 +1,8 @@
-import { hasCode, HeartlineError } from '../errors/heartline-error.js';
+import { HeartlineError } from '../errors/heartline-error.js';
 import { keptMessage } from '../errors/kept-message.js';
-import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE } from '../protocol/constants.js';
-import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
-import { asVersion1Request, readDrainBody, readErrorResponse, readResponse, writeBudget } from '../protocol/messages.js';
-import { MAX_CREDENTIALS_BYTES } from '../protocol/constants.js';
-import { hello, readAnswer } from './handshake.js';
+import { FLAGS, isRequest, type FrameHeader } from '../protocol/frame.js';
+import { asVersion1Request, readDrainBody, readResponse, writeBudget, type HandshakeResponse } from '../protocol/messages.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { withFields } from '../transport/log-fields.js';
@@ -13,14 +10,15 @@ import { Transport, type TransportHandler } from '../transport/transport.js';
 import { connectSocket } from '../transport/secure-socket.js';
 import type { ResolvedClientTls } from '../transport/tls-options.js';
 import { unwatchAbort, watchAbort } from './abort-watch.js';
+import { refuseOversizedCallback, runCallback, type CallbackLink } from './callback-serving.js';
 import { CallbackTable, DEFAULT_MAX_CALLBACKS } from './callback-table.js';
+import { ClientHandshake, type ClientHandshakeHost, type Credentials } from './client-handshake.js';
 import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
 import { PingGuard } from './ping-guard.js';
 import { PingWaiters } from './ping-waiters.js';
 import { cancelledError, ConnectionCall, OneWayCalls, type CallOwner, type OutgoingCall } from './connection-call.js';
 import { PendingCalls, withOrigin } from './pending-calls.js';
-import { errorResponse } from './responder.js';
 
 /** Resolved options of one consumer connection (see `ClientOptions` for the documented defaults). */
 export interface ClientConnectionOptions {
@@ -45,8 +43,7 @@ export interface ClientConnectionOptions {
   credentials?: Credentials | undefined;
 }
 
-/** The client's `credentials` option: a token, or a function that gives one (asked for every new connection). */
-export type Credentials = string | (() => string | Promise<string>);
+export type { Credentials } from './client-handshake.js';
 
 /** What a connection tells its owner. */
 export interface ConnectionObserver {
@@ -96,7 +93,7 @@ const FAILURES: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>(['conn
  * Closing (a close has begun, `disconnectReason` is known) comes before Closed
  * (the socket is gone and every call has settled).
  */
-export class ClientConnection implements TransportHandler, HeartbeatLink, CallOwner {
+export class ClientConnection implements TransportHandler, HeartbeatLink, CallOwner, ClientHandshakeHost, CallbackLink {
   readonly id = nextConnectionId++;
   readonly address: string;
   /** The client's logger bound to this connection (`peer`: the provider's address, `connectionId`): made once, here. */
@@ -112,8 +109,11 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
   private waiting: ConnectionCall[] = [];
   /** One-way calls accepted and not settled yet (waiting for the handshake or for their write). */
   private readonly oneWays = new OneWayCalls();
-  private peerMaxFrameSize = 0;
+  /** @internal (CallbackLink) Largest frame the provider accepts (its handshake answer), in bytes; 0 before it. */
+  peerMaxFrameSize = 0;
   private connectTimer: NodeJS.Timeout | undefined;
+  /** The handshake: credentials, hello, the provider's answer. */
+  private readonly handshake: ClientHandshake;
   private heartbeat: Heartbeat | undefined;
   private pingId = 0;
   private pingSentAt = 0;
@@ -158,8 +158,9 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.callbacks = new CallbackTable(options.maxCallbacks ?? DEFAULT_MAX_CALLBACKS);
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     // Plain TCP, or TLS: the handshake frame goes out once the socket is open (after the TLS handshake, if any).
-    const socket = connectSocket(options, () => this.startHandshake());
+    const socket = connectSocket(options, () => this.handshake.start());
     this.transport = new Transport(socket, { ...options, logger: this.log }, this);
+    this.handshake = new ClientHandshake(this, this.transport, options);
     this.transport.writer.onFlush = (flushedSeq) => this.settleFlushed(flushedSeq);
     this.syncRef(); // nothing to do yet: an eager connect does not hold the process
     this.connectTimer = setTimeout(() => {
@@ -331,8 +332,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     if (this.transition(ConnectionState.Draining, reason)) this.closeIfDrained();
   }
 
-  /** Destroys the socket; the first close to begin gives the reason. */
-  private shutdown(kind: DisconnectReason, err: HeartlineError): void {
+  /** @internal (ClientHandshakeHost) Destroys the socket; the first close to begin gives the reason. */
+  shutdown(kind: DisconnectReason, err: HeartlineError): void {
     const s = this.stateValue;
     if (s === ConnectionState.Closed) return;
     // Already Closing (a drained close waiting for the peer's FIN): keep its reason, but destroy now.
@@ -426,71 +427,13 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.syncRef();
   }
 
-  /**
-   * The socket is open: the credentials are asked for (a function is called
-   * once per connection, so a refreshed token is used), then the handshake
-   * request goes out. `connectTimeout` bounds both. A function that throws,
-   * rejects or gives anything but a string of at most 8 KiB fails this
-   * connection with UNAUTHENTICATED (its error as `cause`), nothing sent.
-   */
-  private startHandshake(): void {
-    if (!this.transition(ConnectionState.Handshaking)) return;
-    const source = this.options.credentials;
-    if (typeof source !== 'function') return this.sendHello(source);
-    let value: unknown;
-    let then: unknown;
-    try {
-      value = source();
-      then = (typeof value === 'object' && value !== null) || typeof value === 'function' ? (value as { then?: unknown }).then : undefined;
-    } catch (err) {
-      return this.credentialsFailed('threw', err);
-    }
-    if (typeof then !== 'function') return this.credentialsGiven(value);
-    Promise.resolve()
-      .then(() => value)
-      .then(
-        (token) => this.credentialsGiven(token),
-        (err: unknown) => this.credentialsFailed('rejected', err),
-      );
+  /** @internal (ClientHandshakeHost) */
+  startHandshaking(): boolean {
+    return this.transition(ConnectionState.Handshaking);
   }
 
-  private credentialsGiven(token: unknown): void {
-    if (this.stateValue !== ConnectionState.Handshaking) return; // closed meanwhile (connectTimeout, client.close())
-    if (typeof token !== 'string') return this.credentialsFailed(`gave ${token === null ? 'null' : typeof token} instead of a string`, undefined);
-    if (Buffer.byteLength(token, 'utf8') > MAX_CREDENTIALS_BYTES) return this.credentialsFailed(`gave a string over ${MAX_CREDENTIALS_BYTES} bytes`, undefined);
-    this.sendHello(token);
-  }
-
-  private credentialsFailed(what: string, cause: unknown): void {
-    if (this.stateValue !== ConnectionState.Handshaking) return;
-    this.shutdown('unauthenticated', new HeartlineError('UNAUTHENTICATED', `the credentials function for ${this.address} ${what}`, cause === undefined ? undefined : { cause }));
-  }
-
-  private sendHello(credentials: string | undefined): void {
-    this.transport.send(FLAGS.handshake, 0, FrameType.Handshake, 0, encodeBody(hello(this.options.maxFrameSize, this.options.heartbeat, credentials)));
-  }
-
-  private finishHandshake(header: FrameHeader, body: Buffer): void {
-    if (this.stateValue !== ConnectionState.Handshaking || isRequest(header.flags)) {
-      this.protocolError('unexpected handshake frame');
-      return;
-    }
-    if (header.status !== 0) {
-      let refusal: HeartlineError;
-      try {
-        refusal = readErrorResponse(header.status, body);
-      } catch {
-        this.protocolError('undecodable handshake refusal');
-        return;
-      }
-      this.shutdown(refusal.code === 'UNAUTHENTICATED' ? 'unauthenticated' : 'refused', refusal);
-      return;
-    }
-    const answer = readAnswer(body);
-    if (typeof answer === 'string') {
-      this.protocolError(answer);
-      return;
-    }
+  /** @internal (ClientHandshakeHost) The provider accepted: its terms taken, Ready, then what waited for the handshake goes out. */
+  handshakeAnswered(answer: HandshakeResponse): void {
     this.peerMaxFrameSize = answer.maxFrameSize;
     this.protocolVersion = answer.version;
     // Already clamped to [HEARTBEAT_FLOOR, MAX_TIMER_MS] (or 0) by readAnswer.
@@ -540,7 +483,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
 
   onFrame(header: FrameHeader, body: Buffer): void {
     if (header.type === FrameType.Handshake) {
-      this.finishHandshake(header, body);
+      this.handshake.finish(header, body);
       return;
     }
     if (this.stateValue === ConnectionState.Connecting || this.stateValue === ConnectionState.Handshaking) {
@@ -550,7 +493,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     }
     switch (header.type) {
       case FrameType.Call:
-        if (isRequest(header.flags)) this.runCallback(header, body);
+        if (isRequest(header.flags)) runCallback(this, header, body);
         else this.settle(header, body);
         return;
       case FrameType.Heartbeat:
@@ -630,28 +573,14 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     if (this.stateValue === ConnectionState.Draining) this.closeIfDrained();
   }
 
-  /** A provider pushes to one of our callbacks: body `[callbackId, args]`. */
-  private runCallback(header: FrameHeader, body: Buffer): void {
-    this.lastPushAt = now();
-    const twoWay = isTwoWay(header.flags);
-    let value: unknown;
-    try {
-      value = body.length === 0 ? null : decodeBody(body); // an empty body is nil: BAD_REQUEST below
-    } catch (err) {
-      // Valid MessagePack we refuse: answered (two-way) or dropped; malformed: close.
-      if (!hasCode(err, 'BAD_REQUEST')) return this.protocolError('undecodable callback request');
-      this.log.warn({ err }, `callback request ${header.id} from ${this.address} refused: ${err.message}`);
-      if (twoWay) {
-        const r = errorResponse('BAD_REQUEST', `malformed callback request: ${err.message}`);
-        this.transport.send(FLAGS.response, r.status, FrameType.Call, header.id, r.body);
-      }
-      return;
-    }
-    this.callbacks.serve(value, (outcome) => {
-      if (!twoWay || this.transport.isClosed) return;
-      const r = typeof outcome === 'function' ? outcome(this.peerMaxFrameSize) : outcome;
-      this.transport.send(FLAGS.response, r.status, FrameType.Call, header.id, r.body);
-    });
+  /** @internal (CallbackLink) */
+  get socketClosed(): boolean {
+    return this.transport.isClosed;
+  }
+
+  /** @internal (CallbackLink) */
+  sendCallbackResponse(id: number, status: number, body: Buffer): void {
+    this.transport.send(FLAGS.response, status, FrameType.Call, id, body);
   }
 
   onOversize(header: FrameHeader): void {
@@ -661,10 +590,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       return;
     }
     if (header.type === FrameType.Call) {
-      if (isTwoWay(header.flags)) {
-        const r = errorResponse('PAYLOAD_TOO_LARGE', `callback request of ${header.length} bytes is over this consumer's limit`);
-        this.transport.send(FLAGS.response, r.status, FrameType.Call, header.id, r.body);
-      }
+      refuseOversizedCallback(this, header);
       return;
     }
     this.protocolError(`oversized frame of type ${header.type}`);
@@ -764,7 +690,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.observer?.onStateChange(this, ConnectionState.Draining, ConnectionState.Draining);
   }
 
-  private protocolError(message: string): void {
+  /** @internal (ClientHandshakeHost, CallbackLink) */
+  protocolError(message: string): void {
     const err = new HeartlineError('PROTOCOL_ERROR', message);
     this.log.warn({ err }, `protocol error from ${this.address}: ${message}; closing this connection`);
     this.shutdown('protocol-error', err);
