@@ -15,7 +15,7 @@ import { CallbackTable, DEFAULT_MAX_CALLBACKS } from './callback-table.js';
 import { ClientHandshake, type ClientHandshakeHost, type Credentials } from './client-handshake.js';
 import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
-import { PingGuard } from './ping-guard.js';
+import { ConnectionPings, type PingHost } from './connection-pings.js';
 import { PingWaiters } from './ping-waiters.js';
 import { cancelledError, ConnectionCall, OneWayCalls, type CallOwner, type OutgoingCall } from './connection-call.js';
 import { PendingCalls, withOrigin } from './pending-calls.js';
@@ -72,10 +72,7 @@ export interface ConnectionObserver {
 
 let nextConnectionId = 1;
 
-/** Tokens of the provider's ping limit that `ping()` leaves for the heartbeat and for jitter in the network. */
-const PING_RESERVE = 2;
-/** Bound on `ping()` callers waiting on one connection (while the handshake runs, they all wait). */
-export const MAX_PING_WAITERS = 100;
+export { MAX_PING_WAITERS } from './connection-pings.js';
 /** Disconnects that are the connection's failure (its `lastError`), not a close someone asked for. */
 const FAILURES: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>(['connect-failed', 'refused', 'unauthenticated', 'heartbeat-timeout', 'socket-error', 'protocol-error', 'too-many-pings']);
 
@@ -93,7 +90,7 @@ const FAILURES: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>(['conn
  * Closing (a close has begun, `disconnectReason` is known) comes before Closed
  * (the socket is gone and every call has settled).
  */
-export class ClientConnection implements TransportHandler, HeartbeatLink, CallOwner, ClientHandshakeHost, CallbackLink {
+export class ClientConnection implements TransportHandler, HeartbeatLink, CallOwner, ClientHandshakeHost, CallbackLink, PingHost {
   readonly id = nextConnectionId++;
   readonly address: string;
   /** The client's logger bound to this connection (`peer`: the provider's address, `connectionId`): made once, here. */
@@ -115,14 +112,10 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
   /** The handshake: credentials, hello, the provider's answer. */
   private readonly handshake: ClientHandshake;
   private heartbeat: Heartbeat | undefined;
-  private pingId = 0;
-  private pingSentAt = 0;
-  /** Rate limit on the provider's pings (A2); set for the agreed heartbeat at the handshake. */
-  private pingGuard = new PingGuard(0);
-  /** Our own pings, counted against the provider's limit on them (the same bucket as its guard). */
-  private outgoingPings = new PingGuard(0);
   /** Pings the application asked for (`ping()`), waiting for their pongs. */
   private readonly pings = new PingWaiters(() => this.syncRef());
+  /** Our pings and their pongs, and the provider's pings answered. */
+  private readonly pinging: ConnectionPings;
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
   /** When the connection was created (clock ms). */
@@ -161,6 +154,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     const socket = connectSocket(options, () => this.handshake.start());
     this.transport = new Transport(socket, { ...options, logger: this.log }, this);
     this.handshake = new ClientHandshake(this, this.transport, options);
+    this.pinging = new ConnectionPings(this, this.transport, this.pings, options.maxQueuedBytes);
     this.transport.writer.onFlush = (flushedSeq) => this.settleFlushed(flushedSeq);
     this.syncRef(); // nothing to do yet: an eager connect does not hold the process
     this.connectTimer = setTimeout(() => {
@@ -224,38 +218,9 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     return this.transport.writer.lastWriteAt;
   }
 
-  /**
-   * Sends one ping and resolves with its round-trip time in ms once the pong
-   * arrives. While the handshake runs it waits, and one ping goes out for
-   * every waiter once the connection is ready. Fails with TIMEOUT after
-   * `timeout` ms (0: no limit; the heartbeat still ends a dead connection),
-   * LIMIT_EXCEEDED when one more ping now could go over the provider's limit
-   * on pings (PING_BURST, then one per heartbeat / 2: protocol.md 4.4; the
-   * heartbeat's own pings count too, and two are kept in reserve for them),
-   * and with the connection's error if it closes first. At most
-   * MAX_PING_WAITERS wait at once; one more: LIMIT_EXCEEDED.
-   */
+  /** Sends one ping and resolves with its round-trip time in ms once the pong arrives (see `ConnectionPings.ping`). */
   ping(timeout: number): Promise<number> {
-    const s = this.stateValue;
-    const timedOut = (): HeartlineError => new HeartlineError('TIMEOUT', `ping: no pong from ${this.address} within ${timeout} ms`);
-    if (this.pings.size >= MAX_PING_WAITERS) {
-      return Promise.reject(new HeartlineError('LIMIT_EXCEEDED', `ping: ${MAX_PING_WAITERS} pings already wait on the connection to ${this.address}`));
-    }
-    if (s === ConnectionState.Connecting || s === ConnectionState.Handshaking) return this.pings.add(0, 0, timeout, timedOut);
-    if (s !== ConnectionState.Ready && s !== ConnectionState.Draining) {
-      return Promise.reject(new HeartlineError('CONNECTION_LOST_UNWRITTEN', `ping: connection to ${this.address} is ${s}`));
-    }
-    if (!this.outgoingPings.allow(PING_RESERVE)) {
-      return Promise.reject(new HeartlineError('LIMIT_EXCEEDED', `ping: more pings now would go over ${this.address}'s limit (one per heartbeat / 2 after a burst)`));
-    }
-    const id = this.writePing();
-    if (id === 0) return Promise.reject(this.pingRefused());
-    return this.pings.add(id, this.pingSentAt, timeout, timedOut);
-  }
-
-  /** A ping the writer refused (its bound on queued bytes is reached): it was never sent, no pong will come. */
-  private pingRefused(): HeartlineError {
-    return new HeartlineError('LIMIT_EXCEEDED', `ping: more than ${this.options.maxQueuedBytes} bytes are waiting to be written to ${this.address}`);
+    return this.pinging.ping(timeout);
   }
 
   /**
@@ -332,7 +297,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     if (this.transition(ConnectionState.Draining, reason)) this.closeIfDrained();
   }
 
-  /** @internal (ClientHandshakeHost) Destroys the socket; the first close to begin gives the reason. */
+  /** @internal (ClientHandshakeHost, PingHost) Destroys the socket; the first close to begin gives the reason. */
   shutdown(kind: DisconnectReason, err: HeartlineError): void {
     const s = this.stateValue;
     if (s === ConnectionState.Closed) return;
@@ -438,8 +403,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.protocolVersion = answer.version;
     // Already clamped to [HEARTBEAT_FLOOR, MAX_TIMER_MS] (or 0) by readAnswer.
     this.heartbeatInterval = answer.heartbeat;
-    this.pingGuard = new PingGuard(answer.heartbeat);
-    this.outgoingPings = new PingGuard(answer.heartbeat);
+    this.pinging.agreed(answer.heartbeat);
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     if (!this.transition(ConnectionState.Ready)) return;
@@ -453,27 +417,12 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       // A waiting call may have timed out or been cancelled already; one-way calls are never in the table.
       if (this.isLive(call)) this.write(call, call.request, now());
     }
-    if (this.pings.hasQueued) {
-      this.outgoingPings.allow(); // the first ping of a connection: the bucket is full
-      const id = this.writePing();
-      if (id === 0) this.pings.failQueued(this.pingRefused());
-      else this.pings.sendQueued(id, this.pingSentAt);
-    }
+    this.pinging.sendQueued();
   }
 
   // HeartbeatLink
   sendPing(): void {
-    this.outgoingPings.allow(); // the heartbeat's pings are never held back (at most one per interval): they only take a token
-    this.writePing();
-  }
-
-  /** Writes one ping with the next id and returns the id; 0 when the writer refused it (closed, or its bound reached). */
-  private writePing(): number {
-    const id = this.pingId >= 0xffffffff ? 1 : this.pingId + 1;
-    if (this.transport.send(FLAGS.ping, 0, FrameType.Heartbeat, id) === 0) return 0;
-    this.pingId = id;
-    this.pingSentAt = now();
-    return id;
+    this.pinging.sendPing();
   }
 
   peerDead(silentMs: number): void {
@@ -497,15 +446,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
         else this.settle(header, body);
         return;
       case FrameType.Heartbeat:
-        if (isRequest(header.flags)) this.answerPing(header.id);
-        else {
-          const t = now();
-          if (header.id === this.pingId && this.pingSentAt > 0) {
-            this.rtt = t - this.pingSentAt;
-            this.observer?.onPong?.(this, this.rtt);
-          }
-          this.pings.pong(header.id, t);
-        }
+        if (isRequest(header.flags)) this.pinging.answerPing(header.id);
+        else this.pinging.pong(header.id);
         return;
       case FrameType.Drain: {
         const notice = readDrainBody(body);
@@ -538,18 +480,10 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     return true;
   }
 
-  /** A provider's ping (the Node provider sends none): a pong ahead of other frames, within the rate limit. */
-  private answerPing(id: number): void {
-    if (!this.pingGuard.allow()) {
-      this.log.warn({}, `provider ${this.address} sends pings faster than the heartbeat allows; closing this connection`);
-      this.shutdown('too-many-pings', new HeartlineError('PROTOCOL_ERROR', 'too many pings'));
-      return;
-    }
-    if (this.transport.sendUrgent(FLAGS.pong, FrameType.Heartbeat, id) === 0 && !this.transport.writer.isClosed) {
-      // The write bound is reached: the provider does not read what we send.
-      this.log.warn({}, `provider ${this.address} is not reading; closing this connection`);
-      this.shutdown('socket-error', new HeartlineError('LIMIT_EXCEEDED', 'write queue bound reached'));
-    }
+  /** @internal (PingHost) */
+  ponged(rtt: number): void {
+    this.rtt = rtt;
+    this.observer?.onPong?.(this, this.rtt);
   }
 
   private settle(header: FrameHeader, body: Buffer): void {
