@@ -1,11 +1,8 @@
-import { hasCode, HeartlineError } from '../errors/heartline-error.js';
+import { HeartlineError } from '../errors/heartline-error.js';
 import { keptMessage } from '../errors/kept-message.js';
-import { decodeBody, encodeBody } from '../protocol/codec.js';
 import { FrameType, HEADER_SIZE } from '../protocol/constants.js';
-import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
-import { asVersion1Request, readDrainBody, readErrorResponse, readResponse, writeBudget } from '../protocol/messages.js';
-import { MAX_CREDENTIALS_BYTES } from '../protocol/constants.js';
-import { hello, readAnswer } from './handshake.js';
+import { FLAGS, isRequest, type FrameHeader } from '../protocol/frame.js';
+import { asVersion1Request, readDrainBody, readResponse, writeBudget, type HandshakeResponse } from '../protocol/messages.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { withFields } from '../transport/log-fields.js';
@@ -13,14 +10,15 @@ import { Transport, type TransportHandler } from '../transport/transport.js';
 import { connectSocket } from '../transport/secure-socket.js';
 import type { ResolvedClientTls } from '../transport/tls-options.js';
 import { unwatchAbort, watchAbort } from './abort-watch.js';
+import { refuseOversizedCallback, runCallback, type CallbackLink } from './callback-serving.js';
 import { CallbackTable, DEFAULT_MAX_CALLBACKS } from './callback-table.js';
+import { ClientHandshake, type ClientHandshakeHost, type Credentials } from './client-handshake.js';
 import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
-import { PingGuard } from './ping-guard.js';
+import { ConnectionPings, type PingHost } from './connection-pings.js';
 import { PingWaiters } from './ping-waiters.js';
 import { cancelledError, ConnectionCall, OneWayCalls, type CallOwner, type OutgoingCall } from './connection-call.js';
 import { PendingCalls, withOrigin } from './pending-calls.js';
-import { errorResponse } from './responder.js';
 
 /** Resolved options of one consumer connection (see `ClientOptions` for the documented defaults). */
 export interface ClientConnectionOptions {
@@ -45,8 +43,7 @@ export interface ClientConnectionOptions {
   credentials?: Credentials | undefined;
 }
 
-/** The client's `credentials` option: a token, or a function that gives one (asked for every new connection). */
-export type Credentials = string | (() => string | Promise<string>);
+export type { Credentials } from './client-handshake.js';
 
 /** What a connection tells its owner. */
 export interface ConnectionObserver {
@@ -75,10 +72,7 @@ export interface ConnectionObserver {
 
 let nextConnectionId = 1;
 
-/** Tokens of the provider's ping limit that `ping()` leaves for the heartbeat and for jitter in the network. */
-const PING_RESERVE = 2;
-/** Bound on `ping()` callers waiting on one connection (while the handshake runs, they all wait). */
-export const MAX_PING_WAITERS = 100;
+export { MAX_PING_WAITERS } from './connection-pings.js';
 /** Disconnects that are the connection's failure (its `lastError`), not a close someone asked for. */
 const FAILURES: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>(['connect-failed', 'refused', 'unauthenticated', 'heartbeat-timeout', 'socket-error', 'protocol-error', 'too-many-pings']);
 
@@ -96,7 +90,7 @@ const FAILURES: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>(['conn
  * Closing (a close has begun, `disconnectReason` is known) comes before Closed
  * (the socket is gone and every call has settled).
  */
-export class ClientConnection implements TransportHandler, HeartbeatLink, CallOwner {
+export class ClientConnection implements TransportHandler, HeartbeatLink, CallOwner, ClientHandshakeHost, CallbackLink, PingHost {
   readonly id = nextConnectionId++;
   readonly address: string;
   /** The client's logger bound to this connection (`peer`: the provider's address, `connectionId`): made once, here. */
@@ -112,17 +106,16 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
   private waiting: ConnectionCall[] = [];
   /** One-way calls accepted and not settled yet (waiting for the handshake or for their write). */
   private readonly oneWays = new OneWayCalls();
-  private peerMaxFrameSize = 0;
+  /** @internal (CallbackLink) Largest frame the provider accepts (its handshake answer), in bytes; 0 before it. */
+  peerMaxFrameSize = 0;
   private connectTimer: NodeJS.Timeout | undefined;
+  /** The handshake: credentials, hello, the provider's answer. */
+  private readonly handshake: ClientHandshake;
   private heartbeat: Heartbeat | undefined;
-  private pingId = 0;
-  private pingSentAt = 0;
-  /** Rate limit on the provider's pings (A2); set for the agreed heartbeat at the handshake. */
-  private pingGuard = new PingGuard(0);
-  /** Our own pings, counted against the provider's limit on them (the same bucket as its guard). */
-  private outgoingPings = new PingGuard(0);
   /** Pings the application asked for (`ping()`), waiting for their pongs. */
   private readonly pings = new PingWaiters(() => this.syncRef());
+  /** Our pings and their pongs, and the provider's pings answered. */
+  private readonly pinging: ConnectionPings;
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
   /** When the connection was created (clock ms). */
@@ -158,8 +151,10 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.callbacks = new CallbackTable(options.maxCallbacks ?? DEFAULT_MAX_CALLBACKS);
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     // Plain TCP, or TLS: the handshake frame goes out once the socket is open (after the TLS handshake, if any).
-    const socket = connectSocket(options, () => this.startHandshake());
+    const socket = connectSocket(options, () => this.handshake.start());
     this.transport = new Transport(socket, { ...options, logger: this.log }, this);
+    this.handshake = new ClientHandshake(this, this.transport, options);
+    this.pinging = new ConnectionPings(this, this.transport, this.pings, options.maxQueuedBytes);
     this.transport.writer.onFlush = (flushedSeq) => this.settleFlushed(flushedSeq);
     this.syncRef(); // nothing to do yet: an eager connect does not hold the process
     this.connectTimer = setTimeout(() => {
@@ -223,38 +218,9 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     return this.transport.writer.lastWriteAt;
   }
 
-  /**
-   * Sends one ping and resolves with its round-trip time in ms once the pong
-   * arrives. While the handshake runs it waits, and one ping goes out for
-   * every waiter once the connection is ready. Fails with TIMEOUT after
-   * `timeout` ms (0: no limit; the heartbeat still ends a dead connection),
-   * LIMIT_EXCEEDED when one more ping now could go over the provider's limit
-   * on pings (PING_BURST, then one per heartbeat / 2: protocol.md 4.4; the
-   * heartbeat's own pings count too, and two are kept in reserve for them),
-   * and with the connection's error if it closes first. At most
-   * MAX_PING_WAITERS wait at once; one more: LIMIT_EXCEEDED.
-   */
+  /** Sends one ping and resolves with its round-trip time in ms once the pong arrives (see `ConnectionPings.ping`). */
   ping(timeout: number): Promise<number> {
-    const s = this.stateValue;
-    const timedOut = (): HeartlineError => new HeartlineError('TIMEOUT', `ping: no pong from ${this.address} within ${timeout} ms`);
-    if (this.pings.size >= MAX_PING_WAITERS) {
-      return Promise.reject(new HeartlineError('LIMIT_EXCEEDED', `ping: ${MAX_PING_WAITERS} pings already wait on the connection to ${this.address}`));
-    }
-    if (s === ConnectionState.Connecting || s === ConnectionState.Handshaking) return this.pings.add(0, 0, timeout, timedOut);
-    if (s !== ConnectionState.Ready && s !== ConnectionState.Draining) {
-      return Promise.reject(new HeartlineError('CONNECTION_LOST_UNWRITTEN', `ping: connection to ${this.address} is ${s}`));
-    }
-    if (!this.outgoingPings.allow(PING_RESERVE)) {
-      return Promise.reject(new HeartlineError('LIMIT_EXCEEDED', `ping: more pings now would go over ${this.address}'s limit (one per heartbeat / 2 after a burst)`));
-    }
-    const id = this.writePing();
-    if (id === 0) return Promise.reject(this.pingRefused());
-    return this.pings.add(id, this.pingSentAt, timeout, timedOut);
-  }
-
-  /** A ping the writer refused (its bound on queued bytes is reached): it was never sent, no pong will come. */
-  private pingRefused(): HeartlineError {
-    return new HeartlineError('LIMIT_EXCEEDED', `ping: more than ${this.options.maxQueuedBytes} bytes are waiting to be written to ${this.address}`);
+    return this.pinging.ping(timeout);
   }
 
   /**
@@ -331,8 +297,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     if (this.transition(ConnectionState.Draining, reason)) this.closeIfDrained();
   }
 
-  /** Destroys the socket; the first close to begin gives the reason. */
-  private shutdown(kind: DisconnectReason, err: HeartlineError): void {
+  /** @internal (ClientHandshakeHost, PingHost) Destroys the socket; the first close to begin gives the reason. */
+  shutdown(kind: DisconnectReason, err: HeartlineError): void {
     const s = this.stateValue;
     if (s === ConnectionState.Closed) return;
     // Already Closing (a drained close waiting for the peer's FIN): keep its reason, but destroy now.
@@ -426,77 +392,18 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.syncRef();
   }
 
-  /**
-   * The socket is open: the credentials are asked for (a function is called
-   * once per connection, so a refreshed token is used), then the handshake
-   * request goes out. `connectTimeout` bounds both. A function that throws,
-   * rejects or gives anything but a string of at most 8 KiB fails this
-   * connection with UNAUTHENTICATED (its error as `cause`), nothing sent.
-   */
-  private startHandshake(): void {
-    if (!this.transition(ConnectionState.Handshaking)) return;
-    const source = this.options.credentials;
-    if (typeof source !== 'function') return this.sendHello(source);
-    let value: unknown;
-    let then: unknown;
-    try {
-      value = source();
-      then = (typeof value === 'object' && value !== null) || typeof value === 'function' ? (value as { then?: unknown }).then : undefined;
-    } catch (err) {
-      return this.credentialsFailed('threw', err);
-    }
-    if (typeof then !== 'function') return this.credentialsGiven(value);
-    Promise.resolve()
-      .then(() => value)
-      .then(
-        (token) => this.credentialsGiven(token),
-        (err: unknown) => this.credentialsFailed('rejected', err),
-      );
+  /** @internal (ClientHandshakeHost) */
+  startHandshaking(): boolean {
+    return this.transition(ConnectionState.Handshaking);
   }
 
-  private credentialsGiven(token: unknown): void {
-    if (this.stateValue !== ConnectionState.Handshaking) return; // closed meanwhile (connectTimeout, client.close())
-    if (typeof token !== 'string') return this.credentialsFailed(`gave ${token === null ? 'null' : typeof token} instead of a string`, undefined);
-    if (Buffer.byteLength(token, 'utf8') > MAX_CREDENTIALS_BYTES) return this.credentialsFailed(`gave a string over ${MAX_CREDENTIALS_BYTES} bytes`, undefined);
-    this.sendHello(token);
-  }
-
-  private credentialsFailed(what: string, cause: unknown): void {
-    if (this.stateValue !== ConnectionState.Handshaking) return;
-    this.shutdown('unauthenticated', new HeartlineError('UNAUTHENTICATED', `the credentials function for ${this.address} ${what}`, cause === undefined ? undefined : { cause }));
-  }
-
-  private sendHello(credentials: string | undefined): void {
-    this.transport.send(FLAGS.handshake, 0, FrameType.Handshake, 0, encodeBody(hello(this.options.maxFrameSize, this.options.heartbeat, credentials)));
-  }
-
-  private finishHandshake(header: FrameHeader, body: Buffer): void {
-    if (this.stateValue !== ConnectionState.Handshaking || isRequest(header.flags)) {
-      this.protocolError('unexpected handshake frame');
-      return;
-    }
-    if (header.status !== 0) {
-      let refusal: HeartlineError;
-      try {
-        refusal = readErrorResponse(header.status, body);
-      } catch {
-        this.protocolError('undecodable handshake refusal');
-        return;
-      }
-      this.shutdown(refusal.code === 'UNAUTHENTICATED' ? 'unauthenticated' : 'refused', refusal);
-      return;
-    }
-    const answer = readAnswer(body);
-    if (typeof answer === 'string') {
-      this.protocolError(answer);
-      return;
-    }
+  /** @internal (ClientHandshakeHost) The provider accepted: its terms taken, Ready, then what waited for the handshake goes out. */
+  handshakeAnswered(answer: HandshakeResponse): void {
     this.peerMaxFrameSize = answer.maxFrameSize;
     this.protocolVersion = answer.version;
     // Already clamped to [HEARTBEAT_FLOOR, MAX_TIMER_MS] (or 0) by readAnswer.
     this.heartbeatInterval = answer.heartbeat;
-    this.pingGuard = new PingGuard(answer.heartbeat);
-    this.outgoingPings = new PingGuard(answer.heartbeat);
+    this.pinging.agreed(answer.heartbeat);
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     if (!this.transition(ConnectionState.Ready)) return;
@@ -510,27 +417,12 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       // A waiting call may have timed out or been cancelled already; one-way calls are never in the table.
       if (this.isLive(call)) this.write(call, call.request, now());
     }
-    if (this.pings.hasQueued) {
-      this.outgoingPings.allow(); // the first ping of a connection: the bucket is full
-      const id = this.writePing();
-      if (id === 0) this.pings.failQueued(this.pingRefused());
-      else this.pings.sendQueued(id, this.pingSentAt);
-    }
+    this.pinging.sendQueued();
   }
 
   // HeartbeatLink
   sendPing(): void {
-    this.outgoingPings.allow(); // the heartbeat's pings are never held back (at most one per interval): they only take a token
-    this.writePing();
-  }
-
-  /** Writes one ping with the next id and returns the id; 0 when the writer refused it (closed, or its bound reached). */
-  private writePing(): number {
-    const id = this.pingId >= 0xffffffff ? 1 : this.pingId + 1;
-    if (this.transport.send(FLAGS.ping, 0, FrameType.Heartbeat, id) === 0) return 0;
-    this.pingId = id;
-    this.pingSentAt = now();
-    return id;
+    this.pinging.sendPing();
   }
 
   peerDead(silentMs: number): void {
@@ -540,7 +432,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
 
   onFrame(header: FrameHeader, body: Buffer): void {
     if (header.type === FrameType.Handshake) {
-      this.finishHandshake(header, body);
+      this.handshake.finish(header, body);
       return;
     }
     if (this.stateValue === ConnectionState.Connecting || this.stateValue === ConnectionState.Handshaking) {
@@ -550,19 +442,12 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     }
     switch (header.type) {
       case FrameType.Call:
-        if (isRequest(header.flags)) this.runCallback(header, body);
+        if (isRequest(header.flags)) runCallback(this, header, body);
         else this.settle(header, body);
         return;
       case FrameType.Heartbeat:
-        if (isRequest(header.flags)) this.answerPing(header.id);
-        else {
-          const t = now();
-          if (header.id === this.pingId && this.pingSentAt > 0) {
-            this.rtt = t - this.pingSentAt;
-            this.observer?.onPong?.(this, this.rtt);
-          }
-          this.pings.pong(header.id, t);
-        }
+        if (isRequest(header.flags)) this.pinging.answerPing(header.id);
+        else this.pinging.pong(header.id);
         return;
       case FrameType.Drain: {
         const notice = readDrainBody(body);
@@ -595,18 +480,10 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     return true;
   }
 
-  /** A provider's ping (the Node provider sends none): a pong ahead of other frames, within the rate limit. */
-  private answerPing(id: number): void {
-    if (!this.pingGuard.allow()) {
-      this.log.warn({}, `provider ${this.address} sends pings faster than the heartbeat allows; closing this connection`);
-      this.shutdown('too-many-pings', new HeartlineError('PROTOCOL_ERROR', 'too many pings'));
-      return;
-    }
-    if (this.transport.sendUrgent(FLAGS.pong, FrameType.Heartbeat, id) === 0 && !this.transport.writer.isClosed) {
-      // The write bound is reached: the provider does not read what we send.
-      this.log.warn({}, `provider ${this.address} is not reading; closing this connection`);
-      this.shutdown('socket-error', new HeartlineError('LIMIT_EXCEEDED', 'write queue bound reached'));
-    }
+  /** @internal (PingHost) */
+  ponged(rtt: number): void {
+    this.rtt = rtt;
+    this.observer?.onPong?.(this, this.rtt);
   }
 
   private settle(header: FrameHeader, body: Buffer): void {
@@ -630,28 +507,14 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     if (this.stateValue === ConnectionState.Draining) this.closeIfDrained();
   }
 
-  /** A provider pushes to one of our callbacks: body `[callbackId, args]`. */
-  private runCallback(header: FrameHeader, body: Buffer): void {
-    this.lastPushAt = now();
-    const twoWay = isTwoWay(header.flags);
-    let value: unknown;
-    try {
-      value = body.length === 0 ? null : decodeBody(body); // an empty body is nil: BAD_REQUEST below
-    } catch (err) {
-      // Valid MessagePack we refuse: answered (two-way) or dropped; malformed: close.
-      if (!hasCode(err, 'BAD_REQUEST')) return this.protocolError('undecodable callback request');
-      this.log.warn({ err }, `callback request ${header.id} from ${this.address} refused: ${err.message}`);
-      if (twoWay) {
-        const r = errorResponse('BAD_REQUEST', `malformed callback request: ${err.message}`);
-        this.transport.send(FLAGS.response, r.status, FrameType.Call, header.id, r.body);
-      }
-      return;
-    }
-    this.callbacks.serve(value, (outcome) => {
-      if (!twoWay || this.transport.isClosed) return;
-      const r = typeof outcome === 'function' ? outcome(this.peerMaxFrameSize) : outcome;
-      this.transport.send(FLAGS.response, r.status, FrameType.Call, header.id, r.body);
-    });
+  /** @internal (CallbackLink) */
+  get socketClosed(): boolean {
+    return this.transport.isClosed;
+  }
+
+  /** @internal (CallbackLink) */
+  sendCallbackResponse(id: number, status: number, body: Buffer): void {
+    this.transport.send(FLAGS.response, status, FrameType.Call, id, body);
   }
 
   onOversize(header: FrameHeader): void {
@@ -661,10 +524,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       return;
     }
     if (header.type === FrameType.Call) {
-      if (isTwoWay(header.flags)) {
-        const r = errorResponse('PAYLOAD_TOO_LARGE', `callback request of ${header.length} bytes is over this consumer's limit`);
-        this.transport.send(FLAGS.response, r.status, FrameType.Call, header.id, r.body);
-      }
+      refuseOversizedCallback(this, header);
       return;
     }
     this.protocolError(`oversized frame of type ${header.type}`);
@@ -764,7 +624,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.observer?.onStateChange(this, ConnectionState.Draining, ConnectionState.Draining);
   }
 
-  private protocolError(message: string): void {
+  /** @internal (ClientHandshakeHost, CallbackLink) */
+  protocolError(message: string): void {
     const err = new HeartlineError('PROTOCOL_ERROR', message);
     this.log.warn({ err }, `protocol error from ${this.address}: ${message}; closing this connection`);
     this.shutdown('protocol-error', err);

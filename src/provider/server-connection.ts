@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import { ERROR_CODES } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { keptMessage } from '../errors/kept-message.js';
 import { ConnectionState, canTransition, type DisconnectReason } from '../exchange/connection-state.js';
@@ -8,16 +7,15 @@ import { PingGuard } from '../exchange/ping-guard.js';
 import { channels, type RefusedLimit } from '../context/channels.js';
 import { encodeValue, errorResponse, failureCode, failureMessage, type EncodedResponse } from '../exchange/responder.js';
 import { encodeBody } from '../protocol/codec.js';
-import { FrameType, HEADER_SIZE, MAX_HANDSHAKE_FRAME, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
+import { FrameType, HEADER_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { FLAGS, isRequest, isTwoWay, type FrameHeader } from '../protocol/frame.js';
-import { errorBody, type HandshakeRequest } from '../protocol/messages.js';
-import { answer, readHello } from '../exchange/handshake.js';
+import type { HandshakeRequest, HandshakeResponse } from '../protocol/messages.js';
 import { now } from '../transport/clock.js';
 import type { Logger } from '../transport/logger.js';
 import { logErr, withFields } from '../transport/log-fields.js';
 import { peerName, Transport, type TransportHandler } from '../transport/transport.js';
 import type { PeerTls } from '../transport/secure-socket.js';
-import { runAuthenticate, type Authenticate, type Authenticated } from './authentication.js';
+import type { Authenticate, Authenticated } from './authentication.js';
 import { CallbackProxies } from './callback-proxies.js';
 import { CredentialsExpiry, type ExpiryLink } from './credentials-expiry.js';
 import { CallbackPushes, type PushLink } from './callback-pushes.js';
@@ -25,6 +23,7 @@ import { encodeOutcome, keepsRefusalCode, outcomeCode } from './call-outcome.js'
 import { serveCall, type CallHost } from './call-pipeline.js';
 import { decodeRequest, findMethod } from './inbound-request.js';
 import { IncomingCall } from './server-call.js';
+import { ServerHandshake, type HandshakeHost } from './server-handshake.js';
 import type { ServiceRegistry } from './service-registry.js';
 
 /** Resolved options of one provider connection (see `ServerOptions` for the documented defaults). */
@@ -91,7 +90,7 @@ let nextId = 1;
  * frame or the connection closing aborts them), and writes the encoded
  * outcome. Nothing a peer sends, and nothing a handler does, throws out of here.
  */
-export class ServerConnection implements TransportHandler, HeartbeatLink, CallHost, PushLink, ExpiryLink {
+export class ServerConnection implements TransportHandler, HeartbeatLink, CallHost, PushLink, ExpiryLink, HandshakeHost {
   readonly id = nextId++;
   readonly createdAt = now();
   private readonly transport: Transport;
@@ -117,8 +116,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   /** Rate limit on the consumer's pings (A2); set for the agreed heartbeat at the handshake. */
   private pingGuard = new PingGuard(0);
   private closeKind: DisconnectReason | undefined;
-  /** Destroys the socket if the handshake is not done in time; cleared once Ready or closed. */
-  private handshakeTimer: NodeJS.Timeout | undefined;
+  /** The handshake: its request read, admission, `authenticate`, the answer; its timer. */
+  private readonly handshake: ServerHandshake;
   readonly callbacks: CallbackProxies;
   /** The server's logger bound to this connection (`peer`, `connectionId`): made once, here. */
   readonly log: Logger;
@@ -144,17 +143,13 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.hooks = hooks;
     this.log = withFields(options.logger, { peer: peerName(socket), connectionId: this.id });
     this.transport = new Transport(socket, { ...options, logger: this.log }, this);
-    // Until the handshake completes, nothing larger than a handshake request is read: a bigger header closes the connection.
-    this.transport.decoder.maxFrameSize = Math.min(options.maxFrameSize, MAX_HANDSHAKE_FRAME);
     this.pushes = new CallbackPushes(this, options.callbackTimeout);
     this.callbacks = new CallbackProxies((id, args) => this.push(id, args), options.maxCallbacks, this.log);
     socket.on('drain', () => socket.resume());
     // The provider never pings; it only notices silence (a consumer pings at most every idleTimeout / 3).
     this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout });
     this.heartbeat.start();
-    // Independent of idleTimeout (which a drip of bytes keeps at bay, and which may be 0).
-    this.handshakeTimer = setTimeout(onHandshakeTimeout, options.handshakeTimeout, this);
-    this.handshakeTimer.unref();
+    this.handshake = new ServerHandshake(this, this.transport, options);
   }
 
   get state(): ConnectionState {
@@ -220,15 +215,6 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.closeKind ??= 'heartbeat-timeout';
     this.log.warn({}, `consumer ${this.peer} silent for ${Math.round(silentMs)} ms: closing its connection`);
     this.transport.destroy(new HeartlineError('CONNECTION_LOST_WRITTEN', 'idle timeout'));
-  }
-
-  /** @internal The handshake did not complete within `handshakeTimeout`. */
-  handshakeExpired(): void {
-    this.handshakeTimer = undefined;
-    if (!this.handshaking || this.transport.isClosed) return;
-    this.closeKind ??= 'handshake-timeout';
-    this.log.warn({}, `consumer ${this.peer} did not complete its handshake within ${this.options.handshakeTimeout} ms: closing its connection`);
-    this.transport.destroy(new HeartlineError('CONNECT_FAILED', 'handshake timeout'));
   }
 
   /**
@@ -309,7 +295,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   onFrame(header: FrameHeader, body: Buffer): void {
     if (this.stateValue === ConnectionState.Handshaking) {
-      this.handshake(header, body);
+      this.handshake.handshake(header, body);
       return;
     }
     // A consumer waits for the handshake answer before it sends anything (protocol.md 1).
@@ -370,8 +356,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.transition(ConnectionState.Closed);
     this.heartbeat.cancel();
     this.expiry?.cancel();
-    clearTimeout(this.handshakeTimer);
-    this.handshakeTimer = undefined;
+    this.handshake.cancel();
     if (this.inFlight > 0) {
       const lost = new HeartlineError('CONNECTION_LOST_WRITTEN', 'the consumer connection closed');
       for (const call of this.runningCalls()) call.abort(lost);
@@ -388,40 +373,23 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     for (const wake of this.closeWaiters.splice(0)) wake();
   }
 
-  private handshake(header: FrameHeader, body: Buffer): void {
-    if (header.type !== FrameType.Handshake || !isRequest(header.flags)) return this.protocolError('the first frame must be a handshake');
-    const request = readHello(body);
-    if (typeof request === 'string') return this.refuse(header.id, new HeartlineError('PROTOCOL_ERROR', request), 'protocol-error');
-    const refusal = this.hooks.admit(this);
-    if (refusal !== undefined) return this.refuse(header.id, refusal, 'refused');
-    const authenticate = this.options.authenticate;
-    if (authenticate === undefined) return this.accept(header.id, request, undefined);
+  /** @internal (HandshakeHost) */
+  admitHandshake(): HeartlineError | undefined {
+    return this.hooks.admit(this);
+  }
+
+  /** @internal (HandshakeHost) */
+  startAuthenticating(): void {
     this.transition(ConnectionState.Authenticating);
-    const id = header.id;
-    const hello = { credentials: request.credentials, agent: request.agent };
-    runAuthenticate(authenticate, hello, { address: this.peer, tls: this.tls }, this.log, (outcome) => this.authenticationDone(id, request, outcome));
   }
 
-  /** `authenticate` answered (at once or later): accept, or refuse with UNAUTHENTICATED. */
-  private authenticationDone(id: number, request: HandshakeRequest, outcome: Authenticated | HeartlineError): void {
-    // Closed meanwhile (handshakeTimeout, the consumer left, the server closed): nothing to answer.
-    if (this.stateValue !== ConnectionState.Authenticating || this.transport.isClosed) return;
-    if (outcome instanceof HeartlineError) return this.refuse(id, outcome, 'unauthenticated');
-    // Other connections may have become ready while this one waited: the cap is checked again.
-    const refusal = this.hooks.admit(this);
-    if (refusal !== undefined) return this.refuse(id, refusal, 'refused');
-    this.authenticated = true;
-    this.accept(id, request, outcome);
-  }
-
-  /** The handshake succeeds: the answer goes out, frames up to `maxFrameSize` are read from now on, calls may come. */
-  private accept(id: number, request: HandshakeRequest, auth: Authenticated | undefined): void {
-    const terms = answer(request, this.options);
+  /** @internal (HandshakeHost) The handshake succeeds: calls may come. */
+  handshakeAccepted(request: HandshakeRequest, terms: HandshakeResponse, auth: Authenticated | undefined): void {
     this.peerMaxFrameSize = request.maxFrameSize;
     this.heartbeatInterval = terms.heartbeat;
     this.pingGuard = new PingGuard(terms.heartbeat);
-    this.transport.decoder.maxFrameSize = this.options.maxFrameSize;
     if (auth !== undefined) {
+      this.authenticated = true;
       this.principal = auth.principal;
       if (auth.expiresAt !== undefined) {
         this.expiry = new CredentialsExpiry(this, auth.expiresAt);
@@ -430,20 +398,19 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     }
     this.transition(ConnectionState.Ready);
     this.readyAt = now();
-    clearTimeout(this.handshakeTimer);
-    this.handshakeTimer = undefined;
-    this.transport.send(FLAGS.handshakeResponse, 0, FrameType.Handshake, id, encodeBody(terms));
+  }
+
+  /** @internal (HandshakeHost) */
+  handshakeAnswered(): void {
     this.hooks.onReady(this);
   }
 
-  private refuse(id: number, err: HeartlineError, kind: DisconnectReason): void {
+  /** @internal (HandshakeHost) */
+  closing(kind: DisconnectReason, err?: HeartlineError): void {
     this.closeKind ??= kind;
+    if (err === undefined) return;
     this.lastErrorCode = err.code;
     this.lastErrorMessage = keptMessage(err.message);
-    // Nothing more is read from a refused consumer; the socket closes when it does (or at handshakeTimeout).
-    this.transport.decoder.stop();
-    this.transport.send(FLAGS.handshakeResponse, ERROR_CODES[err.code].status, FrameType.Handshake, id, encodeBody(errorBody(err.code, err.message)));
-    this.transport.end();
   }
 
   /**
@@ -614,8 +581,4 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.log.warn({ err }, `protocol error from ${this.peer}: ${message}; closing this connection`);
     this.transport.destroy(err);
   }
-}
-
-function onHandshakeTimeout(conn: ServerConnection): void {
-  conn.handshakeExpired();
 }

@@ -5,14 +5,16 @@ import { serviceOf, type Contract } from '../contract/service-definition.js';
 import { channels } from '../context/channels.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
-import { now } from '../transport/clock.js';
 import { emitGuarded } from '../transport/guarded.js';
 import { providerOf, type ProviderOptions } from './provider-options.js';
 import type { ServerInterceptor } from './server-interceptor.js';
-import { createListener, evictOldestTlsHandshake, replaceSecureContext, tlsHandshakesUnderWay, type PeerTls } from '../transport/secure-socket.js';
+import { createListener, replaceSecureContext, tlsHandshakesUnderWay } from '../transport/secure-socket.js';
 import type { ServerTlsOptions } from '../transport/tls-options.js';
 import { logErr } from '../transport/log-fields.js';
 import { ServerConnection, type ServerConnectionHooks, type ServerConnectionOptions } from './server-connection.js';
+import { describe, type ServerConnectionInfo } from './connection-info.js';
+import { listenFailed } from './listen-failed.js';
+import { PendingHandshakes } from './pending-handshakes.js';
 import { resolveServerOptions, type ServerOptions } from './server-options.js';
 import { ServiceRegistry } from './service-registry.js';
 import { advertisedAddress } from './advertise.js';
@@ -21,44 +23,11 @@ import { ServingStatusTable, type SettableStatus } from './serving-status.js';
 import type { Announcement, Publication, ProviderRegistry, PublishOptions } from './publisher.js';
 
 export type { ServerOptions } from './server-options.js';
+export type { ServerConnectionInfo } from './connection-info.js';
 
 export interface ServerAddress {
   host: string;
   port: number;
-}
-
-/** A live consumer connection as `server.connections()` reports it. */
-export interface ServerConnectionInfo {
-  id: number;
-  /** Consumer address, `host:port`. */
-  peer: string;
-  state: string;
-  /** ms since the connection was accepted. */
-  age: number;
-  /** ms since bytes last arrived. */
-  lastRead: number;
-  /** ms since bytes were last written. */
-  lastWrite: number;
-  /** Ping interval granted to the consumer, in ms. */
-  heartbeat: number;
-  /** Calls executing for this connection. */
-  inFlight: number;
-  /** Bytes read from and written to the socket, frame headers included. */
-  bytesIn: number;
-  bytesOut: number;
-  /** Calls answered (or, one-way, finished) on this connection, refusals included. */
-  callsDone: number;
-  /**
-   * The last error a call on this connection was answered with (as its
-   * caller hears it), or why the connection failed (protocol error, socket
-   * error, idle or handshake timeout, refusal), whichever came last; absent
-   * when none. Code and message only (never details, stack or arguments).
-   */
-  lastError?: { code: string; message: string };
-  /** Over TLS: the negotiated version, and the consumer's certificate (`subject`, `authorized`) under mutual TLS; undefined over plain TCP. */
-  tls: PeerTls | undefined;
-  /** True when the server's `authenticate` accepted this consumer (its principal is not listed: it may be sensitive); false without `authenticate`, or before it answered. */
-  authenticated: boolean;
 }
 
 /** Events of a Server. */
@@ -81,11 +50,8 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   private readonly connectionOptions: ServerConnectionOptions;
   private readonly closeGracePeriod: number;
   private readonly accepts: number;
-  private readonly maxPendingHandshakes: number;
-  /** Connections accepted whose handshake has not completed (nor failed) yet, oldest first. */
-  private readonly handshaking = new Set<ServerConnection>();
-  /** When a connection over `maxPendingHandshakes` was last reported (clock ms): one warning per 10 s at most. */
-  private shedReportedAt = -Infinity;
+  /** Connections in their handshake, under `maxPendingHandshakes`. */
+  private readonly handshaking: PendingHandshakes<ServerConnection>;
   private closing: Promise<void> | undefined;
   /** Set by the first `listen()`: a server listens once and, once closed, never again. */
   private listenCalled = false;
@@ -114,13 +80,15 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
    */
   responsesDropped = 0;
   /** Connections shed since start because `maxPendingHandshakes` connections were in their handshake (TLS handshakes included): the oldest silent one, or the newcomer. */
-  connectionsShed = 0;
+  get connectionsShed(): number {
+    return this.handshaking.shed;
+  }
 
   constructor(options: ServerOptions = {}) {
     super();
     const o = resolveServerOptions(options);
     this.registry = new ServiceRegistry(o.authorize);
-    this.maxPendingHandshakes = o.maxPendingHandshakes;
+    this.handshaking = new PendingHandshakes(o.maxPendingHandshakes, o.logger);
     this.host = o.host;
     this.port = o.port;
     this.backlog = o.backlog;
@@ -150,7 +118,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       : undefined;
     // Plain TCP, or TLS: `accept` gets a socket whose TLS handshake (if any) succeeded.
     // Over TLS, a connection in its TLS handshake is in its handshake too: `admit` sheds it before that handshake starts.
-    const admit = (tlsHandshakes: number): boolean => this.makeRoom(tlsHandshakes);
+    const admit = (tlsHandshakes: number): boolean => this.handshaking.makeRoom(tlsHandshakes, this.net);
     this.net = createListener(o.tls, { handshakeTimeout: o.handshakeTimeout, logger: o.logger, admit }, (socket) => this.accept(socket));
     this.net.on('error', (err) => this.netError(err));
     if (o.registry !== undefined) this.publish(o.registry);
@@ -416,42 +384,13 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     }
     this.connectionsAccepted++;
     // This socket's own TLS handshake (if any) is done: it is no longer among those under way.
-    if (!this.makeRoom(tlsHandshakesUnderWay(this.net))) {
+    if (!this.handshaking.makeRoom(tlsHandshakesUnderWay(this.net), this.net)) {
       socket.destroy();
       return;
     }
     const conn = new ServerConnection(socket, this.registry, this.connectionOptions, this);
     this.handshaking.add(conn);
     this.connectionSet.add(conn);
-  }
-
-  /**
-   * Room for one more connection in its handshake, under `maxPendingHandshakes`
-   * (Heartline handshakes, `authenticate` included, and `tlsHandshakes` TLS
-   * ones). At the cap, one is shed, unanswered, counted and reported: the
-   * oldest that has not sent its handshake request (silent or dripping) or
-   * was refused and is held open by its consumer, else
-   * the oldest TLS handshake, else the newcomer (false). Shedding the oldest
-   * silent one rather than the newcomer means a standing flood of idle
-   * connections, renewed every `handshakeTimeout`, cannot lock consumers
-   * out: it would have to outpace their handshakes.
-   */
-  private makeRoom(tlsHandshakes: number): boolean {
-    if (this.handshaking.size + tlsHandshakes < this.maxPendingHandshakes) return true;
-    this.connectionsShed++;
-    const t = now();
-    if (t - this.shedReportedAt >= SHED_REPORT_INTERVAL) {
-      this.shedReportedAt = t;
-      this.connectionOptions.logger.warn({ shed: this.connectionsShed }, `${this.maxPendingHandshakes} connections are in their handshake (maxPendingHandshakes): shedding the oldest silent ones, else new ones (${this.connectionsShed} so far)`);
-    }
-    for (const conn of this.handshaking) {
-      if (conn.sheddable) {
-        this.handshaking.delete(conn); // its place is the newcomer's now (its close comes later)
-        conn.shed();
-        return true;
-      }
-    }
-    return tlsHandshakes > 0 && evictOldestTlsHandshake(this.net);
   }
 
   // ServerConnectionHooks
@@ -484,49 +423,4 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   responseDropped(): void {
     this.responsesDropped++;
   }
-}
-
-/** LISTEN_FAILED for a failed bind: names the address, says why in words, and how to get out of it. */
-function listenFailed(err: NodeJS.ErrnoException & { address?: string }, host: string | undefined, port: number): HeartlineError {
-  const h = host ?? err.address ?? '::';
-  const address = h.includes(':') ? `[${h}]:${port}` : `${h}:${port}`;
-  let why: string;
-  switch (err.code) {
-    case 'EADDRINUSE':
-      why = 'the address is already in use (EADDRINUSE): another process, or another Server here, listens on it. Stop it, choose another port, or pass port: 0 to take a free one';
-      break;
-    case 'EADDRNOTAVAIL':
-      why = 'no interface of this machine has this address (EADDRNOTAVAIL): check host';
-      break;
-    case 'EACCES':
-      why = 'permission denied (EACCES): ports below 1024 need privileges';
-      break;
-    default:
-      why = err.message;
-  }
-  return new HeartlineError('LISTEN_FAILED', `cannot listen on ${address}: ${why}`, { cause: err });
-}
-
-/** Shortest time between two warnings about connections shed by `maxPendingHandshakes`, in ms. */
-const SHED_REPORT_INTERVAL = 10_000;
-
-function describe(c: ServerConnection): ServerConnectionInfo {
-  const t = now();
-  const info: ServerConnectionInfo = {
-    id: c.id,
-    peer: c.peer,
-    state: c.state,
-    age: t - c.createdAt,
-    lastRead: t - c.lastReadAt(),
-    lastWrite: t - c.lastWriteAt(),
-    heartbeat: c.heartbeatInterval,
-    inFlight: c.inFlight,
-    bytesIn: c.bytesIn,
-    bytesOut: c.bytesOut,
-    callsDone: c.callsDone,
-    tls: c.tls,
-    authenticated: c.authenticated,
-  };
-  if (c.lastErrorCode !== undefined) info.lastError = { code: c.lastErrorCode, message: c.lastErrorMessage };
-  return info;
 }
