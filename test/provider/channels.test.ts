@@ -119,7 +119,8 @@ describe('server channels', () => {
     const client = defer(newClient(srv.address), (c) => c.close());
     const echo = client.refer(Echo, { cluster: 'failfast' });
     await echo.echo(1);
-    const other = defer(newClient(srv.address, { reconnect: { initialDelay: 5000 } }), (c) => c.close());
+    // random() = 1: its first reconnect waits the whole initialDelay (it is random in [0, initialDelay]), not inside this test.
+    const other = defer(newClient(srv.address, { reconnect: { initialDelay: 5000 }, random: () => 1 }), (c) => c.close());
     await expectCode(other.refer(Echo).echo(1), 'LIMIT_EXCEEDED');
     expect(refusals).toEqual([{ server: srv.server, limit: 'accepts', peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/), call: undefined }]);
     const slow = echo.sleep(200);
