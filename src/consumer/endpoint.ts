@@ -83,6 +83,12 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
   private attempt = 0;
   /** Successful reconnects since creation. */
   reconnects = 0;
+  /**
+   * Why the provider was last found unreachable (the failure of the last
+   * connection that closed on its own), until a connection is ready again:
+   * the cause of the UNAVAILABLE a call gets meanwhile.
+   */
+  lastFailure: HeartlineError | undefined;
   /** No extra connection is opened before this time (clock ms): the provider refused one. */
   private growBlockedUntil = 0;
   /** Calls already sent again after crossing an expiry drain (`resendRefused`): once each, so a provider that keeps refusing cannot loop them. */
@@ -350,6 +356,7 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
     const attempts = this.attempt + 1;
     this.transition(EndpointState.Ready); // refused while Removed or Draining: they stay
     this.attempt = 0;
+    this.lastFailure = undefined;
     if (wasDown) this.reconnects++;
     this.observer.onConnect(this, conn);
     if (wasDown) this.observer.onReconnect(this, attempts);
@@ -376,6 +383,7 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
   private connectionClosed(conn: ClientConnection): void {
     this.conns = this.conns.filter((c) => c !== conn);
     const reason = conn.disconnectReason ?? 'closed-by-peer';
+    if (conn.failure !== undefined) this.lastFailure = conn.failure;
     this.observer.onDisconnect(this, conn, reason);
     if (this.stateValue === EndpointState.Removed || reason === 'client-closed') return;
     if (this.conns.length > 0) return; // others are ready, opening, draining or closing

@@ -1,4 +1,5 @@
 import { HeartlineError } from '../errors/heartline-error.js';
+import { keptMessage } from '../errors/kept-message.js';
 import { unwatchAbort, watchAbort, type AbortWatcher } from '../exchange/abort-watch.js';
 import { cancelledError } from '../exchange/connection-call.js';
 import { withOrigin } from '../exchange/pending-calls.js';
@@ -106,10 +107,17 @@ export class ProviderPicker {
     listing.then(settled, settled); // a failed first listing ends the wait too: the call then finds no provider
   }
 
-  /** UNAVAILABLE: no provider of the service can take `inv`. */
+  /**
+   * UNAVAILABLE: no provider of the service can take `inv`. Its `cause` is
+   * why a listed provider was last found unreachable (a refused connection,
+   * a TLS mismatch, refused credentials), when one was.
+   */
   unavailable(inv: ClientInvocation): HeartlineError {
     const note = this.directory.loading?.() === undefined ? '' : '; the registry has not answered yet';
-    return withOrigin(new HeartlineError('UNAVAILABLE', `${inv.target.label}: no available provider of ${inv.target.service} (of ${this.directory.list().length} listed${note})`), inv.origin);
+    let cause: HeartlineError | undefined;
+    for (const c of this.candidates()) cause ??= c.endpoint.lastFailure;
+    const message = `${inv.target.label}: no available provider of ${inv.target.service} (of ${this.directory.list().length} listed${note})`;
+    return withOrigin(new HeartlineError('UNAVAILABLE', cause === undefined ? message : `${message}; last failure: ${keptMessage(cause.message)}`, cause === undefined ? undefined : { cause }), inv.origin);
   }
 
   /** One candidate per listed provider, rebuilt only when the provider list changes. */

@@ -142,6 +142,8 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
   /** Code and message of the last error a call here settled with, or of the connection's failure; undefined when none. */
   lastErrorCode: string | undefined;
   lastErrorMessage = '';
+  /** The error this connection failed with (not a close someone asked for); undefined until it closes so. */
+  failure: HeartlineError | undefined;
 
   constructor(options: ClientConnectionOptions, observer?: ConnectionObserver) {
     this.options = options;
@@ -579,6 +581,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.callbacks.clear();
     // Last, so that it names the failure rather than the calls it failed.
     if (reason !== undefined && FAILURES.has(this.disconnectReason!)) {
+      this.failure = unsent ?? reason;
       this.lastErrorCode = reason.code;
       this.lastErrorMessage = keptMessage(reason.message);
     }
