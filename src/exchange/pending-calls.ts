@@ -120,19 +120,21 @@ export class PendingCalls<C extends PendingCall = PendingCall> {
 
   /** Removes and returns the call for a response, or undefined (and counts it) when it is gone. */
   take(id: number): C | undefined {
-    const call = this.calls.get(id)?.call;
+    const slot = this.calls.get(id);
+    const call = slot?.call;
     if (call === undefined) {
       this.lateResponses++;
       return undefined;
     }
-    this.remove(call);
+    this.remove(call, slot!);
     return call;
   }
 
   /** Settles `call` with `err` if it is still pending. Returns false when it had already settled. */
   fail(call: C, err: HeartlineError): boolean {
-    if (this.calls.get(call.id)?.call !== call) return false;
-    this.remove(call);
+    const slot = this.calls.get(call.id);
+    if (slot?.call !== call) return false;
+    this.remove(call, slot);
     call.reject(withOrigin(err, call.request.origin));
     return true;
   }
@@ -186,9 +188,9 @@ export class PendingCalls<C extends PendingCall = PendingCall> {
     return calls;
   }
 
-  private remove(call: C): void {
-    const slot = this.calls.get(call.id);
-    if (slot !== undefined) slot.call = undefined;
+  /** `slot`: the call's own, just found in `calls` by the caller (not looked up again). */
+  private remove(call: C, slot: Slot<C>): void {
+    slot.call = undefined;
     this.calls.delete(call.id);
     unlisten(call);
     if (this.calls.size === 0) this.onBusyChange?.(false);

@@ -57,8 +57,9 @@ export function resolveMetricsOptions(options: MetricsOptions): ResolvedMetricsO
   if (clients.length === 0 && servers.length === 0) throw invalid('pass at least one of clients and servers');
   const prefix = options.prefix ?? 'heartline_';
   if (typeof prefix !== 'string' || (prefix !== '' && !NAME.test(prefix))) throw invalid(`prefix must match ${NAME.source} (or be ''), got ${JSON.stringify(prefix)}`);
-  const buckets = [...(options.buckets ?? DEFAULT_BUCKETS)];
-  if (!Array.isArray(options.buckets ?? DEFAULT_BUCKETS) || buckets.length === 0 || buckets.some((b, i) => typeof b !== 'number' || !Number.isFinite(b) || b <= 0 || (i > 0 && b <= buckets[i - 1]!))) {
+  const given: unknown = options.buckets ?? DEFAULT_BUCKETS;
+  const buckets = Array.isArray(given) ? [...(given as number[])] : [];
+  if (buckets.length === 0 || buckets.some((b, i) => typeof b !== 'number' || !Number.isFinite(b) || b <= 0 || (i > 0 && b <= buckets[i - 1]!))) {
     throw invalid('buckets must be a non-empty array of finite numbers > 0, increasing (seconds)');
   }
   const maxLabelValues = options.maxLabelValues ?? 500;

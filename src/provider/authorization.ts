@@ -14,11 +14,11 @@ import type { ServerCall } from './server-interceptor.js';
 export type Authorize = (call: ServerCall) => boolean | Promise<boolean>;
 
 /** The refusal a consumer gets: generic, whatever the hook said or threw. */
-export const PERMISSION_DENIED_MESSAGE = 'permission denied';
+const PERMISSION_DENIED_MESSAGE = 'permission denied';
 
 /** What the authorization stage needs of its connection. */
 export interface AuthorizationHost {
-  readonly logger: Logger;
+  readonly log: Logger;
   settle(call: IncomingCall, failed: boolean, result: unknown): void;
 }
 
@@ -90,7 +90,7 @@ export class AuthorizationRun {
     const call = this.call;
     if (threw) {
       try {
-        this.host.logger.warn(
+        this.host.log.warn(
           { service: call.service, method: call.method, err: logErr(thrown) },
           `authorize for ${call.service}#${call.method} threw (${describe(thrown)}): call from ${call.peer} refused with PERMISSION_DENIED`,
         );

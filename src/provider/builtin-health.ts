@@ -4,7 +4,7 @@ import { HealthWatchers, type StatusCallback } from './health-watchers.js';
 import type { ServingStatusTable } from './serving-status.js';
 
 /** Longest service name a watch keeps, in characters: a watch holds its name for its whole life. */
-export const MAX_WATCHED_NAME = 1024;
+const MAX_WATCHED_NAME = 1024;
 
 /**
  * The provider's `heartline.Health` (protocol.md 10): `check` reads the

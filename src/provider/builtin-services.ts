@@ -8,7 +8,7 @@ import type { ServingStatusTable } from './serving-status.js';
 import type { ExportedService, ServiceRegistry } from './service-registry.js';
 
 /** The names of the built-in services (protocol.md 10). */
-export const BUILTIN_SERVICE_NAMES: ReadonlySet<string> = new Set([serviceOf(Reflection).name, serviceOf(Health).name]);
+const BUILTIN_SERVICE_NAMES: ReadonlySet<string> = new Set([serviceOf(Reflection).name, serviceOf(Health).name]);
 
 /** The built-in services of one server, as registered. */
 export interface BuiltinServices {

@@ -1,18 +1,18 @@
 import { HeartlineError } from '../errors/heartline-error.js';
 import type { ErrorCode } from '../errors/codes.js';
-import { errorResponse, failureCode, failureResponse, valueResponse, type EncodedResponse } from '../exchange/responder.js';
+import { errorResponse, failureCode, failureResponse, type EncodedResponse } from '../exchange/responder.js';
 import type { IncomingCall } from './server-call.js';
 
 /**
- * The encode stage: the response frame's status and body for a call's
- * outcome. A value is encoded for the peer's frame limit (valueResponse). A
+ * The encode stage of a failed call: the response frame's status and body (a
+ * value is encoded by `encodeValue`, exchange/responder.ts, before the call is
+ * counted, so that one that cannot be sent counts as failed). A
  * refusal before the handler ran (not found, limits, spent budget, or an
  * interceptor's own HeartlineError with an on-wire code) keeps its code,
  * even a retry-safe one: the handler did not run. Any failure from the
  * handler on follows the hop rule of `failureResponse` (protocol.md 4.2).
  */
-export function encodeOutcome(call: IncomingCall, failed: boolean, result: unknown, peerMaxFrameSize: number, exposeStack: boolean): EncodedResponse {
-  if (!failed) return valueResponse(result, peerMaxFrameSize);
+export function encodeFailure(call: IncomingCall, result: unknown, exposeStack: boolean): EncodedResponse {
   if (isPlainRefusal(call, result)) return errorResponse(result.code, result.message);
   return failureResponse(result, exposeStack, call.handlerStarted);
 }

@@ -45,15 +45,11 @@ export function serveCall(call: IncomingCall, method: ExportedMethod, host: Call
     else run.step(0);
     return;
   }
-  if (method.service.interceptors.length === 0) {
-    const run = new DirectRun(call, method, host);
-    if (scoped) runInScope(call, () => run.start());
-    else run.start();
-  } else if (scoped) runInScope(call, () => runIntercepted(call, method, host));
-  else runIntercepted(call, method, host);
+  if (scoped) runInScope(call, () => proceed(call, method, host));
+  else proceed(call, method, host);
 }
 
-/** After authorization, already inside the call's scope (if any): the interceptors, or straight to the limits and handler. */
+/** Past authorization, inside the call's scope (if any): the interceptors, or straight to the limits and handler. */
 function proceed(call: IncomingCall, method: ExportedMethod, host: CallHost): void {
   if (method.service.interceptors.length === 0) new DirectRun(call, method, host).start();
   else runIntercepted(call, method, host);

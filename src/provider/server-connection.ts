@@ -19,7 +19,7 @@ import type { Authenticate, Authenticated } from './authentication.js';
 import { CallbackProxies } from './callback-proxies.js';
 import { CredentialsExpiry, type ExpiryLink } from './credentials-expiry.js';
 import { CallbackPushes, type PushLink } from './callback-pushes.js';
-import { encodeOutcome, keepsRefusalCode, outcomeCode } from './call-outcome.js';
+import { encodeFailure, keepsRefusalCode, outcomeCode } from './call-outcome.js';
 import { serveCall, type CallHost } from './call-pipeline.js';
 import { decodeRequest, findMethod } from './inbound-request.js';
 import { IncomingCall } from './server-call.js';
@@ -119,7 +119,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   /** The handshake: its request read, admission, `authenticate`, the answer; its timer. */
   private readonly handshake: ServerHandshake;
   readonly callbacks: CallbackProxies;
-  /** The server's logger bound to this connection (`peer`, `connectionId`): made once, here. */
+  /** The server's logger bound to this connection (`peer`, `connectionId`): made once, here. @internal (AuthorizationHost, HandshakeHost) */
   readonly log: Logger;
   /** Ping interval granted to the consumer, in ms. */
   heartbeatInterval = 0;
@@ -158,11 +158,6 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   get peer(): string {
     return this.transport.peer;
-  }
-
-  /** @internal (AuthorizationHost) */
-  get logger(): Logger {
-    return this.log;
   }
 
   /** Over TLS, what the TLS handshake said of the consumer (its certificate under mutual TLS); undefined over plain TCP. */
@@ -511,7 +506,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       this.hooks.responseDropped(this);
       return;
     }
-    this.respond(call.id, response ?? encodeOutcome(call, failed, result, this.peerMaxFrameSize, this.options.exposeStack));
+    this.respond(call.id, response ?? encodeFailure(call, result, this.options.exposeStack));
   }
 
   /** A push to a consumer callback; its outcome is published on `heartline:server:push` while that has subscribers. */
