@@ -18,7 +18,7 @@ const SERIES = [
 ] as const;
 
 const PANEL = { w: 340, h: 200 };
-const MARGIN = { left: 70, right: 20, top: 62, bottom: 46, gap: 50, col: 40 };
+const MARGIN = { left: 70, right: 20, top: 84, bottom: 46, gap: 62, col: 40 };
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const num = (n: number) => (Math.round(n * 10) / 10).toString();
@@ -55,10 +55,10 @@ export function plotSvg(points: PlotPoint[], subtitle: string): string {
     `<text x="${MARGIN.left}" y="38" fill="#444">${esc(subtitle)}</text>`,
   ];
 
-  // Legend, top right.
+  // Legend, one row under the subtitle.
   shown.forEach((s, i) => {
-    const x = width - MARGIN.right - 110;
-    const y = 14 + i * 15;
+    const x = MARGIN.left + i * 120;
+    const y = 58;
     out.push(
       `<line x1="${x}" y1="${y}" x2="${x + 24}" y2="${y}" stroke="${s.color}" stroke-width="2.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`,
       `<circle cx="${x + 12}" cy="${y}" r="3" fill="${s.color}"/>`,

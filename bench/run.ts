@@ -111,12 +111,14 @@ function tsxImport(): string {
   }
 }
 
-function spawnChild(file: string, args: string[], cpu: number | undefined, env?: NodeJS.ProcessEnv): ChildProcess {
+function spawnChild(file: string, args: string[], cpu?: number, env?: NodeJS.ProcessEnv): ChildProcess {
   // BENCH_PROFILE=dir writes a V8 CPU profile of every child into dir (node --cpu-prof).
   const profile = process.env.BENCH_PROFILE?.trim() ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE.trim()}`] : [];
   const node = [process.execPath, ...profile, '--import', tsxImport(), '--expose-gc', path.join(HERE, file), ...args];
   const [cmd, ...rest] = pin && cpu !== undefined ? ['taskset', '-c', String(cpu), ...node] : node;
-  const child = spawn(cmd!, rest, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: env ?? process.env });
+  // The connections script (env given) runs on its own: no IPC channel to keep it alive.
+  const stdio = env ? (['ignore', 'inherit', 'inherit'] as const) : (['ignore', 'inherit', 'inherit', 'ipc'] as const);
+  const child = spawn(cmd!, rest, { cwd: ROOT, stdio: [...stdio], env: env ?? process.env });
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;
@@ -238,9 +240,13 @@ async function runConnections(problems: string[]): Promise<unknown> {
   console.log('## connections (bench/connections.ts)\n');
   const child = spawnChild('connections.ts', [], undefined, { ...process.env, BENCH_JSON_CONNECTIONS: out });
   const timer = setTimeout(() => child.kill('SIGKILL'), 10 * 60_000); // its own budget is ~2 min
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-    child.once('exit', (c, s) => resolve([c, s])),
-  );
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+    child.once('exit', (c, s) => resolve([c, s]));
+    child.once('error', (err) => {
+      problems.push(`connections: ${err.message}`);
+      resolve([null, null]);
+    });
+  });
   clearTimeout(timer);
   if (code !== 0) problems.push(`connections: bench/connections.ts exited with ${signal ?? code}`);
   if (!existsSync(out)) {
