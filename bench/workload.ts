@@ -128,15 +128,20 @@ export async function closedLoop(
   const workers: Promise<void>[] = [];
   for (let i = 0; i < opts.inflight; i++) workers.push(worker());
 
-  await sleep(opts.warmupMs);
-  await opts.beforeWindow?.();
-  measuring = true;
-  windowStart = performance.now();
-  await sleep(opts.measureMs);
-  measuring = false;
-  windowEnd = performance.now();
-  stopped = true;
-  await opts.afterWindow?.();
+  try {
+    await sleep(opts.warmupMs);
+    await opts.beforeWindow?.();
+    measuring = true;
+    windowStart = performance.now();
+    await sleep(opts.measureMs);
+    measuring = false;
+    windowEnd = performance.now();
+    stopped = true;
+    await opts.afterWindow?.();
+  } finally {
+    stopped = true; // a failing hook stops the load too
+    measuring = false;
+  }
 
   const drainMs = opts.drainTimeoutMs ?? 10_000;
   let timer: NodeJS.Timeout | undefined;
