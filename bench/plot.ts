@@ -39,7 +39,7 @@ function fmtRate(n: number): string {
 }
 
 function fmtMs(ms: number): string {
-  return ms >= 1 ? String(ms) : ms.toPrecision(1).replace(/\.?0+$/, '');
+  return ms >= 1 ? Math.round(ms).toLocaleString('en-US') : ms.toPrecision(1).replace(/\.?0+$/, '');
 }
 
 export function plotSvg(points: PlotPoint[], subtitle: string): string {
