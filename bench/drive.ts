@@ -83,7 +83,7 @@ async function main(): Promise<void> {
           measureMs: cfg.measureMs,
           ...m.hooks,
         });
-        await send({ type: 'result', result: { system: cfg.system, size, ...loop, ...m.stats() } });
+        await send({ type: 'result', result: { system: cfg.system, size, ...loop, ...m.stats(loop.calls) } });
       } finally {
         await withTimeout(client.close(), 5_000, 'close').catch(() => undefined);
       }

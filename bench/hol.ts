@@ -92,7 +92,7 @@ export async function holCase(
       system: cfg.system,
       phase,
       ...loop,
-      ...side.stats(),
+      ...side.stats(loop.calls),
       bulkCalls,
       bulkPerSec: phase === 'bulk' ? bulkCalls / loop.seconds : NaN,
       bulkErrors,

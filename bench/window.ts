@@ -37,11 +37,14 @@ export interface SideStats {
   clientGcMs: number;
   clientGcCount: number;
   clientPeakRssBytes: number;
+  /** GC ms per 1000 calls of the window (= µs per call). */
+  clientGcMsPer1k?: number;
   /** Summed over the providers (heartline3 has three). */
   serverGcMs?: number;
   serverGcCount?: number;
   /** The highest of the providers' peaks. */
   serverPeakRssBytes?: number;
+  serverGcMsPer1k?: number;
 }
 
 /** Client child: asks the parent to relay a window step to the server(s); resolves with their acknowledgement. */
@@ -90,7 +93,12 @@ export function sideMeter(windows: WindowClient, meter: WindowMeter) {
         }
       },
     } satisfies Pick<LoopOptions, 'beforeWindow' | 'afterWindow'>,
-    stats: (): SideStats => stats ?? { clientGcMs: NaN, clientGcCount: NaN, clientPeakRssBytes: NaN },
+    /** The window's stats, with GC per 1000 of the window's `calls`. */
+    stats: (calls: number): SideStats => {
+      const s = stats ?? { clientGcMs: NaN, clientGcCount: NaN, clientPeakRssBytes: NaN };
+      const per1k = (ms: number | undefined) => (ms !== undefined && calls > 0 ? (ms / calls) * 1000 : NaN);
+      return { ...s, clientGcMsPer1k: per1k(s.clientGcMs), ...(s.serverGcMs !== undefined ? { serverGcMsPer1k: per1k(s.serverGcMs) } : {}) };
+    },
   };
 }
 export type SideMeter = ReturnType<typeof sideMeter>;
