@@ -182,7 +182,9 @@ function relayWindow(server: ChildProcess, phase: WindowRequest['phase']): Promi
     };
     server.on('message', onMessage);
     server.once('exit', onExit);
-    server.send({ type: 'window', seq, phase } satisfies WindowRequest);
+    server.send({ type: 'window', seq, phase } satisfies WindowRequest, (err) => {
+      if (err) finish(err);
+    });
   });
 }
 
