@@ -81,7 +81,17 @@ export function resultsTable(results: CaseResult[]): string {
 /** GC on both sides over each window: total ms and ms per 1000 calls; the consumer's peak RSS too. */
 export function sideTable(results: CaseResult[]): string {
   return table(
-    ['system', 'size', 'in-flight', 'consumer GC (ms)', 'consumer GC ms / 1k calls', 'provider GC (ms)', 'provider GC ms / 1k calls', 'consumer peak RSS (MiB)'],
+    [
+      'system',
+      'size',
+      'in-flight',
+      'consumer GC (ms)',
+      'consumer GC ms / 1k calls',
+      'provider GC (ms)',
+      'provider GC ms / 1k calls',
+      'consumer peak RSS (MiB)',
+      'provider idle RSS (MiB)',
+    ],
     results.map((r) => [
       r.system,
       r.size,
@@ -91,6 +101,7 @@ export function sideTable(results: CaseResult[]): string {
       fmtMs(r.serverGcMs),
       fmtMs(gcPer1k(r.serverGcMs, r.calls)),
       fmtMiB(r.clientPeakRssBytes),
+      fmtMiB(r.serverIdleRssBytes),
     ]),
     2,
   );

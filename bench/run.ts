@@ -138,7 +138,7 @@ async function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
   clearTimeout(timer);
 }
 
-function startServer(system: SystemName): Promise<{ child: ChildProcess; port: number }> {
+function startServer(system: SystemName): Promise<{ child: ChildProcess; port: number; rssBytes: number }> {
   const child = spawnChild('serve.ts', [system], CPU.server);
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -155,7 +155,7 @@ function startServer(system: SystemName): Promise<{ child: ChildProcess; port: n
       if (settled || m.type !== 'listening') return;
       settled = true;
       clearTimeout(timer);
-      resolve({ child, port: m.port });
+      resolve({ child, port: m.port, rssBytes: m.rssBytes });
     });
     child.once('error', fail);
     child.once('exit', (code, signal) => fail(new Error(`server exited early (${signal ?? code})`)));
@@ -267,11 +267,16 @@ async function runConnections(problems: string[]): Promise<unknown> {
 
 /** Starts a system's servers, runs one client child against them, stops them. */
 async function withServers(system: SystemName, cfg: Omit<DriveConfig, 'system' | 'ports'>, sink: ClientSink): Promise<void> {
-  const servers: { child: ChildProcess; port: number }[] = [];
+  const servers: { child: ChildProcess; port: number; rssBytes: number }[] = [];
   try {
     const count = SERVER_COUNT[system] ?? 1;
     for (let i = 0; i < count; i++) servers.push(await startServer(system));
-    await runClient({ ...cfg, system, ports: servers.map((s) => s.port) }, servers.map((s) => s.child), sink);
+    const serverIdleRssBytes = Math.max(...servers.map((s) => s.rssBytes));
+    await runClient({ ...cfg, system, ports: servers.map((s) => s.port) }, servers.map((s) => s.child), {
+      result: sink.result && ((r) => sink.result!({ ...r, serverIdleRssBytes })),
+      hol: sink.hol && ((r) => sink.hol!({ ...r, serverIdleRssBytes })),
+      caseError: sink.caseError,
+    });
   } finally {
     await Promise.all(servers.map((s) => stopChild(s.child)));
   }

@@ -5,7 +5,8 @@ import { WindowMeter } from './meters.js';
 import { isSystemName, loadSystem } from './system.js';
 import type { WindowAck, WindowRequest } from './window.js';
 
-export type ServeMessage = { type: 'listening'; port: number } | { type: 'error'; message: string } | WindowAck;
+/** `rssBytes`: the idle server's RSS once listening (after a full GC), the baseline its peaks include. */
+export type ServeMessage = { type: 'listening'; port: number; rssBytes: number } | { type: 'error'; message: string } | WindowAck;
 
 function send(msg: ServeMessage): Promise<void> {
   return new Promise((resolve) => process.send!(msg, () => resolve()));
@@ -41,7 +42,8 @@ async function main(): Promise<void> {
     else if (type === 'window') void onWindow(meter, m as WindowRequest);
   });
   process.on('disconnect', () => void stop());
-  await send({ type: 'listening', port: server.port });
+  (globalThis as { gc?: () => void }).gc?.();
+  await send({ type: 'listening', port: server.port, rssBytes: process.memoryUsage.rss() });
 }
 
 main().catch(async (err: unknown) => {

@@ -45,6 +45,8 @@ export interface SideStats {
   /** The highest of the providers' peaks. */
   serverPeakRssBytes?: number;
   serverGcMsPer1k?: number;
+  /** The provider's RSS when it started listening, idle, after a full GC (the highest of the providers'); set by run.ts. */
+  serverIdleRssBytes?: number;
 }
 
 /** Client child: asks the parent to relay a window step to the server(s); resolves with their acknowledgement. */

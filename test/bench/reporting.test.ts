@@ -78,8 +78,8 @@ describe('bench/median.mjs', () => {
     for (const size of ['64B', '16KiB'])
       for (const inflight of [1, 32, 512]) {
         const base = { size, inflight, calls: 1000, seconds: 3, p50us: 100, p99us: 1000, p999us: 2000, maxUs: 3000, errors: 0, clientGcMs: 5, serverGcMs: 4 };
-        results.push({ ...base, system: 'floor', callsPerSec: 1000, serverPeakRssBytes: 100 * 2 ** 20 });
-        results.push({ ...base, system: 'heartline', callsPerSec: heartlineRate, p99us: 1500, serverPeakRssBytes: heartlineRss * 2 ** 20 });
+        results.push({ ...base, system: 'floor', callsPerSec: 1000, serverPeakRssBytes: 100 * 2 ** 20, serverIdleRssBytes: 80 * 2 ** 20 });
+        results.push({ ...base, system: 'heartline', callsPerSec: heartlineRate, p99us: 1500, serverPeakRssBytes: heartlineRss * 2 ** 20, serverIdleRssBytes: 90 * 2 ** 20 });
       }
     const hol = [
       { system: 'heartline', phase: 'alone', inflight: 8, callsPerSec: 5000, p50us: 80, p99us: 300, p999us: 900, maxUs: 1000, bulkPerSec: NaN },
@@ -102,11 +102,11 @@ describe('bench/median.mjs', () => {
     expect(row('calls/s 64B x32')).toMatch(/\| 0\.94x \| met \|$/); // median of 0.88, 0.96, 0.94
     expect(row('p50 64B x1')).toMatch(/\| 1\.00x \| met \|$/);
     expect(row('p99 64B x32')).toMatch(/\| 1\.50x \| met \|$/);
-    expect(row('provider peak RSS 64B x512')).toMatch(/\| 1\.25x \| met \|$/);
+    expect(row('provider peak RSS 64B x512')).toMatch(/\| 1\.25x \(over idle: heartline \+35\.0 MiB, floor \+20\.0 MiB\) \| met \|$/);
     expect(row('p99 of 64 B calls')).toMatch(/\| 4\.50 ms \(alone: 0\.30 ms\) \| met \|$/);
     expect(row('10,000 idle connections: provider CPU')).toMatch(/\| met \|$/);
     expect(row('10,000 idle connections: provider RSS')).toMatch(/9\.00 KiB.*\| \*\*missed\*\* \|$/);
-    expect(row("5,000 consumers' first calls")).toMatch(/0 failed of 5,000; all answered in 2\.50 s \| met \|$/);
+    expect(row("5,000 consumers' first calls")).toMatch(/0 failed of 5,000; all settled in 2\.50 s \| met \|$/);
     expect(out).toContain('| heartline | 64B | 512 | 3 | 940 |'); // median calls/s
     expect(readFileSync(svg, 'utf8')).toContain('median of 3 run(s)');
   });
