@@ -119,7 +119,7 @@ async function serve(): Promise<EchoServer> {
 }
 
 interface Pending {
-  resolve(value: Payload): void;
+  resolve(value: never): void;
   reject(err: Error): void;
 }
 
@@ -132,7 +132,7 @@ class FloorClient implements EchoClient {
     socket.setNoDelay(true);
     this.writer = new FrameWriter(socket);
     const reader = new FrameReader((body) => {
-      const [id, payload] = packr.unpack(body) as [number, Payload];
+      const [id, payload] = packr.unpack(body) as [number, never];
       const p = this.pending.get(id);
       if (p) {
         this.pending.delete(id);
@@ -145,9 +145,18 @@ class FloorClient implements EchoClient {
   }
 
   echo(payload: Payload): Promise<Payload> {
+    return this.call(payload);
+  }
+
+  /** The server echoes any body; a Buffer travels as msgpack bin and comes back a Buffer. */
+  bulk(body: Buffer): Promise<Buffer> {
+    return this.call(body);
+  }
+
+  private call<T>(payload: T): Promise<T> {
     const id = (this.nextId = (this.nextId + 1) & 0x7fffffff);
-    return new Promise<Payload>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: never) => void, reject });
       this.writer.send(packr.pack([id, payload]));
     });
   }

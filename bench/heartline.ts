@@ -7,14 +7,19 @@ import { makeCerts } from '../test/helpers/certs.js';
 import type { EchoClient, EchoServer, EchoSystem } from './system.js';
 import type { Payload } from './workload.js';
 
-@Service('bench.Echo', { version: '1.0.0', methods: { echo: {} } })
+@Service('bench.Echo', { version: '1.0.0', methods: { echo: {}, bulk: {} } })
 export abstract class Echo {
   abstract echo(x: Payload): Promise<Payload>;
+  /** The head-of-line case's large call (bench/hol.ts): a Buffer, echoed. */
+  abstract bulk(x: Buffer): Promise<Buffer>;
 }
 
 @Provider(Echo)
 class EchoImpl implements Echo {
   async echo(x: Payload): Promise<Payload> {
+    return x;
+  }
+  async bulk(x: Buffer): Promise<Buffer> {
     return x;
   }
 }
@@ -41,6 +46,7 @@ async function connect(ports: number[], tls?: ClientTlsOptions): Promise<EchoCli
   const echo = client.refer(Echo);
   return {
     echo: (payload) => echo.echo(payload),
+    bulk: (body) => echo.bulk(body),
     close: () => client.close(),
   };
 }

@@ -8,6 +8,8 @@ export interface EchoServer {
 
 export interface EchoClient {
   echo(payload: Payload): Promise<Payload>;
+  /** Echo of a Buffer (the head-of-line case's large call); floor and heartline only. */
+  bulk?(body: Buffer): Promise<Buffer>;
   close(): Promise<void>;
 }
 

@@ -74,6 +74,7 @@ export interface LoopResult {
   /** Latencies in microseconds. */
   p50us: number;
   p99us: number;
+  p999us: number;
   maxUs: number;
   /** Failed calls, warm-up included. */
   errors: number;
@@ -86,6 +87,10 @@ export interface LoopOptions {
   measureMs: number;
   /** Give up waiting for stragglers after this long once the window closes. */
   drainTimeoutMs?: number;
+  /** Awaited (with the load running) after the warm-up; the window opens when it settles. */
+  beforeWindow?: () => Promise<void>;
+  /** Awaited right after the window closes (the load is told to stop first). */
+  afterWindow?: () => Promise<void>;
 }
 
 /**
@@ -123,13 +128,20 @@ export async function closedLoop(
   const workers: Promise<void>[] = [];
   for (let i = 0; i < opts.inflight; i++) workers.push(worker());
 
-  await sleep(opts.warmupMs);
-  measuring = true;
-  windowStart = performance.now();
-  await sleep(opts.measureMs);
-  measuring = false;
-  windowEnd = performance.now();
-  stopped = true;
+  try {
+    await sleep(opts.warmupMs);
+    await opts.beforeWindow?.();
+    measuring = true;
+    windowStart = performance.now();
+    await sleep(opts.measureMs);
+    measuring = false;
+    windowEnd = performance.now();
+    stopped = true;
+    await opts.afterWindow?.();
+  } finally {
+    stopped = true; // a failing hook stops the load too
+    measuring = false;
+  }
 
   const drainMs = opts.drainTimeoutMs ?? 10_000;
   let timer: NodeJS.Timeout | undefined;
@@ -152,6 +164,7 @@ export async function closedLoop(
     callsPerSec: sorted.length / seconds,
     p50us: percentile(sorted, 0.5) * 1000,
     p99us: percentile(sorted, 0.99) * 1000,
+    p999us: percentile(sorted, 0.999) * 1000,
     maxUs: (sorted.length ? sorted[sorted.length - 1]! : NaN) * 1000,
     errors,
   };
