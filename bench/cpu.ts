@@ -18,6 +18,8 @@
 // difference of the two medians is steadier than that of separate processes.
 // BENCH_GC=1 adds the garbage collection of the measured run: gcMsPer1000 (ms of GC pauses per 1000
 // calls, PerformanceObserver 'gc' entries) and gcCount.
+// BENCH_ALLOC=<file> writes an allocation sampling profile (.heapprofile) of the measured run, objects
+// already collected included (the inspector's sampling heap profiler, 1 KiB interval): what each call allocates.
 // BENCH_FLOOR=1 measures the floor (bench/floor.ts: length prefix + msgpackr [id, payload]) the same way.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,6 +143,15 @@ if (process.env.BENCH_METRICS === 'ab') {
 }
 if (process.env.BENCH_GC === '1') await new Promise((r) => setTimeout(r, 50)); // the warm-up's GC entries are delivered before counting
 gc.on = true;
+const alloc = process.env.BENCH_ALLOC;
+let session: import('node:inspector').Session | undefined;
+const post = (method: string, params?: object): Promise<any> => new Promise((resolve, reject) => session!.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+if (alloc !== undefined) {
+  const inspector = await import('node:inspector');
+  session = new inspector.Session();
+  session.connect();
+  await post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 await run(calls);
@@ -148,6 +159,11 @@ const cpu = process.cpuUsage(cpu0);
 const ms = performance.now() - t0;
 if (process.env.BENCH_GC === '1') await new Promise((r) => setTimeout(r, 50));
 gc.on = false;
+if (alloc !== undefined) {
+  const { profile } = await post('HeapProfiler.stopSampling');
+  (await import('node:fs')).writeFileSync(alloc, JSON.stringify(profile));
+  session!.disconnect();
+}
 if (scrape !== undefined && !(await scrape()).includes('heartline_client_calls_total{')) throw new Error('BENCH_METRICS=1 but nothing was counted');
 console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, auth, authorize, builtins, metrics: withMetrics, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000), ...gcFields() }));
 await client.close();
