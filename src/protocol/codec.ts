@@ -74,6 +74,25 @@ export function encodeAfter(prefix: Uint8Array, tail: readonly unknown[], omitUn
   return bytes;
 }
 
+/** The range `decodeRange` hands msgpackr: one object for every call (unpack reads it at once and keeps nothing). */
+const range = { start: 0, end: 0 };
+
+/**
+ * Decodes the one value at `start` to `end` of `body`, a body `scanBody`
+ * accepted as a whole (`topItemEnd` gives the ranges of its items): the same
+ * value decoding the whole body gives at that place. Throws a
+ * PROTOCOL_ERROR, as `decodeBody`, if msgpackr refuses it anyway.
+ */
+export function decodeRange(body: Uint8Array, start: number, end: number): unknown {
+  range.start = start;
+  range.end = end;
+  try {
+    return packr.unpack(body, range);
+  } catch (err) {
+    throw new HeartlineError('PROTOCOL_ERROR', `undecodable MessagePack: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /**
  * Decodes exactly one value that must fill `body` to its last byte. The body
  * is scanned first (see msgpack-scan.ts); msgpackr never sees a refused body.

@@ -419,7 +419,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   private dispatch(header: FrameHeader, body: Buffer): void {
     const id = header.id;
     const twoWay = isTwoWay(header.flags);
-    const request = decodeRequest(body);
+    const request = decodeRequest(body, this.registry.names);
     if (request instanceof HeartlineError) {
       // Valid MessagePack we refuse: answered (two-way) or dropped, the connection stays; malformed: close.
       if (request.code === 'PROTOCOL_ERROR') return this.protocolError(request.message);
@@ -444,7 +444,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     }
     // Received when its last bytes were read (this frame was cut from that chunk): no clock read per call.
     const call = new IncomingCall(id, request, this, !twoWay, this.transport.lastReadAt);
-    const method = findMethod(this.registry, call);
+    const method = findMethod(this.registry, call, this.registry.names.lastHit);
     // Registered first: a synchronous handler settles inside serveCall().
     const earlier = this.executions.get(id)?.call;
     if (earlier !== undefined) this.displaced.add(earlier);
