@@ -481,7 +481,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     // A two-way result is encoded first: one that cannot be sent (too large for the consumer, not encodable) fails
     // the call with the code its consumer hears, for callsDone / lastError, the channels and the log too.
     let response: EncodedResponse | undefined;
-    if (!failed && !call.oneWay && !call.abandoned && this.stateValue !== ConnectionState.Closed) {
+    // One clock read per call: whether anybody still waits for the answer (a later abort is seen through abortReason below).
+    const abandoned = !call.oneWay && call.abandoned;
+    if (!failed && !call.oneWay && !abandoned && this.stateValue !== ConnectionState.Closed) {
       const encoded = encodeValue(result, this.peerMaxFrameSize);
       if (encoded instanceof HeartlineError) {
         failed = true;
@@ -502,7 +504,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       if (channels.serverCallEnd.hasSubscribers) channels.serverCallEnd.publish({ call, server: this.hooks, result, duration: now() - call.receivedAt });
     }
     if (call.oneWay || this.stateValue === ConnectionState.Closed) return;
-    if (call.abandoned) {
+    if (abandoned || call.abortReason !== undefined) {
       this.hooks.responseDropped(this);
       return;
     }
