@@ -42,6 +42,22 @@ if (process.env.BENCH_GC === '1') {
   }).observe({ entryTypes: ['gc'] });
 }
 const gcFields = (): Record<string, number> => (process.env.BENCH_GC === '1' ? { gcMsPer1000: +((gc.ms / calls) * 1000).toFixed(3), gcCount: gc.count } : {});
+const alloc = process.env.BENCH_ALLOC;
+let session: import('node:inspector').Session | undefined;
+const post = (method: string, params?: object): Promise<any> => new Promise((resolve, reject) => session!.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+async function startAlloc(): Promise<void> {
+  if (alloc === undefined) return;
+  const inspector = await import('node:inspector');
+  session = new inspector.Session();
+  session.connect();
+  await post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
+async function stopAlloc(): Promise<void> {
+  if (alloc === undefined) return;
+  const { profile } = await post('HeapProfiler.stopSampling');
+  (await import('node:fs')).writeFileSync(alloc, JSON.stringify(profile));
+  session!.disconnect();
+}
 if (process.env.BENCH_FLOOR === '1') {
   const { system } = await import('./floor.js');
   const srv = await system.serve();
@@ -54,12 +70,14 @@ if (process.env.BENCH_FLOOR === '1') {
   await go(20_000);
   await new Promise((r) => setTimeout(r, 50)); // let the warm-up's GC entries be delivered before counting
   gc.on = true;
+  await startAlloc();
   const c0 = process.cpuUsage();
   const s0 = performance.now();
   await go(calls);
   const c = process.cpuUsage(c0);
   const elapsed = performance.now() - s0;
   await new Promise((r) => setTimeout(r, 50));
+  await stopAlloc();
   console.log(JSON.stringify({ system: 'floor', inflight, size, calls, cpuUsPerCall: +((c.user + c.system) / calls).toFixed(3), callsPerSec: Math.round((calls / elapsed) * 1000), ...gcFields() }));
   await cl.close();
   await srv.close();
@@ -143,15 +161,7 @@ if (process.env.BENCH_METRICS === 'ab') {
 }
 if (process.env.BENCH_GC === '1') await new Promise((r) => setTimeout(r, 50)); // the warm-up's GC entries are delivered before counting
 gc.on = true;
-const alloc = process.env.BENCH_ALLOC;
-let session: import('node:inspector').Session | undefined;
-const post = (method: string, params?: object): Promise<any> => new Promise((resolve, reject) => session!.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
-if (alloc !== undefined) {
-  const inspector = await import('node:inspector');
-  session = new inspector.Session();
-  session.connect();
-  await post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
-}
+await startAlloc();
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 await run(calls);
@@ -159,11 +169,7 @@ const cpu = process.cpuUsage(cpu0);
 const ms = performance.now() - t0;
 if (process.env.BENCH_GC === '1') await new Promise((r) => setTimeout(r, 50));
 gc.on = false;
-if (alloc !== undefined) {
-  const { profile } = await post('HeapProfiler.stopSampling');
-  (await import('node:fs')).writeFileSync(alloc, JSON.stringify(profile));
-  session!.disconnect();
-}
+await stopAlloc();
 if (scrape !== undefined && !(await scrape()).includes('heartline_client_calls_total{')) throw new Error('BENCH_METRICS=1 but nothing was counted');
 console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, auth, authorize, builtins, metrics: withMetrics, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000), ...gcFields() }));
 await client.close();
