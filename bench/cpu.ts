@@ -16,6 +16,11 @@
 // BENCH_METRICS=ab measures metrics off and on in one process, alternating (`calls` each, BENCH_ROUNDS (7) rounds
 // after the warm-up, collectMetrics() then close() around each "on" run): on a noisy machine the
 // difference of the two medians is steadier than that of separate processes.
+// BENCH_GC=1 adds the garbage collection of the measured run: gcMsPer1000 (ms of GC pauses per 1000
+// calls, PerformanceObserver 'gc' entries) and gcCount.
+// BENCH_ALLOC=<file> writes an allocation sampling profile (.heapprofile) of the measured run, objects
+// already collected included (the inspector's sampling heap profiler, 1 KiB interval): what each call allocates.
+// BENCH_FLOOR=1 measures the floor (bench/floor.ts: length prefix + msgpackr [id, payload]) the same way.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCerts } from '../test/helpers/certs.js';
@@ -25,6 +30,59 @@ const root = process.env.ROOT ?? path.resolve(path.dirname(fileURLToPath(import.
 const inflight = Number(process.argv[2] ?? 32);
 const size = Number(process.argv[3] ?? 64);
 const calls = Number(process.argv[4] ?? 100_000);
+const gc = { ms: 0, count: 0, on: false };
+if (process.env.BENCH_GC === '1') {
+  const { PerformanceObserver } = await import('node:perf_hooks');
+  new PerformanceObserver((list) => {
+    if (!gc.on) return;
+    for (const e of list.getEntries()) {
+      gc.ms += e.duration;
+      gc.count++;
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
+const gcFields = (): Record<string, number> => (process.env.BENCH_GC === '1' ? { gcMsPer1000: +((gc.ms / calls) * 1000).toFixed(3), gcCount: gc.count } : {});
+const alloc = process.env.BENCH_ALLOC;
+let session: import('node:inspector').Session | undefined;
+const post = (method: string, params?: object): Promise<any> => new Promise((resolve, reject) => session!.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+async function startAlloc(): Promise<void> {
+  if (alloc === undefined) return;
+  const inspector = await import('node:inspector');
+  session = new inspector.Session();
+  session.connect();
+  await post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
+async function stopAlloc(): Promise<void> {
+  if (alloc === undefined) return;
+  const { profile } = await post('HeapProfiler.stopSampling');
+  (await import('node:fs')).writeFileSync(alloc, JSON.stringify(profile));
+  session!.disconnect();
+}
+if (process.env.BENCH_FLOOR === '1') {
+  const { system } = await import('./floor.js');
+  const srv = await system.serve();
+  const cl = await system.connect([srv.port]);
+  const p = { id: 7, name: 'bench', tags: ['a', 'bb', 'ccc'], data: Buffer.alloc(size, 7) } as never;
+  const go = async (n: number): Promise<void> => {
+    let left = n;
+    await Promise.all(Array.from({ length: inflight }, async () => { while (left-- > 0) await cl.echo(p); }));
+  };
+  await go(20_000);
+  await new Promise((r) => setTimeout(r, 50)); // let the warm-up's GC entries be delivered before counting
+  gc.on = true;
+  await startAlloc();
+  const c0 = process.cpuUsage();
+  const s0 = performance.now();
+  await go(calls);
+  const c = process.cpuUsage(c0);
+  const elapsed = performance.now() - s0;
+  await new Promise((r) => setTimeout(r, 50));
+  await stopAlloc();
+  console.log(JSON.stringify({ system: 'floor', inflight, size, calls, cpuUsPerCall: +((c.user + c.system) / calls).toFixed(3), callsPerSec: Math.round((calls / elapsed) * 1000), ...gcFields() }));
+  await cl.close();
+  await srv.close();
+  process.exit(0);
+}
 const { Service, Provider, Server, Client, silentLogger, sharedSecret } = await import(path.join(root, 'src/index.ts'));
 
 const { Echo, provider } = echoService({ Service, Provider });
@@ -101,12 +159,18 @@ if (process.env.BENCH_METRICS === 'ab') {
   await server.close();
   process.exit(0);
 }
+if (process.env.BENCH_GC === '1') await new Promise((r) => setTimeout(r, 50)); // the warm-up's GC entries are delivered before counting
+gc.on = true;
+await startAlloc();
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 await run(calls);
 const cpu = process.cpuUsage(cpu0);
 const ms = performance.now() - t0;
+if (process.env.BENCH_GC === '1') await new Promise((r) => setTimeout(r, 50));
+gc.on = false;
+await stopAlloc();
 if (scrape !== undefined && !(await scrape()).includes('heartline_client_calls_total{')) throw new Error('BENCH_METRICS=1 but nothing was counted');
-console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, auth, authorize, builtins, metrics: withMetrics, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000) }));
+console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, auth, authorize, builtins, metrics: withMetrics, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000), ...gcFields() }));
 await client.close();
 await server.close();

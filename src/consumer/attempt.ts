@@ -2,7 +2,7 @@ import { HeartlineError } from '../errors/heartline-error.js';
 import type { ClientConnection } from '../exchange/client-connection.js';
 import type { OutgoingCall } from '../exchange/connection-call.js';
 import { encodeBody } from '../protocol/codec.js';
-import { requestTuple } from '../protocol/messages.js';
+import { encodeRequest as encodeWithPrefix, requestTuple } from '../protocol/messages.js';
 import { checkArgs, OMIT_UNDEFINED } from '../protocol/value-check.js';
 import { now } from '../transport/clock.js';
 import type { ActiveCounter } from './active-limiter.js';
@@ -77,6 +77,7 @@ function encodeRequest(inv: ClientInvocation, args: readonly unknown[], omitUnde
   const t = inv.target;
   const attachments = inv.attachments === NO_ATTACHMENTS ? undefined : inv.attachments;
   // The budget placeholder is there exactly when the call has a deadline: OutgoingCall.deadline is then finite.
+  if (t.prefix !== undefined) return encodeWithPrefix(t.prefix, args as unknown[], attachments, inv.deadline !== Infinity, omitUndefined);
   return encodeBody(requestTuple(t.service, t.version, t.group, t.method, args as unknown[], attachments, inv.deadline !== Infinity), omitUndefined);
 }
 

@@ -1,7 +1,7 @@
 import { channels } from '../context/channels.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ClientConnection, type ClientConnectionOptions, type ConnectionObserver } from '../exchange/client-connection.js';
-import { cancelledError, type ConnectionCall, type OutgoingCall } from '../exchange/connection-call.js';
+import { cancelledError, type CallSink, type ConnectionCall, type OutgoingCall } from '../exchange/connection-call.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
 import { withOrigin } from '../exchange/pending-calls.js';
 import { now } from '../transport/clock.js';
@@ -162,20 +162,31 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
    * now (clock ms), read by the caller in the same synchronous run.
    */
   invoke(prepared: PreparedCall, deadline: number, at: number): Promise<unknown> {
+    return new Promise((resolve, reject) => this.dispatch(prepared, deadline, at, { resolve, reject }));
+  }
+
+  /**
+   * `invoke`, its outcome delivered to `sink` (at most once, maybe before
+   * this returns) rather than to a promise of its own: the cluster stage's
+   * one promise per call. Never throws.
+   */
+  dispatch(prepared: PreparedCall, deadline: number, at: number, sink: CallSink): void {
     const inv = prepared.invocation;
     const t = inv.target;
     const budget = this.options.budget;
     if (budget.pending >= budget.max) {
-      return Promise.reject(withOrigin(new HeartlineError('LIMIT_EXCEEDED', `${t.label}: ${budget.max} calls are already pending in this client (maxPendingCalls)`), inv.origin));
+      sink.reject(withOrigin(new HeartlineError('LIMIT_EXCEEDED', `${t.label}: ${budget.max} calls are already pending in this client (maxPendingCalls)`), inv.origin));
+      return;
     }
     // Admitted calls count against the bound from here on, including while they wait for a slot.
     budget.pending++;
     const mc = this.counter(t.label);
     const sc = t.serviceActives === Infinity ? undefined : this.counter(t.service);
     if (mc.tryAcquire(t.actives) && (sc === undefined || sc.tryAcquire(t.serviceActives) || this.undo(mc))) {
-      return this.send(prepared, deadline, mc, sc, at);
+      this.send(prepared, deadline, mc, sc, at, sink);
+      return;
     }
-    return this.acquireSlowly(prepared, deadline, mc, sc);
+    this.acquireSlowly(prepared, deadline, mc, sc, sink).catch((err: HeartlineError) => sink.reject(err));
   }
 
   private undo(mc: ActiveCounter): false {
@@ -183,7 +194,7 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
     return false;
   }
 
-  private async acquireSlowly(prepared: PreparedCall, deadline: number, mc: ActiveCounter, sc: ActiveCounter | undefined): Promise<unknown> {
+  private async acquireSlowly(prepared: PreparedCall, deadline: number, mc: ActiveCounter, sc: ActiveCounter | undefined, sink: CallSink): Promise<void> {
     const inv = prepared.invocation;
     const t = inv.target;
     const cancelled = (): HeartlineError => cancelledError(t.label, inv.signal);
@@ -207,30 +218,38 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
       this.release(mc, sc);
       throw withOrigin(new HeartlineError('LIMIT_EXCEEDED', `${t.label}: no active slot (actives ${t.actives}) was free before its deadline`), inv.origin);
     }
-    return this.send(prepared, deadline, mc, sc, at);
+    this.send(prepared, deadline, mc, sc, at, sink);
   }
 
   /** Hands the attempt, encoded for it, to the least busy connection. */
-  private send(prepared: PreparedCall, deadline: number, mc: ActiveCounter, sc: ActiveCounter | undefined, at: number): Promise<unknown> {
+  private send(prepared: PreparedCall, deadline: number, mc: ActiveCounter, sc: ActiveCounter | undefined, at: number, sink: CallSink): void {
     const inv = prepared.invocation;
     // The signal may have fired since the cluster checked it (user code ran between: a balancer's hashKey, a slot's wait).
     if (inv.signal?.aborted === true) {
       this.release(mc, sc);
-      return Promise.reject(withOrigin(cancelledError(inv.target.label, inv.signal), inv.origin));
+      sink.reject(withOrigin(cancelledError(inv.target.label, inv.signal), inv.origin));
+      return;
     }
     const conn = this.available ? this.pickConnection() : undefined;
     if (conn === undefined) {
       this.release(mc, sc);
-      return Promise.reject(withOrigin(new HeartlineError('UNAVAILABLE', `${inv.target.label}: provider ${this.address.key} is ${this.stateValue}`), inv.origin));
+      sink.reject(withOrigin(new HeartlineError('UNAVAILABLE', `${inv.target.label}: provider ${this.address.key} is ${this.stateValue}`), inv.origin));
+      return;
     }
     let attempt: Attempt;
     try {
       attempt = new Attempt(prepared, conn, deadline, this, mc, sc, at);
     } catch (err) {
       this.release(mc, sc);
-      return Promise.reject(withOrigin(encodeError(inv.target.label, err), inv.origin));
+      sink.reject(withOrigin(encodeError(inv.target.label, err), inv.origin));
+      return;
     }
-    return conn.call(attempt, at);
+    try {
+      conn.send(attempt, at, sink);
+    } catch (err) {
+      // Not expected (the connection settles every failure through the sink); a sink settles once, so this cannot settle twice.
+      sink.reject(err as HeartlineError);
+    }
   }
 
   /** @internal A call admitted here settled, or was not sent after all: free its slots. */
@@ -299,7 +318,11 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
         call.reject(withOrigin(encodeError(request.label, err), request.origin));
         continue;
       }
-      call.follow(other.call(moved));
+      try {
+        other.send(moved, now(), call.sink); // its outcome there settles it, uncounted here
+      } catch (err) {
+        call.sink.reject(err as HeartlineError); // not expected: the connection settles every failure through the sink
+      }
     }
     return true;
   }
@@ -314,7 +337,7 @@ export class Endpoint implements ConnectionObserver, SlotOwner {
     const attempt = call.request;
     if (!(attempt instanceof Attempt) || this.resent.has(attempt.prepared)) return false;
     this.resent.add(attempt.prepared);
-    call.follow(this.invoke(attempt.prepared, attempt.deadline, now()));
+    this.dispatch(attempt.prepared, attempt.deadline, now(), call.sink);
     return true;
   }
 

@@ -31,6 +31,8 @@ export interface MethodTarget {
   readonly callbacks: readonly number[] | undefined;
   /** The reference's attachments (`NO_ATTACHMENTS` for none). */
   readonly attachments: Readonly<Attachments>;
+  /** The encoded start of its requests (`requestPrefix`: array header and the four names), made once; absent when too long. */
+  readonly prefix?: Uint8Array | undefined;
 }
 
 /** Attachments of a call that has none: sent as nil. */

@@ -2,7 +2,7 @@ import { composeInterceptors } from '../context/interceptor-chain.js';
 import type { MethodOptions, ServiceDefinition } from '../contract/service-definition.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { withOrigin } from '../exchange/pending-calls.js';
-import type { Attachments } from '../protocol/messages.js';
+import { requestPrefix, type Attachments } from '../protocol/messages.js';
 import type { Logger } from '../transport/logger.js';
 import type { ValidCallOptions } from './call-options.js';
 import { callObserved, observeCall } from './call-events.js';
@@ -222,6 +222,7 @@ export class Reference {
       serviceActives: this.serviceActives,
       callbacks: callbacks !== undefined && callbacks.length > 0 ? callbacks : undefined,
       attachments: this.attachments,
+      prefix: requestPrefix(this.definition.name, this.version, this.group, method),
     });
     this.targets.set(method, target);
     return target;

@@ -17,7 +17,7 @@ import { ConnectionState, canTransition, type DisconnectReason } from './connect
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
 import { ConnectionPings, type PingHost } from './connection-pings.js';
 import { PingWaiters } from './ping-waiters.js';
-import { cancelledError, ConnectionCall, OneWayCalls, type CallOwner, type OutgoingCall } from './connection-call.js';
+import { cancelledError, ConnectionCall, OneWayCalls, type CallOwner, type CallSink, type OutgoingCall } from './connection-call.js';
 import { PendingCalls, withOrigin } from './pending-calls.js';
 
 /** Resolved options of one consumer connection (see `ClientOptions` for the documented defaults). */
@@ -236,46 +236,52 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
    * signal already aborted: CANCELLED, nothing written.
    */
   call(out: OutgoingCall, at: number = now()): Promise<unknown> {
+    return new Promise((resolve, reject) => this.send(out, at, { resolve, reject }));
+  }
+
+  /**
+   * `call`, its outcome delivered to `sink` (at most once, maybe before this
+   * returns) rather than to a promise of its own. `at`: now (clock ms).
+   */
+  send(out: OutgoingCall, at: number, sink: CallSink): void {
     this.lastCallAt = at;
-    return new Promise((resolve, reject) => {
-      const signal = out.signal;
-      if (signal?.aborted === true) {
-        this.refuse(out, cancelledError(out.label, signal), reject);
-        return;
-      }
-      const call = new ConnectionCall(this, this.pending.nextId(), out, resolve, reject);
-      const state = this.stateValue;
-      // Before any write: a write that fails at once settles the call, which removes the listener.
-      if (signal !== undefined && (state === ConnectionState.Ready || state === ConnectionState.Connecting || state === ConnectionState.Handshaking)) {
-        watchAbort(signal, call);
-      }
-      if (state === ConnectionState.Ready) {
-        if (out.oneWay) this.oneWays.accept();
-        else this.pending.add(call, at);
-        this.write(call, out, at);
-        // A two-way call refs through the pending table's busy hook; only these change the count otherwise.
-        if (out.oneWay || out.fresh !== undefined) this.syncRef();
-      } else if (state === ConnectionState.Connecting || state === ConnectionState.Handshaking) {
-        if (out.oneWay) this.oneWays.accept();
-        else this.pending.add(call, at);
-        this.waiting.push(call);
-        if (out.oneWay || out.fresh !== undefined) this.syncRef();
-      } else {
-        const code = state === ConnectionState.Draining ? 'UNAVAILABLE' : 'CONNECTION_LOST_UNWRITTEN';
-        this.refuse(out, new HeartlineError(code, `${out.label}: connection to ${this.address} is ${state}`), reject);
-      }
-    });
+    const signal = out.signal;
+    if (signal?.aborted === true) {
+      this.refuse(out, cancelledError(out.label, signal), sink);
+      return;
+    }
+    const call = new ConnectionCall(this, this.pending.nextId(), out, sink);
+    const state = this.stateValue;
+    // Before any write: a write that fails at once settles the call, which removes the listener.
+    if (signal !== undefined && (state === ConnectionState.Ready || state === ConnectionState.Connecting || state === ConnectionState.Handshaking)) {
+      watchAbort(signal, call);
+    }
+    if (state === ConnectionState.Ready) {
+      if (out.oneWay) this.oneWays.accept();
+      else this.pending.add(call, at);
+      this.write(call, out, at);
+      // A two-way call refs through the pending table's busy hook; only these change the count otherwise.
+      if (out.oneWay || out.fresh !== undefined) this.syncRef();
+    } else if (state === ConnectionState.Connecting || state === ConnectionState.Handshaking) {
+      if (out.oneWay) this.oneWays.accept();
+      else this.pending.add(call, at);
+      this.waiting.push(call);
+      if (out.oneWay || out.fresh !== undefined) this.syncRef();
+    } else {
+      const code = state === ConnectionState.Draining ? 'UNAVAILABLE' : 'CONNECTION_LOST_UNWRITTEN';
+      this.refuse(out, new HeartlineError(code, `${out.label}: connection to ${this.address} is ${state}`), sink);
+    }
   }
 
   /** A call refused before it was accepted here: its slots back, the callbacks only it registered here forgotten (never sent). */
-  private refuse(out: OutgoingCall, err: HeartlineError, reject: (err: HeartlineError) => void): void {
+  private refuse(out: OutgoingCall, err: HeartlineError, sink: CallSink): void {
     if (out.fresh !== undefined) {
       for (const fn of out.fresh) this.callbacks.release(fn);
       out.fresh = undefined;
       this.syncRef();
     }
     out.onSettle?.(out);
-    reject(withOrigin(err, out.origin));
+    sink.reject(withOrigin(err, out.origin));
   }
 
   /** Closes the socket now; calls in flight fail (CLIENT_CLOSED for `client-closed`). Resolves once closed. */

@@ -40,6 +40,17 @@ export interface CallOwner {
 }
 
 /**
+ * Where a call's outcome goes: the promise `ClientConnection.call` returns,
+ * or the caller's own (`ClientConnection.send`), so that one logical call
+ * needs one promise, not one per layer. Each is called at most once per
+ * call, possibly synchronously from `send` (a refusal).
+ */
+export interface CallSink {
+  resolve(value: unknown): void;
+  reject(err: HeartlineError): void;
+}
+
+/**
  * A call accepted by a connection: a two-way one sits in the pending table
  * until it settles; a one-way one is `done` once written or failed. It is
  * its own watcher of the call's signal (abort-watch.ts: no closure per call).
@@ -53,25 +64,20 @@ export class ConnectionCall implements PendingCall<OutgoingCall>, AbortWatcher {
     private readonly owner: CallOwner,
     readonly id: number,
     readonly request: OutgoingCall,
-    private readonly fulfil: (value: unknown) => void,
-    private readonly fail: (err: HeartlineError) => void,
+    /** Where its outcome goes; a call moved to another connection hands it on (uncounted here). */
+    readonly sink: CallSink,
   ) {}
 
   /** Settles the call with its value, counted on its connection. */
   resolve(value: unknown): void {
     this.owner.callsDone++;
-    this.fulfil(value);
+    this.sink.resolve(value);
   }
 
   /** Settles the call with `err`, counted (and kept as `lastError`) on its connection. */
   reject(err: HeartlineError): void {
     this.owner.callFailed(err);
-    this.fail(err);
-  }
-
-  /** The call was moved to another connection: its outcome there settles it, uncounted here. */
-  follow(outcome: Promise<unknown>): void {
-    outcome.then(this.fulfil, this.fail);
+    this.sink.reject(err);
   }
 
   onAbort(): void {

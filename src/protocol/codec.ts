@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr';
+import { Packr, RESERVE_START_SPACE } from 'msgpackr';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { integersInPlace, scanBody } from './msgpack-scan.js';
 
@@ -53,6 +53,44 @@ export function encodeBody(value: unknown, omitUndefined = false): Buffer {
   const bytes = (omitUndefined ? packrOmitting : packr).pack(value);
   if (bytes.indexOf(0xcb) !== -1) integersInPlace(bytes);
   return bytes;
+}
+
+/** Longest prefix `encodeAfter` takes, in bytes: msgpackr reserves at most 255 bytes before a value. */
+export const MAX_PREFIX = 256;
+
+/**
+ * The bytes of `prefix` followed by the items of `tail` (an array of at most
+ * 15 items, so that its header is the one byte 0x90 | length), in one buffer
+ * and one encode: msgpackr reserves `prefix.length - 1` bytes before the
+ * array (RESERVE_START_SPACE), and the prefix is written over them and the
+ * array's header. The same bytes as `encodeBody` of the whole value when
+ * `prefix` is that value's encoded start; a view of msgpackr's slab like
+ * `encodeBody`'s. `prefix` holds 1 to MAX_PREFIX bytes.
+ */
+export function encodeAfter(prefix: Uint8Array, tail: readonly unknown[], omitUndefined = false): Buffer {
+  const bytes = (omitUndefined ? packrOmitting : packr).pack(tail, RESERVE_START_SPACE | (prefix.length - 1));
+  bytes.set(prefix, 0);
+  if (bytes.indexOf(0xcb) !== -1) integersInPlace(bytes);
+  return bytes;
+}
+
+/** The range `decodeRange` hands msgpackr: one object for every call (unpack reads it at once and keeps nothing). */
+const range = { start: 0, end: 0 };
+
+/**
+ * Decodes the one value at `start` to `end` of `body`, a body `scanBody`
+ * accepted as a whole (`topItemEnd` gives the ranges of its items): the same
+ * value decoding the whole body gives at that place. Throws a
+ * PROTOCOL_ERROR, as `decodeBody`, if msgpackr refuses it anyway.
+ */
+export function decodeRange(body: Uint8Array, start: number, end: number): unknown {
+  range.start = start;
+  range.end = end;
+  try {
+    return packr.unpack(body, range);
+  } catch (err) {
+    throw new HeartlineError('PROTOCOL_ERROR', `undecodable MessagePack: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /**

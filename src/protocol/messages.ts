@@ -1,6 +1,6 @@
 import { codeForStatus, ERROR_CODES, isErrorCode, type ErrorCode } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
-import { decodeBody } from './codec.js';
+import { decodeBody, encodeAfter, encodeBody, MAX_PREFIX } from './codec.js';
 import { MAX_CREDENTIALS_BYTES } from './constants.js';
 
 /** Attachments: a string-to-string map carried with a request (trace ids, auth tokens). */
@@ -111,6 +111,35 @@ export function requestTuple(
   hasDeadline: boolean,
 ): unknown[] {
   return [service, version, group, method, args, attachments ?? null, hasDeadline ? BUDGET_PLACEHOLDER : null];
+}
+
+/**
+ * The encoded start of every request to one method: the header of a
+ * seven-item array and the four names, as `requestTuple` encodes them; made
+ * once per method (`encodeRequest`). Undefined when longer than MAX_PREFIX
+ * bytes (then `encodeRequest` encodes the whole tuple).
+ */
+export function requestPrefix(service: string, version: string, group: string, method: string): Uint8Array | undefined {
+  const names = encodeBody([service, version, group, method]);
+  if (names.length > MAX_PREFIX) return undefined;
+  const prefix = new Uint8Array(names); // a copy: the slab is msgpackr's
+  prefix[0] = 0x97; // fixarray of 7 (the four names were a fixarray of 4)
+  return prefix;
+}
+
+/**
+ * A request body: the same bytes as `encodeBody(requestTuple(...))`, with the
+ * method's `prefix` (`requestPrefix`) copied in rather than its four names
+ * encoded again, in one buffer and one encode.
+ */
+export function encodeRequest(
+  prefix: Uint8Array,
+  args: unknown[],
+  attachments: Attachments | undefined,
+  hasDeadline: boolean,
+  omitUndefined: boolean,
+): Buffer {
+  return encodeAfter(prefix, [args, attachments ?? null, hasDeadline ? BUDGET_PLACEHOLDER : null], omitUndefined);
 }
 
 /** True when `body` (from `requestTuple`) ends with a budget placeholder that `writeBudget` may set. */

@@ -56,6 +56,22 @@ function refuse(fault: Fault, offset: number): HeartlineError {
 const remaining = new Uint32Array(MAX_DEPTH + 1);
 const isMap = new Uint8Array(MAX_DEPTH + 1);
 
+/** How many items of a top-level array or map `scanBody` records the end of. */
+const MAX_TOP_ITEMS = 8;
+/** Where each of the first MAX_TOP_ITEMS items at depth 1 of the body last scanned ends (byte offset after it). */
+const topEnds = new Uint32Array(MAX_TOP_ITEMS);
+let topItems = 0;
+
+/**
+ * After a `scanBody` that accepted the body: where item `i` of its top-level
+ * array (or map: keys and values counted apart) ends, the byte offset after
+ * it; -1 when there is no such item or it is past the first MAX_TOP_ITEMS.
+ * Valid until the next `scanBody`.
+ */
+export function topItemEnd(i: number): number {
+  return i < topItems ? topEnds[i]! : -1;
+}
+
 /** Bytes of "__proto__" after its fixstr header 0xa9. */
 const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
 
@@ -65,6 +81,7 @@ const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
  * BAD_REQUEST; never thrown here).
  */
 export function scanBody(bytes: Uint8Array): HeartlineError | undefined {
+  topItems = 0;
   const end = bytes.length;
   let pos = 0;
   let depth = 0;
@@ -211,7 +228,9 @@ export function scanBody(bytes: Uint8Array): HeartlineError | undefined {
       }
     }
     // One item is complete: close every container it completes.
-    while (--left === 0) {
+    for (;;) {
+      if (depth === 1 && topItems < MAX_TOP_ITEMS) topEnds[topItems++] = pos;
+      if (--left !== 0) break;
       if (depth === 0) return pos === end ? undefined : refuse(Fault.Trailing, pos);
       depth--;
       left = remaining[depth]!;

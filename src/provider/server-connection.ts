@@ -419,7 +419,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   private dispatch(header: FrameHeader, body: Buffer): void {
     const id = header.id;
     const twoWay = isTwoWay(header.flags);
-    const request = decodeRequest(body);
+    const request = decodeRequest(body, this.registry.names);
     if (request instanceof HeartlineError) {
       // Valid MessagePack we refuse: answered (two-way) or dropped, the connection stays; malformed: close.
       if (request.code === 'PROTOCOL_ERROR') return this.protocolError(request.message);
@@ -444,7 +444,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     }
     // Received when its last bytes were read (this frame was cut from that chunk): no clock read per call.
     const call = new IncomingCall(id, request, this, !twoWay, this.transport.lastReadAt);
-    const method = findMethod(this.registry, call);
+    const method = findMethod(this.registry, call, this.registry.names.lastHit);
     // Registered first: a synchronous handler settles inside serveCall().
     const earlier = this.executions.get(id)?.call;
     if (earlier !== undefined) this.displaced.add(earlier);
@@ -481,7 +481,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     // A two-way result is encoded first: one that cannot be sent (too large for the consumer, not encodable) fails
     // the call with the code its consumer hears, for callsDone / lastError, the channels and the log too.
     let response: EncodedResponse | undefined;
-    if (!failed && !call.oneWay && !call.abandoned && this.stateValue !== ConnectionState.Closed) {
+    // One clock read per call: whether anybody still waits for the answer (a later abort is seen through abortReason below).
+    const abandoned = !call.oneWay && call.abandoned;
+    if (!failed && !call.oneWay && !abandoned && this.stateValue !== ConnectionState.Closed) {
       const encoded = encodeValue(result, this.peerMaxFrameSize);
       if (encoded instanceof HeartlineError) {
         failed = true;
@@ -502,7 +504,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       if (channels.serverCallEnd.hasSubscribers) channels.serverCallEnd.publish({ call, server: this.hooks, result, duration: now() - call.receivedAt });
     }
     if (call.oneWay || this.stateValue === ConnectionState.Closed) return;
-    if (call.abandoned) {
+    if (abandoned || call.abortReason !== undefined) {
       this.hooks.responseDropped(this);
       return;
     }

@@ -1,6 +1,7 @@
 import { serviceOf, type Contract, type ServiceDefinition } from '../contract/service-definition.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ExecutionCounter } from './execution-limits.js';
+import { RequestNames } from './request-names.js';
 import type { Authorize } from './authorization.js';
 import type { ProviderOptions } from './provider-options.js';
 import type { ServerInterceptor } from './server-interceptor.js';
@@ -49,6 +50,8 @@ export class ServiceRegistry {
   /** name -> version -> group -> service: nested maps, so a lookup builds no key string. */
   private readonly services = new Map<string, Map<string, Map<string, MutableService>>>();
   private serverWide: readonly ServerInterceptor[] = [];
+  /** The names of recent requests, decoded once, with their methods (decodeRequest, findMethod). */
+  readonly names = new RequestNames();
   /** The server's `authorize` option, if any. */
   private readonly serverAuthorize: Authorize | undefined;
 

@@ -3,9 +3,25 @@ import { HeartlineError } from '../../src/errors/heartline-error.js';
 import { encodeBody } from '../../src/protocol/codec.js';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors/codes.js';
 import { decodeBody } from '../../src/protocol/codec.js';
-import { asVersion1Request, BUDGET_PLACEHOLDER, errorBody, hasBudgetSlot, isDrainBody, readErrorResponse, readHandshakeRequest, readHandshakeResponse, readRequest, requestTuple, writeBudget } from '../../src/protocol/messages.js';
+import { asVersion1Request, BUDGET_PLACEHOLDER, errorBody, hasBudgetSlot, isDrainBody, readErrorResponse, readHandshakeRequest, readHandshakeResponse, readRequest, requestTuple, writeBudget, encodeRequest, requestPrefix } from '../../src/protocol/messages.js';
 
 describe('request bodies', () => {
+  it('encoded with a cached prefix are the bytes of the whole tuple encoded', () => {
+    const long = 'x'.repeat(40);
+    const cases: Array<[string, string, string, string, unknown[], Record<string, string> | undefined, boolean, boolean]> = [
+      ['demo.Greeter', '1.0.0', '', 'sayHello', ['Ann'], undefined, true, false],
+      ['demo.Greeter', '', 'g', 'sayHello', ['Ann', { a: 1, b: undefined }], { traceId: 't' }, false, true],
+      [long, 'ä', long, 'm', [2 ** 40, -(2 ** 40), 1.5, Buffer.from([0xcb])], undefined, true, false],
+      ['s', '', '', 'm', [], { k: 'v' }, true, false],
+    ];
+    for (const [service, version, group, method, args, attachments, deadline, omit] of cases) {
+      const prefix = requestPrefix(service, version, group, method)!;
+      const whole = Buffer.from(encodeBody(requestTuple(service, version, group, method, args, attachments, deadline), omit));
+      expect(Buffer.from(encodeRequest(prefix, args, attachments, deadline, omit))).toEqual(whole);
+    }
+    expect(requestPrefix('s'.repeat(300), '', '', 'm')).toBeUndefined();
+  });
+
   it('round-trip through the positional array', () => {
     const tuple = requestTuple('demo.Greeter', '1.0.0', '', 'sayHello', ['Ann'], { traceId: 't' }, false);
     expect(readRequest(tuple)).toEqual({ service: 'demo.Greeter', version: '1.0.0', group: '', method: 'sayHello', args: ['Ann'], attachments: { traceId: 't' }, budget: undefined });

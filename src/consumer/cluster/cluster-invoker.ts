@@ -1,4 +1,5 @@
 import { HeartlineError } from '../../errors/heartline-error.js';
+import type { CallSink } from '../../exchange/connection-call.js';
 import { withOrigin } from '../../exchange/pending-calls.js';
 import { now } from '../../transport/clock.js';
 import { PreparedCall } from '../attempt.js';
@@ -52,8 +53,64 @@ export function startCall(picker: ProviderPicker, inv: ClientInvocation, at: num
     return afterListing(picker, listing, prepared, onFailure);
   }
   // `at` is still now: nothing asynchronous ran since it was read (the pending table relies on it being current).
-  const attempt = first.invoke(prepared, firstDeadline(inv, at), at);
-  return onFailure === undefined ? attempt : attempt.catch((err: unknown) => onFailure(err, first, prepared));
+  const deadline = firstDeadline(inv, at);
+  const promise = new Promise(captureSettlers);
+  const sink = new FirstAttempt(settleValue!, settleError!, onFailure, first, prepared);
+  settleValue = settleError = undefined;
+  try {
+    first.dispatch(prepared, deadline, at, sink);
+  } catch (err) {
+    sink.reject(err as HeartlineError); // not expected: dispatch settles every failure through the sink
+  }
+  return promise;
+}
+
+/** The settlers of the promise just made (`captureSettlers`): one executor for every call, no closure per call. */
+let settleValue: ((value: unknown) => void) | undefined;
+let settleError: ((err: unknown) => void) | undefined;
+function captureSettlers(resolve: (value: unknown) => void, reject: (err: unknown) => void): void {
+  settleValue = resolve;
+  settleError = reject;
+}
+
+/**
+ * Where the first attempt's outcome goes: the call's one promise, settled
+ * by the connection itself (no promise per layer), or, on failure, the
+ * cluster mode's `onFailure` (a retry) when it has one. Settles once.
+ */
+class FirstAttempt implements CallSink {
+  private settled = false;
+
+  constructor(
+    private readonly fulfil: (value: unknown) => void,
+    private readonly fail: (err: unknown) => void,
+    private readonly onFailure: FirstFailure | undefined,
+    private readonly first: Endpoint,
+    private readonly prepared: PreparedCall,
+  ) {}
+
+  resolve(value: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.fulfil(value);
+  }
+
+  reject(err: HeartlineError): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.onFailure === undefined) {
+      this.fail(err);
+      return;
+    }
+    let retried: Promise<unknown>;
+    try {
+      retried = this.onFailure(err, this.first, this.prepared);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    retried.then(this.fulfil, this.fail);
+  }
 }
 
 async function afterListing(picker: ProviderPicker, listing: Promise<void>, prepared: PreparedCall, onFailure: FirstFailure | undefined): Promise<unknown> {
