@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeBody, encodeBody } from '../../src/protocol/codec.js';
 import { DEFAULT_MAX_FRAME_SIZE, FLAG_MORE, FrameType } from '../../src/protocol/constants.js';
 import { encodeFrame, frameFlags } from '../../src/protocol/frame.js';
+import { Provider, Service, withOptions, type Callback } from '../../src/index.js';
 import { Echo } from '../helpers/contract.js';
 import { RawConnection, statusCode } from '../helpers/raw-socket.js';
 import { expectCode, newClient, startServer, useCleanup, waitFor } from '../helpers/server.js';
@@ -116,6 +117,66 @@ describe('fragments between Heartline peers', () => {
     expect(ok.code).toBeUndefined();
     expect(ok.body).toBe('after');
     expect(await echo.echo('still fine')).toBe('still fine');
+  });
+});
+
+@Service('test.Feed', { methods: { relay: { callbacks: [1] } } })
+abstract class Feed {
+  abstract relay(size: number, listener: (data: Uint8Array) => Promise<Uint8Array>): Promise<number>;
+}
+
+@Provider(Feed)
+class FeedImpl implements Feed {
+  /** Pushes `size` bytes to the consumer's callback, which answers with as many; returns the answer's length. */
+  async relay(size: number, listener: Callback): Promise<number> {
+    const answer = (await listener(Buffer.alloc(size, 5))) as Uint8Array;
+    listener.release();
+    return answer.length;
+  }
+}
+
+describe('fragments in pushes, and cancellation', () => {
+  it('a pushed callback with a 2 MiB body, answered with 2 MiB, both fragmented', async () => {
+    const { server, address } = defer(await startServer({ fragmentSize: 4096 }), (s) => s.close());
+    server.register(new FeedImpl());
+    const client = defer(newClient(address, { timeout: 10_000, fragmentSize: 4096 }), (c) => c.close());
+    const feed = client.refer(Feed);
+    const echo = client.refer(Echo);
+    let pushed = 0;
+    const relayed = feed.relay(2 * MiB, async (data) => {
+      pushed = data.length;
+      // A small call on the same connection while the push's answer is about to go out.
+      expect(await echo.echo('during')).toBe('during');
+      return Buffer.alloc(2 * MiB, 6);
+    });
+    expect(await relayed).toBe(2 * MiB);
+    expect(pushed).toBe(2 * MiB);
+  });
+
+  it('a large call cancelled mid-send: CANCELLED at once, its last fragments still go (then its Cancel), the connection stays usable', async () => {
+    const { echo: impl, address } = defer(await startServer({ fragmentSize: 1024 }), (s) => s.close());
+    const client = defer(newClient(address, { timeout: 10_000, fragmentSize: 1024 }), (c) => c.close());
+    const echo = client.refer(Echo);
+    await echo.echo('warm');
+    const controller = new AbortController();
+    const sent = echo.echo; // keep the stub's method
+    const big = withOptions(echo, { signal: controller.signal }).echo(Buffer.alloc(2 * MiB, 9));
+    // A second large call queued behind it is cancelled before its first fragment: it is never sent.
+    const second = new AbortController();
+    const never = withOptions(echo, { signal: second.signal }).echo(Buffer.alloc(2 * MiB, 8));
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    controller.abort();
+    second.abort();
+    await expectCode(big, 'CANCELLED');
+    await expectCode(never, 'CANCELLED');
+    expect(await sent.call(echo, 'after')).toBe('after');
+    // The started one reached the provider whole; the one not started never did.
+    await waitFor(() => impl.received.some((args) => Buffer.isBuffer(args[0]) || args[0] instanceof Uint8Array));
+    const sizes = impl.received.map((args) => (args[0] as { length?: number }).length);
+    expect(sizes).toContain(2 * MiB);
+    expect(impl.received.filter((args) => (args[0] as Uint8Array)[0] === 8 && (args[0] as Uint8Array).length === 2 * MiB)).toHaveLength(0);
+    expect(await echo.echo('still')).toBe('still');
   });
 });
 
