@@ -106,7 +106,10 @@ export class FrameWriter {
     this.maxQueuedBytes = maxQueuedBytes;
     socket.on('drain', () => {
       this.blocked = false;
-      this.flush();
+      // 'drain' may come in the same turn as the write (the kernel took it at once): the next
+      // fragment waits for the next turn, so reads and other work run between fragments.
+      if (this.large.length !== 0) this.scheduleFragment();
+      else this.flush();
     });
   }
 
@@ -217,8 +220,8 @@ export class FrameWriter {
     if (head !== undefined) {
       fragment = Math.min(this.fragmentSize, head.body.length - head.sent);
       last = head.sent + fragment === head.body.length;
-      size += HEADER_SIZE + fragment;
-      if (last && head.trailer !== undefined) size += (head.trailer.length / CONTROL_STRIDE) * HEADER_SIZE;
+      // The fragment's header goes here; its body is written as a view of the message (no copy), then the trailer.
+      size += HEADER_SIZE;
     }
     const out = Buffer.allocUnsafe(size);
     let offset = 0;
@@ -241,15 +244,15 @@ export class FrameWriter {
     if (this.control.length !== 0) this.control = [];
     if (q.length !== 0) this.queue = [];
     this.queueBytes = 0;
-    if (head !== undefined) offset = this.writeFragment(out, offset, head, fragment, last);
     this.flushedSeq = this.seq;
     this.lastWriteAt = now();
-    this.bytesOut += out.length;
-    if (!this.socket.write(out)) this.blocked = true;
-    if (this.large.length !== 0 && !this.blocked && !this.nextFragment) {
-      this.nextFragment = true;
-      setImmediate(fragmentTick, this);
+    if (head === undefined) {
+      this.bytesOut += out.length;
+      if (!this.socket.write(out)) this.blocked = true;
+    } else {
+      this.writeFragment(out, offset, head, fragment, last);
     }
+    if (this.large.length !== 0 && !this.blocked) this.scheduleFragment();
     this.onFlush?.(this.large.length === 0 ? this.seq : this.large[0]!.seq - 1);
     if (this.ending !== undefined && this.large.length === 0) this.finishEnd();
   }
@@ -271,25 +274,42 @@ export class FrameWriter {
     done();
   }
 
-  /** Writes the next `fragment` bytes of `head` (MORE unless `last`), then, if last, its trailer; returns the new offset. */
-  private writeFragment(out: Buffer, offset: number, head: LargeMessage, fragment: number, last: boolean): number {
+  /**
+   * Writes `out` (the whole frames, room left at `offset` for one header),
+   * the next `fragment` bytes of `head` as a fragment (MORE unless `last`),
+   * and, after the last one, its trailer: corked, so the socket gathers them
+   * into one writev without copying the fragment's bytes.
+   */
+  private writeFragment(out: Buffer, offset: number, head: LargeMessage, fragment: number, last: boolean): void {
     writeHeader(out, offset, last ? head.flags : head.flags | FLAG_MORE, head.status, head.type, head.id, fragment);
-    offset += HEADER_SIZE;
-    head.body.copy(out, offset, head.sent, head.sent + fragment);
-    offset += fragment;
+    const socket = this.socket;
+    socket.cork();
+    socket.write(out);
+    let ok = socket.write(head.body.subarray(head.sent, head.sent + fragment));
     head.sent += fragment;
     this.largeBytes -= fragment;
-    if (!last) return offset;
-    this.large.shift();
-    const t = head.trailer;
-    if (t !== undefined) {
-      for (let i = 0; i < t.length; i += CONTROL_STRIDE) {
-        writeHeader(out, offset, t[i]!, 0, t[i + 1] as FrameType, t[i + 2]!, 0);
-        offset += HEADER_SIZE;
-        this.largeBytes -= HEADER_SIZE;
+    let written = out.length + fragment;
+    if (last) {
+      this.large.shift();
+      const t = head.trailer;
+      if (t !== undefined) {
+        const tail = Buffer.allocUnsafe((t.length / CONTROL_STRIDE) * HEADER_SIZE);
+        for (let i = 0, at = 0; i < t.length; i += CONTROL_STRIDE, at += HEADER_SIZE) writeHeader(tail, at, t[i]!, 0, t[i + 1] as FrameType, t[i + 2]!, 0);
+        this.largeBytes -= tail.length;
+        written += tail.length;
+        ok = socket.write(tail);
       }
     }
-    return offset;
+    socket.uncork();
+    this.bytesOut += written;
+    if (!ok) this.blocked = true;
+  }
+
+  /** The next fragment goes in the next turn of the event loop (with whatever is queued by then). */
+  private scheduleFragment(): void {
+    if (this.nextFragment) return;
+    this.nextFragment = true;
+    setImmediate(fragmentTick, this);
   }
 
   /** @internal The `setImmediate` scheduled for the next fragment. */

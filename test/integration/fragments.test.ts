@@ -71,16 +71,17 @@ describe('fragments between Heartline peers', () => {
       bigDone = true;
       return got;
     });
-    const small: boolean[] = [];
-    for (let i = 0; i < 20; i++) {
+    // Small calls one after another while the large one is under way. With whole frames, not even
+    // the first could finish before it: its request and response are queued behind the 4 MiB ones.
+    let before = 0;
+    for (let i = 0; i < 200 && !bigDone; i++) {
       const got = await echo.echo(Buffer.alloc(64, i));
       expect(Buffer.from(got as Uint8Array)).toEqual(Buffer.alloc(64, i));
-      small.push(bigDone);
+      if (!bigDone) before++;
     }
     const got = Buffer.from((await large) as Uint8Array);
     expect(got.equals(big)).toBe(true);
-    // Twenty small calls one after another all finished while the large one was still under way.
-    expect(small.every((done) => !done)).toBe(true);
+    expect(before).toBeGreaterThanOrEqual(5);
     expect(server.connectionsAccepted).toBe(1);
   });
 

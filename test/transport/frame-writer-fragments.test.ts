@@ -114,9 +114,14 @@ describe('FrameWriter fragments', () => {
     expect(socket.writes).toHaveLength(1);
     expect(w.isBlocked).toBe(true);
     socket.drainAll();
+    // Not in the same turn as 'drain' (which may follow the write at once): in the next one.
+    expect(socket.writes).toHaveLength(1);
+    await immediate();
     expect(socket.writes).toHaveLength(2);
     socket.drainAll();
+    await immediate();
     socket.drainAll();
+    await immediate();
     expect(messages(socket.writes)).toHaveLength(1);
     expect(w.pendingBytes).toBe(0);
   });
