@@ -6,7 +6,24 @@
 // calls alone. ROOT=<checkout> measures another checkout's src/.
 // (The official case is in `npm run bench`; this is a developer's before/after.)
 import { fork } from 'node:child_process';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+
+/** GC pauses of this process while measuring: count and ms of major (mark-compact) and minor ones. */
+const gc = { on: false, major: 0, majorMs: 0, minor: 0, minorMs: 0 };
+new PerformanceObserver((list) => {
+  if (!gc.on) return;
+  for (const e of list.getEntries()) {
+    const major = (e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR;
+    if (major) {
+      gc.major++;
+      gc.majorMs += e.duration;
+    } else {
+      gc.minor++;
+      gc.minorMs += e.duration;
+    }
+  }
+}).observe({ entryTypes: ['gc'] });
+const gcLine = (who: string): string => `${who} GC: ${gc.major} major (${gc.majorMs.toFixed(0)} ms), ${gc.minor} minor (${gc.minorMs.toFixed(0)} ms)`;
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { echoService } from './cpu-echo.js';
@@ -21,9 +38,13 @@ if (process.argv[2] === 'serve') {
   server.register(provider);
   const { port } = await server.listen();
   process.send!({ port });
+  process.on('message', (m: string) => {
+    gc.on = m === 'measure';
+  });
   const eld = monitorEventLoopDelay({ resolution: 1 });
   eld.enable();
   process.on('disconnect', () => {
+    if (process.env.ELD === '1') console.log(gcLine('provider'));
     if (process.env.ELD === '1') console.log(`provider event-loop delay p50 ${(eld.percentile(50) / 1e6).toFixed(1)} ms p99 ${(eld.percentile(99) / 1e6).toFixed(1)} ms max ${(eld.max / 1e6).toFixed(1)} ms`);
     process.exit(0);
   });
@@ -63,9 +84,13 @@ if (process.argv[2] === 'serve') {
   const eld = monitorEventLoopDelay({ resolution: 1 });
   eld.enable();
   measuring = true;
+  gc.on = true;
+  child.send('measure');
   const started = Date.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   measuring = false;
+  gc.on = false;
+  child.send('stop');
   const elapsed = (Date.now() - started) / 1000;
   running = false;
   await Promise.all(loops);
@@ -74,6 +99,7 @@ if (process.argv[2] === 'serve') {
   console.log(
     `fragmentSize ${fragmentSize}${withBig ? '' : ' (no 4 MiB call)'}: small calls ${samples.length} (${(samples.length / elapsed).toFixed(0)}/s) p50 ${q(0.5)} ms p99 ${q(0.99)} ms p99.9 ${q(0.999)} ms max ${q(1)} ms; 4 MiB calls ${(bigCalls / elapsed).toFixed(1)}/s`,
   );
+  if (process.env.ELD === '1') console.log(gcLine('consumer'));
   if (process.env.ELD === '1') console.log(`consumer event-loop delay p50 ${(eld.percentile(50) / 1e6).toFixed(1)} ms p99 ${(eld.percentile(99) / 1e6).toFixed(1)} ms max ${(eld.max / 1e6).toFixed(1)} ms`);
   await client.close();
   child.disconnect();

@@ -7,6 +7,7 @@ import { DEFAULT_MAX_FRAME_SIZE, FLAG_MORE, FrameType } from '../../src/protocol
 import { encodeFrame, frameFlags } from '../../src/protocol/frame.js';
 import { Provider, Service, withOptions, type Callback } from '../../src/index.js';
 import { Echo } from '../helpers/contract.js';
+import { FakeProvider, handshakeResponse, responseFrame } from '../helpers/fake-provider.js';
 import { RawConnection, statusCode } from '../helpers/raw-socket.js';
 import { expectCode, newClient, startServer, useCleanup, waitFor } from '../helpers/server.js';
 
@@ -229,4 +230,37 @@ describe('the handshake capability', () => {
     const refusal = await raw.nextFrame();
     expect(statusCode(refusal!)).toBe('PROTOCOL_ERROR');
   });
+
+  it('a consumer (fragmentSize 1024) against a provider without the capability sends a 1 MiB request as one whole frame', async () => {
+    const sizes: number[] = [];
+    const fake = defer(
+      await FakeProvider.start(({ frame, request, socket }) => {
+        sizes.push(frame.body.length);
+        socket.write(responseFrame(frame.id, 0, encodeBody((request![4] as unknown[])[0])));
+      }),
+      (f) => f.close(),
+    );
+    const client = defer(newClient(fake.address, { timeout: 5000, fragmentSize: 1024 }), (c) => c.close());
+    const got = await client.refer(Echo).echo(Buffer.alloc(MiB, 4));
+    expect(Buffer.from(got as Uint8Array).equals(Buffer.alloc(MiB, 4))).toBe(true);
+    expect(sizes).toHaveLength(1);
+    expect(sizes[0]).toBeGreaterThan(MiB);
+  });
+
+  const answers: Array<[string, Record<string, unknown>, number]> = [
+    ['fragments that is not a boolean', { fragments: 'yes' }, 65536],
+    ['fragments: true to a consumer that did not offer them', { fragments: true }, 0],
+  ];
+  for (const [name, extra, fragmentSize] of answers) {
+    it(`an answer with ${name} is a bad answer: the call fails CONNECT_FAILED`, async () => {
+      const fake = defer(
+        await FakeProvider.start(() => undefined, {
+          onHandshake: (frame, socket) => socket.write(handshakeResponse(frame.id, 0, encodeBody({ version: 2, maxFrameSize: 1 << 20, heartbeat: 0, idleTimeout: 0, ...extra }))),
+        }),
+        (f) => f.close(),
+      );
+      const client = defer(newClient(fake.address, { timeout: 2000, fragmentSize }), (c) => c.close());
+      await expectCode(client.refer(Echo).echo('x'), 'CONNECT_FAILED');
+    });
+  }
 });
