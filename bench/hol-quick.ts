@@ -3,7 +3,8 @@
 // always in flight on the same connection; prints p50/p99/p99.9 of the small
 // calls and the large calls' rate. The provider runs in a child process, with
 // the same fragmentSize (0: no fragments, whole frames). BIG=0 runs the small
-// calls alone. ROOT=<checkout> measures another checkout's src/.
+// calls alone; SMALL=0 the 4 MiB calls alone. ELD=1 adds each process's event-loop delay,
+// GC pauses and CPU time per 4 MiB call. ROOT=<checkout> measures another checkout's src/.
 // (The official case is in `npm run bench`; this is a developer's before/after.)
 import { fork } from 'node:child_process';
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -23,7 +24,12 @@ new PerformanceObserver((list) => {
     }
   }
 }).observe({ entryTypes: ['gc'] });
-const gcLine = (who: string): string => `${who} GC: ${gc.major} major (${gc.majorMs.toFixed(0)} ms), ${gc.minor} minor (${gc.minorMs.toFixed(0)} ms)`;
+let cpuAtStart = process.cpuUsage();
+const cpuMs = (): number => {
+  const u = process.cpuUsage(cpuAtStart);
+  return (u.user + u.system) / 1000;
+};
+const gcLine = (who: string): string => `${who} CPU ${cpuMs().toFixed(0)} ms, GC: ${gc.major} major (${gc.majorMs.toFixed(0)} ms), ${gc.minor} minor (${gc.minorMs.toFixed(0)} ms)`;
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { echoService } from './cpu-echo.js';
@@ -40,11 +46,14 @@ if (process.argv[2] === 'serve') {
   process.send!({ port });
   process.on('message', (m: string) => {
     gc.on = m === 'measure';
+    if (gc.on) cpuAtStart = process.cpuUsage();
+    else cpuFrozen = cpuMs();
   });
+  let cpuFrozen = 0;
   const eld = monitorEventLoopDelay({ resolution: 1 });
   eld.enable();
   process.on('disconnect', () => {
-    if (process.env.ELD === '1') console.log(gcLine('provider'));
+    if (process.env.ELD === '1') console.log(gcLine('provider').replace(/CPU \d+ ms/, `CPU ${cpuFrozen.toFixed(0)} ms`));
     if (process.env.ELD === '1') console.log(`provider event-loop delay p50 ${(eld.percentile(50) / 1e6).toFixed(1)} ms p99 ${(eld.percentile(99) / 1e6).toFixed(1)} ms max ${(eld.max / 1e6).toFixed(1)} ms`);
     process.exit(0);
   });
@@ -78,18 +87,20 @@ if (process.argv[2] === 'serve') {
       if (measuring) bigCalls++;
     }
   };
-  const loops = Array.from({ length: 8 }, smallLoop);
+  const loops = process.env.SMALL === '0' ? [] : Array.from({ length: 8 }, smallLoop);
   if (withBig) loops.push(bigLoop());
   await new Promise((r) => setTimeout(r, 1000));
   const eld = monitorEventLoopDelay({ resolution: 1 });
   eld.enable();
   measuring = true;
   gc.on = true;
+  cpuAtStart = process.cpuUsage();
   child.send('measure');
   const started = Date.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   measuring = false;
   gc.on = false;
+  const consumerCpu = cpuMs();
   child.send('stop');
   const elapsed = (Date.now() - started) / 1000;
   running = false;
@@ -99,7 +110,7 @@ if (process.argv[2] === 'serve') {
   console.log(
     `fragmentSize ${fragmentSize}${withBig ? '' : ' (no 4 MiB call)'}: small calls ${samples.length} (${(samples.length / elapsed).toFixed(0)}/s) p50 ${q(0.5)} ms p99 ${q(0.99)} ms p99.9 ${q(0.999)} ms max ${q(1)} ms; 4 MiB calls ${(bigCalls / elapsed).toFixed(1)}/s`,
   );
-  if (process.env.ELD === '1') console.log(gcLine('consumer'));
+  if (process.env.ELD === '1') console.log(`${gcLine('consumer')}; consumer CPU per 4 MiB call ${(consumerCpu / Math.max(1, bigCalls)).toFixed(2)} ms`);
   if (process.env.ELD === '1') console.log(`consumer event-loop delay p50 ${(eld.percentile(50) / 1e6).toFixed(1)} ms p99 ${(eld.percentile(99) / 1e6).toFixed(1)} ms max ${(eld.max / 1e6).toFixed(1)} ms`);
   await client.close();
   child.disconnect();
