@@ -183,12 +183,28 @@ export class FrameWriter {
       if (target.sent === 0) {
         large.splice(i, 1);
         this.largeBytes -= target.body.length;
+        // Frames it held back (a Release) now follow the large message before it, or go now.
+        const held = target.trailer;
+        if (held !== undefined) {
+          const before = large[i - 1];
+          if (before !== undefined) (before.trailer ??= []).push(...held);
+          else this.release(held);
+        }
         return ++this.seq;
       }
     }
     (target.trailer ??= []).push(flags, type, id);
     this.largeBytes += size;
     return this.queued();
+  }
+
+  /** Body-less frames (flags, type, id) held back behind a large message that no longer holds them: queued now. */
+  private release(held: number[]): void {
+    for (let i = 0; i < held.length; i += CONTROL_STRIDE) this.queue.push(held[i]!, 0, held[i + 1] as FrameType, held[i + 2]!, undefined);
+    const bytes = (held.length / CONTROL_STRIDE) * HEADER_SIZE;
+    this.largeBytes -= bytes;
+    this.queueBytes += bytes;
+    this.queued();
   }
 
   /** False when closed, or when `size` more bytes would pass the bound. */

@@ -161,6 +161,28 @@ describe('FrameWriter fragments', () => {
     ]);
   });
 
+  it('a Release held behind a request that is then cancelled before it started still goes out', async () => {
+    const { socket, writer: w } = writer(1024);
+    w.write(0xc0, 0, FrameType.Call, 1, body(2000));
+    w.write(0xc0, 0, FrameType.Call, 2, body(2000));
+    w.write(0xa0, 0, FrameType.Release, 5); // behind 2
+    w.write(0xa0, 0, FrameType.Cancel, 2); // 2 not started: dropped; the Release now follows 1
+    const solo = writer(1024);
+    solo.writer.write(0xc0, 0, FrameType.Call, 3, body(2000));
+    solo.writer.write(0xa0, 0, FrameType.Release, 6);
+    solo.writer.write(0xa0, 0, FrameType.Cancel, 3); // nothing before it: the Release goes now
+    for (let i = 0; i < 4; i++) await immediate();
+    const frames = framesPerWrite(socket.writes).flat().map(([id, more, , type]) => [id, more, type]);
+    expect(frames).toEqual([
+      [1, true, FrameType.Call],
+      [1, false, FrameType.Call],
+      [5, false, FrameType.Release],
+    ]);
+    expect(framesPerWrite(solo.socket.writes).flat().map(([id, , , type]) => [id, type])).toEqual([[6, FrameType.Release]]);
+    expect(w.pendingBytes - socket.writableLength).toBe(0);
+    expect(solo.writer.pendingBytes - solo.socket.writableLength).toBe(0);
+  });
+
   it('end() sends large messages to their last fragment before it calls back; close() drops them', async () => {
     const { socket, writer: w } = writer(1024);
     w.write(0xc0, 0, FrameType.Call, 1, body(3000));
