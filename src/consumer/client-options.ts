@@ -1,7 +1,7 @@
 import { validateMethodOptions, type MethodOptions } from '../contract/method-options.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { checkBoolean, checkLogger, checkNumber, checkObject, invalidConfig, type NumberRule } from '../errors/invalid-config.js';
-import { DEFAULT_MAX_FRAME_SIZE, MAX_CREDENTIALS_BYTES, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
+import { DEFAULT_FRAGMENT_SIZE, DEFAULT_MAX_FRAME_SIZE, MAX_CREDENTIALS_BYTES, MAX_TIMER_MS, MIN_FRAGMENT_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import type { Credentials } from '../exchange/client-connection.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
 import { guardedLogger } from '../transport/log-fields.js';
@@ -59,6 +59,14 @@ export interface ClientOptions {
   maxFrameSize?: number;
   /** Bound on request bytes waiting to be written per connection, in bytes. Default 4 × maxFrameSize. */
   maxQueuedBytes?: number;
+  /**
+   * Bodies larger than this many bytes are sent as fragments of this size,
+   * interleaved with other frames, so small calls never wait behind a large
+   * body (protocol.md 4.9). Offered in the handshake; a peer without fragments
+   * gets whole frames. 0: fragments are neither offered nor accepted. An
+   * integer, 0 or >= 1024. Default 65536 (64 KiB).
+   */
+  fragmentSize?: number;
   /** Initial delay of TCP keepalive probes. Default 60000. */
   keepAliveDelay?: number;
   /**
@@ -124,6 +132,7 @@ export interface ResolvedClientOptions {
   readonly loadbalance: LoadBalanceName;
   readonly maxFrameSize: number;
   readonly maxQueuedBytes: number;
+  readonly fragmentSize: number;
   readonly keepAliveDelay: number;
   readonly stackTraces: StackTraceMode;
   readonly keepProcessAlive: boolean;
@@ -171,6 +180,7 @@ export function resolveClientOptions(options: ClientOptions | undefined): Resolv
     loadbalance: oneOf('loadbalance', o.loadbalance, LOAD_BALANCERS) ?? 'random',
     maxFrameSize,
     maxQueuedBytes: checkNumber('maxQueuedBytes', o.maxQueuedBytes, COUNT) ?? 4 * maxFrameSize,
+    fragmentSize: fragmentSizeOption(o.fragmentSize),
     keepAliveDelay: checkNumber('keepAliveDelay', o.keepAliveDelay, TIME) ?? 60_000,
     stackTraces: oneOf('stackTraces', o.stackTraces, STACK_TRACE_MODES) ?? 'async',
     keepProcessAlive: checkBoolean('keepProcessAlive', o.keepProcessAlive) ?? false,
@@ -321,4 +331,11 @@ function oneOf<T extends string>(path: string, value: unknown, allowed: readonly
 /** The `logger` option: the user's guarded (its lines never throw), or the default. */
 function userLogger(logger: Logger | undefined): Logger {
   return logger === undefined ? consoleLogger : guardedLogger(logger);
+}
+
+/** `fragmentSize`: an integer, 0 (no fragments) or >= MIN_FRAGMENT_SIZE; DEFAULT_FRAGMENT_SIZE when undefined. */
+function fragmentSizeOption(value: unknown): number {
+  const size = checkNumber('fragmentSize', value, { min: 0, max: 0xffffffff, integer: true }) ?? DEFAULT_FRAGMENT_SIZE;
+  if (size !== 0 && size < MIN_FRAGMENT_SIZE) throw invalidConfig('fragmentSize', `an integer, 0 or >= ${MIN_FRAGMENT_SIZE}`, value);
+  return size;
 }

@@ -72,6 +72,7 @@ export class Client extends EventEmitter<ClientEvents> {
           connectTimeout: o.connectTimeout,
           maxFrameSize: o.maxFrameSize,
           maxQueuedBytes: o.maxQueuedBytes,
+          fragmentSize: o.fragmentSize,
           keepAliveDelay: o.keepAliveDelay,
           heartbeat: o.heartbeat,
           heartbeatMisses: o.heartbeatMisses,

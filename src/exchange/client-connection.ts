@@ -41,6 +41,8 @@ export interface ClientConnectionOptions {
   tls?: ResolvedClientTls | undefined;
   /** Credentials for the handshake (`credentials`): a string, or a function asked once per connection. */
   credentials?: Credentials | undefined;
+  /** Bodies over this many bytes go out as fragments (`fragmentSize`); 0 none. Default 65536. */
+  fragmentSize?: number | undefined;
 }
 
 export type { Credentials } from './client-handshake.js';

@@ -1,6 +1,6 @@
 import { HeartlineError } from '../errors/heartline-error.js';
 import { encodeBody } from '../protocol/codec.js';
-import { FrameType, MAX_CREDENTIALS_BYTES } from '../protocol/constants.js';
+import { DEFAULT_FRAGMENT_SIZE, FrameType, MAX_CREDENTIALS_BYTES } from '../protocol/constants.js';
 import { FLAGS, isRequest, type FrameHeader } from '../protocol/frame.js';
 import { readErrorResponse, type HandshakeResponse } from '../protocol/messages.js';
 import type { Transport } from '../transport/transport.js';
@@ -18,6 +18,8 @@ export interface ClientHandshakeOptions {
   heartbeat: number;
   /** Credentials for the handshake (`credentials`): a string, or a function asked once per connection. */
   credentials?: Credentials | undefined;
+  /** Bodies over this many bytes go out as fragments, if the provider agrees (protocol.md 4.9); 0: fragments neither offered nor accepted. Default 65536. */
+  fragmentSize?: number | undefined;
 }
 
 /** What the consumer's handshake needs of its connection. */
@@ -86,7 +88,11 @@ export class ClientHandshake {
   }
 
   private sendHello(credentials: string | undefined): void {
-    this.transport.send(FLAGS.handshake, 0, FrameType.Handshake, 0, encodeBody(hello(this.options.maxFrameSize, this.options.heartbeat, credentials)));
+    this.transport.send(FLAGS.handshake, 0, FrameType.Handshake, 0, encodeBody(hello(this.options.maxFrameSize, this.options.heartbeat, credentials, this.fragmentSize > 0)));
+  }
+
+  private get fragmentSize(): number {
+    return this.options.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
   }
 
   /** A handshake frame from the provider: its answer, or its refusal (the connection closes). */
@@ -110,6 +116,15 @@ export class ClientHandshake {
     if (typeof answer === 'string') {
       this.host.protocolError(answer);
       return;
+    }
+    if (answer.fragments === true) {
+      if (this.fragmentSize === 0) {
+        this.host.protocolError('handshake response: fragments agreed, but this consumer did not offer them');
+        return;
+      }
+      // Before any frame after the answer is read: the provider may send fragments from now on.
+      this.transport.decoder.enableFragments();
+      this.transport.writer.fragmentSize = this.fragmentSize;
     }
     this.host.handshakeAnswered(answer);
   }

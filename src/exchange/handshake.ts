@@ -11,10 +11,14 @@ import { readHandshakeRequest, type HandshakeRequest, type HandshakeResponse } f
 /** Largest value of a u32 field: `maxFrameSize` is one. */
 const MAX_U32 = 0xffffffff;
 
-/** The consumer's hello; `credentials` only when given (a nil would make the handshake malformed). */
-export function hello(maxFrameSize: number, heartbeat: number, credentials?: string): HandshakeRequest {
+/**
+ * The consumer's hello; `credentials` only when given (a nil would make the
+ * handshake malformed), `fragments: true` only when offered (protocol.md 4.9).
+ */
+export function hello(maxFrameSize: number, heartbeat: number, credentials?: string, fragments = false): HandshakeRequest {
   const request: HandshakeRequest = { version: PROTOCOL_VERSION, maxFrameSize, heartbeat, agent: 'heartline-node' };
   if (credentials !== undefined) request.credentials = credentials;
+  if (fragments) request.fragments = true;
   return request;
 }
 
@@ -38,16 +42,21 @@ export interface ProviderTerms {
   maxFrameSize: number;
   idleTimeout: number;
   minHeartbeat: number;
+  /** Bodies over this many bytes are sent as fragments; 0: the provider neither offers nor accepts fragments. */
+  fragmentSize: number;
 }
 
 /** The provider's answer to an acceptable hello. */
 export function answer(request: HandshakeRequest, terms: ProviderTerms): HandshakeResponse {
-  return {
+  const response: HandshakeResponse = {
     version: Math.min(request.version, PROTOCOL_VERSION),
     maxFrameSize: terms.maxFrameSize,
     heartbeat: agreeHeartbeat(request.heartbeat, terms.idleTimeout, terms.minHeartbeat),
     idleTimeout: terms.idleTimeout,
   };
+  // Fragments only when both want them: the consumer asked, this provider has them on.
+  if (request.fragments === true && terms.fragmentSize > 0) response.fragments = true;
+  return response;
 }
 
 /**
@@ -55,7 +64,9 @@ export function answer(request: HandshakeRequest, terms: ProviderTerms): Handsha
  * with it: a map whose `version` is one this consumer speaks (1 or 2, never
  * above what it offered), whose `maxFrameSize` is a uint in
  * [1024, 2^32-1], and whose `heartbeat` and `idleTimeout`, when present, are
- * uints (default 0). The heartbeat returned is the one the consumer keeps to:
+ * uints (default 0), and whose `fragments`, when present, is a boolean
+ * (protocol.md 4.9; `true` only if the consumer offered it, which the
+ * caller checks). The heartbeat returned is the one the consumer keeps to:
  * a value above 0 is clamped to [HEARTBEAT_FLOOR, MAX_TIMER_MS], so a provider
  * can neither make it ping in a busy loop nor overflow a Node timer.
  */
@@ -78,7 +89,11 @@ export function readAnswer(body: Buffer): HandshakeResponse | string {
   const idleTimeout = map.idleTimeout ?? 0;
   if (!isUint(heartbeat)) return `handshake response: heartbeat ${String(heartbeat)} is not a uint`;
   if (!isUint(idleTimeout)) return `handshake response: idleTimeout ${String(idleTimeout)} is not a uint`;
-  return { version, maxFrameSize, heartbeat: clampHeartbeat(heartbeat), idleTimeout };
+  const fragments = map.fragments;
+  if (fragments !== undefined && typeof fragments !== 'boolean') return `handshake response: fragments ${String(fragments)} is not a boolean`;
+  const response: HandshakeResponse = { version, maxFrameSize, heartbeat: clampHeartbeat(heartbeat), idleTimeout };
+  if (fragments === true) response.fragments = true;
+  return response;
 }
 
 /** A safe unsigned integer (a float with an integral value passes: JS cannot tell them apart). */

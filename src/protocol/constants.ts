@@ -31,8 +31,14 @@ export const HEADER_SIZE = 16;
 export const FLAG_REQUEST = 0x80;
 export const FLAG_TWO_WAY = 0x40;
 export const FLAG_EVENT = 0x20;
-/** Bits that must be zero in version 1. */
-export const FLAG_RESERVED_MASK = 0x1f;
+/**
+ * MORE: more fragments of this message follow (protocol.md 4.9). Legal only on
+ * Call frames of a connection whose handshake agreed `fragments`; elsewhere it
+ * is a reserved bit.
+ */
+export const FLAG_MORE = 0x10;
+/** Bits that must be zero in version 1 (MORE aside, see FLAG_MORE). */
+export const FLAG_RESERVED_MASK = 0x0f;
 
 /** Frame types (header byte 5). */
 export const enum FrameType {
@@ -51,6 +57,10 @@ export const MAX_REQUEST_ID = 0xffffffff;
 
 /** Default maximum frame size (header + body), in bytes: 8 MiB, as Dubbo's payload limit. */
 export const DEFAULT_MAX_FRAME_SIZE = 8 * 1024 * 1024;
+/** Default `fragmentSize`: bodies over it go out as fragments of this many bytes (protocol.md 4.9). */
+export const DEFAULT_FRAGMENT_SIZE = 64 * 1024;
+/** Smallest non-zero `fragmentSize`, in bytes. */
+export const MIN_FRAGMENT_SIZE = 1024;
 /** Smallest `maxFrameSize` either side may announce, in bytes. */
 export const MIN_MAX_FRAME_SIZE = 1024;
 

@@ -1,5 +1,6 @@
 import { HeartlineError } from '../errors/heartline-error.js';
 import {
+  FLAG_MORE,
   FLAG_REQUEST,
   FLAG_RESERVED_MASK,
   FrameType,
@@ -10,14 +11,20 @@ import {
   FRAME_VERSION,
 } from './constants.js';
 import type { FrameHeader } from './frame.js';
+import { Fragment, Reassembly } from './reassembly.js';
 
 /** Where a decoder delivers what it reads. Called synchronously from `push()`. */
 export interface FrameSink {
-  /** A whole frame. `body` may be a view into the pushed chunk; it is never reused by the decoder. */
+  /**
+   * A whole frame, or a fragmented message reassembled (its header with MORE
+   * clear and `length` the whole body's). `body` may be a view into the pushed
+   * chunk; it is never reused by the decoder.
+   */
   onFrame(header: FrameHeader, body: Buffer): void;
   /**
-   * A frame whose declared length is over the limit. Its body is skipped as it
-   * arrives and never buffered; the stream stays usable.
+   * A frame whose declared length is over the limit, or a fragmented message
+   * whose fragments add up to more (reported at its final fragment's header).
+   * Its body is skipped as it arrives and never buffered; the stream stays usable.
    */
   onOversize(header: FrameHeader): void;
   /** The stream is broken (bad magic, unknown version, bad header). The decoder stops for good. */
@@ -27,6 +34,8 @@ export interface FrameSink {
 const enum State {
   Header,
   Body,
+  /** A fragment's body, copied into the reassembly buffer. */
+  Fragment,
   Discard,
   Failed,
 }
@@ -58,12 +67,19 @@ const LEGAL_FLAGS: readonly (readonly number[])[] = [
  * status of 0 on everything but Call and Handshake responses, and a length of 0
  * on pings, pongs, cancels and releases.
  *
+ * Once `fragments` is set (the handshake agreed them, protocol.md 4.9), Call
+ * frames may carry MORE: their bodies are copied into a `Reassembly` and the
+ * sink sees only the whole message, or one `onOversize` for it. Until then
+ * MORE is a reserved bit, a protocol error.
+ *
  * ```
  *            16 header bytes
  *   Header ------------------> Body ---- length bytes ----> (frame) --> Header
  *     |  \ length > limit                                        ^
  *     |   `--------------> Discard -- skip length bytes ---------'
- *     `-- bad header --> Failed (no further input is read)
+ *     |  \ a fragment (MORE, or the final one of the open message) |
+ *     |   `--------------> Fragment -- copy length bytes ---------' (final: the message)
+ *     `-- bad header, bad fragment --> Failed (no further input is read)
  * ```
  */
 export class FrameDecoder {
@@ -76,15 +92,33 @@ export class FrameDecoder {
   private header: FrameHeader | undefined;
   private remaining = 0;
   private parts: Buffer[] = [];
+  /** MORE is accepted on Call frames (the handshake agreed fragments). Set once, by the connection. */
+  private fragmentsOn = false;
+  /** The fragmented message open on this stream, if any (created at `enableFragments`). */
+  private reassembly: Reassembly | undefined;
+  /** The fragment being read (State.Fragment, or a skipped one) is the message's last. */
+  private finalFragment = false;
 
   constructor(maxFrameSize: number, sink: FrameSink) {
     this.maxFrameSize = maxFrameSize;
     this.sink = sink;
   }
 
+  /** From now on Call frames may carry MORE (protocol.md 4.9): called once the handshake agreed fragments. */
+  enableFragments(): void {
+    this.fragmentsOn = true;
+    this.reassembly ??= new Reassembly();
+  }
+
+  /** True once `enableFragments()` was called. */
+  get fragments(): boolean {
+    return this.fragmentsOn;
+  }
+
   /** Stops for good without reporting anything (the connection is being torn down). */
   stop(): void {
     this.state = State.Failed;
+    this.reassembly?.close();
     this.parts = [];
     this.header = undefined;
     this.headerFill = 0;
@@ -97,7 +131,7 @@ export class FrameDecoder {
 
   /** True while part of a frame is buffered (a truncated frame if the stream ends now). */
   get midFrame(): boolean {
-    return this.headerFill > 0 || this.state === State.Body || this.state === State.Discard;
+    return this.headerFill > 0 || this.state === State.Body || this.state === State.Fragment || this.state === State.Discard || this.reassembly?.open === true;
   }
 
   push(chunk: Buffer): void {
@@ -153,6 +187,14 @@ export class FrameDecoder {
           }
           break;
         }
+        case State.Fragment: {
+          const take = Math.min(end - offset, this.remaining);
+          this.reassembly!.append(chunk, offset, offset + take);
+          offset += take;
+          this.remaining -= take;
+          if (this.remaining === 0) this.fragmentDone();
+          break;
+        }
         case State.Discard: {
           const take = Math.min(end - offset, this.remaining);
           offset += take;
@@ -176,10 +218,11 @@ export class FrameDecoder {
     }
     const flags = buf[at + 3]!;
     const type = buf[at + 5]!;
-    if ((flags & FLAG_RESERVED_MASK) !== 0 || buf[at + 6] !== 0 || buf[at + 7] !== 0) {
+    if ((flags & FLAG_RESERVED_MASK) !== 0 || buf[at + 6] !== 0 || buf[at + 7] !== 0 || ((flags & FLAG_MORE) !== 0 && !this.fragmentsOn)) {
       return this.fail(new HeartlineError('PROTOCOL_ERROR', 'reserved header bits are set'));
     }
-    if (type > MAX_FRAME_TYPE || !LEGAL_FLAGS[type]!.includes(flags)) {
+    // MORE is checked above (only once fragments are agreed) and here (only on Call frames, whose other flags must be legal).
+    if (type > MAX_FRAME_TYPE || !LEGAL_FLAGS[type]!.includes((flags & FLAG_MORE) !== 0 && type === FrameType.Call ? flags & ~FLAG_MORE : flags)) {
       return this.fail(new HeartlineError('PROTOCOL_ERROR', `bad flags 0x${flags.toString(16)} for frame type ${type}`));
     }
     const status = buf[at + 4]!;
@@ -201,6 +244,15 @@ export class FrameDecoder {
   }
 
   private startBody(header: FrameHeader): void {
+    const r = this.reassembly;
+    if (r !== undefined && header.type === FrameType.Call && (r.open || (header.flags & FLAG_MORE) !== 0)) {
+      this.startFragment(r, header);
+      return;
+    }
+    this.startWholeBody(header);
+  }
+
+  private startWholeBody(header: FrameHeader): void {
     if (header.length > this.maxFrameSize - HEADER_SIZE) {
       this.state = State.Discard;
       this.remaining = header.length;
@@ -215,6 +267,48 @@ export class FrameDecoder {
     this.header = header;
     this.remaining = header.length;
     this.state = State.Body;
+  }
+
+  /** A Call frame while fragments are on and a message is open, or one with MORE (protocol.md 4.9). */
+  private startFragment(r: Reassembly, header: FrameHeader): void {
+    const kind = r.classify(header.flags, header.status, header.id, header.length, this.maxFrameSize - HEADER_SIZE);
+    if (kind === Fragment.Whole) {
+      // A whole Call frame between two fragments of another message.
+      this.startWholeBody(header);
+      return;
+    }
+    if (kind === Fragment.Broken) {
+      const what = (header.flags & FLAG_MORE) !== 0
+        ? `a fragment of request id ${header.id} (flags 0x${header.flags.toString(16)}) while the message of id ${r.id} (flags 0x${r.flags.toString(16)}) is open`
+        : `the final fragment of id ${header.id} has status ${header.status}, its first had ${r.status}`;
+      this.fail(new HeartlineError('PROTOCOL_ERROR', `bad fragment: ${what}`));
+      return;
+    }
+    this.finalFragment = (header.flags & FLAG_MORE) === 0;
+    this.remaining = header.length;
+    if (kind === Fragment.Skip) {
+      this.state = State.Discard;
+      if (this.finalFragment) {
+        const whole: FrameHeader = { flags: r.flags, status: r.status, type: FrameType.Call, id: r.id, length: r.length };
+        r.close();
+        if (this.remaining === 0) this.state = State.Header;
+        this.sink.onOversize(whole);
+      } else if (this.remaining === 0) {
+        this.state = State.Header;
+      }
+      return;
+    }
+    this.state = State.Fragment;
+    if (this.remaining === 0) this.fragmentDone();
+  }
+
+  /** A kept fragment's body is in: the next header, or (final) the whole message. */
+  private fragmentDone(): void {
+    this.state = State.Header;
+    if (!this.finalFragment) return;
+    const r = this.reassembly!;
+    const whole: FrameHeader = { flags: r.flags, status: r.status, type: FrameType.Call, id: r.id, length: r.length };
+    this.sink.onFrame(whole, r.take());
   }
 
   private finishFrame(body: Buffer): void {

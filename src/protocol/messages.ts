@@ -73,6 +73,8 @@ export interface HandshakeRequest {
   agent?: string;
   /** What the consumer proves its identity with (a token), at most MAX_CREDENTIALS_BYTES of UTF-8; never logged. */
   credentials?: string;
+  /** The consumer sends and reads fragment frames (protocol.md 4.9); absent means false. */
+  fragments?: boolean;
 }
 
 /** Handshake response body (provider to consumer). */
@@ -85,6 +87,8 @@ export interface HandshakeResponse {
   heartbeat: number;
   /** The provider closes a connection it has heard nothing from for this long, in ms; 0 for never. */
   idleTimeout: number;
+  /** Both sides may send fragment frames (protocol.md 4.9); present only as `true`, only when the request had it. */
+  fragments?: boolean;
 }
 
 /**
@@ -341,6 +345,12 @@ export function readHandshakeRequest(value: unknown): HandshakeRequest | undefin
     // A credentials field must be a str of at most 8 KiB; anything else makes the handshake malformed.
     if (typeof credentials !== 'string' || Buffer.byteLength(credentials, 'utf8') > MAX_CREDENTIALS_BYTES) return undefined;
     request.credentials = credentials;
+  }
+  const fragments = map.fragments;
+  if (fragments !== undefined) {
+    // A boolean or nothing: any other type makes the handshake malformed.
+    if (typeof fragments !== 'boolean') return undefined;
+    if (fragments) request.fragments = true;
   }
   return request;
 }

@@ -30,6 +30,8 @@ import type { ServiceRegistry } from './service-registry.js';
 export interface ServerConnectionOptions {
   maxFrameSize: number;
   maxQueuedBytes: number;
+  /** Bodies over this many bytes go out as fragments, if the consumer offers them (`fragmentSize`); 0 none. */
+  fragmentSize: number;
   keepAliveDelay: number;
   exposeStack: boolean;
   /** Run interceptors and handlers inside their call's scope (`currentCall()`, inherited deadlines). */

@@ -109,6 +109,11 @@ export class ServerHandshake {
   private accept(id: number, request: HandshakeRequest, auth: Authenticated | undefined): void {
     const terms = answer(request, this.options);
     this.transport.decoder.maxFrameSize = this.options.maxFrameSize;
+    if (terms.fragments === true) {
+      // The consumer sends fragments only once it has read the answer; this side may send them from now on.
+      this.transport.decoder.enableFragments();
+      this.transport.writer.fragmentSize = this.options.fragmentSize;
+    }
     this.host.handshakeAccepted(request, terms, auth);
     this.cancel();
     this.transport.send(FLAGS.handshakeResponse, 0, FrameType.Handshake, id, encodeBody(terms));

@@ -1,5 +1,5 @@
 import { checkLogger, checkNumber, invalidConfig, type NumberRule } from '../errors/invalid-config.js';
-import { DEFAULT_MAX_FRAME_SIZE, HEARTBEAT_FLOOR, MAX_TIMER_MS, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
+import { DEFAULT_FRAGMENT_SIZE, DEFAULT_MAX_FRAME_SIZE, HEARTBEAT_FLOOR, MAX_TIMER_MS, MIN_FRAGMENT_SIZE, MIN_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { consoleLogger, type Logger } from '../transport/logger.js';
 import { guardedLogger } from '../transport/log-fields.js';
 import { resolveServerTls, type ServerTlsOptions } from '../transport/tls-options.js';
@@ -28,6 +28,14 @@ export interface ServerOptions {
   maxFrameSize?: number;
   /** Bound on response bytes waiting to be written per connection, in bytes. Default 4 × maxFrameSize. */
   maxQueuedBytes?: number;
+  /**
+   * Bodies larger than this many bytes are sent as fragments of this size,
+   * interleaved with other frames, so small calls never wait behind a large
+   * body (protocol.md 4.9). Offered in the handshake; a peer without fragments
+   * gets whole frames. 0: fragments are neither offered nor accepted. An
+   * integer, 0 or >= 1024. Default 65536 (64 KiB).
+   */
+  fragmentSize?: number;
   /** Initial delay of TCP keepalive probes. Default 60000. */
   keepAliveDelay?: number;
   /** Send handlers' stack traces to consumers. Default false: only code, name, message and details travel. */
@@ -129,6 +137,7 @@ export interface ResolvedServerOptions {
   callbackTimeout: number;
   maxFrameSize: number;
   maxQueuedBytes: number;
+  fragmentSize: number;
   keepAliveDelay: number;
   exposeStack: boolean;
   callScope: boolean;
@@ -221,6 +230,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     callbackTimeout: msOption('callbackTimeout', o.callbackTimeout, SERVER_DEFAULTS.callbackTimeout),
     maxFrameSize,
     maxQueuedBytes: numberOption('maxQueuedBytes', o.maxQueuedBytes, 4 * maxFrameSize, { min: 1, integer: true }),
+    fragmentSize: fragmentSizeOption(o.fragmentSize),
     keepAliveDelay: msOption('keepAliveDelay', o.keepAliveDelay, SERVER_DEFAULTS.keepAliveDelay),
     exposeStack: (o.exposeStack as boolean | undefined) ?? SERVER_DEFAULTS.exposeStack,
     callScope: (o.callScope as boolean | undefined) ?? SERVER_DEFAULTS.callScope,
@@ -244,4 +254,11 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
 function hook(name: string, value: unknown, shape: string): Function | undefined {
   if (value !== undefined && typeof value !== 'function') throw invalidConfig(name, `a function ${shape}`, value);
   return value as Function | undefined;
+}
+
+/** `fragmentSize`: an integer, 0 (no fragments) or >= MIN_FRAGMENT_SIZE; DEFAULT_FRAGMENT_SIZE when undefined. */
+function fragmentSizeOption(value: unknown): number {
+  const size = checkNumber('fragmentSize', value, { min: 0, max: 0xffffffff, integer: true }) ?? DEFAULT_FRAGMENT_SIZE;
+  if (size !== 0 && size < MIN_FRAGMENT_SIZE) throw invalidConfig('fragmentSize', `an integer, 0 or >= ${MIN_FRAGMENT_SIZE}`, value);
+  return size;
 }

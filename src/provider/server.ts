@@ -99,6 +99,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     this.connectionOptions = {
       maxFrameSize: o.maxFrameSize,
       maxQueuedBytes: o.maxQueuedBytes,
+      fragmentSize: o.fragmentSize,
       keepAliveDelay: o.keepAliveDelay,
       exposeStack: o.exposeStack,
       callScope: o.callScope,

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { HEADER_SIZE, type FrameType } from '../protocol/constants.js';
+import { FLAG_MORE, FLAG_REQUEST, FrameType, HEADER_SIZE } from '../protocol/constants.js';
 import { writeHeader } from '../protocol/frame.js';
 import { now } from './clock.js';
 
@@ -7,6 +7,24 @@ import { now } from './clock.js';
 const STRIDE = 5;
 /** Fields per queued frame in the flat control queue: flags, type, id (no status, no body). */
 const CONTROL_STRIDE = 3;
+
+/**
+ * A body over `fragmentSize` waiting in the large FIFO (protocol.md 4.9): it
+ * goes out one fragment per flush. `trailer` holds body-less frames (flags,
+ * type, id: a Cancel of its request, a Release) that must not overtake its
+ * last fragment; they follow it in the same write.
+ */
+interface LargeMessage {
+  flags: number;
+  status: number;
+  type: FrameType;
+  id: number;
+  body: Buffer;
+  seq: number;
+  /** Body bytes already handed to the socket. */
+  sent: number;
+  trailer: number[] | undefined;
+}
 
 /**
  * Batches the frames queued during one tick into a single `socket.write()`,
@@ -29,6 +47,25 @@ const CONTROL_STRIDE = 3;
  *
  * Every queued frame gets a sequence number; `flushedSeq` is the last one handed
  * to the socket, so a caller can tell later whether its frame was written.
+ *
+ * **Fragments** (protocol.md 4.9; on once the handshake agreed them and
+ * `fragmentSize` > 0). A Call body over `fragmentSize` bytes goes into a FIFO
+ * of large messages instead, and each flush writes every whole frame queued
+ * plus one fragment of the first large message. While fragments remain, the
+ * next flush is scheduled with `setImmediate` (reads and other work run in
+ * between) or, when the socket is full, on `'drain'`. So a small call waits
+ * for at most one fragment, never for a whole large body.
+ *
+ * ```
+ *   write(small) -------------> data  [call, resp, ...] --.
+ *   write(body > fragmentSize) -> large [msg A, msg B] ---+--> flush: control, data, one fragment of A
+ *                                                              (A done: its trailer, then B next time)
+ * ```
+ *
+ * A large message's sequence number counts as flushed (`onFlush`) only once
+ * its last fragment went out; `flushedSeq` itself, read when the connection
+ * is lost, may count a large message not yet (fully) written as written:
+ * "outcome unknown", never the unsafe reverse.
  */
 export class FrameWriter {
   private readonly socket: Socket;
@@ -48,21 +85,37 @@ export class FrameWriter {
   lastWriteAt = now();
   /** Bytes handed to the socket since it opened, frame headers included. */
   bytesOut = 0;
-  /** Called after each flush with the new `flushedSeq` (the owner settles what was waiting for its write). */
+  /**
+   * Called after each flush with the sequence number up to which every frame
+   * is wholly written (a large message counts once its last fragment is).
+   */
   onFlush: ((flushedSeq: number) => void) | undefined = undefined;
+  /** Bodies over this many bytes go out as fragments; 0 never fragments. Set once the handshake agreed fragments. */
+  fragmentSize = 0;
+  /** Large messages waiting or open, first in first out; the head is the one being sent. */
+  private large: LargeMessage[] = [];
+  /** Bytes of large messages not yet handed to the socket (headers of their remaining fragments excluded). */
+  private largeBytes = 0;
+  /** A `setImmediate` flush is scheduled for the next fragment. */
+  private nextFragment = false;
+  /** `end()` waits for the large messages to go out: called then, once. */
+  private ending: (() => void) | undefined = undefined;
 
   constructor(socket: Socket, maxQueuedBytes: number) {
     this.socket = socket;
     this.maxQueuedBytes = maxQueuedBytes;
     socket.on('drain', () => {
       this.blocked = false;
-      this.flush();
+      // 'drain' may come in the same turn as the write (the kernel took it at once): the next
+      // fragment waits for the next turn, so reads and other work run between fragments.
+      if (this.large.length !== 0) this.scheduleFragment();
+      else this.flush();
     });
   }
 
   /** Bytes waiting to be sent: queued here plus buffered in the socket. */
   get pendingBytes(): number {
-    return this.queueBytes + this.socket.writableLength;
+    return this.queueBytes + this.largeBytes + this.socket.writableLength;
   }
 
   /** True once `close()` was called: every write is refused. */
@@ -82,6 +135,9 @@ export class FrameWriter {
   write(flags: number, status: number, type: FrameType, id: number, body?: Buffer): number {
     const size = HEADER_SIZE + (body === undefined ? 0 : body.length);
     if (!this.fits(size)) return 0;
+    if (body !== undefined && this.fragmentSize !== 0 && body.length > this.fragmentSize && type === FrameType.Call) return this.queueLarge(flags, status, type, id, body);
+    // A Cancel or Release must not overtake a large request still being sent: it follows it.
+    if (this.large.length !== 0 && (type === FrameType.Cancel || type === FrameType.Release)) return this.holdBack(flags, type, id, size);
     this.queue.push(flags, status, type, id, body);
     this.queueBytes += size;
     return this.queued();
@@ -99,9 +155,61 @@ export class FrameWriter {
     return this.queued();
   }
 
+  private queueLarge(flags: number, status: number, type: FrameType, id: number, body: Buffer): number {
+    const seq = this.queued();
+    this.large.push({ flags, status, type, id, body, seq, sent: 0, trailer: undefined });
+    this.largeBytes += body.length;
+    return seq;
+  }
+
+  /**
+   * A Cancel for a large request: a request not started is dropped with its
+   * Cancel (the peer never heard of it); one started carries the Cancel after
+   * its last fragment. A Release follows every large message queued.
+   */
+  private holdBack(flags: number, type: FrameType, id: number, size: number): number {
+    const large = this.large;
+    let target = large[large.length - 1]!;
+    if (type === FrameType.Cancel) {
+      let i = 0;
+      while (i < large.length && !(large[i]!.id === id && (large[i]!.flags & FLAG_REQUEST) !== 0 && large[i]!.type === FrameType.Call)) i++;
+      if (i === large.length) {
+        // Not a large request: the Cancel goes out now, like any frame.
+        this.queue.push(flags, 0, type, id, undefined);
+        this.queueBytes += size;
+        return this.queued();
+      }
+      target = large[i]!;
+      if (target.sent === 0) {
+        large.splice(i, 1);
+        this.largeBytes -= target.body.length;
+        // Frames it held back (a Release) now follow the large message before it, or go now.
+        const held = target.trailer;
+        if (held !== undefined) {
+          const before = large[i - 1];
+          if (before !== undefined) (before.trailer ??= []).push(...held);
+          else this.release(held);
+        }
+        return ++this.seq;
+      }
+    }
+    (target.trailer ??= []).push(flags, type, id);
+    this.largeBytes += size;
+    return this.queued();
+  }
+
+  /** Body-less frames (flags, type, id) held back behind a large message that no longer holds them: queued now. */
+  private release(held: number[]): void {
+    for (let i = 0; i < held.length; i += CONTROL_STRIDE) this.queue.push(held[i]!, 0, held[i + 1] as FrameType, held[i + 2]!, undefined);
+    const bytes = (held.length / CONTROL_STRIDE) * HEADER_SIZE;
+    this.largeBytes -= bytes;
+    this.queueBytes += bytes;
+    this.queued();
+  }
+
   /** False when closed, or when `size` more bytes would pass the bound. */
   private fits(size: number): boolean {
-    if (this.closed) return false;
+    if (this.closed || this.ending !== undefined) return false;
     const pending = this.pendingBytes;
     // One frame always fits into an empty pipe, so a frame larger than the bound still goes.
     return pending === 0 || pending + size <= this.maxQueuedBytes;
@@ -116,11 +224,22 @@ export class FrameWriter {
     return ++this.seq;
   }
 
-  /** Hands everything queued to the socket now, unless it is blocked. */
+  /** Hands everything queued to the socket now (and one fragment of the first large message), unless it is blocked. */
   flush(): void {
     this.scheduled = false;
-    if (this.blocked || this.closed || this.queueBytes === 0) return;
-    const out = Buffer.allocUnsafe(this.queueBytes);
+    if (this.blocked || this.closed) return;
+    const head = this.large.length === 0 ? undefined : this.large[0];
+    if (this.queueBytes === 0 && head === undefined) return;
+    let size = this.queueBytes;
+    let fragment = 0;
+    let last = false;
+    if (head !== undefined) {
+      fragment = Math.min(this.fragmentSize, head.body.length - head.sent);
+      last = head.sent + fragment === head.body.length;
+      // The fragment's header goes here; its body is written as a view of the message (no copy), then the trailer.
+      size += HEADER_SIZE;
+    }
+    const out = Buffer.allocUnsafe(size);
     let offset = 0;
     const c = this.control;
     for (let i = 0; i < c.length; i += CONTROL_STRIDE) {
@@ -138,14 +257,81 @@ export class FrameWriter {
         offset += length;
       }
     }
-    this.control = [];
-    this.queue = [];
+    if (this.control.length !== 0) this.control = [];
+    if (q.length !== 0) this.queue = [];
     this.queueBytes = 0;
     this.flushedSeq = this.seq;
     this.lastWriteAt = now();
-    this.bytesOut += out.length;
-    if (!this.socket.write(out)) this.blocked = true;
-    this.onFlush?.(this.flushedSeq);
+    if (head === undefined) {
+      this.bytesOut += out.length;
+      if (!this.socket.write(out)) this.blocked = true;
+    } else {
+      this.writeFragment(out, offset, head, fragment, last);
+    }
+    if (this.large.length !== 0 && !this.blocked) this.scheduleFragment();
+    this.onFlush?.(this.large.length === 0 ? this.seq : this.large[0]!.seq - 1);
+    if (this.ending !== undefined && this.large.length === 0) this.finishEnd();
+  }
+
+  /**
+   * Writes what is queued, large messages to their last fragment, then calls
+   * `done` (once; never if `close()` comes first). Later writes are refused.
+   */
+  end(done: () => void): void {
+    if (this.closed) return;
+    this.ending = done;
+    this.flush();
+    if (this.ending !== undefined && this.large.length === 0) this.finishEnd();
+  }
+
+  private finishEnd(): void {
+    const done = this.ending!;
+    this.close();
+    done();
+  }
+
+  /**
+   * Writes `out` (the whole frames, room left at `offset` for one header),
+   * the next `fragment` bytes of `head` as a fragment (MORE unless `last`),
+   * and, after the last one, its trailer: corked, so the socket gathers them
+   * into one writev without copying the fragment's bytes.
+   */
+  private writeFragment(out: Buffer, offset: number, head: LargeMessage, fragment: number, last: boolean): void {
+    writeHeader(out, offset, last ? head.flags : head.flags | FLAG_MORE, head.status, head.type, head.id, fragment);
+    const socket = this.socket;
+    socket.cork();
+    socket.write(out);
+    let ok = socket.write(head.body.subarray(head.sent, head.sent + fragment));
+    head.sent += fragment;
+    this.largeBytes -= fragment;
+    let written = out.length + fragment;
+    if (last) {
+      this.large.shift();
+      const t = head.trailer;
+      if (t !== undefined) {
+        const tail = Buffer.allocUnsafe((t.length / CONTROL_STRIDE) * HEADER_SIZE);
+        for (let i = 0, at = 0; i < t.length; i += CONTROL_STRIDE, at += HEADER_SIZE) writeHeader(tail, at, t[i]!, 0, t[i + 1] as FrameType, t[i + 2]!, 0);
+        this.largeBytes -= tail.length;
+        written += tail.length;
+        ok = socket.write(tail);
+      }
+    }
+    socket.uncork();
+    this.bytesOut += written;
+    if (!ok) this.blocked = true;
+  }
+
+  /** The next fragment goes in the next turn of the event loop (with whatever is queued by then). */
+  private scheduleFragment(): void {
+    if (this.nextFragment) return;
+    this.nextFragment = true;
+    setImmediate(fragmentTick, this);
+  }
+
+  /** @internal The `setImmediate` scheduled for the next fragment. */
+  fragmentDue(): void {
+    this.nextFragment = false;
+    this.flush();
   }
 
   /** Drops whatever is queued; later writes are refused. */
@@ -154,9 +340,16 @@ export class FrameWriter {
     this.queue = [];
     this.control = [];
     this.queueBytes = 0;
+    this.large = [];
+    this.largeBytes = 0;
+    this.ending = undefined;
   }
 }
 
 function flushTick(writer: FrameWriter): void {
   writer.flush();
+}
+
+function fragmentTick(writer: FrameWriter): void {
+  writer.fragmentDue();
 }

@@ -170,13 +170,12 @@ export class Transport implements FrameSink {
     this.socket.destroy();
   }
 
-  /** Flushes what is queued, then half-closes; the socket closes when the peer does (or on `destroy`). */
+  /** Flushes what is queued (large messages to their last fragment), then half-closes; the socket closes when the peer does (or on `destroy`). */
   end(): void {
     if (this.closed) return;
     this.endedHere = true;
-    this.writer.flush();
-    this.writer.close();
-    this.socket.end();
+    // Large messages still being sent in fragments go out to their last one first.
+    this.writer.end(() => this.socket.end());
   }
 
   // FrameSink: the decoder calls these synchronously from socket 'data'.

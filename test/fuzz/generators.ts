@@ -398,11 +398,15 @@ export function mutate(rng: Rng, frame: Buffer, other: Buffer): Buffer {
  * defects of issue #7 (see the hardening design); a fuzz run can leave kinds out with `skip`:
  * - 'dag-bomb': a call whose argument is a msgpackr reference-extension DAG bomb;
  * - 'ping-flood': 1000-5000 pings, read or not; 'ping-storm': 1M pings from a peer that never reads;
- * - 'execution-flood': 500-2000 sleeping calls; 'execution-storm': 300k of them on one socket.
+ * - 'execution-flood': 500-2000 sleeping calls; 'execution-storm': 300k of them on one socket;
+ * - 'fragments': a hello with `fragments: true`, then calls split into fragment frames
+ *   (protocol.md 4.9) at random points, whole frames between them, and hostile sequences
+ *   (a second open message, a status that changes, MORE where it is not allowed, a message
+ *   over the provider's limit, mutated fragments).
  * Every run of 2000 connections has one dag-bomb, ping-storm and execution-storm at a fixed
  * place (indices 500, 1000, 1500 mod 2000), so a short run never misses them.
  */
-export const CONNECTION_KINDS = ['mixed', 'garbage', 'dag-bomb', 'ping-flood', 'ping-storm', 'execution-flood', 'execution-storm'] as const;
+export const CONNECTION_KINDS = ['mixed', 'garbage', 'dag-bomb', 'ping-flood', 'ping-storm', 'execution-flood', 'execution-storm', 'fragments'] as const;
 export type ConnectionKind = (typeof CONNECTION_KINDS)[number];
 
 export interface ConnectionScript {
@@ -426,11 +430,13 @@ export function connectionScript(seed: number, index: number, skip: ReadonlySet<
   const rng = new Rng(Rng.streamSeed(seed, index));
   const roll = rng.float();
   const forced = ({ 500: 'dag-bomb', 1000: 'ping-storm', 1500: 'execution-storm' } as Record<number, ConnectionKind>)[index % 2000];
-  let kind: ConnectionKind = forced ?? (roll < 0.004 ? 'dag-bomb' : roll < 0.01 ? 'ping-flood' : roll < 0.015 ? 'execution-flood' : roll < 0.1 ? 'garbage' : 'mixed');
+  let kind: ConnectionKind =
+    forced ?? (roll < 0.004 ? 'dag-bomb' : roll < 0.01 ? 'ping-flood' : roll < 0.015 ? 'execution-flood' : roll < 0.1 ? 'garbage' : roll < 0.2 ? 'fragments' : 'mixed');
   if (skip.has(kind)) kind = 'mixed';
   const frames: Buffer[] = [];
   const handshake = kind !== 'garbage' && (forced !== undefined || rng.chance(0.9));
-  if (handshake) frames.push(rng.chance(0.9) ? handshakeFrame(rng, true) : mutate(rng, handshakeFrame(rng), callFrame(rng, 1)));
+  if (handshake && kind === 'fragments') frames.push(fragmentsHello(rng));
+  else if (handshake) frames.push(rng.chance(0.9) ? handshakeFrame(rng, true) : mutate(rng, handshakeFrame(rng), callFrame(rng, 1)));
   let id = 1;
   let reads = true;
   switch (kind) {
@@ -463,6 +469,11 @@ export function connectionScript(seed: number, index: number, skip: ReadonlySet<
       for (let i = 0; i < n; i++) frames.push(rng.chance(0.5) ? rng.bytes(rng.size(12)) : legalFrame(rng, rng.u32()));
       break;
     }
+    case 'fragments': {
+      const n = rng.size(4) + 1;
+      for (let i = 0; i < n; i++) frames.push(...fragmentedMessage(rng, id++));
+      break;
+    }
     case 'mixed': {
       const n = rng.size(6) + 1;
       for (let i = 0; i < n; i++) {
@@ -476,6 +487,55 @@ export function connectionScript(seed: number, index: number, skip: ReadonlySet<
     }
   }
   return { index, kind, frames: frames.length, writes: cut(rng, Buffer.concat(frames)), reads, holdMs: 200 };
+}
+
+/** A hello offering fragments (protocol.md 4.3); now and then one with a `fragments` of the wrong type (refused). */
+function fragmentsHello(rng: Rng): Buffer {
+  const fragments = rng.chance(0.95) ? true : rng.pick([1, 'yes', null, false]);
+  return encodeFrame(FLAGS.handshake, 0, FrameType.Handshake, 0, encodeBody({ version: 2, maxFrameSize: 8388608, heartbeat: 0, agent: 'fuzz', fragments }));
+}
+
+/**
+ * A call (from `callFrame`) split into fragments at random points, with whole
+ * frames between them; in about a third of them, something hostile: a MORE
+ * frame of a second message, a fragment with another status, MORE on another
+ * type, a message over the provider's 256 KiB limit, or a mutated fragment.
+ */
+function fragmentedMessage(rng: Rng, id: number): Buffer[] {
+  const whole = callFrame(rng, id);
+  const flags = whole[3]!;
+  const body = whole.subarray(16);
+  const oversize = rng.chance(0.05);
+  const bytes = oversize ? Buffer.concat([body, Buffer.alloc(300 * 1024)]) : body;
+  const cuts = Array.from({ length: rng.size(4) + 1 }, () => rng.int(bytes.length + 1)).sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let from = 0;
+  for (const to of [...cuts, bytes.length]) {
+    const last = to === bytes.length;
+    out.push(encodeFrame(last ? flags : flags | 0x10, 0, FrameType.Call, id, bytes.subarray(from, to)));
+    if (!last && rng.chance(0.4)) out.push(rng.chance(0.5) ? pingFrame(id + 100_000) : callFrame(rng, id + 100_000));
+    from = to;
+    if (last) break;
+  }
+  if (!rng.chance(0.3) || out.length < 2) return out;
+  const at = rng.int(out.length - 1);
+  switch (rng.int(5)) {
+    case 0: // a second open message
+      out.splice(at, 0, encodeFrame(flags | 0x10, 0, FrameType.Call, id + 200_000, rng.bytes(rng.size(6))));
+      break;
+    case 1: // a status that changes mid-message
+      out.splice(at + 1, 0, encodeFrame(0x10, 0, FrameType.Call, id, rng.bytes(4)), encodeFrame(0x10, rng.int(255) + 1, FrameType.Call, id, rng.bytes(4)));
+      break;
+    case 2: // MORE on a frame type that has no fragments
+      out.splice(at, 0, encodeFrame(rng.pick([0xf0, 0xb0]), 0, rng.pick([FrameType.Heartbeat, FrameType.Cancel, FrameType.Handshake, FrameType.Release]), id, undefined));
+      break;
+    case 3: // the message ends early: its final fragment never comes (the connection closes mid-message)
+      out.pop();
+      break;
+    default:
+      out[at] = mutate(rng, out[at]!, out[at + 1]!);
+  }
+  return out;
 }
 
 /** `n` copies of `frame`, request ids 1..n. */

@@ -8,10 +8,24 @@ export class FakeSocket extends EventEmitter {
     super();
   }
 
+  /** Writes between cork() and uncork(), recorded as one (as a socket's writev sends them). */
+  private corked: Buffer[] | undefined;
+
   write(chunk: Buffer): boolean {
-    this.writes.push(chunk);
+    if (this.corked !== undefined) this.corked.push(chunk);
+    else this.writes.push(chunk);
     this.writableLength += chunk.length;
     return this.writableLength < this.highWater;
+  }
+
+  cork(): void {
+    this.corked ??= [];
+  }
+
+  uncork(): void {
+    if (this.corked === undefined) return;
+    this.writes.push(Buffer.concat(this.corked));
+    this.corked = undefined;
   }
 
   /** The kernel took everything. */

@@ -1,4 +1,4 @@
-// Property tests of the frame decoder (issue #7 item E). Valid frames come from
+// Property tests of the frame decoder (issue #7 item E; fragments: fragments.property.test.ts). Valid frames come from
 // the table of legal (type, flags) pairs of the issue #7 hardening design (LEGAL_KINDS), so
 // these hold for the decoder with strict header checks too; for arbitrary bytes
 // only the invariant is asserted, never which headers are refused.
@@ -116,6 +116,11 @@ describe('FrameDecoder properties', () => {
         const expected = frames.map((f) => ({ t: 'frame', header: f.header, body: f.body }));
         expect(whole.events).toEqual(expected);
         expect(split.events).toEqual(expected);
+        // With fragments agreed (protocol.md 4.9), a stream of whole frames reads the same.
+        const fragmenting = record(1024 * 1024);
+        fragmenting.decoder.enableFragments();
+        for (const chunk of chunks) fragmenting.decoder.push(chunk);
+        expect(fragmenting.events).toEqual(expected);
         expect(whole.decoder.midFrame).toBe(false);
         expect(split.decoder.midFrame).toBe(false);
       }),

@@ -16,25 +16,39 @@ interface Seen {
   errors: HeartlineError[];
 }
 
-function decoder(maxFrameSize = 1024 * 1024): { decoder: FrameDecoder; seen: Seen } {
+/** A decoder with fragments agreed (protocol.md 4.9) unless `fragments` is false. */
+function decoder(maxFrameSize = 1024 * 1024, fragments = true): { decoder: FrameDecoder; seen: Seen } {
   const seen: Seen = { frames: [], oversize: [], errors: [] };
   const d = new FrameDecoder(maxFrameSize, {
     onFrame: (header, body) => seen.frames.push({ header, body: Buffer.from(body) }),
     onOversize: (header) => seen.oversize.push(header),
     onProtocolError: (err) => seen.errors.push(err),
   });
+  if (fragments) d.enableFragments();
   return { decoder: d, seen };
 }
 
 const all = Buffer.concat(vectors.map((v) => Buffer.from(v.hex, 'hex')));
 
+/** What a receiver delivers for vector `v`: its interleaved whole frames, then itself. */
+function deliveries(v: Vector): Vector[] {
+  return v.fragmented ? [...v.interleaved!, v] : [v];
+}
+
+/** The body a vector's message carries (a fragmented one's, reassembled). */
+function messageBody(v: Vector): string {
+  return v.fragmented ? v.bodyHex! : v.hex.slice(HEADER_SIZE * 2);
+}
+
+const expected = vectors.flatMap(deliveries);
+
 function expectAllVectors(seen: Seen): void {
   expect(seen.errors).toEqual([]);
-  expect(seen.frames).toHaveLength(vectors.length);
-  vectors.forEach((v, i) => {
+  expect(seen.frames).toHaveLength(expected.length);
+  expected.forEach((v, i) => {
     const { header, body } = seen.frames[i]!;
     expect(header).toEqual({ flags: v.flags, status: v.status, type: v.type, id: v.id, length: body.length });
-    expect(body.toString('hex')).toBe(v.hex.slice(HEADER_SIZE * 2));
+    expect(body.toString('hex')).toBe(messageBody(v));
   });
 }
 
@@ -47,8 +61,8 @@ describe('FrameDecoder', () => {
         d.push(bytes.subarray(0, split));
         d.push(bytes.subarray(split));
         expect(seen.errors).toEqual([]);
-        expect(seen.frames, `${v.name} split at ${split}`).toHaveLength(1);
-        expect(seen.frames[0]!.body.toString('hex')).toBe(v.hex.slice(HEADER_SIZE * 2));
+        expect(seen.frames, `${v.name} split at ${split}`).toHaveLength(deliveries(v).length);
+        expect(seen.frames.map((f) => f.body.toString('hex'))).toEqual(deliveries(v).map(messageBody));
         expect(d.midFrame).toBe(false);
       }
     }
@@ -221,15 +235,43 @@ describe('FrameDecoder', () => {
 describe('test vectors', () => {
   const doc = readFileSync(new URL('../../protocol.md', import.meta.url), 'utf8').replace(/\s+/g, '');
   describe.each(vectors.map((v) => [v.name, v] as const))('%s', (_name, v) => {
-    const bytes = Buffer.from(v.hex, 'hex');
+    const bytes = Buffer.from(v.fragmented ? encodeFrame(v.flags, v.status, v.type, v.id, Buffer.from(v.bodyHex!, 'hex')) : Buffer.from(v.hex, 'hex'));
     const body = bytes.subarray(HEADER_SIZE);
+    // A fragmented message is compared, once reassembled, as the whole frame it stands for.
+    const hex = bytes.toString('hex');
+
+    if (v.fragmented) {
+      it('is fragments with MORE on all but the last, the same flags, status and id, and the interleaved frames between them', () => {
+        const wire = Buffer.from(v.hex, 'hex');
+        const parts: Buffer[] = [];
+        const others: string[] = [];
+        let more = true;
+        for (let at = 0; at < wire.length; ) {
+          const length = wire.readUInt32BE(at + 12);
+          const frame = wire.subarray(at, at + HEADER_SIZE + length);
+          at += frame.length;
+          if (frame.readUInt32BE(8) === v.id && frame[5] === v.type) {
+            expect(more, 'no fragment after the last').toBe(true);
+            more = (frame[3]! & 0x10) !== 0;
+            expect({ flags: frame[3]! & ~0x10, status: frame[4] }).toEqual({ flags: v.flags, status: v.status });
+            parts.push(frame.subarray(HEADER_SIZE));
+          } else {
+            others.push(frame.toString('hex'));
+          }
+        }
+        expect(more).toBe(false);
+        expect(parts.length).toBeGreaterThan(1);
+        expect(Buffer.concat(parts).toString('hex')).toBe(v.bodyHex);
+        expect(others).toEqual(v.interleaved!.map((w) => w.hex));
+      });
+    }
 
     it('has the documented header fields', () => {
       expect(bytes.readUInt32BE(12)).toBe(body.length);
       expect({ flags: bytes[3], status: bytes[4], type: bytes[5], id: bytes.readUInt32BE(8) }).toEqual({ flags: v.flags, status: v.status, type: v.type, id: v.id });
       if (v.empty) {
         expect(body.length).toBe(0);
-        expect(encodeFrame(v.flags, v.status, v.type, v.id).toString('hex')).toBe(v.hex);
+        expect(encodeFrame(v.flags, v.status, v.type, v.id).toString('hex')).toBe(hex);
       } else {
         expect(body.length).toBeGreaterThan(0);
       }
@@ -264,13 +306,13 @@ describe('test vectors', () => {
         expect(hasBudgetSlot(encoded)).toBe(hasDeadline);
         if (hasDeadline) writeBudget(encoded, request.budget!);
         const wire = items.length === 6 ? asVersion1Request(encoded) : encoded;
-        expect(encodeFrame(v.flags, v.status, v.type, v.id, wire).toString('hex')).toBe(v.hex);
+        expect(encodeFrame(v.flags, v.status, v.type, v.id, wire).toString('hex')).toBe(hex);
       });
       return;
     }
 
     it('re-encodes byte for byte (canonical encoding)', () => {
-      expect(encodeFrame(v.flags, v.status, v.type, v.id, encodeBody(fromTyped(v.body!))).toString('hex')).toBe(v.hex);
+      expect(encodeFrame(v.flags, v.status, v.type, v.id, encodeBody(fromTyped(v.body!))).toString('hex')).toBe(hex);
     });
   });
 
@@ -311,6 +353,11 @@ describe('test vectors', () => {
     expect(second).toBeInstanceOf(HeartlineError);
     expect(second).toMatchObject({ code: 'LIMIT_EXCEEDED', call: 'demo.Ledger#debit', message: 'ledger is busy' });
     expect(second.cause).toBeUndefined();
+  });
+
+  it('the handshake with fragments: a consumer offers them, a provider agrees', () => {
+    expect(decodeBody(bodyOf(byName('handshake request with fragments')))).toEqual(hello(8388608, 0, undefined, true));
+    expect(readAnswer(bodyOf(byName('handshake response with fragments')))).toMatchObject({ version: 2, fragments: true });
   });
 
   it('the handshake request offers the version this implementation speaks', () => {

@@ -23,6 +23,17 @@ export interface Vector {
    * (requestTuple, writeBudget, asVersion1Request) rather than the generic one.
    */
   request?: true;
+  /**
+   * True for a fragmented message (protocol.md 4.9): `hex` is several frames,
+   * its fragments (MORE set on all but the last) with the `interleaved` whole
+   * frames between them, read on a connection that agreed fragments. The other
+   * keys describe the reassembled message; its body is `bodyHex`.
+   */
+  fragmented?: true;
+  /** The reassembled body of a fragmented message, in hex. */
+  bodyHex?: string;
+  /** The whole frames between a fragmented message's fragments, in the order sent (a receiver delivers them first). */
+  interleaved?: Vector[];
   hex: string;
 }
 
