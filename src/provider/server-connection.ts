@@ -4,6 +4,7 @@ import { keptMessage } from '../errors/kept-message.js';
 import { ConnectionState, canTransition, type DisconnectReason } from '../exchange/connection-state.js';
 import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
 import { PingGuard } from '../exchange/ping-guard.js';
+import type { TimerWheel } from '../exchange/timer-wheel.js';
 import { channels, type RefusedLimit } from '../context/channels.js';
 import { encodeValue, errorResponse, failureCode, failureMessage, type EncodedResponse } from '../exchange/responder.js';
 import { encodeBody } from '../protocol/codec.js';
@@ -51,6 +52,8 @@ export interface ServerConnectionOptions {
   /** How long calls in flight may finish after a drain for expired credentials, in ms. */
   closeGracePeriod: number;
   logger: Logger;
+  /** The server's timer wheel: it drives this connection's idle clock. */
+  timers: TimerWheel;
 }
 
 /** What a connection asks of and tells its server (the `Server` itself: `server` in channel messages). */
@@ -147,7 +150,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.callbacks = new CallbackProxies((id, args) => this.push(id, args), options.maxCallbacks, this.log);
     socket.on('drain', () => socket.resume());
     // The provider never pings; it only notices silence (a consumer pings at most every idleTimeout / 3).
-    this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout });
+    this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout }, options.timers);
     this.heartbeat.start();
     this.handshake = new ServerHandshake(this, this.transport, options);
   }
