@@ -14,11 +14,11 @@
 // Env: CONN_COUNT (10000), CONN_WINDOW_S (35), BURST_COUNT (5000), CONN_PROCS (4),
 // CONN_PARTS (idle,burst), ROOT (checkout whose src/ the provider runs; default
 // this one), CLIENT_ROOT (the consumers'; default ROOT), BENCH_JSON_CONNECTIONS
-// (write the figures as JSON there), CONN_PROFILE (directory: the provider runs
-// with --cpu-prof and writes a heap snapshot after the idle window).
+// (write the figures as JSON there), CONN_PROFILE (directory: the provider writes
+// a CPU profile of the idle window and a heap snapshot after it).
 // Markdown on stdout; exit code 0 on success.
 import { fork, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,23 @@ const mem = (): { rss: number; heapUsed: number; external: number } => {
   return { rss: m.rss, heapUsed: m.heapUsed, external: m.external };
 };
 
+/** CPU time of each thread of this process, in ms, by thread name (Linux /proc; empty elsewhere). */
+function threadCpu(): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    const tick = 10; // USER_HZ = 100 on Linux
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[comm] = (out[comm] ?? 0) + (Number(f[11]) + Number(f[12])) * tick;
+    }
+  } catch {
+    // not Linux
+  }
+  return out;
+}
+
 /** The provider child: answers 'mem', 'cpu-start', 'cpu-end', 'snapshot', 'stop'. */
 async function provider(): Promise<void> {
   const api = await import(path.join(root, 'src/index.ts'));
@@ -55,16 +72,32 @@ async function provider(): Promise<void> {
   const { port } = await server.listen();
   let cpu0 = process.cpuUsage();
   let t0 = performance.now();
+  let threads0 = threadCpu();
+  const profileDir = process.env.CONN_PROFILE?.trim() || undefined;
+  const { Session } = await import('node:inspector');
+  const session = profileDir ? new Session() : undefined;
+  const post = (method: string): Promise<unknown> => new Promise((resolve, reject) => session!.post(method, (err, res) => (err ? reject(err) : resolve(res))));
+  if (session) {
+    session.connect();
+    await post('Profiler.enable');
+  }
   process.on('message', async (m: Msg) => {
     if (m.type === 'mem') await reply({ type: 'mem', ...mem(), connections: server.connectionCount, maxRssKiB: process.resourceUsage().maxRSS });
     else if (m.type === 'cpu-start') {
+      if (session && m.profile) await post('Profiler.start');
       cpu0 = process.cpuUsage();
+      threads0 = threadCpu();
       t0 = performance.now();
       await reply({ type: 'cpu-start' });
     } else if (m.type === 'cpu-end') {
       const d = process.cpuUsage(cpu0);
       const wallMs = performance.now() - t0;
-      await reply({ type: 'cpu-end', userMs: d.user / 1000, systemMs: d.system / 1000, wallMs, connections: server.connectionCount, maxRssKiB: process.resourceUsage().maxRSS });
+      const threads = Object.entries(threadCpu()).map(([name, ms]) => [name, ms - (threads0[name] ?? 0)] as const).filter(([, ms]) => ms > 0);
+      if (session && m.profile) {
+        const { profile } = (await post('Profiler.stop')) as { profile: object };
+        writeFileSync(path.join(profileDir!, `provider-${process.pid}.cpuprofile`), JSON.stringify(profile));
+      }
+      await reply({ type: 'cpu-end', threads: Object.fromEntries(threads), userMs: d.user / 1000, systemMs: d.system / 1000, wallMs, connections: server.connectionCount, maxRssKiB: process.resourceUsage().maxRSS });
     } else if (m.type === 'snapshot') {
       const { writeHeapSnapshot } = await import('node:v8');
       await reply({ type: 'snapshot', file: writeHeapSnapshot(path.join(String(m.dir), `provider-${process.pid}.heapsnapshot`)) });
@@ -108,8 +141,10 @@ async function consumers(port: number, count: number, burst: boolean): Promise<v
 // ---- orchestrator ----
 
 const live = new Set<ChildProcess>();
-function spawnChild(args: string[], profile?: string): ChildProcess {
-  const execArgv = ['--import', 'tsx', '--expose-gc', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [])];
+/** The idle window's CPU by provider thread (% of one core), for the report. */
+let threadsLine = '';
+function spawnChild(args: string[]): ChildProcess {
+  const execArgv = ['--import', 'tsx', '--expose-gc'];
   const child = fork(here, args, { execArgv, cwd: checkout, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
@@ -146,14 +181,14 @@ const split = (n: number, parts: number): number[] => Array.from({ length: parts
 const MiB = 1024 * 1024;
 const fmt = (x: number, d = 1): string => x.toFixed(d);
 
-async function startProvider(profile?: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawnChild(['provider'], profile);
+async function startProvider(): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawnChild(['provider']);
   const m = await next(child, 'listening');
   return { child, port: m.port as number };
 }
 
 async function idleCase(count: number, procs: number, windowS: number, profile?: string): Promise<Record<string, number>> {
-  const { child: prov, port } = await startProvider(profile);
+  const { child: prov, port } = await startProvider();
   await sleep(500);
   const before = await ask(prov, { type: 'mem' });
   const t = performance.now();
@@ -164,10 +199,12 @@ async function idleCase(count: number, procs: number, windowS: number, profile?:
   for (const m of ready) for (const e of m.errors as string[]) console.error(`idle connect error: ${e}`);
   await sleep(2000);
   const after = await ask(prov, { type: 'mem' });
-  await ask(prov, { type: 'cpu-start' });
+  await ask(prov, { type: 'cpu-start', profile: profile !== undefined });
   await sleep(windowS * 1000);
-  const cpu = await ask(prov, { type: 'cpu-end' });
+  const cpu = await ask(prov, { type: 'cpu-end', profile: profile !== undefined });
   const end = await ask(prov, { type: 'mem' });
+  const wall = cpu.wallMs as number;
+  threadsLine = Object.entries(cpu.threads as Record<string, number>).sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${name} ${fmt((100 * ms) / wall, 2)}%`).join(', ');
   if (profile) await ask(prov, { type: 'snapshot', dir: profile });
   await Promise.all(kids.map(stop));
   await stop(prov);
@@ -243,6 +280,7 @@ async function main(): Promise<void> {
       '',
     );
   }
+  if (threadsLine) lines.splice(lines.length - 1, 0, '', `Provider CPU by thread (/proc, 10 ms ticks): ${threadsLine}.`);
   if (parts.includes('burst') && burstN > 0) {
     const r = (result.burst = await burstCase(burstN, procs));
     lines.push(

@@ -82,6 +82,11 @@ class ExecutionSlot {
 
 let nextId = 1;
 
+/** A socket's 'drain' listener: reading resumes (one function for every connection). */
+function resumeSocket(this: Socket): void {
+  this.resume();
+}
+
 /**
  * The provider's end of one connection: it answers the handshake (agreeing the
  * heartbeat), answers pings first, pushes to consumer callbacks, and closes
@@ -148,7 +153,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.transport = new Transport(socket, { ...options, logger: this.log }, this);
     this.pushes = new CallbackPushes(this, options.callbackTimeout);
     this.callbacks = new CallbackProxies((id, args) => this.push(id, args), options.maxCallbacks, this.log);
-    socket.on('drain', () => socket.resume());
+    socket.on('drain', resumeSocket);
     // The provider never pings; it only notices silence (a consumer pings at most every idleTimeout / 3).
     this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout }, options.timers);
     this.heartbeat.start();
