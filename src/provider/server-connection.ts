@@ -118,7 +118,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
    * executing are `executions` and these (no per-call Set entry).
    */
   private readonly displaced = new Set<IncomingCall>();
-  private readonly pushes: CallbackPushes;
+  /** Pushes to consumer callbacks awaiting their answer: made at the first push (most connections never push). */
+  private pushes: CallbackPushes | undefined;
   private readonly closeWaiters: Array<() => void> = [];
   private readonly heartbeat: Heartbeat;
   /** Rate limit on the consumer's pings (A2); set for the agreed heartbeat at the handshake. */
@@ -151,7 +152,6 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.hooks = hooks;
     this.log = withFields(options.logger, { peer: peerName(socket), connectionId: this.id });
     this.transport = new Transport(socket, { ...options, logger: this.log }, this);
-    this.pushes = new CallbackPushes(this, options.callbackTimeout);
     this.callbacks = new CallbackProxies((id, args) => this.push(id, args), options.maxCallbacks, this.log);
     socket.on('drain', resumeSocket);
     // The provider never pings; it only notices silence (a consumer pings at most every idleTimeout / 3).
@@ -306,7 +306,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     switch (header.type) {
       case FrameType.Call:
         if (isRequest(header.flags)) this.dispatch(header, body);
-        else this.pushes.settle(header.id, header.status, body);
+        else this.pushes?.settle(header.id, header.status, body);
         return;
       case FrameType.Heartbeat:
         if (isRequest(header.flags)) this.answerPing(header.id);
@@ -347,7 +347,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
         this.failed('PAYLOAD_TOO_LARGE', message);
         if (isTwoWay(header.flags)) this.respond(header.id, errorResponse('PAYLOAD_TOO_LARGE', message));
       } else {
-        this.pushes.oversize(header.id);
+        this.pushes?.oversize(header.id);
       }
       return;
     }
@@ -364,7 +364,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       const lost = new HeartlineError('CONNECTION_LOST_WRITTEN', 'the consumer connection closed');
       for (const call of this.runningCalls()) call.abort(lost);
     }
-    this.pushes.failAll(this.transport.writer.flushedSeq, reason);
+    this.pushes?.failAll(this.transport.writer.flushedSeq, reason);
     this.callbacks.releaseAll();
     // Last, so that it names the connection's failure rather than the calls it aborted.
     if (reason !== undefined) {
@@ -519,7 +519,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   /** A push to a consumer callback; its outcome is published on `heartline:server:push` while that has subscribers. */
   private push(callbackId: number, args: unknown[]): Promise<unknown> {
-    const pushed = this.pushes.push(callbackId, args);
+    const pushed = (this.pushes ??= new CallbackPushes(this, this.options.callbackTimeout)).push(callbackId, args);
     if (!channels.serverPush.hasSubscribers) return pushed;
     const started = now();
     pushed.then(
