@@ -73,6 +73,8 @@ async function provider(): Promise<void> {
   let cpu0 = process.cpuUsage();
   let t0 = performance.now();
   let threads0 = threadCpu();
+  const bytesIn = (): number => (server.connections() as Array<{ bytesIn: number }>).reduce((sum, c) => sum + c.bytesIn, 0);
+  let bytes0 = 0;
   const profileDir = process.env.CONN_PROFILE?.trim() || undefined;
   const { Session } = await import('node:inspector');
   const session = profileDir ? new Session() : undefined;
@@ -85,6 +87,7 @@ async function provider(): Promise<void> {
     if (m.type === 'mem') await reply({ type: 'mem', ...mem(), connections: server.connectionCount, maxRssKiB: process.resourceUsage().maxRSS });
     else if (m.type === 'cpu-start') {
       if (session && m.profile) await post('Profiler.start');
+      bytes0 = m.pings === true ? bytesIn() : 0;
       cpu0 = process.cpuUsage();
       threads0 = threadCpu();
       t0 = performance.now();
@@ -92,12 +95,14 @@ async function provider(): Promise<void> {
     } else if (m.type === 'cpu-end') {
       const d = process.cpuUsage(cpu0);
       const wallMs = performance.now() - t0;
+      // Read after the window: an idle connection reads nothing but 16-byte pings meanwhile.
+      const pings = m.pings === true ? (bytesIn() - bytes0) / 16 : 0;
       const threads = Object.entries(threadCpu()).map(([name, ms]) => [name, ms - (threads0[name] ?? 0)] as const).filter(([, ms]) => ms > 0);
       if (session && m.profile) {
         const { profile } = (await post('Profiler.stop')) as { profile: object };
         writeFileSync(path.join(profileDir!, `provider-${process.pid}.cpuprofile`), JSON.stringify(profile));
       }
-      await reply({ type: 'cpu-end', threads: Object.fromEntries(threads), userMs: d.user / 1000, systemMs: d.system / 1000, wallMs, connections: server.connectionCount, maxRssKiB: process.resourceUsage().maxRSS });
+      await reply({ type: 'cpu-end', pings, threads: Object.fromEntries(threads), userMs: d.user / 1000, systemMs: d.system / 1000, wallMs, connections: server.connectionCount, maxRssKiB: process.resourceUsage().maxRSS });
     } else if (m.type === 'snapshot') {
       const { writeHeapSnapshot } = await import('node:v8');
       await reply({ type: 'snapshot', file: writeHeapSnapshot(path.join(String(m.dir), `provider-${process.pid}.heapsnapshot`)) });
@@ -199,9 +204,9 @@ async function idleCase(count: number, procs: number, windowS: number, profile?:
   for (const m of ready) for (const e of m.errors as string[]) console.error(`idle connect error: ${e}`);
   await sleep(2000);
   const after = await ask(prov, { type: 'mem' });
-  await ask(prov, { type: 'cpu-start', profile: profile !== undefined });
+  await ask(prov, { type: 'cpu-start', profile: profile !== undefined, pings: true });
   await sleep(windowS * 1000);
-  const cpu = await ask(prov, { type: 'cpu-end', profile: profile !== undefined });
+  const cpu = await ask(prov, { type: 'cpu-end', profile: profile !== undefined, pings: true });
   const end = await ask(prov, { type: 'mem' });
   const wall = cpu.wallMs as number;
   threadsLine = Object.entries(cpu.threads as Record<string, number>).sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${name} ${fmt((100 * ms) / wall, 2)}%`).join(', ');
@@ -218,6 +223,8 @@ async function idleCase(count: number, procs: number, windowS: number, profile?:
     userPct: (100 * (cpu.userMs as number)) / (cpu.wallMs as number),
     systemPct: (100 * (cpu.systemMs as number)) / (cpu.wallMs as number),
     connectionsAtEnd: cpu.connections as number,
+    pingsPerS: (cpu.pings as number) / ((cpu.wallMs as number) / 1000),
+    cpuUsPerPing: (1000 * ((cpu.userMs as number) + (cpu.systemMs as number))) / Math.max(1, cpu.pings as number),
     rssBeforeMiB: (before.rss as number) / MiB,
     rssAfterMiB: (after.rss as number) / MiB,
     rssEndMiB: (end.rss as number) / MiB,
@@ -272,7 +279,7 @@ async function main(): Promise<void> {
   if (parts.includes('idle') && count > 0) {
     const r = (result.idle = await idleCase(count, procs, windowS, profile));
     lines.push(
-      `Idle: ${r.connections} connections (${procs} consumer processes, default heartbeats), opened in ${fmt(r.connectS)} s, ${r.connectFailed} failed; provider CPU over ${fmt(r.windowS)} s.`,
+      `Idle: ${r.connections} connections (${procs} consumer processes, default heartbeats), opened in ${fmt(r.connectS)} s, ${r.connectFailed} failed; provider CPU over ${fmt(r.windowS)} s, while it answered ${fmt(r.pingsPerS, 0)} pings/s (${fmt(r.cpuUsPerPing)} µs of CPU per ping).`,
       '',
       '| provider CPU (% of one core) | user | system | RSS before → after (MiB) | RSS / connection | heap before → after (MiB) | heap / connection |',
       '|---|---|---|---|---|---|---|',
