@@ -231,6 +231,8 @@ async function idleCase(count: number, procs: number, windowS: number, profile?:
     heapBeforeMiB: (before.heapUsed as number) / MiB,
     heapAfterMiB: (after.heapUsed as number) / MiB,
     rssPerConnKiB: ((after.rss as number) - (before.rss as number)) / 1024 / conns,
+    rssEndPerConnKiB: ((end.rss as number) - (before.rss as number)) / 1024 / conns,
+    heapEndPerConnKiB: ((end.heapUsed as number) - (before.heapUsed as number)) / 1024 / conns,
     heapPerConnKiB: ((after.heapUsed as number) - (before.heapUsed as number)) / 1024 / conns,
     externalPerConnKiB: ((after.external as number) - (before.external as number)) / 1024 / conns,
   };
@@ -281,9 +283,11 @@ async function main(): Promise<void> {
     lines.push(
       `Idle: ${r.connections} connections (${procs} consumer processes, default heartbeats), opened in ${fmt(r.connectS)} s, ${r.connectFailed} failed; provider CPU over ${fmt(r.windowS)} s, while it answered ${fmt(r.pingsPerS, 0)} pings/s (${fmt(r.cpuUsPerPing)} µs of CPU per ping).`,
       '',
-      '| provider CPU (% of one core) | user | system | RSS before → after (MiB) | RSS / connection | heap before → after (MiB) | heap / connection |',
+      '| provider CPU (% of one core) | user | system | RSS before → after → end (MiB) | RSS / connection (after; end) | heap before → after (MiB) | heap / connection (after; end) |',
       '|---|---|---|---|---|---|---|',
-      `| ${fmt(r.cpuPct, 2)} | ${fmt(r.userPct, 2)} | ${fmt(r.systemPct, 2)} | ${fmt(r.rssBeforeMiB)} → ${fmt(r.rssAfterMiB)} | ${fmt(r.rssPerConnKiB, 2)} KiB | ${fmt(r.heapBeforeMiB)} → ${fmt(r.heapAfterMiB)} | ${fmt(r.heapPerConnKiB, 2)} KiB |`,
+      `| ${fmt(r.cpuPct, 2)} | ${fmt(r.userPct, 2)} | ${fmt(r.systemPct, 2)} | ${fmt(r.rssBeforeMiB)} → ${fmt(r.rssAfterMiB)} → ${fmt(r.rssEndMiB)} | ${fmt(r.rssPerConnKiB, 2)}; ${fmt(r.rssEndPerConnKiB, 2)} KiB | ${fmt(r.heapBeforeMiB)} → ${fmt(r.heapAfterMiB)} | ${fmt(r.heapPerConnKiB, 2)}; ${fmt(r.heapEndPerConnKiB, 2)} KiB |`,
+      '',
+      '(after: 2 s after the last connection opened; end: after the CPU window; both after gc(), less the provider before any connection.)',
       '',
     );
   }
