@@ -82,6 +82,9 @@ class ExecutionSlot {
 
 let nextId = 1;
 
+/** `displaced` of a connection whose peer never reused a running call's id (all but hostile ones): shared, never written. */
+const NONE_DISPLACED = new Set<IncomingCall>();
+
 /** A socket's 'drain' listener: reading resumes (one function for every connection). */
 function resumeSocket(this: Socket): void {
   this.resume();
@@ -115,9 +118,10 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
    * the id of a call still running: a one-way call's id is free at once). A
    * Cancel frame no longer names them, but the connection closing or the grace
    * period ending must still abort them. Empty but for such a peer: the calls
-   * executing are `executions` and these (no per-call Set entry).
+   * executing are `executions` and these (no per-call Set entry); the Set is
+   * made at the first such call.
    */
-  private readonly displaced = new Set<IncomingCall>();
+  private displaced: Set<IncomingCall> = NONE_DISPLACED;
   /** Pushes to consumer callbacks awaiting their answer: made at the first push (most connections never push). */
   private pushes: CallbackPushes | undefined;
   private readonly closeWaiters: Array<() => void> = [];
@@ -455,7 +459,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     const method = findMethod(this.registry, call);
     // Registered first: a synchronous handler settles inside serveCall().
     const earlier = this.executions.get(id)?.call;
-    if (earlier !== undefined) this.displaced.add(earlier);
+    if (earlier !== undefined) (this.displaced === NONE_DISPLACED ? (this.displaced = new Set()) : this.displaced).add(earlier);
     this.executions.set(id, new ExecutionSlot(call));
     if (channels.serverCallStart.hasSubscribers) channels.serverCallStart.publish({ call, server: this.hooks });
     if (method instanceof HeartlineError) return this.settle(call, true, method);
