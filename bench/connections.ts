@@ -46,16 +46,17 @@ const mem = (): { rss: number; heapUsed: number; external: number } => {
   return { rss: m.rss, heapUsed: m.heapUsed, external: m.external };
 };
 
-/** CPU time of each thread of this process, in ms, by thread name (Linux /proc; empty elsewhere). */
+/** CPU time of this process's main thread and of its other threads, in ms (Linux /proc; empty elsewhere). */
 function threadCpu(): Record<string, number> {
   const out: Record<string, number> = {};
   try {
     const tick = 10; // USER_HZ = 100 on Linux
     for (const tid of readdirSync('/proc/self/task')) {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      // Every thread is called "node": the main thread is the one whose id is the pid; the others are V8's and libuv's.
+      const name = tid === String(process.pid) ? 'main thread' : 'other threads (GC, compiler, libuv)';
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out[comm] = (out[comm] ?? 0) + (Number(f[11]) + Number(f[12])) * tick;
+      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) * tick;
     }
   } catch {
     // not Linux
