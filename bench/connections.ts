@@ -205,6 +205,7 @@ async function idleCase(count: number, procs: number, windowS: number, profile?:
   for (const m of ready) for (const e of m.errors as string[]) console.error(`idle connect error: ${e}`);
   await sleep(2000);
   const after = await ask(prov, { type: 'mem' });
+  await sleep(3000); // the forced GCs' background work (sweeping) ends before the window
   await ask(prov, { type: 'cpu-start', profile: profile !== undefined, pings: true });
   await sleep(windowS * 1000);
   const cpu = await ask(prov, { type: 'cpu-end', profile: profile !== undefined, pings: true });
