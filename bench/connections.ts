@@ -12,10 +12,10 @@
 // (the kernel's high-water mark: the provider is fresh) and CPU.
 //
 // Env: CONN_COUNT (10000), CONN_WINDOW_S (35), BURST_COUNT (5000), CONN_PROCS (4),
-// CONN_PARTS (idle,burst), ROOT (checkout whose src/ the provider runs; default
+// CONN_PARTS (idle,burst), CONN_PROVIDER_FLAGS (node flags of the provider, e.g. --trace-gc), ROOT (checkout whose src/ the provider runs; default
 // this one), CLIENT_ROOT (the consumers'; default ROOT), BENCH_JSON_CONNECTIONS
 // (write the figures as JSON there), CONN_PROFILE (directory: the provider writes
-// a CPU profile of the idle window and a heap snapshot after it).
+// a CPU profile and an allocation profile of the idle window, and a heap snapshot after it).
 // Markdown on stdout; exit code 0 on success.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -87,7 +87,10 @@ async function provider(): Promise<void> {
   process.on('message', async (m: Msg) => {
     if (m.type === 'mem') await reply({ type: 'mem', ...mem(), connections: server.connectionCount, maxRssKiB: process.resourceUsage().maxRSS });
     else if (m.type === 'cpu-start') {
-      if (session && m.profile) await post('Profiler.start');
+      if (session && m.profile) {
+        await post('Profiler.start');
+        await post('HeapProfiler.startSampling');
+      }
       bytes0 = m.pings === true ? bytesIn() : 0;
       cpu0 = process.cpuUsage();
       threads0 = threadCpu();
@@ -102,6 +105,8 @@ async function provider(): Promise<void> {
       if (session && m.profile) {
         const { profile } = (await post('Profiler.stop')) as { profile: object };
         writeFileSync(path.join(profileDir!, `provider-${process.pid}.cpuprofile`), JSON.stringify(profile));
+        const sampled = (await post('HeapProfiler.stopSampling')) as { profile: object };
+        writeFileSync(path.join(profileDir!, `provider-${process.pid}.heapprofile`), JSON.stringify(sampled.profile));
       }
       await reply({ type: 'cpu-end', pings, threads: Object.fromEntries(threads), userMs: d.user / 1000, systemMs: d.system / 1000, wallMs, connections: server.connectionCount, maxRssKiB: process.resourceUsage().maxRSS });
     } else if (m.type === 'snapshot') {
@@ -149,8 +154,8 @@ async function consumers(port: number, count: number, burst: boolean): Promise<v
 const live = new Set<ChildProcess>();
 /** The idle window's CPU by provider thread (% of one core), for the report. */
 let threadsLine = '';
-function spawnChild(args: string[]): ChildProcess {
-  const execArgv = ['--import', 'tsx', '--expose-gc'];
+function spawnChild(args: string[], flags: string[] = []): ChildProcess {
+  const execArgv = ['--import', 'tsx', '--expose-gc', ...flags];
   const child = fork(here, args, { execArgv, cwd: checkout, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
@@ -188,7 +193,7 @@ const MiB = 1024 * 1024;
 const fmt = (x: number, d = 1): string => x.toFixed(d);
 
 async function startProvider(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawnChild(['provider']);
+  const child = spawnChild(['provider'], process.env.CONN_PROVIDER_FLAGS?.split(' ').filter(Boolean));
   const m = await next(child, 'listening');
   return { child, port: m.port as number };
 }
