@@ -11,7 +11,8 @@
 // call): failed, time until all answered, per-call latency, provider peak RSS
 // (the kernel's high-water mark: the provider is fresh) and CPU.
 //
-// Env: CONN_COUNT (10000), CONN_WINDOW_S (35), BURST_COUNT (5000), CONN_PROCS (4),
+// Env: CONN_COUNT (10000), CONN_WINDOW_S (35), CONN_SETTLE_S (0: seconds between
+// the connections and the CPU window, besides 3 s for the forced GCs), BURST_COUNT (5000), CONN_PROCS (4),
 // CONN_PARTS (idle,burst), CONN_PROVIDER_FLAGS (node flags of the provider, e.g. --trace-gc), ROOT (checkout whose src/ the provider runs; default
 // this one), CLIENT_ROOT (the consumers'; default ROOT), BENCH_JSON_CONNECTIONS
 // (write the figures as JSON there), CONN_PROFILE (directory: the provider writes
@@ -198,7 +199,7 @@ async function startProvider(): Promise<{ child: ChildProcess; port: number }> {
   return { child, port: m.port as number };
 }
 
-async function idleCase(count: number, procs: number, windowS: number, profile?: string): Promise<Record<string, number>> {
+async function idleCase(count: number, procs: number, windowS: number, settleS: number, profile?: string): Promise<Record<string, number>> {
   const { child: prov, port } = await startProvider();
   await sleep(500);
   const before = await ask(prov, { type: 'mem' });
@@ -210,7 +211,7 @@ async function idleCase(count: number, procs: number, windowS: number, profile?:
   for (const m of ready) for (const e of m.errors as string[]) console.error(`idle connect error: ${e}`);
   await sleep(2000);
   const after = await ask(prov, { type: 'mem' });
-  await sleep(3000); // the forced GCs' background work (sweeping) ends before the window
+  await sleep(3000 + settleS * 1000); // the forced GCs' background work (sweeping) ends before the window
   await ask(prov, { type: 'cpu-start', profile: profile !== undefined, pings: true });
   await sleep(windowS * 1000);
   const cpu = await ask(prov, { type: 'cpu-end', profile: profile !== undefined, pings: true });
@@ -286,7 +287,7 @@ async function main(): Promise<void> {
   const result: { root: string; idle?: Record<string, number>; burst?: Record<string, number> } = { root };
   const lines = [`## Connections (provider: ${root})`, ''];
   if (parts.includes('idle') && count > 0) {
-    const r = (result.idle = await idleCase(count, procs, windowS, profile));
+    const r = (result.idle = await idleCase(count, procs, windowS, envInt('CONN_SETTLE_S', 0), profile));
     lines.push(
       `Idle: ${r.connections} connections (${procs} consumer processes, default heartbeats), opened in ${fmt(r.connectS)} s, ${r.connectFailed} failed; provider CPU over ${fmt(r.windowS)} s, while it answered ${fmt(r.pingsPerS, 0)} pings/s (${fmt(r.cpuUsPerPing)} µs of CPU per ping).`,
       '',
