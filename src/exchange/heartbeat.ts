@@ -96,8 +96,9 @@ export class Heartbeat extends WheelEntry {
   fire(t: number): void {
     if (!this.running) return;
     if (this.pingAt <= t) this.pingDue(t);
-    if (this.deadAt <= t) this.deadlineDue(t);
-    this.reschedule();
+    if (this.running && this.deadAt <= t) this.deadlineDue(t);
+    // A ping may have closed the connection (cancel()): then nothing is scheduled again.
+    if (this.running) this.reschedule();
   }
 
   private pingDue(t: number): void {

@@ -51,6 +51,8 @@ export class TimerWheel {
   private timerTick = Infinity;
   /** The tick being run (entries scheduled meanwhile go later), or -1. */
   private running = -1;
+  /** The list of that tick, already out of `buckets`: what `stop()` must end too. */
+  private runningBucket: Bucket | undefined;
   /** Entries scheduled. */
   size = 0;
 
@@ -96,6 +98,7 @@ export class TimerWheel {
 
   /** Clears the timer and unschedules every entry. Idempotent. */
   stop(): void {
+    if (this.runningBucket !== undefined) this.buckets.set(this.running, this.runningBucket);
     for (const bucket of this.buckets.values()) {
       for (let e = bucket.first; e !== undefined; ) {
         const next = e.next;
@@ -103,6 +106,7 @@ export class TimerWheel {
         e.prev = e.next = undefined;
         e = next;
       }
+      bucket.first = undefined; // a tick being run (stop() from an entry's fire) ends there
     }
     this.size = 0;
     this.clear();
@@ -142,6 +146,7 @@ export class TimerWheel {
       this.buckets.delete(tick);
       if (bucket === undefined) continue;
       this.running = tick;
+      this.runningBucket = bucket;
       // Entries scheduled while this tick runs land in later ticks: the loop ends.
       for (let e = bucket.first; e !== undefined; e = bucket.first) {
         bucket.first = e.next;
@@ -157,6 +162,7 @@ export class TimerWheel {
         }
       }
       this.running = -1;
+      this.runningBucket = undefined;
     }
     if (this.size === 0) this.clear();
     else if (this.heap.length > 0) this.arm(this.heap[0]!);

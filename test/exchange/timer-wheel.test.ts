@@ -189,4 +189,17 @@ describe('TimerWheel', () => {
     }
     expect(warnings).toEqual([]);
   });
+  it('stop() from inside an entry\'s fire ends the tick: no other entry fires, none stays scheduled', () => {
+    const wheel = new TimerWheel(10);
+    const t0 = performance.now();
+    const ps = Array.from({ length: 3 }, () => new Probe());
+    for (const p of ps) {
+      p.onFire = () => wheel.stop();
+      wheel.schedule(p, t0 + 50);
+    }
+    vi.advanceTimersByTime(100);
+    expect(ps.reduce((n, p) => n + p.fired.length, 0)).toBe(1);
+    expect(wheel.size).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
 });

@@ -314,4 +314,18 @@ describe('Heartbeat (two clocks)', () => {
     expect(link.pings).toEqual([]);
     expect(link.deaths).toHaveLength(1);
   });
+  it('a ping that closes the connection (cancel() from sendPing) leaves nothing scheduled', () => {
+    const link = new FakeLink();
+    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER }, wheel);
+    const sendPing = link.sendPing.bind(link);
+    link.sendPing = () => {
+      sendPing();
+      hb.cancel(); // the write bound was reached: the connection is destroyed at once
+    };
+    hb.start();
+    vi.advanceTimersByTime(INTERVAL);
+    expect(link.pings).toHaveLength(1);
+    expect(wheel.size).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
 });
