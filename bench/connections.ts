@@ -13,12 +13,13 @@
 //
 // Env: CONN_COUNT (10000), CONN_WINDOW_S (35), CONN_SETTLE_S (0: seconds between
 // the connections and the CPU window, besides 3 s for the forced GCs), BURST_COUNT (5000), CONN_PROCS (4),
-// CONN_PARTS (idle,burst), CONN_PROVIDER_FLAGS (node flags of the provider, e.g. --trace-gc), ROOT (checkout whose src/ the provider runs; default
+// CONN_PARTS (idle,burst; add floor for plain sockets pinged alike), CONN_PROVIDER_FLAGS (node flags of the provider, e.g. --trace-gc), ROOT (checkout whose src/ the provider runs; default
 // this one), CLIENT_ROOT (the consumers'; default ROOT), BENCH_JSON_CONNECTIONS
 // (write the figures as JSON there), CONN_PROFILE (directory: the provider writes
 // a CPU profile and an allocation profile of the idle window, and a heap snapshot after it).
 // Markdown on stdout; exit code 0 on success.
 import { fork, type ChildProcess } from 'node:child_process';
+import { connect, createServer, type Socket } from 'node:net';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -65,17 +66,77 @@ function threadCpu(): Record<string, number> {
   return out;
 }
 
-/** The provider child: answers 'mem', 'cpu-start', 'cpu-end', 'snapshot', 'stop'. */
-async function provider(): Promise<void> {
+interface BenchServer {
+  port: number;
+  count(): number;
+  bytesIn(): number;
+}
+
+async function heartlineServer(): Promise<BenchServer> {
   const api = await import(path.join(root, 'src/index.ts'));
   const { provider: impl } = echoService(api);
   const server = new api.Server({ host: '127.0.0.1', port: 0, logger: api.silentLogger });
   server.register(impl);
   const { port } = await server.listen();
+  return {
+    port,
+    count: () => server.connectionCount,
+    bytesIn: () => (server.connections() as Array<{ bytesIn: number }>).reduce((sum, c) => sum + c.bytesIn, 0),
+  };
+}
+
+/** The floor: plain TCP sockets, each 16-byte ping answered with a 16-byte write (what any framework must do per ping). */
+async function floorServer(): Promise<BenchServer> {
+  const sockets = new Set<Socket>();
+  let bytes = 0;
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      socket.write(Buffer.alloc(chunk.length));
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as { port: number }).port, count: () => sockets.size, bytesIn: () => bytes };
+}
+
+/** Floor consumers: `count` plain sockets, each sending a 16-byte ping every 15 s (first at a random offset). */
+async function floorConsumers(port: number, count: number): Promise<void> {
+  const ping = Buffer.alloc(16);
+  const sockets: Socket[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (next < count) {
+        next++;
+        const socket = connect(port, '127.0.0.1');
+        socket.setNoDelay(true);
+        socket.on('error', () => undefined);
+        socket.on('data', () => undefined);
+        await new Promise((resolve) => socket.once('connect', resolve));
+        sockets.push(socket);
+        setTimeout(() => setInterval(() => socket.write(ping), 15_000), Math.random() * 15_000);
+      }
+    }),
+  );
+  process.on('disconnect', () => process.exit(0));
+  process.on('message', (m: Msg) => {
+    if (m.type === 'stop') process.exit(0);
+  });
+  await reply({ type: 'ready', failed: 0, errors: [] });
+}
+
+/** The provider child: answers 'mem', 'cpu-start', 'cpu-end', 'snapshot', 'stop'. */
+async function provider(floor: boolean): Promise<void> {
+  const server = floor ? await floorServer() : await heartlineServer();
+  const port = server.port;
   let cpu0 = process.cpuUsage();
   let t0 = performance.now();
   let threads0 = threadCpu();
-  const bytesIn = (): number => (server.connections() as Array<{ bytesIn: number }>).reduce((sum, c) => sum + c.bytesIn, 0);
+  const bytesIn = (): number => server.bytesIn();
   let bytes0 = 0;
   const profileDir = process.env.CONN_PROFILE?.trim() || undefined;
   const { Session } = await import('node:inspector');
@@ -86,7 +147,7 @@ async function provider(): Promise<void> {
     await post('Profiler.enable');
   }
   process.on('message', async (m: Msg) => {
-    if (m.type === 'mem') await reply({ type: 'mem', ...mem(), connections: server.connectionCount, maxRssKiB: process.resourceUsage().maxRSS });
+    if (m.type === 'mem') await reply({ type: 'mem', ...mem(), connections: server.count(), maxRssKiB: process.resourceUsage().maxRSS });
     else if (m.type === 'cpu-start') {
       if (session && m.profile) {
         await post('Profiler.start');
@@ -109,7 +170,7 @@ async function provider(): Promise<void> {
         const sampled = (await post('HeapProfiler.stopSampling')) as { profile: object };
         writeFileSync(path.join(profileDir!, `provider-${process.pid}.heapprofile`), JSON.stringify(sampled.profile));
       }
-      await reply({ type: 'cpu-end', pings, threads: Object.fromEntries(threads), userMs: d.user / 1000, systemMs: d.system / 1000, wallMs, connections: server.connectionCount, maxRssKiB: process.resourceUsage().maxRSS });
+      await reply({ type: 'cpu-end', pings, threads: Object.fromEntries(threads), userMs: d.user / 1000, systemMs: d.system / 1000, wallMs, connections: server.count(), maxRssKiB: process.resourceUsage().maxRSS });
     } else if (m.type === 'snapshot') {
       const { writeHeapSnapshot } = await import('node:v8');
       await reply({ type: 'snapshot', file: writeHeapSnapshot(path.join(String(m.dir), `provider-${process.pid}.heapsnapshot`)) });
@@ -193,18 +254,18 @@ const split = (n: number, parts: number): number[] => Array.from({ length: parts
 const MiB = 1024 * 1024;
 const fmt = (x: number, d = 1): string => x.toFixed(d);
 
-async function startProvider(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawnChild(['provider'], process.env.CONN_PROVIDER_FLAGS?.split(' ').filter(Boolean));
+async function startProvider(floor = false): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawnChild(floor ? ['provider', 'floor'] : ['provider'], process.env.CONN_PROVIDER_FLAGS?.split(' ').filter(Boolean));
   const m = await next(child, 'listening');
   return { child, port: m.port as number };
 }
 
-async function idleCase(count: number, procs: number, windowS: number, settleS: number, profile?: string): Promise<Record<string, number>> {
-  const { child: prov, port } = await startProvider();
+async function idleCase(count: number, procs: number, windowS: number, settleS: number, profile?: string, floor = false): Promise<Record<string, number>> {
+  const { child: prov, port } = await startProvider(floor);
   await sleep(500);
   const before = await ask(prov, { type: 'mem' });
   const t = performance.now();
-  const kids = split(count, procs).map((n) => spawnChild(['consumers', String(port), String(n), 'idle']));
+  const kids = split(count, procs).map((n) => spawnChild(['consumers', String(port), String(n), floor ? 'floor' : 'idle']));
   const ready = await Promise.all(kids.map((k) => next(k, 'ready')));
   const connectS = (performance.now() - t) / 1000;
   const failed = ready.reduce((s, m) => s + (m.failed as number), 0);
@@ -284,7 +345,7 @@ async function main(): Promise<void> {
   const procs = Math.max(1, envInt('CONN_PROCS', 4));
   const parts = (process.env.CONN_PARTS ?? 'idle,burst').split(',').map((s) => s.trim());
   const profile = process.env.CONN_PROFILE?.trim() || undefined;
-  const result: { root: string; idle?: Record<string, number>; burst?: Record<string, number> } = { root };
+  const result: { root: string; idle?: Record<string, number>; floor?: Record<string, number>; burst?: Record<string, number> } = { root };
   const lines = [`## Connections (provider: ${root})`, ''];
   if (parts.includes('idle') && count > 0) {
     const r = (result.idle = await idleCase(count, procs, windowS, envInt('CONN_SETTLE_S', 0), profile));
@@ -300,6 +361,14 @@ async function main(): Promise<void> {
     );
   }
   if (threadsLine) lines.splice(lines.length - 1, 0, '', `Provider CPU by thread (/proc, 10 ms ticks): ${threadsLine}.`);
+  if (parts.includes('floor') && count > 0) {
+    threadsLine = '';
+    const r = (result.floor = await idleCase(count, procs, windowS, envInt('CONN_SETTLE_S', 0), undefined, true));
+    lines.push(
+      `Floor: ${r.connections} plain TCP sockets, each a 16-byte ping every 15 s answered with a 16-byte write by a bare \`net\` server: ${fmt(r.cpuPct, 2)}% of one core (user ${fmt(r.userPct, 2)}, system ${fmt(r.systemPct, 2)}; ${threadsLine}), ${fmt(r.pingsPerS, 0)} pings/s, ${fmt(r.cpuUsPerPing)} µs per ping; RSS per connection ${fmt(r.rssPerConnKiB, 2)} KiB after, ${fmt(r.rssEndPerConnKiB, 2)} KiB at the end.`,
+      '',
+    );
+  }
   if (parts.includes('burst') && burstN > 0) {
     const r = (result.burst = await burstCase(burstN, procs));
     lines.push(
@@ -316,7 +385,8 @@ async function main(): Promise<void> {
 }
 
 const [mode, a, b, c] = process.argv.slice(2);
-if (mode === 'provider') await provider();
+if (mode === 'provider') await provider(a === 'floor');
+else if (mode === 'consumers' && c === 'floor') await floorConsumers(Number(a), Number(b));
 else if (mode === 'consumers') await consumers(Number(a), Number(b), c === 'burst');
 else {
   const cleanup = (): void => {
