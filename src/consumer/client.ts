@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { serviceOf, type Contract } from '../contract/service-definition.js';
 import type { DisconnectReason } from '../exchange/connection-state.js';
+import { TimerWheel } from '../exchange/timer-wheel.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { channels } from '../context/channels.js';
 import type { ClientInterceptor } from './client-interceptor.js';
@@ -38,6 +39,8 @@ export interface ClientEvents {
  */
 export class Client extends EventEmitter<ClientEvents> {
   private readonly registry: ConnectionRegistry;
+  /** Drives the heartbeat clocks of every connection of this client: one timer; stopped at close. */
+  private readonly timers = new TimerWheel();
   private readonly defaults: ReferenceDefaults;
   /** The client follows its own `providers` from the first reference that uses them until close. */
   private providersHold: ProviderListHold | undefined;
@@ -81,6 +84,7 @@ export class Client extends EventEmitter<ClientEvents> {
           logger: o.logger,
           tls: o.tls,
           credentials: o.credentials,
+          timers: this.timers,
         },
         maxConnections: o.connections,
         backoff: o.reconnect,
@@ -221,5 +225,6 @@ export class Client extends EventEmitter<ClientEvents> {
   async close(): Promise<void> {
     for (const stop of this.registrySet.values()) stop();
     await this.registry.close();
+    this.timers.stop();
   }
 }

@@ -15,6 +15,7 @@ import { CallbackTable, DEFAULT_MAX_CALLBACKS } from './callback-table.js';
 import { ClientHandshake, type ClientHandshakeHost, type Credentials } from './client-handshake.js';
 import { ConnectionState, canTransition, type DisconnectReason } from './connection-state.js';
 import { Heartbeat, type HeartbeatLink } from './heartbeat.js';
+import { TimerWheel } from './timer-wheel.js';
 import { ConnectionPings, type PingHost } from './connection-pings.js';
 import { PingWaiters } from './ping-waiters.js';
 import { cancelledError, ConnectionCall, OneWayCalls, type CallOwner, type CallSink, type OutgoingCall } from './connection-call.js';
@@ -43,6 +44,8 @@ export interface ClientConnectionOptions {
   credentials?: Credentials | undefined;
   /** Bodies over this many bytes go out as fragments (`fragmentSize`); 0 none. Default 65536. */
   fragmentSize?: number | undefined;
+  /** The client's timer wheel, which drives this connection's heartbeat; when absent, the connection makes its own. */
+  timers?: TimerWheel | undefined;
 }
 
 export type { Credentials } from './client-handshake.js';
@@ -418,7 +421,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
     this.connectTimer = undefined;
     if (!this.transition(ConnectionState.Ready)) return;
     if (answer.heartbeat > 0) {
-      this.heartbeat = new Heartbeat(this, { pingInterval: answer.heartbeat, deadAfter: answer.heartbeat * this.options.heartbeatMisses });
+      this.heartbeat = new Heartbeat(this, { pingInterval: answer.heartbeat, deadAfter: answer.heartbeat * this.options.heartbeatMisses }, this.options.timers ?? new TimerWheel());
       this.heartbeat.start();
     }
     const waiting = this.waiting;

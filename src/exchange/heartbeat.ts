@@ -1,5 +1,5 @@
-import { MAX_TIMER_MS } from '../protocol/constants.js';
 import { now } from '../transport/clock.js';
+import { WheelEntry, type TimerWheel } from './timer-wheel.js';
 
 /** What a heartbeat needs from a connection, and nothing more. */
 export interface HeartbeatLink {
@@ -30,34 +30,40 @@ export interface HeartbeatOptions {
  * - the **liveness clock** fires when nothing was *read* for `deadAfter`.
  *
  * Writing never postpones the liveness check, so a side that keeps writing to
- * a dead peer still notices. Timers are not reset on every frame: each fires at
- * its deadline, compares it with the last activity and re-arms. Delays are
- * clamped to what a Node timer takes (MAX_TIMER_MS).
+ * a dead peer still notices. Clocks are not reset on every frame: each fires at
+ * its deadline, compares it with the last activity and re-arms. Both clocks
+ * are one entry on their owner's `TimerWheel` (one timer per Server or
+ * Client, not two per connection), due at the earlier of the two; so a clock
+ * fires at most one wheel resolution late.
  *
  * Event-loop stalls, two guards:
- * - a timer that fires after a stall may find frames that arrived meanwhile
+ * - a clock that fires after a stall may find frames that arrived meanwhile
  *   still unread in the socket. So the verdict is never given from the timer
  *   itself: it is checked again in `setImmediate`, which runs after the event
  *   loop has polled and read every socket;
- * - when the liveness timer fires more than one ping interval late, the
+ * - when the liveness clock fires more than one ping interval late, the
  *   silence was mostly our own (we could not even send pings), so instead of
  *   a verdict the peer gets a fresh ping and one more interval to answer.
  */
-export class Heartbeat {
+export class Heartbeat extends WheelEntry {
   private readonly link: HeartbeatLink;
   private readonly options: HeartbeatOptions;
-  private pingTimer: NodeJS.Timeout | undefined;
-  private deadTimer: NodeJS.Timeout | undefined;
+  private readonly wheel: TimerWheel;
+  /** When the ping clock is due (clock ms); Infinity when it is off. */
+  private pingAt = Infinity;
+  /** When the liveness clock is due (clock ms); Infinity when it is off or a verdict is pending. */
+  private deadAt = Infinity;
   private verdict: NodeJS.Immediate | undefined;
-  /** When the liveness timer is due (clock ms), to measure how late it fires. */
-  private deadlineDueAt = 0;
   /** When this heartbeat last sent a ping (clock ms); -Infinity before the first. */
   private lastPingAt = -Infinity;
   private running = false;
 
-  constructor(link: HeartbeatLink, options: HeartbeatOptions) {
+  /** @param wheel the owner's timer wheel (the Server's or the Client's), which drives both clocks. */
+  constructor(link: HeartbeatLink, options: HeartbeatOptions, wheel: TimerWheel) {
+    super();
     this.link = link;
     this.options = options;
+    this.wheel = wheel;
   }
 
   /** Starts both clocks from now. Cancels first, so it never leaks a timer. */
@@ -65,44 +71,46 @@ export class Heartbeat {
     this.cancel();
     this.running = true;
     this.lastPingAt = -Infinity;
-    if (this.options.pingInterval > 0) this.armPing(this.options.pingInterval);
-    if (this.options.deadAfter > 0) this.armDeadline(this.options.deadAfter);
+    const t = now();
+    if (this.options.pingInterval > 0) this.pingAt = t + this.options.pingInterval;
+    if (this.options.deadAfter > 0) this.deadAt = t + this.options.deadAfter;
+    this.reschedule();
   }
 
   /** Stops both clocks. Idempotent. */
   cancel(): void {
     this.running = false;
-    clearTimeout(this.pingTimer);
-    clearTimeout(this.deadTimer);
+    this.wheel.cancel(this);
     if (this.verdict !== undefined) clearImmediate(this.verdict);
-    this.pingTimer = this.deadTimer = this.verdict = undefined;
+    this.verdict = undefined;
+    this.pingAt = this.deadAt = Infinity;
   }
 
-  private armPing(delay: number): void {
-    this.pingTimer = setTimeout(onPingTimer, timerDelay(delay), this);
-    this.pingTimer.unref();
+  private reschedule(): void {
+    const at = Math.min(this.pingAt, this.deadAt);
+    if (at === Infinity) this.wheel.cancel(this);
+    else this.wheel.schedule(this, at);
   }
 
-  private armDeadline(delay: number): void {
-    this.deadlineDueAt = now() + delay;
-    this.deadTimer = setTimeout(onDeadTimer, timerDelay(delay), this);
-    this.deadTimer.unref();
-  }
-
-  /** @internal */
-  pingDue(): void {
-    this.pingTimer = undefined;
+  /** @internal (WheelEntry) A clock is due. */
+  fire(t: number): void {
     if (!this.running) return;
+    if (this.pingAt <= t) this.pingDue(t);
+    if (this.running && this.deadAt <= t) this.deadlineDue(t);
+    // A ping may have closed the connection (cancel()): then nothing is scheduled again.
+    if (this.running) this.reschedule();
+  }
+
+  private pingDue(t: number): void {
     const interval = this.options.pingInterval;
-    const t = now();
     // Quiet in at least one direction since `quietSince`; never two pings within one interval.
     const quietSince = Math.min(this.link.lastWriteAt(), this.link.lastReadAt());
     const due = Math.max(quietSince, this.lastPingAt) + interval;
     if (t >= due) {
       this.ping(t);
-      this.armPing(interval);
+      this.pingAt = t + interval;
     } else {
-      this.armPing(due - t);
+      this.pingAt = due;
     }
   }
 
@@ -111,21 +119,19 @@ export class Heartbeat {
     this.link.sendPing();
   }
 
-  /** @internal */
-  deadlineDue(): void {
-    this.deadTimer = undefined;
-    if (!this.running) return;
-    const t = now();
+  private deadlineDue(t: number): void {
+    const dueAt = this.deadAt;
+    this.deadAt = Infinity;
     const silent = t - this.link.lastReadAt();
     if (silent < this.options.deadAfter) {
-      this.armDeadline(this.options.deadAfter - silent);
+      this.deadAt = t + this.options.deadAfter - silent;
       return;
     }
     const interval = this.options.pingInterval;
-    if (interval > 0 && t - this.deadlineDueAt > interval) {
+    if (interval > 0 && t - dueAt > interval) {
       // Our own event loop stalled past a whole ping interval: ask again before judging.
       this.ping(t);
-      this.armDeadline(interval);
+      this.deadAt = t + interval;
       return;
     }
     this.verdict = setImmediate(onVerdict, this);
@@ -137,24 +143,13 @@ export class Heartbeat {
     if (!this.running) return;
     const silent = now() - this.link.lastReadAt();
     if (silent < this.options.deadAfter) {
-      this.armDeadline(this.options.deadAfter - silent);
+      this.deadAt = now() + this.options.deadAfter - silent;
+      this.reschedule();
       return;
     }
     this.cancel();
     this.link.peerDead(silent);
   }
-}
-
-function timerDelay(ms: number): number {
-  return Math.min(MAX_TIMER_MS, Math.max(1, ms));
-}
-
-function onPingTimer(hb: Heartbeat): void {
-  hb.pingDue();
-}
-
-function onDeadTimer(hb: Heartbeat): void {
-  hb.deadlineDue();
 }
 
 function onVerdict(hb: Heartbeat): void {

@@ -30,6 +30,9 @@ interface ProxyState {
   listeners: Array<() => void>;
 }
 
+/** The table of a connection without callbacks: always empty (only `get` adds, and it makes a table first). */
+const NO_PROXIES = new Map<number, never>();
+
 /**
  * The provider-side functions standing for one connection's consumer
  * callbacks, one per callback id (the same id always gives the same function,
@@ -38,7 +41,8 @@ interface ProxyState {
  * at once; the dispatcher asks `hasRoomFor` before any user code runs.
  */
 export class CallbackProxies {
-  private readonly proxies = new Map<number, { fn: Callback; state: ProxyState }>();
+  /** Live proxies by id; the shared empty table (never written) until the first one, so that idle connections hold no table. */
+  private proxies: Map<number, { fn: Callback; state: ProxyState }> = NO_PROXIES;
   private readonly push: PushFn;
   private closed = false;
   /** Most live callbacks at once (`maxCallbacks`). */
@@ -93,7 +97,9 @@ export class CallbackProxies {
         value: (listener: () => void) => (state.released ? callGuarded(this.logger, `an onRelease listener of callback ${id}`, listener) : state.listeners.push(listener)),
       },
     });
-    if (!this.closed) this.proxies.set(id, { fn, state });
+    if (this.closed) return fn;
+    if (this.proxies === NO_PROXIES) this.proxies = new Map();
+    this.proxies.set(id, { fn, state });
     return fn;
   }
 

@@ -4,6 +4,7 @@ import { keptMessage } from '../errors/kept-message.js';
 import { ConnectionState, canTransition, type DisconnectReason } from '../exchange/connection-state.js';
 import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
 import { PingGuard } from '../exchange/ping-guard.js';
+import type { TimerWheel } from '../exchange/timer-wheel.js';
 import { channels, type RefusedLimit } from '../context/channels.js';
 import { encodeValue, errorResponse, failureCode, failureMessage, type EncodedResponse } from '../exchange/responder.js';
 import { encodeBody } from '../protocol/codec.js';
@@ -53,6 +54,8 @@ export interface ServerConnectionOptions {
   /** How long calls in flight may finish after a drain for expired credentials, in ms. */
   closeGracePeriod: number;
   logger: Logger;
+  /** The server's timer wheel: it drives this connection's idle clock. */
+  timers: TimerWheel;
 }
 
 /** What a connection asks of and tells its server (the `Server` itself: `server` in channel messages). */
@@ -80,6 +83,14 @@ class ExecutionSlot {
 }
 
 let nextId = 1;
+
+/** `displaced` of a connection whose peer never reused a running call's id (all but hostile ones): shared, never written. */
+const NONE_DISPLACED = new Set<IncomingCall>();
+
+/** A socket's 'drain' listener: reading resumes (one function for every connection). */
+function resumeSocket(this: Socket): void {
+  this.resume();
+}
 
 /**
  * The provider's end of one connection: it answers the handshake (agreeing the
@@ -109,10 +120,12 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
    * the id of a call still running: a one-way call's id is free at once). A
    * Cancel frame no longer names them, but the connection closing or the grace
    * period ending must still abort them. Empty but for such a peer: the calls
-   * executing are `executions` and these (no per-call Set entry).
+   * executing are `executions` and these (no per-call Set entry); the Set is
+   * made at the first such call.
    */
-  private readonly displaced = new Set<IncomingCall>();
-  private readonly pushes: CallbackPushes;
+  private displaced: Set<IncomingCall> = NONE_DISPLACED;
+  /** Pushes to consumer callbacks awaiting their answer: made at the first push (most connections never push). */
+  private pushes: CallbackPushes | undefined;
   private readonly closeWaiters: Array<() => void> = [];
   private readonly heartbeat: Heartbeat;
   /** Rate limit on the consumer's pings (A2); set for the agreed heartbeat at the handshake. */
@@ -145,11 +158,10 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     this.hooks = hooks;
     this.log = withFields(options.logger, { peer: peerName(socket), connectionId: this.id });
     this.transport = new Transport(socket, { ...options, logger: this.log }, this);
-    this.pushes = new CallbackPushes(this, options.callbackTimeout);
     this.callbacks = new CallbackProxies((id, args) => this.push(id, args), options.maxCallbacks, this.log);
-    socket.on('drain', () => socket.resume());
+    socket.on('drain', resumeSocket);
     // The provider never pings; it only notices silence (a consumer pings at most every idleTimeout / 3).
-    this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout });
+    this.heartbeat = new Heartbeat(this, { pingInterval: 0, deadAfter: options.idleTimeout }, options.timers);
     this.heartbeat.start();
     this.handshake = new ServerHandshake(this, this.transport, options);
   }
@@ -300,7 +312,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     switch (header.type) {
       case FrameType.Call:
         if (isRequest(header.flags)) this.dispatch(header, body);
-        else this.pushes.settle(header.id, header.status, body);
+        else this.pushes?.settle(header.id, header.status, body);
         return;
       case FrameType.Heartbeat:
         if (isRequest(header.flags)) this.answerPing(header.id);
@@ -341,7 +353,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
         this.failed('PAYLOAD_TOO_LARGE', message);
         if (isTwoWay(header.flags)) this.respond(header.id, errorResponse('PAYLOAD_TOO_LARGE', message));
       } else {
-        this.pushes.oversize(header.id);
+        this.pushes?.oversize(header.id);
       }
       return;
     }
@@ -358,7 +370,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       const lost = new HeartlineError('CONNECTION_LOST_WRITTEN', 'the consumer connection closed');
       for (const call of this.runningCalls()) call.abort(lost);
     }
-    this.pushes.failAll(this.transport.writer.flushedSeq, reason);
+    this.pushes?.failAll(this.transport.writer.flushedSeq, reason);
     this.callbacks.releaseAll();
     // Last, so that it names the connection's failure rather than the calls it aborted.
     if (reason !== undefined) {
@@ -449,7 +461,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     const method = findMethod(this.registry, call, this.registry.names.lastHit);
     // Registered first: a synchronous handler settles inside serveCall().
     const earlier = this.executions.get(id)?.call;
-    if (earlier !== undefined) this.displaced.add(earlier);
+    if (earlier !== undefined) (this.displaced === NONE_DISPLACED ? (this.displaced = new Set()) : this.displaced).add(earlier);
     this.executions.set(id, new ExecutionSlot(call));
     if (channels.serverCallStart.hasSubscribers) channels.serverCallStart.publish({ call, server: this.hooks });
     if (method instanceof HeartlineError) return this.settle(call, true, method);
@@ -515,7 +527,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   /** A push to a consumer callback; its outcome is published on `heartline:server:push` while that has subscribers. */
   private push(callbackId: number, args: unknown[]): Promise<unknown> {
-    const pushed = this.pushes.push(callbackId, args);
+    const pushed = (this.pushes ??= new CallbackPushes(this, this.options.callbackTimeout)).push(callbackId, args);
     if (!channels.serverPush.hasSubscribers) return pushed;
     const started = now();
     pushed.then(

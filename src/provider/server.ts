@@ -5,6 +5,7 @@ import { serviceOf, type Contract } from '../contract/service-definition.js';
 import { channels } from '../context/channels.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
+import { TimerWheel } from '../exchange/timer-wheel.js';
 import { emitGuarded } from '../transport/guarded.js';
 import { providerOf, type ProviderOptions } from './provider-options.js';
 import type { ServerInterceptor } from './server-interceptor.js';
@@ -48,6 +49,8 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   private readonly port: number;
   private readonly backlog: number;
   private readonly connectionOptions: ServerConnectionOptions;
+  /** Drives every connection's heartbeat (idle) clock: one timer for the server; stopped once it closed. */
+  private readonly timers = new TimerWheel();
   private readonly closeGracePeriod: number;
   private readonly accepts: number;
   /** Connections in their handshake, under `maxPendingHandshakes`. */
@@ -112,6 +115,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
       authenticate: o.authenticate,
       closeGracePeriod: o.closeGracePeriod,
       logger: o.logger,
+      timers: this.timers,
     };
     this.tls = o.tls;
     this.builtins = o.builtinServices
@@ -375,6 +379,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
     }
     for (const conn of this.connectionSet) conn.destroy('drain');
     await allClosed;
+    this.timers.stop();
     await stopped;
   }
 

@@ -88,30 +88,43 @@ export class Transport implements FrameSink {
     this.writer = new FrameWriter(socket, options.maxQueuedBytes);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, options.keepAliveDelay);
+    // Listeners are module-level functions that find this transport on the socket (no closures per connection).
+    (socket as TransportSocket)[kTransport] = this;
     // A plain end meeting a TLS peer: say so, rather than "bad magic" (or waiting for a frame that never comes).
-    if (!isTls) socket.prependOnceListener('data', (chunk: Buffer) => this.sniff(chunk));
-    socket.on('data', (chunk: Buffer) => {
-      this.lastReadAt = now();
-      this.bytesIn += chunk.length;
-      this.decoder.push(chunk);
-    });
-    socket.on('error', (err: Error) => {
-      this.closeReason ??= this.failure(err);
-    });
-    socket.on('close', () => this.finish());
+    if (!isTls) socket.prependOnceListener('data', onFirstData);
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
     // Node replaces the handle while it tries a host's addresses one by one (autoSelectFamily),
     // and a new handle is ref'd: apply the state asked for to the one that connected.
-    socket.once('connect', () => {
-      this.connected = true;
-      this.peerValue = peerName(socket);
-      if (!this.refd) socket.unref();
-    });
-    if (this.tlsPending) {
-      socket.once('secureConnect', () => {
-        this.tlsPending = false;
-        this.tls = peerTls(socket as TLSSocket);
-      });
-    }
+    // (A provider's socket is connected already: no listener.)
+    if (this.dialled) socket.once('connect', onConnect);
+    if (this.tlsPending) socket.once('secureConnect', onSecureConnect);
+  }
+
+  /** @internal (socket 'data') */
+  read(chunk: Buffer): void {
+    this.lastReadAt = now();
+    this.bytesIn += chunk.length;
+    this.decoder.push(chunk);
+  }
+
+  /** @internal (socket 'error') */
+  socketError(err: Error): void {
+    this.closeReason ??= this.failure(err);
+  }
+
+  /** @internal (socket 'connect') */
+  socketConnected(): void {
+    this.connected = true;
+    this.peerValue = peerName(this.socket);
+    if (!this.refd) this.socket.unref();
+  }
+
+  /** @internal (socket 'secureConnect') */
+  tlsConnected(): void {
+    this.tlsPending = false;
+    this.tls = peerTls(this.socket as TLSSocket);
   }
 
   /** `host:port` of the peer, kept after the socket closes (`?:?` until a consumer's socket connects). */
@@ -221,13 +234,14 @@ export class Transport implements FrameSink {
     return `${this.peer} closed the connection just after the TLS handshake, without answering: under mutual TLS, it refused this client's certificate (or got none)`;
   }
 
-  /** The first bytes from the peer of a plain socket: a TLS record means the two ends disagree about TLS. */
-  private sniff(chunk: Buffer): void {
+  /** @internal The first bytes from the peer of a plain socket: a TLS record means the two ends disagree about TLS. */
+  sniff(chunk: Buffer): void {
     if (this.closed || !looksLikeTls(chunk)) return;
     this.onProtocolError(new HeartlineError('PROTOCOL_ERROR', 'the peer speaks TLS and this end does not: give both ends the tls option (or neither)'));
   }
 
-  private finish(): void {
+  /** @internal (socket 'close') */
+  finish(): void {
     if (this.closed) return;
     this.closed = true;
     this.writer.close();
@@ -245,4 +259,32 @@ export class Transport implements FrameSink {
 /** `host:port` of a socket's peer (`?:?` while a dialled socket connects). */
 export function peerName(socket: Socket): string {
   return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+}
+
+/** Where a socket's listeners find its transport. */
+const kTransport = Symbol('heartline.transport');
+type TransportSocket = Socket & { [kTransport]: Transport };
+
+function onFirstData(this: TransportSocket, chunk: Buffer): void {
+  this[kTransport].sniff(chunk);
+}
+
+function onData(this: TransportSocket, chunk: Buffer): void {
+  this[kTransport].read(chunk);
+}
+
+function onError(this: TransportSocket, err: Error): void {
+  this[kTransport].socketError(err);
+}
+
+function onClose(this: TransportSocket): void {
+  this[kTransport].finish();
+}
+
+function onConnect(this: TransportSocket): void {
+  this[kTransport].socketConnected();
+}
+
+function onSecureConnect(this: TransportSocket): void {
+  this[kTransport].tlsConnected();
 }

@@ -2,6 +2,7 @@
 // timers and a fake link: no socket, no real time.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Heartbeat, type HeartbeatLink } from '../../src/exchange/heartbeat.js';
+import { TimerWheel } from '../../src/exchange/timer-wheel.js';
 
 /** A link whose read/write clocks the test moves by hand; `sendPing` counts as a write. */
 class FakeLink implements HeartbeatLink {
@@ -47,10 +48,13 @@ const DEAD_AFTER = INTERVAL * MISSES;
 
 describe('Heartbeat (two clocks)', () => {
   let start = 0;
+  /** The clocks' wheel, at 1 ms resolution so that the deadlines below are exact. */
+  let wheel: TimerWheel;
 
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'performance', 'Date'] });
     start = performance.now();
+    wheel = new TimerWheel(1);
   });
 
   afterEach(() => {
@@ -63,7 +67,7 @@ describe('Heartbeat (two clocks)', () => {
   it('an idle connection pings once per interval, and a peer that answers is never declared dead', () => {
     const link = new FakeLink();
     link.answerPings = true;
-    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER });
+    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER }, wheel);
     hb.start();
 
     vi.advanceTimersByTime(INTERVAL - 1);
@@ -80,7 +84,7 @@ describe('Heartbeat (two clocks)', () => {
   it('a ping waits a full interval after the last exchange (a write and a read), not after the last ping', () => {
     const link = new FakeLink();
     link.answerPings = true;
-    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: 0 });
+    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: 0 }, wheel);
     hb.start();
 
     vi.advanceTimersByTime(60);
@@ -98,7 +102,7 @@ describe('Heartbeat (two clocks)', () => {
   it('B1: writes moving but nothing read for an interval -> it pings, once per interval', () => {
     const link = new FakeLink();
     link.answerPings = true;
-    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER });
+    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER }, wheel);
     // One-way calls every 50 ms: the consumer writes all the time and reads only pongs.
     const sending = setInterval(() => link.wroteBytes(), 50);
     hb.start();
@@ -112,7 +116,7 @@ describe('Heartbeat (two clocks)', () => {
 
   it('B1: reads moving but nothing written for an interval -> it pings (pushes alone do not hold it back)', () => {
     const link = new FakeLink();
-    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER });
+    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER }, wheel);
     const pushes = setInterval(() => link.gotBytes(), 30);
     hb.start();
 
@@ -125,7 +129,7 @@ describe('Heartbeat (two clocks)', () => {
 
   it('a peer that answers nothing gets one ping per interval, never a burst', () => {
     const link = new FakeLink();
-    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: 0 });
+    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: 0 }, wheel);
     hb.start();
     vi.advanceTimersByTime(10 * INTERVAL + 50);
     expect(link.pings.map(elapsed)).toEqual(Array.from({ length: 10 }, (_, i) => (i + 1) * INTERVAL));
@@ -141,7 +145,7 @@ describe('Heartbeat (two clocks)', () => {
     try {
       const link = new FakeLink();
       const huge = 2 ** 31 - 1;
-      const hb = new Heartbeat(link, { pingInterval: huge, deadAfter: huge * 3 });
+      const hb = new Heartbeat(link, { pingInterval: huge, deadAfter: huge * 3 }, wheel);
       hb.start();
       vi.advanceTimersByTime(60_000);
       expect(link.pings).toEqual([]);
@@ -155,7 +159,7 @@ describe('Heartbeat (two clocks)', () => {
 
   it('a busy connection (writes keep moving) never pings', () => {
     const link = new FakeLink();
-    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER });
+    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER }, wheel);
     // Calls and their responses every 30 ms.
     const traffic = setInterval(() => {
       link.wroteBytes();
@@ -172,7 +176,7 @@ describe('Heartbeat (two clocks)', () => {
 
   it('silence for interval x misses calls peerDead exactly once, then stops every timer', () => {
     const link = new FakeLink();
-    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER });
+    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER }, wheel);
     hb.start();
 
     vi.advanceTimersByTime(DEAD_AFTER - 1);
@@ -195,7 +199,7 @@ describe('Heartbeat (two clocks)', () => {
 
   it('outbound traffic (writes moving, reads frozen) does NOT keep a dead connection alive', () => {
     const link = new FakeLink();
-    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER });
+    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER }, wheel);
     // The consumer keeps sending calls every 10 ms to a peer that answers nothing.
     const sending = setInterval(() => link.wroteBytes(), 10);
     hb.start();
@@ -210,7 +214,7 @@ describe('Heartbeat (two clocks)', () => {
 
   it('reads keep the connection alive; the deadline counts from the last read', () => {
     const link = new FakeLink();
-    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER });
+    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER }, wheel);
     hb.start();
 
     // Bytes arrive every 250 ms (< 300): alive for 3 s.
@@ -231,7 +235,7 @@ describe('Heartbeat (two clocks)', () => {
 
   it('stall guard: bytes read between the deadline timer and its setImmediate verdict keep the peer alive', () => {
     const link = new FakeLink();
-    const hb = new Heartbeat(link, { pingInterval: 0, deadAfter: DEAD_AFTER });
+    const hb = new Heartbeat(link, { pingInterval: 0, deadAfter: DEAD_AFTER }, wheel);
     hb.start();
 
     vi.advanceTimersToNextTimer(); // the deadline timer fires and only schedules the verdict
@@ -252,10 +256,10 @@ describe('Heartbeat (two clocks)', () => {
 
   it('start() twice leaks no timer; cancel() clears all, including a pending verdict', () => {
     const link = new FakeLink();
-    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER });
+    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER }, wheel);
     hb.start();
     const one = vi.getTimerCount();
-    expect(one).toBe(2); // ping clock + liveness clock
+    expect(one).toBe(1); // ping clock + liveness clock: one wheel timer
     hb.start();
     hb.start();
     expect(vi.getTimerCount()).toBe(one);
@@ -268,7 +272,7 @@ describe('Heartbeat (two clocks)', () => {
     expect(link.deaths).toEqual([]);
 
     // Cancel while the verdict (setImmediate) is pending: it never arrives.
-    const hb2 = new Heartbeat(link, { pingInterval: 0, deadAfter: DEAD_AFTER });
+    const hb2 = new Heartbeat(link, { pingInterval: 0, deadAfter: DEAD_AFTER }, wheel);
     link.gotBytes();
     hb2.start();
     vi.advanceTimersToNextTimer();
@@ -281,7 +285,7 @@ describe('Heartbeat (two clocks)', () => {
 
   it('start() after peerDead runs the clocks again (peerDead at most once per start)', () => {
     const link = new FakeLink();
-    const hb = new Heartbeat(link, { pingInterval: 0, deadAfter: DEAD_AFTER });
+    const hb = new Heartbeat(link, { pingInterval: 0, deadAfter: DEAD_AFTER }, wheel);
     hb.start();
     vi.advanceTimersByTime(DEAD_AFTER + 5);
     expect(link.deaths).toHaveLength(1);
@@ -295,7 +299,7 @@ describe('Heartbeat (two clocks)', () => {
 
   it('zero intervals disable each clock', () => {
     const link = new FakeLink();
-    const hb = new Heartbeat(link, { pingInterval: 0, deadAfter: 0 });
+    const hb = new Heartbeat(link, { pingInterval: 0, deadAfter: 0 }, wheel);
     hb.start();
     expect(vi.getTimerCount()).toBe(0);
     vi.advanceTimersByTime(60_000);
@@ -303,11 +307,25 @@ describe('Heartbeat (two clocks)', () => {
     expect(link.deaths).toEqual([]);
 
     // The provider's shape: it never pings, it only notices silence.
-    const provider = new Heartbeat(link, { pingInterval: 0, deadAfter: 900 });
+    const provider = new Heartbeat(link, { pingInterval: 0, deadAfter: 900 }, wheel);
     link.gotBytes();
     provider.start();
     vi.advanceTimersByTime(905);
     expect(link.pings).toEqual([]);
     expect(link.deaths).toHaveLength(1);
+  });
+  it('a ping that closes the connection (cancel() from sendPing) leaves nothing scheduled', () => {
+    const link = new FakeLink();
+    const hb = new Heartbeat(link, { pingInterval: INTERVAL, deadAfter: DEAD_AFTER }, wheel);
+    const sendPing = link.sendPing.bind(link);
+    link.sendPing = () => {
+      sendPing();
+      hb.cancel(); // the write bound was reached: the connection is destroyed at once
+    };
+    hb.start();
+    vi.advanceTimersByTime(INTERVAL);
+    expect(link.pings).toHaveLength(1);
+    expect(wheel.size).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
