@@ -111,8 +111,11 @@ export interface ServerOptions {
    * `authenticate`). One accepted over it closes, unanswered, the oldest that
    * has not sent its handshake request (else the oldest TLS handshake, else
    * itself): a flood of idle connections can neither pile up before
-   * `handshakeTimeout` ends them nor, standing, lock consumers out. An
-   * integer >= 1. Default 128.
+   * `handshakeTimeout` ends them nor, standing, lock consumers out. A silent
+   * connection younger than 1 s is not shed: while all are, a newcomer is let
+   * in over the cap (a burst of consumers connecting at once, whose
+   * handshakes are only unread yet), up to 16 times it. An integer >= 1.
+   * Default 128.
    */
   maxPendingHandshakes?: number;
   /**

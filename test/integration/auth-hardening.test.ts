@@ -5,6 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { HeartlineError, sharedSecret, type Authenticate, type DisconnectReason, type Logger, type ServerOptions } from '../../src/index.js';
+import { SHED_MIN_AGE, HARD_CAP_FACTOR } from '../../src/provider/pending-handshakes.js';
 import { decodeBody, encodeBody } from '../../src/protocol/codec.js';
 import { DEFAULT_MAX_FRAME_SIZE, FrameType, HEADER_SIZE, MAX_HANDSHAKE_FRAME } from '../../src/protocol/constants.js';
 import { encodeFrame, frameFlags } from '../../src/protocol/frame.js';
@@ -113,11 +114,15 @@ describe('before the handshake', () => {
   });
 });
 
+/** Long enough for the silent connections opened so far to be sheddable (SHED_MIN_AGE). */
+const aged = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SHED_MIN_AGE + 50));
+
 describe('maxPendingHandshakes', () => {
   it('a connection accepted beyond that many in their handshake sheds the oldest silent one (counted); room frees as handshakes end', async () => {
     const s = await server({ maxPendingHandshakes: 3, handshakeTimeout: 10_000 });
     const idle = [await raw(s.port), await raw(s.port), await raw(s.port)];
     await waitFor(() => s.server.connectionCount === 3);
+    await aged();
     const over = await raw(s.port);
     expect(await idle[0]!.closedWithin(1000)).toBe(true);
     expect(await over.closedWithin(100)).toBe(false);
@@ -136,6 +141,7 @@ describe('maxPendingHandshakes', () => {
     // Pending now: `over` and `another`; one more fills the three places, and the next sheds the oldest silent one.
     const third = await raw(s.port);
     expect(await third.closedWithin(200)).toBe(false);
+    await aged();
     const fourth = await raw(s.port);
     expect(await over.closedWithin(1000)).toBe(true);
     expect(await Promise.all([another, third, fourth].map((r) => r.closedWithin(100)))).toEqual([false, false, false]);
@@ -147,6 +153,7 @@ describe('maxPendingHandshakes', () => {
     const flood: RawConnection[] = [];
     for (let i = 0; i < 4; i++) flood.push(await raw(s.port));
     await waitFor(() => s.server.connectionCount === 4);
+    await aged();
     // A consumer arrives while the flood stands (an attacker renews it every handshakeTimeout): it gets in.
     const c = defer(newClient(s.address, { cluster: 'failfast' }), (x) => x.close());
     expect(await c.refer(Echo).echo('in')).toBe('in');
@@ -169,7 +176,7 @@ describe('maxPendingHandshakes', () => {
       await answered; // the refusal, then the provider's FIN
       refused.push(socket);
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await aged();
     expect(s.server.connectionCount).toBe(2);
     const c = defer(newClient(s.address, { credentials: 'right', cluster: 'failfast' }), (x) => x.close());
     expect(await c.refer(Echo).echo('in')).toBe('in');
@@ -177,6 +184,29 @@ describe('maxPendingHandshakes', () => {
     await waitFor(() => s.reasons.length === 1);
     expect(s.reasons).toEqual(['unauthenticated']);
     expect(s.server.connectionCount).toBe(2);
+    expect(s.server.connectionsShed).toBe(1);
+  });
+
+  it('a burst is not a flood: connections over the cap are let in while every silent one is younger than SHED_MIN_AGE, and all get answered', async () => {
+    const s = await server({ maxPendingHandshakes: 2, handshakeTimeout: 10_000 });
+    const burst = await Promise.all(Array.from({ length: 12 }, () => raw(s.port)));
+    await waitFor(() => s.server.connectionCount === 12);
+    for (const r of burst) r.send(HANDSHAKE_REQUEST);
+    const answers = await Promise.all(burst.map((r) => r.nextFrame()));
+    expect(answers.map((f) => f?.status)).toEqual(Array(12).fill(0));
+    expect(s.server.connectionsShed).toBe(0);
+  });
+
+  it(`past ${HARD_CAP_FACTOR} times the cap, the oldest silent connection is shed however young`, async () => {
+    const s = await server({ maxPendingHandshakes: 2, handshakeTimeout: 10_000 });
+    const hardCap = 2 * HARD_CAP_FACTOR;
+    const flood: RawConnection[] = [];
+    for (let i = 0; i < hardCap; i++) flood.push(await raw(s.port));
+    await waitFor(() => s.server.connectionCount === hardCap);
+    expect(s.server.connectionsShed).toBe(0);
+    const over = await raw(s.port);
+    expect(await flood[0]!.closedWithin(1000)).toBe(true);
+    expect(await over.closedWithin(100)).toBe(false);
     expect(s.server.connectionsShed).toBe(1);
   });
 
