@@ -137,7 +137,9 @@ export class Attempt implements OutgoingCall {
     // armed when its signal was linked to this call, fires first: the handler sees its signal fire, and
     // this call is cancelled through it. The local timer only backs that up, INHERITED_GRACE_MS later.
     const inherited = prepared.invocation.scope !== undefined && deadline >= prepared.invocation.scope.deadline;
-    this.timeout = deadline === Infinity ? 0 : Math.max(1, Math.ceil(deadline - at)) + (inherited ? INHERITED_GRACE_MS : 0);
+    // `deadline` may be `at + timeout` from this same clock read: (at + 300) - at can be 300.00000000003 in
+    // floating point, which must not round up to 301 ms. Sub-microsecond differences are noise.
+    this.timeout = deadline === Infinity ? 0 : Math.max(1, Math.ceil(deadline - at - 1e-6)) + (inherited ? INHERITED_GRACE_MS : 0);
   }
 
   get label(): string {

@@ -2,7 +2,7 @@
 // copy of the body, since the budget item is patched in place at write time
 // and an earlier attempt's frame may still be queued.
 import { describe, expect, it } from 'vitest';
-import { PreparedCall } from '../../src/consumer/attempt.js';
+import { Attempt, PreparedCall } from '../../src/consumer/attempt.js';
 import { ClientInvocation, NO_ATTACHMENTS, type MethodTarget } from '../../src/consumer/invocation.js';
 import type { ClientConnection } from '../../src/exchange/client-connection.js';
 import { HeartlineError } from '../../src/index.js';
@@ -34,5 +34,16 @@ describe('PreparedCall', () => {
     const refused = PreparedCall.prepare(ClientInvocation.create(target, [Symbol('x')], undefined, undefined));
     expect(refused).toBeInstanceOf(HeartlineError);
     expect((refused as HeartlineError).code).toBe('SERIALIZATION_ERROR');
+  });
+
+  it("an attempt's timeout is the call's, in whole ms: a deadline of `at + 300` read at `at` is 300, never 301 (floating point)", () => {
+    const prepared = PreparedCall.prepare(ClientInvocation.create(target, [], undefined, undefined)) as PreparedCall;
+    const slots = { release: () => undefined };
+    const timeouts = new Set<number>();
+    for (let i = 0; i < 2000; i++) {
+      const at = 1e3 + i * 7919.123456789; // clock readings of all magnitudes, like performance.now()
+      timeouts.add(new Attempt(prepared, noConnection, at + 300, slots as never, undefined as never, undefined, at).timeout);
+    }
+    expect([...timeouts]).toEqual([300]);
   });
 });
