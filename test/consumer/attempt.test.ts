@@ -41,7 +41,7 @@ describe('PreparedCall', () => {
     const slots = { release: () => undefined };
     const timeouts = new Set<number>();
     for (let i = 0; i < 2000; i++) {
-      const at = 1e3 + i * 7919.123456789; // clock readings of all magnitudes, like performance.now()
+      const at = 1e3 + i * 7.123456789; // clock readings like performance.now(); (1007.123456789 + 300) - 1007.123456789 > 300
       timeouts.add(new Attempt(prepared, noConnection, at + 300, slots as never, undefined as never, undefined, at).timeout);
     }
     expect([...timeouts]).toEqual([300]);
