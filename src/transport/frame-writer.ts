@@ -62,10 +62,11 @@ interface LargeMessage {
  *                                                              (A done: its trailer, then B next time)
  * ```
  *
- * A large message's sequence number counts as flushed (`onFlush`) only once
- * its last fragment went out; `flushedSeq` itself, read when the connection
- * is lost, may count a large message not yet (fully) written as written:
- * "outcome unknown", never the unsafe reverse.
+ * A large message's sequence number counts as flushed (`onFlush`,
+ * `wasWritten`) only once its last fragment went out: the peer reads only
+ * whole messages, so one cut before its final fragment was never received.
+ * `flushedSeq` alone cannot tell (whole frames queued after a large message
+ * go out before it): read `wasWritten` when the connection is lost.
  */
 export class FrameWriter {
   private readonly socket: Socket;
@@ -100,6 +101,8 @@ export class FrameWriter {
   private nextFragment = false;
   /** `end()` waits for the large messages to go out: called then, once. */
   private ending: (() => void) | undefined = undefined;
+  /** Sequence numbers of the large messages `close()` dropped before their last fragment. */
+  private cut: ReadonlySet<number> | undefined = undefined;
 
   constructor(socket: Socket, maxQueuedBytes: number) {
     this.socket = socket;
@@ -116,6 +119,18 @@ export class FrameWriter {
   /** Bytes waiting to be sent: queued here plus buffered in the socket. */
   get pendingBytes(): number {
     return this.queueBytes + this.largeBytes + this.socket.writableLength;
+  }
+
+  /**
+   * True when the frame numbered `seq` (a `write()` result) was wholly handed
+   * to the socket: a large message only once its last fragment was, also
+   * after `close()` dropped it. For the calls failed when the connection is lost.
+   */
+  wasWritten(seq: number): boolean {
+    if (seq === 0 || seq > this.flushedSeq) return false;
+    if (this.cut !== undefined) return !this.cut.has(seq);
+    for (const m of this.large) if (m.seq === seq) return false;
+    return true;
   }
 
   /** True once `close()` was called: every write is refused. */
@@ -336,6 +351,7 @@ export class FrameWriter {
 
   /** Drops whatever is queued; later writes are refused. */
   close(): void {
+    if (!this.closed && this.large.length !== 0) this.cut = new Set(this.large.map((m) => m.seq));
     this.closed = true;
     this.queue = [];
     this.control = [];

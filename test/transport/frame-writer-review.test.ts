@@ -1,0 +1,71 @@
+// Adversarial review of the writer's fragments (protocol.md 4.9): what counts
+// as written when the connection is lost, end() and close() against a blocked
+// socket, and no busy loop while the socket is full.
+import type { Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FrameType } from '../../src/protocol/constants.js';
+import { FrameWriter } from '../../src/transport/frame-writer.js';
+import { FakeSocket, tick } from '../helpers/fake-socket.js';
+
+const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const body = (n: number, fill = 1): Buffer => Buffer.alloc(n, fill);
+
+function writer(fragmentSize: number, highWater = Infinity): { socket: FakeSocket; writer: FrameWriter } {
+  const socket = new FakeSocket(highWater);
+  const w = new FrameWriter(socket as unknown as Socket, 1 << 26);
+  w.fragmentSize = fragmentSize;
+  return { socket, writer: w };
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('FrameWriter: what was written, when the connection is lost', () => {
+  it('a large message counts as written only once its last fragment is; whole frames written after its first fragment do', async () => {
+    const { writer: w } = writer(1024);
+    const a = w.write(0xc0, 0, FrameType.Call, 1, body(3000));
+    const b = w.write(0xc0, 0, FrameType.Call, 2, body(3000));
+    const c = w.write(0xc0, 0, FrameType.Call, 3, body(10));
+    await tick(); // c whole, and a's first fragment
+    expect(w.wasWritten(c)).toBe(true);
+    expect(w.wasWritten(a)).toBe(false);
+    expect(w.wasWritten(b)).toBe(false);
+    await immediate();
+    await immediate(); // a's last fragment
+    expect(w.wasWritten(a)).toBe(true);
+    expect(w.wasWritten(b)).toBe(false);
+    await immediate(); // b's first fragment
+    w.close(); // the connection is lost
+    expect(w.wasWritten(a)).toBe(true);
+    expect(w.wasWritten(b)).toBe(false);
+    expect(w.wasWritten(c)).toBe(true);
+    expect(w.wasWritten(0)).toBe(false);
+  });
+});
+
+describe('FrameWriter: a blocked socket', () => {
+  it('no setImmediate turns while the socket is full: the next fragment waits for drain', async () => {
+    const { socket, writer: w } = writer(1024, 512);
+    w.write(0xc0, 0, FrameType.Call, 1, body(64 * 1024));
+    await tick();
+    expect(w.isBlocked).toBe(true);
+    const spy = vi.spyOn(globalThis, 'setImmediate');
+    for (let i = 0; i < 20; i++) w.write(0xc0, 0, FrameType.Call, 100 + i, body(10)); // small writes while blocked
+    for (let i = 0; i < 5; i++) await tick();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(spy.mock.calls.filter((call) => call[0] !== undefined && (call[0] as { name?: string }).name === 'fragmentTick')).toHaveLength(0);
+    expect(socket.writes).toHaveLength(1);
+  });
+
+  it('close() while the next fragment is scheduled: nothing more is written', async () => {
+    const { socket, writer: w } = writer(1024);
+    w.write(0xc0, 0, FrameType.Call, 1, body(5000));
+    await tick();
+    expect(socket.writes).toHaveLength(1);
+    w.close();
+    for (let i = 0; i < 5; i++) await immediate();
+    expect(socket.writes).toHaveLength(1);
+    expect(w.pendingBytes).toBe(socket.writableLength);
+  });
+});
