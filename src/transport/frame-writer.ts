@@ -289,14 +289,16 @@ export class FrameWriter {
   }
 
   /**
-   * Writes what is queued, large messages to their last fragment, then calls
-   * `done` (once; never if `close()` comes first). Later writes are refused.
+   * Writes what is queued, large messages to their last fragment (waiting
+   * for 'drain' while the socket is full), then calls `done` (once; never if
+   * `close()` comes first). Later writes are refused.
    */
   end(done: () => void): void {
     if (this.closed) return;
     this.ending = done;
     this.flush();
-    if (this.ending !== undefined && this.large.length === 0) this.finishEnd();
+    // A blocked socket kept the whole frames queued too: they go on 'drain', as large messages do.
+    if (this.ending !== undefined && this.large.length === 0 && this.queueBytes === 0) this.finishEnd();
   }
 
   private finishEnd(): void {

@@ -4,6 +4,7 @@
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FrameType } from '../../src/protocol/constants.js';
+import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
 import { FrameWriter } from '../../src/transport/frame-writer.js';
 import { FakeSocket, tick } from '../helpers/fake-socket.js';
 
@@ -15,6 +16,15 @@ function writer(fragmentSize: number, highWater = Infinity): { socket: FakeSocke
   const w = new FrameWriter(socket as unknown as Socket, 1 << 26);
   w.fragmentSize = fragmentSize;
   return { socket, writer: w };
+}
+
+/** Ids of the whole messages `chunks` carry, reassembled. */
+function ids(chunks: Buffer[]): number[] {
+  const out: number[] = [];
+  const d = new FrameDecoder(1 << 24, { onFrame: (h) => out.push(h.id), onOversize: () => {}, onProtocolError: (e) => { throw e; } });
+  d.enableFragments();
+  for (const c of chunks) d.push(c);
+  return out;
 }
 
 afterEach(() => {
@@ -67,5 +77,21 @@ describe('FrameWriter: a blocked socket', () => {
     for (let i = 0; i < 5; i++) await immediate();
     expect(socket.writes).toHaveLength(1);
     expect(w.pendingBytes).toBe(socket.writableLength);
+  });
+
+  it('end() while the socket is full writes the whole frames queued (as it does a large message) once it drains, then calls back', async () => {
+    const { socket, writer: w } = writer(1024, 16);
+    w.write(0xc0, 0, FrameType.Call, 1, body(100));
+    await tick();
+    expect(w.isBlocked).toBe(true);
+    w.write(0x80, 0, FrameType.Call, 2, body(10)); // a one-way call queued behind the full socket
+    w.write(0xa0, 0, FrameType.Release, 7);
+    let ended = 0;
+    w.end(() => ended++);
+    expect(ended).toBe(0);
+    socket.drainAll();
+    await immediate();
+    expect(ids(socket.writes)).toEqual([1, 2, 7]);
+    expect(ended).toBe(1);
   });
 });
