@@ -2,10 +2,13 @@
 // dead peer against the writer's accounting and the receiver's limits.
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { encodeBody } from '../../src/protocol/codec.js';
+import { decodeBody, encodeBody } from '../../src/protocol/codec.js';
+import { DEFAULT_MAX_FRAME_SIZE, FLAG_MORE, FrameType } from '../../src/protocol/constants.js';
+import { encodeFrame, frameFlags, type Frame } from '../../src/protocol/frame.js';
 import { Echo } from '../helpers/contract.js';
 import { FakeProvider, handshakeResponse } from '../helpers/fake-provider.js';
-import { newClient, useCleanup, waitFor } from '../helpers/server.js';
+import { RawConnection, statusCode } from '../helpers/raw-socket.js';
+import { newClient, startServer, useCleanup, waitFor } from '../helpers/server.js';
 
 const defer = useCleanup();
 const MiB = 1024 * 1024;
@@ -45,4 +48,53 @@ describe('a connection lost while large requests are being sent in fragments', (
     expect(code(a)).toBe('CONNECTION_LOST_UNWRITTEN');
     expect(code(c)).toBe('CONNECTION_LOST_UNWRITTEN');
   }, 20_000);
+});
+
+/** A seven-item request to test.Echo/echo with `args`, no budget. */
+function echoRequest(args: unknown[]): Buffer {
+  return encodeBody(['test.Echo', '1.0.0', '', 'echo', args, {}, null]);
+}
+
+describe('a raw consumer that agreed fragments, against the provider', () => {
+  it('oversize one-way and two-way messages, a whole frame of another id between fragments: one answer per two-way id, none for the one-way, and the connection goes on', async () => {
+    const { port } = defer(await startServer({ maxFrameSize: 64 * 1024 }), (s) => s.close());
+    const raw = defer(await RawConnection.open(port, { handshake: false }), (r) => r.destroy());
+    raw.send(encodeFrame(frameFlags(FrameType.Handshake, true, true), 0, FrameType.Handshake, 0, encodeBody({ version: 2, maxFrameSize: DEFAULT_MAX_FRAME_SIZE, heartbeat: 0, fragments: true })));
+    expect((decodeBody((await raw.nextFrame())!.body) as { fragments?: boolean }).fragments).toBe(true);
+    const twoWay = frameFlags(FrameType.Call, true, true);
+    const oneWay = frameFlags(FrameType.Call, true, false);
+    const frag = (flags: number, more: boolean, id: number, part: Buffer): Buffer => encodeFrame(more ? flags | FLAG_MORE : flags, 0, FrameType.Call, id, part);
+    const big = echoRequest([Buffer.alloc(100 * 1024, 3)]);
+    const out: Buffer[] = [];
+    // One-way, over the limit, in 16 KiB fragments: skipped, never answered.
+    for (let at = 0; at < big.length; at += 16 * 1024) out.push(frag(oneWay, at + 16 * 1024 < big.length, 10, big.subarray(at, at + 16 * 1024)));
+    // A message open (id 11), a whole call of another id (12) before its final fragment.
+    const small = echoRequest(['eleven']);
+    out.push(frag(twoWay, true, 11, small.subarray(0, 5)));
+    out.push(frag(twoWay, false, 12, echoRequest(['twelve'])));
+    out.push(frag(twoWay, false, 11, small.subarray(5)));
+    // Two-way, over the limit, with empty fragments and a ping between: one PAYLOAD_TOO_LARGE.
+    out.push(frag(twoWay, true, 13, Buffer.alloc(0)));
+    for (let at = 0; at < big.length; at += 32 * 1024) {
+      out.push(frag(twoWay, true, 13, big.subarray(at, at + 32 * 1024)));
+      out.push(encodeFrame(frameFlags(FrameType.Heartbeat, true, true), 0, FrameType.Heartbeat, 900 + at, undefined));
+    }
+    out.push(frag(twoWay, false, 13, Buffer.alloc(0)));
+    out.push(frag(twoWay, false, 14, echoRequest(['fourteen'])));
+    raw.send(Buffer.concat(out));
+    const got: Frame[] = [];
+    while (!got.some((f) => f.id === 14 && f.type === FrameType.Call)) {
+      const f = await raw.nextFrame(3000);
+      if (f === undefined) break;
+      got.push(f);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    while (raw.unread > 0) got.push((await raw.nextFrame())!);
+    const calls = got.filter((f) => f.type === FrameType.Call);
+    expect(calls.map((f) => f.id).sort()).toEqual([11, 12, 13, 14]);
+    expect(statusCode(calls.find((f) => f.id === 13)!)).toBe('PAYLOAD_TOO_LARGE');
+    expect(calls.filter((f) => f.id !== 13).map((f) => decodeBody(f.body))).toEqual(expect.arrayContaining(['eleven', 'twelve', 'fourteen']));
+    expect(got.filter((f) => f.type === FrameType.Heartbeat)).toHaveLength(4);
+    expect(raw.isClosed).toBe(false);
+  });
 });
