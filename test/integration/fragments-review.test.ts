@@ -98,3 +98,32 @@ describe('a raw consumer that agreed fragments, against the provider', () => {
     expect(raw.isClosed).toBe(false);
   });
 });
+
+describe('a consumer writing a large request to a provider that stopped reading', () => {
+  it('waits on drain without spinning, and refuses what passes maxQueuedBytes (the large body counted)', async () => {
+    const { fake, sockets } = await stalledProvider();
+    defer(fake, (f) => f.close());
+    const client = defer(newClient(fake.address, { timeout: 20_000, retries: 0, fragmentSize: 65536, maxQueuedBytes: 16 * MiB }), (c) => c.close());
+    const echo = client.refer(Echo);
+    const big = echo.echo(Buffer.alloc(14 * MiB, 1));
+    big.catch(() => undefined);
+    await waitFor(() => sockets.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Blocked: the event loop is idle (no setImmediate turn per blocked fragment).
+    const cpu = process.cpuUsage();
+    const before = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const used = process.cpuUsage(cpu);
+    expect(performance.now() - before).toBeGreaterThan(400);
+    expect((used.user + used.system) / 1000).toBeLessThan(150);
+    // Past the bound, calls are refused at once: 34 MiB offered in all, of which the kernel holds a few MiB at most.
+    const more = Array.from({ length: 5 }, (_, k) => echo.echo(Buffer.alloc(4 * MiB, 2 + k)));
+    const outcomes = await Promise.race([Promise.allSettled(more), new Promise((resolve) => setTimeout(() => resolve('pending'), 300))]);
+    expect(outcomes).toBe('pending'); // the accepted ones wait behind the stalled socket
+    const refused = await Promise.allSettled(more.map((p) => Promise.race([p, new Promise((resolve) => setTimeout(() => resolve('pending'), 50))])));
+    const codes = refused.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : r.value));
+    expect(codes).toContain('LIMIT_EXCEEDED');
+    expect(codes).toContain('pending');
+    for (const p of more) p.catch(() => undefined);
+  }, 20_000);
+});
