@@ -62,3 +62,20 @@ describe('reassembly memory against a hostile peer', () => {
     expect(frames).toBe(1);
   });
 });
+
+describe('reassembly after a protocol error', () => {
+  it('a peer that sends most of a message then a bad frame: the decoder stops and lets go of the bytes it held', () => {
+    let failed = 0;
+    const d = new FrameDecoder(64 * 1024 * 1024, { onFrame: () => {}, onOversize: () => {}, onProtocolError: () => failed++ });
+    d.enableFragments();
+    const part = encodeFrame(0xd0, 0, FrameType.Call, 3, Buffer.alloc(64 * 1024 - 16, 1));
+    for (let i = 0; i < 64; i++) d.push(Buffer.from(part));
+    const r = (d as unknown as { reassembly: Reassembly }).reassembly;
+    expect(held(r)).toBeGreaterThanOrEqual(4 * 1024 * 1024 - 64 * 16);
+    // A MORE frame of a second message: a protocol error (the connection is torn down, but a running handler may keep it referenced).
+    d.push(encodeFrame(0xd0, 0, FrameType.Call, 4, Buffer.alloc(1)));
+    expect(failed).toBe(1);
+    expect(d.failed).toBe(true);
+    expect(held(r)).toBe(0);
+  });
+});
