@@ -127,3 +127,73 @@ describe('a consumer writing a large request to a provider that stopped reading'
     for (const p of more) p.catch(() => undefined);
   }, 20_000);
 });
+
+/**
+ * Two scripted providers that agree fragments. The first to receive a request
+ * fragment stops reading (its consumer's writer stalls mid-message), answers
+ * UNAVAILABLE after `delay` ms (retry-safe: the consumer fails over), then
+ * reads the rest; the other answers at once. Each records the request bodies
+ * it reassembled.
+ */
+async function retryPair(delay: number) {
+  const { createServer } = await import('node:net');
+  const bodies: Buffer[][] = [[], []];
+  let first = -1;
+  const servers = [0, 1].map((which) =>
+    createServer((socket) => {
+      socket.on('error', () => undefined);
+      let bytes = Buffer.alloc(0);
+      let parts: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => {
+        bytes = Buffer.concat([bytes, chunk]);
+        while (bytes.length >= 16 && bytes.length >= 16 + bytes.readUInt32BE(12)) {
+          const flags = bytes[3]!;
+          const type = bytes[5]!;
+          const id = bytes.readUInt32BE(8);
+          const body = Buffer.from(bytes.subarray(16, 16 + bytes.readUInt32BE(12)));
+          bytes = bytes.subarray(16 + body.length);
+          if (type === FrameType.Handshake) {
+            socket.write(handshakeResponse(id, 0, encodeBody({ version: 2, maxFrameSize: 256 * MiB, heartbeat: 0, idleTimeout: 0, fragments: true })));
+            continue;
+          }
+          if (type !== FrameType.Call) continue;
+          parts.push(body);
+          if (first === -1) {
+            first = which;
+            socket.pause();
+            setTimeout(() => {
+              socket.write(encodeFrame(frameFlags(FrameType.Call, false, false), 12, FrameType.Call, id, encodeBody({ code: 'UNAVAILABLE', message: 'busy' })));
+              setTimeout(() => socket.resume(), 50);
+            }, delay);
+          }
+          if ((flags & FLAG_MORE) !== 0) continue;
+          bodies[which]!.push(Buffer.concat(parts));
+          parts = [];
+          if (which !== first) socket.write(encodeFrame(frameFlags(FrameType.Call, false, false), 0, FrameType.Call, id, encodeBody('ok')));
+        }
+      });
+    }),
+  );
+  for (const s of servers) await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const addresses = servers.map((s) => `127.0.0.1:${(s.address() as { port: number }).port}`);
+  return { addresses, bodies, first: () => first, close: () => Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve)))) };
+}
+
+describe('a large request retried while its first attempt is still being written', () => {
+  it('the retry patches its own copy: the first attempt keeps the budget it was queued with, to its last byte', async () => {
+    const pair = await retryPair(60);
+    defer(pair, (p) => p.close());
+    const client = defer(newClient(undefined, { providers: pair.addresses, timeout: 20_000, retries: 1, fragmentSize: 65536, maxQueuedBytes: 256 * MiB }), (c) => c.close());
+    const payload = Buffer.alloc(24 * MiB, 6);
+    expect(await client.refer(Echo).echo(payload)).toBe('ok');
+    const attempts = [pair.bodies[pair.first()]!, pair.bodies[1 - pair.first()]!];
+    await waitFor(() => attempts[0]!.length === 1, 10_000);
+    const [a, b] = [attempts[0]![0]!, attempts[1]![0]!];
+    const budget = (body: Buffer): number => body.readUInt32BE(body.length - 4);
+    // Identical requests but for the budget: the first was written at once, the retry some 60 ms later.
+    expect(a.length).toBe(b.length);
+    expect(a.subarray(0, a.length - 5).equals(b.subarray(0, b.length - 5))).toBe(true);
+    expect(budget(a)).toBeGreaterThan(19_000);
+    expect(budget(a) - budget(b)).toBeGreaterThanOrEqual(40);
+  }, 30_000);
+});
