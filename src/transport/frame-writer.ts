@@ -133,9 +133,9 @@ export class FrameWriter {
     return true;
   }
 
-  /** True once `close()` was called: every write is refused. */
+  /** True once `close()` or `end()` was called: every write is refused (not for being over the bound). */
   get isClosed(): boolean {
-    return this.closed;
+    return this.closed || this.ending !== undefined;
   }
 
   /** True while the socket asked us to wait for `'drain'`. */

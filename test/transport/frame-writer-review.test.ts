@@ -89,6 +89,9 @@ describe('FrameWriter: a blocked socket', () => {
     let ended = 0;
     w.end(() => ended++);
     expect(ended).toBe(0);
+    // Refused as closed, not as over the bound (a caller would report LIMIT_EXCEEDED).
+    expect(w.write(0x80, 0, FrameType.Call, 3, body(1))).toBe(0);
+    expect(w.isClosed).toBe(true);
     socket.drainAll();
     await immediate();
     expect(ids(socket.writes)).toEqual([1, 2, 7]);
