@@ -197,3 +197,19 @@ describe('a large request retried while its first attempt is still being written
     expect(budget(a) - budget(b)).toBeGreaterThanOrEqual(40);
   }, 30_000);
 });
+
+describe('failover of a large request cut mid-message', () => {
+  it('a provider lost while the request was half-sent: the call is retried on another provider (its outcome was not unknown) and succeeds', async () => {
+    const { fake, sockets } = await stalledProvider();
+    defer(fake, (f) => f.close());
+    const { address } = defer(await startServer({ maxFrameSize: 64 * MiB, maxQueuedBytes: 128 * MiB }), (s) => s.close());
+    const client = defer(newClient(undefined, { providers: [fake.address, address], random: () => 0, timeout: 20_000, retries: 1, fragmentSize: 65536, maxFrameSize: 64 * MiB, maxQueuedBytes: 128 * MiB }), (c) => c.close());
+    const payload = Buffer.alloc(24 * MiB, 5);
+    const call = client.refer(Echo).echo(payload);
+    await waitFor(() => sockets.length === 1, 5000); // the first attempt went to the stalled provider
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    sockets[0]!.destroy();
+    const got = (await call) as Uint8Array;
+    expect(got.length).toBe(payload.length);
+  }, 30_000);
+});
