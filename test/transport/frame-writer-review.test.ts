@@ -79,6 +79,28 @@ describe('FrameWriter: a blocked socket', () => {
     expect(w.pendingBytes).toBe(socket.writableLength);
   });
 
+  it("a 'drain' after close(), and after end() finished: nothing more is written, no fragment turn scheduled", async () => {
+    const { socket, writer: w } = writer(1024, 512);
+    w.write(0xc0, 0, FrameType.Call, 1, body(5000));
+    await tick();
+    expect(w.isBlocked).toBe(true);
+    w.close();
+    socket.drainAll();
+    for (let i = 0; i < 3; i++) await immediate();
+    expect(socket.writes).toHaveLength(1);
+    const second = writer(1024);
+    second.writer.write(0xc0, 0, FrameType.Call, 1, body(2000));
+    let ended = 0;
+    second.writer.end(() => ended++);
+    for (let i = 0; i < 3; i++) await immediate();
+    expect(ended).toBe(1);
+    const writes = second.socket.writes.length;
+    second.socket.drainAll();
+    for (let i = 0; i < 3; i++) await immediate();
+    expect(second.socket.writes).toHaveLength(writes);
+    expect(ended).toBe(1);
+  });
+
   it('end() while the socket is full writes the whole frames queued (as it does a large message) once it drains, then calls back', async () => {
     const { socket, writer: w } = writer(1024, 16);
     w.write(0xc0, 0, FrameType.Call, 1, body(100));
