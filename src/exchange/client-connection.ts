@@ -575,7 +575,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       }
     }
     if (unsent !== undefined) this.pending.failAllWith(unsent);
-    else this.pending.failAll(this.transport.writer.flushedSeq, `connection to ${this.address} lost${reason ? `: ${reason.message}` : ''}`, reason);
+    else this.pending.failAll((seq) => this.transport.writer.wasWritten(seq), `connection to ${this.address} lost${reason ? `: ${reason.message}` : ''}`, reason);
     for (const call of waiting) {
       const out = call.request;
       if (!out.oneWay) continue;

@@ -143,9 +143,9 @@ export class PendingCalls<C extends PendingCall = PendingCall> {
    * Fails every pending call at once, each with CONNECTION_LOST_WRITTEN or
    * CONNECTION_LOST_UNWRITTEN depending on whether its frame reached the socket.
    */
-  failAll(flushedSeq: number, why: string, cause?: unknown): void {
+  failAll(wasWritten: (seq: number) => boolean, why: string, cause?: unknown): void {
     for (const call of this.drainAll()) {
-      const written = call.seq !== 0 && call.seq <= flushedSeq;
+      const written = call.seq !== 0 && wasWritten(call.seq);
       const code: ErrorCode = written ? 'CONNECTION_LOST_WRITTEN' : 'CONNECTION_LOST_UNWRITTEN';
       const message = `${call.request.label}: ${why} (request ${written ? 'was written, outcome unknown' : 'was not written'})`;
       call.reject(withOrigin(new HeartlineError(code, message, { cause }), call.request.origin));

@@ -324,6 +324,8 @@ export class FrameDecoder {
     this.state = State.Failed;
     this.parts = [];
     this.header = undefined;
+    // The open message's bytes (up to about 2x maxFrameSize) go now, not when the connection is collected.
+    this.reassembly?.close();
     this.sink.onProtocolError(err);
     return undefined;
   }

@@ -81,8 +81,8 @@ export class CallbackPushes {
     push?.reject(new HeartlineError('PAYLOAD_TOO_LARGE', `${push.request.label}: response over this provider's limit`));
   }
 
-  /** The connection closed: every push fails (written or not, as `flushedSeq` tells). */
-  failAll(flushedSeq: number, reason: HeartlineError | undefined): void {
-    this.pending.failAll(flushedSeq, 'consumer connection closed', reason);
+  /** The connection closed: every push fails (written or not, as the writer's `wasWritten` tells). */
+  failAll(wasWritten: (seq: number) => boolean, reason: HeartlineError | undefined): void {
+    this.pending.failAll(wasWritten, 'consumer connection closed', reason);
   }
 }

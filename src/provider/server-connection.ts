@@ -370,7 +370,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       const lost = new HeartlineError('CONNECTION_LOST_WRITTEN', 'the consumer connection closed');
       for (const call of this.runningCalls()) call.abort(lost);
     }
-    this.pushes?.failAll(this.transport.writer.flushedSeq, reason);
+    this.pushes?.failAll((seq) => this.transport.writer.wasWritten(seq), reason);
     this.callbacks.releaseAll();
     // Last, so that it names the connection's failure rather than the calls it aborted.
     if (reason !== undefined) {

@@ -62,10 +62,11 @@ interface LargeMessage {
  *                                                              (A done: its trailer, then B next time)
  * ```
  *
- * A large message's sequence number counts as flushed (`onFlush`) only once
- * its last fragment went out; `flushedSeq` itself, read when the connection
- * is lost, may count a large message not yet (fully) written as written:
- * "outcome unknown", never the unsafe reverse.
+ * A large message's sequence number counts as flushed (`onFlush`,
+ * `wasWritten`) only once its last fragment went out: the peer reads only
+ * whole messages, so one cut before its final fragment was never received.
+ * `flushedSeq` alone cannot tell (whole frames queued after a large message
+ * go out before it): read `wasWritten` when the connection is lost.
  */
 export class FrameWriter {
   private readonly socket: Socket;
@@ -100,6 +101,8 @@ export class FrameWriter {
   private nextFragment = false;
   /** `end()` waits for the large messages to go out: called then, once. */
   private ending: (() => void) | undefined = undefined;
+  /** Sequence numbers of the large messages `close()` dropped before their last fragment. */
+  private cut: ReadonlySet<number> | undefined = undefined;
 
   constructor(socket: Socket, maxQueuedBytes: number) {
     this.socket = socket;
@@ -118,9 +121,21 @@ export class FrameWriter {
     return this.queueBytes + this.largeBytes + this.socket.writableLength;
   }
 
-  /** True once `close()` was called: every write is refused. */
+  /**
+   * True when the frame numbered `seq` (a `write()` result) was wholly handed
+   * to the socket: a large message only once its last fragment was, also
+   * after `close()` dropped it. For the calls failed when the connection is lost.
+   */
+  wasWritten(seq: number): boolean {
+    if (seq === 0 || seq > this.flushedSeq) return false;
+    if (this.cut !== undefined) return !this.cut.has(seq);
+    for (const m of this.large) if (m.seq === seq) return false;
+    return true;
+  }
+
+  /** True once `close()` or `end()` was called: every write is refused (not for being over the bound). */
   get isClosed(): boolean {
-    return this.closed;
+    return this.closed || this.ending !== undefined;
   }
 
   /** True while the socket asked us to wait for `'drain'`. */
@@ -274,14 +289,16 @@ export class FrameWriter {
   }
 
   /**
-   * Writes what is queued, large messages to their last fragment, then calls
-   * `done` (once; never if `close()` comes first). Later writes are refused.
+   * Writes what is queued, large messages to their last fragment (waiting
+   * for 'drain' while the socket is full), then calls `done` (once; never if
+   * `close()` comes first). Later writes are refused.
    */
   end(done: () => void): void {
     if (this.closed) return;
     this.ending = done;
     this.flush();
-    if (this.ending !== undefined && this.large.length === 0) this.finishEnd();
+    // A blocked socket kept the whole frames queued too: they go on 'drain', as large messages do.
+    if (this.ending !== undefined && this.large.length === 0 && this.queueBytes === 0) this.finishEnd();
   }
 
   private finishEnd(): void {
@@ -336,6 +353,7 @@ export class FrameWriter {
 
   /** Drops whatever is queued; later writes are refused. */
   close(): void {
+    if (!this.closed && this.large.length !== 0) this.cut = new Set(this.large.map((m) => m.seq));
     this.closed = true;
     this.queue = [];
     this.control = [];
