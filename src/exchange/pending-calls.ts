@@ -2,6 +2,7 @@ import type { ErrorCode } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { now } from '../transport/clock.js';
 import { unwatchAbort } from './abort-watch.js';
+import { IdTable } from './id-table.js';
 import { RequestIds } from './request-ids.js';
 
 /** What the pending table needs to know about a call's request. */
@@ -133,7 +134,8 @@ class DeadlineQueue<C> {
 }
 
 export class PendingCalls<C extends PendingCall = PendingCall> {
-  private readonly calls = new Map<number, Slot<C>>();
+  /** By id; an IdTable allocates nothing per set and delete, unlike a Map. */
+  private readonly calls = new IdTable<Slot<C>>();
   private readonly buckets = new Map<number, DeadlineQueue<C>>();
   private readonly ids = new RequestIds();
   private readonly inUse = (id: number): boolean => this.calls.has(id);
@@ -243,6 +245,9 @@ export class PendingCalls<C extends PendingCall = PendingCall> {
       calls.push(slot.call!);
       slot.call = undefined;
     }
+    // In the order their ids were given (the table's is none): oldest first, across the wrap to 1.
+    const after = this.ids.last;
+    calls.sort((a, b) => ((a.id - after - 1) >>> 0) - ((b.id - after - 1) >>> 0));
     for (const call of calls) unlisten(call);
     this.calls.clear();
     this.buckets.clear();
