@@ -7,6 +7,8 @@ import { now } from './clock.js';
 const STRIDE = 5;
 /** Fields per queued frame in the flat control queue: flags, type, id (no status, no body). */
 const CONTROL_STRIDE = 3;
+/** Slots of the data queue a flush keeps for the next tick (1024 frames); a larger one is let go. */
+const MAX_KEPT_QUEUE = 1024 * STRIDE;
 
 /**
  * Batches the frames queued during one tick into a single `socket.write()`,
@@ -35,6 +37,8 @@ export class FrameWriter {
   private readonly maxQueuedBytes: number;
   /** Queued data frames, flattened (STRIDE slots each) so queuing allocates no object. */
   private queue: Array<number | Buffer | undefined> = [];
+  /** Slots of `queue` in use: a flush resets it and keeps the array (`queue = []` made it grow again from nothing each tick: ~87 B per frame). */
+  private queueLength = 0;
   /** Queued control frames (pongs), flattened (CONTROL_STRIDE slots each); flushed ahead of `queue`. */
   private control: number[] = [];
   private queueBytes = 0;
@@ -82,7 +86,14 @@ export class FrameWriter {
   write(flags: number, status: number, type: FrameType, id: number, body?: Buffer): number {
     const size = HEADER_SIZE + (body === undefined ? 0 : body.length);
     if (!this.fits(size)) return 0;
-    this.queue.push(flags, status, type, id, body);
+    const q = this.queue;
+    const n = this.queueLength;
+    q[n] = flags;
+    q[n + 1] = status;
+    q[n + 2] = type;
+    q[n + 3] = id;
+    q[n + 4] = body;
+    this.queueLength = n + STRIDE;
     this.queueBytes += size;
     return this.queued();
   }
@@ -128,8 +139,10 @@ export class FrameWriter {
       offset += HEADER_SIZE;
     }
     const q = this.queue;
-    for (let i = 0; i < q.length; i += STRIDE) {
+    const n = this.queueLength;
+    for (let i = 0; i < n; i += STRIDE) {
       const body = q[i + 4] as Buffer | undefined;
+      q[i + 4] = undefined; // the array is kept: it must not keep the body
       const length = body === undefined ? 0 : body.length;
       writeHeader(out, offset, q[i] as number, q[i + 1] as number, q[i + 2] as FrameType, q[i + 3] as number, length);
       offset += HEADER_SIZE;
@@ -139,7 +152,8 @@ export class FrameWriter {
       }
     }
     this.control = [];
-    this.queue = [];
+    if (n > MAX_KEPT_QUEUE) this.queue = []; // after a burst, not kept at its size
+    this.queueLength = 0;
     this.queueBytes = 0;
     this.flushedSeq = this.seq;
     this.lastWriteAt = now();
@@ -152,6 +166,7 @@ export class FrameWriter {
   close(): void {
     this.closed = true;
     this.queue = [];
+    this.queueLength = 0;
     this.control = [];
     this.queueBytes = 0;
   }
