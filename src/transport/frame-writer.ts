@@ -36,10 +36,14 @@ export class FrameWriter {
   private readonly socket: Socket;
   private readonly maxQueuedBytes: number;
   /** Queued data frames, flattened (STRIDE slots each) so queuing allocates no object. */
-  private queue: Array<number | Buffer | undefined> = [];
-  /** Slots of `queue` in use: a flush resets it and keeps the array (`queue = []` made it grow again from nothing each tick: ~87 B per frame). */
-  private queueLength = 0;
-  /** Queued control frames (pongs), flattened (CONTROL_STRIDE slots each); flushed ahead of `queue`. */
+  /**
+   * Queued data frames, flattened (STRIDE slots each): the first `dataLength`
+   * slots are in use. Never `push` onto it: a flush resets `dataLength` and
+   * keeps the array (a new [] per tick grew again from nothing: ~87 B per frame).
+   */
+  private data: Array<number | Buffer | undefined> = [];
+  private dataLength = 0;
+  /** Queued control frames (pongs), flattened (CONTROL_STRIDE slots each); flushed ahead of `data`. */
   private control: number[] = [];
   private queueBytes = 0;
   private scheduled = false;
@@ -86,14 +90,14 @@ export class FrameWriter {
   write(flags: number, status: number, type: FrameType, id: number, body?: Buffer): number {
     const size = HEADER_SIZE + (body === undefined ? 0 : body.length);
     if (!this.fits(size)) return 0;
-    const q = this.queue;
-    const n = this.queueLength;
+    const q = this.data;
+    const n = this.dataLength;
     q[n] = flags;
     q[n + 1] = status;
     q[n + 2] = type;
     q[n + 3] = id;
     q[n + 4] = body;
-    this.queueLength = n + STRIDE;
+    this.dataLength = n + STRIDE;
     this.queueBytes += size;
     return this.queued();
   }
@@ -138,8 +142,8 @@ export class FrameWriter {
       writeHeader(out, offset, c[i]!, 0, c[i + 1] as FrameType, c[i + 2]!, 0);
       offset += HEADER_SIZE;
     }
-    const q = this.queue;
-    const n = this.queueLength;
+    const q = this.data;
+    const n = this.dataLength;
     for (let i = 0; i < n; i += STRIDE) {
       const body = q[i + 4] as Buffer | undefined;
       q[i + 4] = undefined; // the array is kept: it must not keep the body
@@ -152,8 +156,8 @@ export class FrameWriter {
       }
     }
     this.control = [];
-    if (n > MAX_KEPT_QUEUE) this.queue = []; // after a burst, not kept at its size
-    this.queueLength = 0;
+    if (n > MAX_KEPT_QUEUE) this.data = []; // after a burst, not kept at its size
+    this.dataLength = 0;
     this.queueBytes = 0;
     this.flushedSeq = this.seq;
     this.lastWriteAt = now();
@@ -165,8 +169,8 @@ export class FrameWriter {
   /** Drops whatever is queued; later writes are refused. */
   close(): void {
     this.closed = true;
-    this.queue = [];
-    this.queueLength = 0;
+    this.data = [];
+    this.dataLength = 0;
     this.control = [];
     this.queueBytes = 0;
   }

@@ -36,13 +36,13 @@ describe('FrameWriter', () => {
     expect(socket.writes).toHaveLength(2);
     expect(socket.writes[1]!.length).toBe(2 * HEADER_SIZE + 2);
     expect(frameIds([socket.writes[1]!])).toEqual([6, 7]);
-    const queue = (writer as unknown as { queue: unknown[] }).queue;
+    const queue = (writer as unknown as { data: unknown[] }).data;
     expect(queue.filter((x) => Buffer.isBuffer(x))).toEqual([]);
     // A burst past what a flush keeps (1024 frames) is let go.
     for (let id = 1; id <= 2000; id++) writer.write(0xc0, 0, FrameType.Call, id, Buffer.from([0xc0]));
     await tick();
     expect(frameIds([socket.writes[2]!])).toHaveLength(2000);
-    expect((writer as unknown as { queue: unknown[] }).queue.length).toBe(0);
+    expect((writer as unknown as { data: unknown[] }).data.length).toBe(0);
   });
 
   it('waits for drain when the socket is full, then sends what queued meanwhile', async () => {
