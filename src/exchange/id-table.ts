@@ -10,10 +10,12 @@
  * has slots left it under an eighth full (never below MIN_CAPACITY): memory
  * follows the live entries, and a count that swings between empty and a
  * batch (calls in flight arrive and finish in batches) does not resize it
- * back and forth; it never resizes more than once per `capacity` operations. Ids are spread by Fibonacci hashing, so the sequential
- * ids of one connection fill the slots evenly; like a Map's integer hash, it
- * is not seeded (a peer choosing colliding ids slows only its own connection,
- * which bounds its calls in flight).
+ * back and forth; it never resizes more than once per `capacity` operations. Ids are spread by Fibonacci hashing of the id XORed
+ * with a random key per table: the sequential ids of one connection still
+ * fill the slots evenly (XOR maps an aligned run of ids onto another), and a
+ * peer that does not know the key cannot pick ids that collide to make each
+ * lookup of its frames cost O(calls in flight), as it could with a Map (V8
+ * hashes integer keys unseeded).
  */
 const MIN_CAPACITY = 16;
 
@@ -23,6 +25,8 @@ export class IdTable<V> {
   private vals: (V | undefined)[] = new Array<V | undefined>(MIN_CAPACITY).fill(undefined);
   private shift = 32 - Math.log2(MIN_CAPACITY);
   private count = 0;
+  /** XORed into ids before hashing: random per table. */
+  private readonly key = (Math.random() * 0x100000000) | 0;
   /** Deletes that left the table under an eighth full since it was last resized or over a quarter full. */
   private lowDeletes = 0;
   /** The value of id 0, which marks empty slots in `keys` (no Heartline call has it, but a peer may send it). */
@@ -137,7 +141,7 @@ export class IdTable<V> {
   }
 
   private home(id: number): number {
-    return Math.imul(id, 0x9e3779b1) >>> this.shift;
+    return Math.imul(id ^ this.key, 0x9e3779b1) >>> this.shift;
   }
 
   private resize(capacity: number): void {

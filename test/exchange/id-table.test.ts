@@ -59,6 +59,20 @@ describe('IdTable', () => {
     expect(resizes.mock.calls.length).toBeLessThanOrEqual(10);
   });
 
+  it('ids picked to collide under the unkeyed hash do not pile up in one run (the key is random per table)', () => {
+    // inv * t * 0x9e3779b1 = t (mod 2^32): unkeyed, ids inv * t (t < 2^20) all hash to slot 0 of a 1024-slot table.
+    let inv = 0x9e3779b1;
+    for (let i = 0; i < 5; i++) inv = Math.imul(inv, 2 - Math.imul(0x9e3779b1, inv));
+    const t = new IdTable<number>();
+    for (let i = 1; i <= 400; i++) t.set(Math.imul(inv, i * 997) >>> 0 || 1, i);
+    const table = t as unknown as { keys: Uint32Array; home(id: number): number };
+    const mask = table.keys.length - 1;
+    let worst = 0;
+    for (let i = 0; i < table.keys.length; i++) if (table.keys[i] !== 0) worst = Math.max(worst, (i - table.home(table.keys[i]!)) & mask);
+    expect(table.keys.length).toBe(1024);
+    expect(worst).toBeLessThan(40);
+  });
+
   it('shrinks back after a burst, and clear() empties it', () => {
     const t = new IdTable<number>();
     for (let id = 1; id <= 10_000; id++) t.set(id, id);
