@@ -6,6 +6,7 @@
 // INTERCEPTORS=<n> adds n no-op client interceptors (`client.use((call, next) => next())`).
 // SERVER_INTERCEPTOR=1 adds one no-op server interceptor.
 // CALL_SCOPE=0 makes the server with `callScope: false` (no AsyncLocalStorage scope per call).
+// STACK_TRACES=<mode> makes the client with that `stackTraces` ('async' is the default, 'eager', 'off').
 // BUILTINS=0 makes the server with `builtinServices: false` (no heartline.Reflection / heartline.Health).
 // BENCH_TLS=1 runs the connection over TLS 1.3 (certificates from test/helpers/certs.ts).
 // BENCH_AUTH=1 authenticates the connection: the client's `credentials` and the server's
@@ -108,7 +109,8 @@ server.register(provider);
 // SERVER_INTERCEPTOR=1: one no-op server-wide interceptor (needs a checkout with server.use).
 if (process.env.SERVER_INTERCEPTOR === '1') server.use((_call: unknown, next: () => Promise<unknown>) => next());
 const { port } = await server.listen();
-const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger, tls: certs && { ca: certs.ca }, ...(auth ? { credentials: TOKEN } : {}) });
+const stackTraces = process.env.STACK_TRACES; // the client's stackTraces ('async', 'eager', 'off'); unset: the default
+const client = new Client({ providers: [`127.0.0.1:${port}`], logger: silentLogger, tls: certs && { ca: certs.ca }, ...(auth ? { credentials: TOKEN } : {}), ...(stackTraces === undefined ? {} : { stackTraces }) });
 const interceptors = Number(process.env.INTERCEPTORS ?? 0);
 for (let i = 0; i < interceptors; i++) client.use((_call: unknown, next: () => Promise<unknown>) => next());
 const withMetrics = process.env.BENCH_METRICS === '1';

@@ -5,7 +5,7 @@ import { withOrigin } from '../exchange/pending-calls.js';
 import { requestPrefix, type Attachments } from '../protocol/messages.js';
 import type { Logger } from '../transport/logger.js';
 import type { ValidCallOptions } from './call-options.js';
-import { callObserved, observeCall } from './call-events.js';
+import { callObserved, markCall, observeCall } from './call-events.js';
 import type { ClientCall, ClientInterceptor } from './client-interceptor.js';
 import { createClusterInvoker, type ClusterInvoker, type ClusterMode } from './cluster/index.js';
 import type { ConnectionRegistry, ProviderListHold } from './connection-registry.js';
@@ -156,7 +156,9 @@ export class Reference {
   /**
    * Calls `method` on a provider; resolves with its result. `caller` is the
    * stub function: the captured stack starts at the user's call site.
-   * `options` are the call's own (`withOptions`).
+   * `options` are the call's own (`withOptions`). A HeartlineError it
+   * rejects with names the call (`err.call`, unless a deeper call named
+   * itself there): the stub needs no handler of its own (no promise more per call).
    */
   invoke(method: string, args: unknown[], caller?: Function, options?: ValidCallOptions): Promise<unknown> {
     const target = this.targets.get(method) ?? this.resolve(method);
@@ -165,18 +167,19 @@ export class Reference {
       origin = { name: 'Error', message: '' } as Error;
       Error.captureStackTrace(origin, caller ?? this.invoke);
     }
-    if (this.registry.isClosed) return Promise.reject(withOrigin(new HeartlineError('CLIENT_CLOSED', `${target.label}: the client is closed`), origin));
+    if (this.registry.isClosed) return Promise.reject(marked(withOrigin(new HeartlineError('CLIENT_CLOSED', `${target.label}: the client is closed`), origin), target.label));
     // The one clock read of the common path: the deadline, the refusal check, the attempt's timer and budget all use it.
     const at = now();
     const inv = ClientInvocation.create(target, args, options, origin, at);
     const shared = this.defaults.interceptors;
     if (shared.version !== this.chainVersion) this.compose(shared);
+    // observeCall names the call on its error itself; the cluster stage names its own failures (startCall).
     if (inv.links !== undefined || callObserved()) return observeCall(inv, this.defaults.client, this.chain === undefined ? this.direct : this.guarded);
-    if (this.chain !== undefined) return this.guarded(inv);
+    if (this.chain !== undefined) return this.guarded(inv).catch((err: unknown) => rethrowMarked(err, target.label));
     try {
       return this.cluster.invoke(inv, at);
     } catch (err) {
-      return Promise.reject(err); // a load balancer's hashKey threw
+      return Promise.reject(marked(err, target.label)); // a load balancer's hashKey threw
     }
   }
 
@@ -227,6 +230,16 @@ export class Reference {
     this.targets.set(method, target);
     return target;
   }
+}
+
+function marked<E>(err: E, label: string): E {
+  markCall(err, label);
+  return err;
+}
+
+function rethrowMarked(err: unknown, label: string): never {
+  markCall(err, label);
+  throw err;
 }
 
 function positiveOrInfinity(n: number | undefined): number {

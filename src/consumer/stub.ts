@@ -100,10 +100,10 @@ export function createStub<T>(reference: Reference, options?: ValidCallOptions):
 }
 
 /**
- * The function behind `stub[method]`, made once per stub and method. Its
- * rejection handler names the call on the error (`err.call`) and, with
- * `stackTraces: 'async'`, re-captures the stack there, where V8's async stack
- * trace still knows every caller awaiting this call.
+ * The function behind `stub[method]`, made once per stub and method. With
+ * `stackTraces: 'async'` its rejection handler re-captures the stack, where
+ * V8's async stack trace still knows every caller awaiting this call
+ * (`reference.invoke` has named the call on the error, `err.call`).
  */
 function remoteMethod(reference: Reference, method: string, options: ValidCallOptions | undefined): (...args: unknown[]) => Promise<unknown> {
   const label = `${reference.definition.name}#${method}`;
@@ -115,10 +115,7 @@ function remoteMethod(reference: Reference, method: string, options: ValidCallOp
     };
     return (...args: unknown[]): Promise<unknown> => reference.invoke(method, args, undefined, options).catch(recapture);
   }
-  const mark = (err: unknown): never => {
-    markCall(err, label);
-    throw err;
-  };
-  const remote = (...args: unknown[]): Promise<unknown> => reference.invoke(method, args, remote, options).catch(mark);
+  // reference.invoke names the call on its failures (err.call) itself: no handler, so no promise more per call.
+  const remote = (...args: unknown[]): Promise<unknown> => reference.invoke(method, args, remote, options);
   return remote;
 }

@@ -21,7 +21,9 @@ export function currentScope(): CallScope | undefined {
   return storage.getStore();
 }
 
-/** Runs `fn` inside `scope`: the async work it starts sees `scope` through `currentScope()`. */
-export function runInScope<R>(scope: CallScope, fn: () => R): R {
-  return storage.run(scope, fn);
+/** Runs `fn(arg)` inside `scope`: the async work it starts sees `scope` through `currentScope()`. `arg` spares the caller a closure. */
+export function runInScope<R>(scope: CallScope, fn: () => R): R;
+export function runInScope<A, R>(scope: CallScope, fn: (arg: A) => R, arg: A): R;
+export function runInScope<A, R>(scope: CallScope, fn: (arg?: A) => R, arg?: A): R {
+  return storage.run(scope, fn, arg);
 }

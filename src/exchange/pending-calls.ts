@@ -2,6 +2,7 @@ import type { ErrorCode } from '../errors/codes.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { now } from '../transport/clock.js';
 import { unwatchAbort } from './abort-watch.js';
+import { IdTable } from './id-table.js';
 import { RequestIds } from './request-ids.js';
 
 /** What the pending table needs to know about a call's request. */
@@ -52,10 +53,11 @@ function unlisten(call: PendingCall): void {
  *                 `---connection closes---> failAll() --> reject CONNECTION_LOST_*
  * ```
  *
- * Deadlines: calls are grouped by timeout value, each group a Map in insertion
- * (so deadline) order. One timer, owned here, is armed for the earliest
- * deadline; when it fires it expires the overdue heads and re-arms. A call
- * costs two Map operations and no timer of its own.
+ * Deadlines: calls are grouped by timeout value, each group a queue in
+ * insertion (so deadline) order (DeadlineQueue). One timer, owned here, is
+ * armed for the earliest deadline; when it fires it expires the overdue heads
+ * and re-arms. A call costs one Map set and delete (the id map), a push onto
+ * its queue, and no timer of its own.
  */
 /**
  * A call's entry in the tables (the id map and its deadline bucket share it),
@@ -65,12 +67,76 @@ function unlisten(call: PendingCall): void {
  * ExecutionSlot for the figures).
  */
 class Slot<C> {
-  constructor(public call: C | undefined) {}
+  constructor(
+    public call: C | undefined,
+    /** The deadline queue it is in, if any. */
+    readonly queue: DeadlineQueue<C> | undefined,
+  ) {}
+}
+
+/**
+ * The slots of one timeout value, in insertion (so deadline) order. A call
+ * that settles only clears its slot (no search, no Map delete); cleared slots
+ * are dropped from the head as calls are added and expired, and the queue is
+ * compacted when they outnumber the live ones (one long call at the head
+ * holds the rest back): it holds at most about twice its live slots, plus 64.
+ */
+class DeadlineQueue<C> {
+  private slots: Slot<C>[] = [];
+  private head = 0;
+  /** Slots not cleared. */
+  live = 0;
+
+  push(slot: Slot<C>): void {
+    this.live++;
+    this.slots.push(slot);
+    this.dropCleared();
+    if (this.slots.length - this.head > 2 * this.live + 64) this.compact();
+  }
+
+  /** The first slot not cleared, or undefined when none is (cleared heads are dropped on the way). */
+  first(): Slot<C> | undefined {
+    this.dropCleared();
+    return this.head < this.slots.length ? this.slots[this.head] : undefined;
+  }
+
+  /** The live slots from the head on, in order (the timer's path only: a generator). */
+  *liveSlots(): Generator<Slot<C>> {
+    const slots = this.slots;
+    for (let i = this.head; i < slots.length; i++) if (slots[i]!.call !== undefined) yield slots[i]!;
+  }
+
+  /** Slots held, cleared ones included (for tests of the bound). */
+  get held(): number {
+    return this.slots.length - this.head;
+  }
+
+  private dropCleared(): void {
+    const slots = this.slots;
+    let head = this.head;
+    while (head < slots.length && slots[head]!.call === undefined) head++;
+    if (head === slots.length) {
+      slots.length = 0;
+      head = 0;
+    } else if (head > 1024 && head * 2 > slots.length) {
+      slots.splice(0, head); // amortised: at most once per `head` slots dropped
+      head = 0;
+    }
+    this.head = head;
+  }
+
+  private compact(): void {
+    const kept: Slot<C>[] = [];
+    for (let i = this.head; i < this.slots.length; i++) if (this.slots[i]!.call !== undefined) kept.push(this.slots[i]!);
+    this.slots = kept;
+    this.head = 0;
+  }
 }
 
 export class PendingCalls<C extends PendingCall = PendingCall> {
-  private readonly calls = new Map<number, Slot<C>>();
-  private readonly buckets = new Map<number, Map<number, Slot<C>>>();
+  /** By id; an IdTable allocates nothing per set and delete, unlike a Map. */
+  private readonly calls = new IdTable<Slot<C>>();
+  private readonly buckets = new Map<number, DeadlineQueue<C>>();
   private readonly ids = new RequestIds();
   private readonly inUse = (id: number): boolean => this.calls.has(id);
   private readonly onTimeout: (call: C) => void;
@@ -99,19 +165,27 @@ export class PendingCalls<C extends PendingCall = PendingCall> {
 
   /** `at`: now (clock ms), when the caller has just read the clock; calls must be added in order of `at`. */
   add(call: C, at: number = now()): void {
-    const slot = new Slot(call);
+    const timeout = call.request.timeout;
+    let bucket: DeadlineQueue<C> | undefined;
+    if (timeout > 0 && Number.isFinite(timeout)) {
+      call.deadline = at + timeout;
+      bucket = this.buckets.get(timeout);
+      if (bucket === undefined) {
+        bucket = new DeadlineQueue();
+        this.buckets.set(timeout, bucket);
+      }
+    }
+    const slot = new Slot(call, bucket);
     this.calls.set(call.id, slot);
     if (this.calls.size === 1) this.onBusyChange?.(true);
-    const timeout = call.request.timeout;
-    if (!(timeout > 0) || !Number.isFinite(timeout)) return;
-    call.deadline = at + timeout;
-    let bucket = this.buckets.get(timeout);
-    if (bucket === undefined) {
-      bucket = new Map();
-      this.buckets.set(timeout, bucket);
-    }
-    bucket.set(call.id, slot);
+    if (bucket === undefined) return;
+    bucket.push(slot);
     if (call.deadline < this.armedFor) this.arm(call.deadline);
+  }
+
+  /** @internal Slots the deadline queue of `timeout` holds, settled calls' included (tests of its bound). */
+  queuedFor(timeout: number): number {
+    return this.buckets.get(timeout)?.held ?? 0;
   }
 
   has(call: C): boolean {
@@ -171,6 +245,9 @@ export class PendingCalls<C extends PendingCall = PendingCall> {
       calls.push(slot.call!);
       slot.call = undefined;
     }
+    // In the order their ids were given (the table's is none): oldest first, across the wrap to 1.
+    const after = this.ids.last;
+    calls.sort((a, b) => ((a.id - after - 1) >>> 0) - ((b.id - after - 1) >>> 0));
     for (const call of calls) unlisten(call);
     this.calls.clear();
     this.buckets.clear();
@@ -191,10 +268,10 @@ export class PendingCalls<C extends PendingCall = PendingCall> {
   /** `slot`: the call's own, just found in `calls` by the caller (not looked up again). */
   private remove(call: C, slot: Slot<C>): void {
     slot.call = undefined;
+    if (slot.queue !== undefined) slot.queue.live--;
     this.calls.delete(call.id);
     unlisten(call);
     if (this.calls.size === 0) this.onBusyChange?.(false);
-    if (call.deadline !== Infinity) this.buckets.get(call.request.timeout)?.delete(call.id);
     call.request.onSettle?.(call.request);
   }
 
@@ -215,17 +292,20 @@ export class PendingCalls<C extends PendingCall = PendingCall> {
     let next = Infinity;
     for (const [timeout, bucket] of this.buckets) {
       let overdue = 0;
-      for (const slot of bucket.values()) {
-        const call = slot.call!;
-        if (call.deadline > limit) {
-          if (call.deadline < next) next = call.deadline;
-          break;
+      if (bucket.first() !== undefined) {
+        for (const slot of bucket.liveSlots()) {
+          const call = slot.call!;
+          if (call.deadline > limit) {
+            if (call.deadline < next) next = call.deadline;
+            break;
+          }
+          due.push(call);
+          overdue++;
         }
-        due.push(call);
-        overdue++;
       }
       // Forget buckets that are or will be empty, so odd timeouts (failover's remaining time) do not pile up.
-      if (bucket.size === overdue) this.buckets.delete(timeout);
+      // A call added later with this timeout makes a new bucket; the slots of this one are all settled or due.
+      if (bucket.live === overdue) this.buckets.delete(timeout);
     }
     for (const call of due) this.onTimeout(call);
     if (next !== Infinity && next < this.armedFor) this.arm(next);

@@ -6,18 +6,23 @@ import { MAX_REQUEST_ID } from '../protocol/constants.js';
  * is skipped at wrap-around.
  */
 export class RequestIds {
-  private last: number;
+  private lastId: number;
 
   constructor(start = 0) {
-    this.last = start;
+    this.lastId = start;
+  }
+
+  /** The id `next` gave last (`start` before the first). */
+  get last(): number {
+    return this.lastId;
   }
 
   next(inUse: (id: number) => boolean): number {
-    let id = this.last;
+    let id = this.lastId;
     do {
       id = id >= MAX_REQUEST_ID ? 1 : id + 1;
     } while (inUse(id));
-    this.last = id;
+    this.lastId = id;
     return id;
   }
 }

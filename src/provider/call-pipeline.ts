@@ -41,18 +41,37 @@ export function serveCall(call: IncomingCall, method: ExportedMethod, host: Call
   const authorizers = method.service.authorizers;
   if (authorizers !== undefined) {
     const run = new AuthorizationRun(call, authorizers, host, () => proceed(call, method, host));
-    if (scoped) runInScope(call, () => run.step(0));
+    if (scoped) runInScope(call, firstStep, run);
     else run.step(0);
     return;
   }
-  if (scoped) runInScope(call, () => proceed(call, method, host));
-  else proceed(call, method, host);
+  if (method.service.interceptors.length === 0) {
+    // The common path: one object for the stage, and no closure to enter the scope with.
+    const run = new DirectRun(call, method, host);
+    if (scoped) runInScope(call, startDirect, run);
+    else run.start();
+    return;
+  }
+  if (scoped) runInScope(call, startIntercepted, new ChainRun(call, method, host));
+  else runIntercepted(new ChainRun(call, method, host));
 }
 
 /** Past authorization, inside the call's scope (if any): the interceptors, or straight to the limits and handler. */
 function proceed(call: IncomingCall, method: ExportedMethod, host: CallHost): void {
   if (method.service.interceptors.length === 0) new DirectRun(call, method, host).start();
-  else runIntercepted(call, method, host);
+  else runIntercepted(new ChainRun(call, method, host));
+}
+
+function firstStep(run: AuthorizationRun): void {
+  run.step(0);
+}
+
+function startDirect(run: DirectRun): void {
+  run.start();
+}
+
+function startIntercepted(run: ChainRun): void {
+  runIntercepted(run);
 }
 
 /** A call without interceptors: limits, then the handler, heard by this object itself (no closure per call). */
@@ -82,8 +101,8 @@ class DirectRun extends HandlerRun {
   }
 }
 
-function runIntercepted(call: IncomingCall, method: ExportedMethod, host: CallHost): void {
-  const run = new ChainRun(call, method, host);
+function runIntercepted(run: ChainRun): void {
+  const { call, host } = run;
   call.onAbort((reason) => host.settle(call, true, reason));
   run.step(0).then(
     (value) => host.settle(call, false, value),
@@ -101,9 +120,9 @@ class ChainRun {
   private readonly list: readonly ServerInterceptor[];
 
   constructor(
-    private readonly call: IncomingCall,
+    readonly call: IncomingCall,
     private readonly method: ExportedMethod,
-    private readonly host: CallHost,
+    readonly host: CallHost,
   ) {
     this.list = method.service.interceptors;
   }

@@ -3,6 +3,7 @@ import { HeartlineError } from '../errors/heartline-error.js';
 import { keptMessage } from '../errors/kept-message.js';
 import { ConnectionState, canTransition, type DisconnectReason } from '../exchange/connection-state.js';
 import { Heartbeat, type HeartbeatLink } from '../exchange/heartbeat.js';
+import { IdTable } from '../exchange/id-table.js';
 import { PingGuard } from '../exchange/ping-guard.js';
 import type { TimerWheel } from '../exchange/timer-wheel.js';
 import { channels, type RefusedLimit } from '../context/channels.js';
@@ -69,19 +70,6 @@ export interface ServerConnectionHooks {
 }
 
 
-/**
- * A running call's entry in the id table. The table holds this small slot,
- * whose reference is cleared when the call settles, rather than the call
- * itself: measured on Node 20, a call stored in the Map directly stayed
- * reachable after its delete long enough to be promoted, with its decoded
- * request, to the old generation (90 MB promoted per 200k calls against 11 MB,
- * and three times the Mark-Compacts; `node --trace-gc-nvp` on
- * bench/provider-cpu.ts).
- */
-class ExecutionSlot {
-  constructor(public call: IncomingCall | undefined) {}
-}
-
 let nextId = 1;
 
 /** `displaced` of a connection whose peer never reused a running call's id (all but hostile ones): shared, never written. */
@@ -114,7 +102,14 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   /** @internal Largest frame the consumer accepts (its handshake), in bytes. */
   peerMaxFrameSize = MIN_MAX_FRAME_SIZE;
   /** The latest call executing under each request id: what a Cancel frame names. */
-  private readonly executions = new Map<number, ExecutionSlot>();
+  /**
+   * The calls executing, by request id. An IdTable clears its reference to a
+   * call at delete: a Map kept deleted values reachable until its next rehash,
+   * long enough for them to be promoted with their requests (90 MB promoted per
+   * 200k calls against 11 MB, `node --trace-gc-nvp` on bench/provider-cpu.ts),
+   * which a slot per call used to prevent; it also allocates nothing per call.
+   */
+  private readonly executions = new IdTable<IncomingCall>();
   /**
    * Calls still executing whose request id a later call took (a peer may reuse
    * the id of a call still running: a one-way call's id is free at once). A
@@ -186,9 +181,8 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
 
   /** Every call executing (a copy: aborting one settles it, which removes it from the tables). */
   private runningCalls(): IncomingCall[] {
-    const calls = [...this.displaced];
-    for (const slot of this.executions.values()) if (slot.call !== undefined) calls.push(slot.call);
-    return calls;
+    const running = this.executions.values().sort((a, b) => a.id - b.id);
+    return this.displaced.size === 0 ? running : [...this.displaced, ...running];
   }
 
   lastReadAt(): number {
@@ -319,7 +313,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
         return; // a pong: the provider never pings, nothing to match
       case FrameType.Cancel:
         // Fires the handler's signal; the response is not sent. An unknown id (a finished call) is ignored.
-        this.executions.get(header.id)?.call?.abort(new HeartlineError('CANCELLED', 'the caller cancelled this call'));
+        this.executions.get(header.id)?.abort(new HeartlineError('CANCELLED', 'the caller cancelled this call'));
         return;
       case FrameType.Release:
         this.callbacks.release(header.id); // the consumer no longer serves this callback; unknown ids are ignored
@@ -460,9 +454,9 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     const call = new IncomingCall(id, request, this, !twoWay, this.transport.lastReadAt);
     const method = findMethod(this.registry, call, this.registry.names.lastHit);
     // Registered first: a synchronous handler settles inside serveCall().
-    const earlier = this.executions.get(id)?.call;
+    const earlier = this.executions.get(id);
     if (earlier !== undefined) (this.displaced === NONE_DISPLACED ? (this.displaced = new Set()) : this.displaced).add(earlier);
-    this.executions.set(id, new ExecutionSlot(call));
+    this.executions.set(id, call);
     if (channels.serverCallStart.hasSubscribers) channels.serverCallStart.publish({ call, server: this.hooks });
     if (method instanceof HeartlineError) return this.settle(call, true, method);
     // The caller has no time left: answered at once, nothing runs.
@@ -479,9 +473,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
    */
   settle(call: IncomingCall, failed: boolean, result: unknown): void {
     if (!call.finish()) return;
-    const slot = this.executions.get(call.id);
-    if (slot?.call === call) {
-      slot.call = undefined;
+    if (this.executions.get(call.id) === call) {
       this.executions.delete(call.id);
     } else {
       this.displaced.delete(call);

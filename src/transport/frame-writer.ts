@@ -7,6 +7,8 @@ import { now } from './clock.js';
 const STRIDE = 5;
 /** Fields per queued frame in the flat control queue: flags, type, id (no status, no body). */
 const CONTROL_STRIDE = 3;
+/** Slots of the data queue a flush keeps for the next tick (1024 frames); a larger one is let go. */
+const MAX_KEPT_QUEUE = 1024 * STRIDE;
 
 /**
  * A body over `fragmentSize` waiting in the large FIFO (protocol.md 4.9): it
@@ -71,9 +73,14 @@ interface LargeMessage {
 export class FrameWriter {
   private readonly socket: Socket;
   private readonly maxQueuedBytes: number;
-  /** Queued data frames, flattened (STRIDE slots each) so queuing allocates no object. */
-  private queue: Array<number | Buffer | undefined> = [];
-  /** Queued control frames (pongs), flattened (CONTROL_STRIDE slots each); flushed ahead of `queue`. */
+  /**
+   * Queued data frames, flattened (STRIDE slots each): the first `dataLength`
+   * slots are in use. Never `push` onto it: a flush resets `dataLength` and
+   * keeps the array (a new [] per tick grew again from nothing: ~87 B per frame).
+   */
+  private data: Array<number | Buffer | undefined> = [];
+  private dataLength = 0;
+  /** Queued control frames (pongs), flattened (CONTROL_STRIDE slots each); flushed ahead of `data`. */
   private control: number[] = [];
   private queueBytes = 0;
   private scheduled = false;
@@ -153,9 +160,21 @@ export class FrameWriter {
     if (body !== undefined && this.fragmentSize !== 0 && body.length > this.fragmentSize && type === FrameType.Call) return this.queueLarge(flags, status, type, id, body);
     // A Cancel or Release must not overtake a large request still being sent: it follows it.
     if (this.large.length !== 0 && (type === FrameType.Cancel || type === FrameType.Release)) return this.holdBack(flags, type, id, size);
-    this.queue.push(flags, status, type, id, body);
+    this.pushData(flags, status, type, id, body);
     this.queueBytes += size;
     return this.queued();
+  }
+
+  /** Appends one data frame's slots (the array is kept across flushes: indexed writes, never `push`). */
+  private pushData(flags: number, status: number, type: FrameType, id: number, body: Buffer | undefined): void {
+    const q = this.data;
+    const n = this.dataLength;
+    q[n] = flags;
+    q[n + 1] = status;
+    q[n + 2] = type;
+    q[n + 3] = id;
+    q[n + 4] = body;
+    this.dataLength = n + STRIDE;
   }
 
   /**
@@ -190,7 +209,7 @@ export class FrameWriter {
       while (i < large.length && !(large[i]!.id === id && (large[i]!.flags & FLAG_REQUEST) !== 0 && large[i]!.type === FrameType.Call)) i++;
       if (i === large.length) {
         // Not a large request: the Cancel goes out now, like any frame.
-        this.queue.push(flags, 0, type, id, undefined);
+        this.pushData(flags, 0, type, id, undefined);
         this.queueBytes += size;
         return this.queued();
       }
@@ -215,7 +234,7 @@ export class FrameWriter {
 
   /** Body-less frames (flags, type, id) held back behind a large message that no longer holds them: queued now. */
   private release(held: number[]): void {
-    for (let i = 0; i < held.length; i += CONTROL_STRIDE) this.queue.push(held[i]!, 0, held[i + 1] as FrameType, held[i + 2]!, undefined);
+    for (let i = 0; i < held.length; i += CONTROL_STRIDE) this.pushData(held[i]!, 0, held[i + 1] as FrameType, held[i + 2]!, undefined);
     const bytes = (held.length / CONTROL_STRIDE) * HEADER_SIZE;
     this.largeBytes -= bytes;
     this.queueBytes += bytes;
@@ -261,9 +280,11 @@ export class FrameWriter {
       writeHeader(out, offset, c[i]!, 0, c[i + 1] as FrameType, c[i + 2]!, 0);
       offset += HEADER_SIZE;
     }
-    const q = this.queue;
-    for (let i = 0; i < q.length; i += STRIDE) {
+    const q = this.data;
+    const n = this.dataLength;
+    for (let i = 0; i < n; i += STRIDE) {
       const body = q[i + 4] as Buffer | undefined;
+      q[i + 4] = undefined; // the array is kept: it must not keep the body
       const length = body === undefined ? 0 : body.length;
       writeHeader(out, offset, q[i] as number, q[i + 1] as number, q[i + 2] as FrameType, q[i + 3] as number, length);
       offset += HEADER_SIZE;
@@ -273,7 +294,8 @@ export class FrameWriter {
       }
     }
     if (this.control.length !== 0) this.control = [];
-    if (q.length !== 0) this.queue = [];
+    if (n > MAX_KEPT_QUEUE) this.data = []; // after a burst, not kept at its size
+    this.dataLength = 0;
     this.queueBytes = 0;
     this.flushedSeq = this.seq;
     this.lastWriteAt = now();
@@ -355,7 +377,8 @@ export class FrameWriter {
   close(): void {
     if (!this.closed && this.large.length !== 0) this.cut = new Set(this.large.map((m) => m.seq));
     this.closed = true;
-    this.queue = [];
+    this.data = [];
+    this.dataLength = 0;
     this.control = [];
     this.queueBytes = 0;
     this.large = [];

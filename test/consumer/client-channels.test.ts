@@ -140,4 +140,32 @@ describe('err.call', () => {
     const nobody = defer(newClient(`127.0.0.1:${await freePort()}`, { stackTraces: 'off' }), (c) => c.close());
     expect((await expectCode(nobody.refer(Echo).echo(1), 'CONNECT_FAILED')).call).toBe('test.Echo#echo');
   });
+
+  it('names the call on the paths without a handler in the stub: a retry, failsafe, a signal, an interceptor, maxPendingCalls', async () => {
+    const s = defer(await startServer(), (x) => x.close());
+    const client = defer(newClient(s.address, { stackTraces: 'off' }), (c) => c.close());
+    const echo = client.refer(Echo);
+    const aborted = AbortSignal.abort();
+    expect((await expectCode(withOptions(echo, { signal: aborted }).echo(1), 'CANCELLED')).call).toBe('test.Echo#echo');
+    const controller = new AbortController();
+    const pending = expectCode(withOptions(echo, { signal: controller.signal }).sleep(500), 'CANCELLED');
+    controller.abort();
+    expect((await pending).call).toBe('test.Echo#sleep');
+    const failsafe = client.refer(Echo, { cluster: 'failsafe' });
+    const cancelled = expectCode(withOptions(failsafe, { signal: AbortSignal.timeout(20) }).sleep(500), 'CANCELLED');
+    expect((await cancelled).call).toBe('test.Echo#sleep');
+    // Two dead providers, one retry: the retry's failure is the call's.
+    const dead = defer(newClient(undefined, { stackTraces: 'off', providers: [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`] }), (c) => c.close());
+    expect((await expectCode(dead.refer(Echo, { retries: 1 }).echo(1), 'CONNECT_FAILED')).call).toBe('test.Echo#echo');
+    const refusing = defer(newClient(s.address, { stackTraces: 'off' }), (c) => c.close());
+    refusing.use(() => {
+      throw new HeartlineError('PERMISSION_DENIED', 'no');
+    });
+    expect((await expectCode(refusing.refer(Echo).echo(1), 'PERMISSION_DENIED')).call).toBe('test.Echo#echo');
+    const small = defer(newClient(s.address, { stackTraces: 'off', maxPendingCalls: 1 }), (c) => c.close());
+    const busy = small.refer(Echo);
+    const first = busy.sleep(50);
+    expect((await expectCode(busy.echo(1), 'LIMIT_EXCEEDED')).call).toBe('test.Echo#echo');
+    await first;
+  });
 });

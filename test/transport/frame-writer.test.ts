@@ -25,6 +25,26 @@ describe('FrameWriter', () => {
     expect(frameIds(socket.writes)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
   });
 
+  it('a smaller batch after a larger one writes only its own frames, and the queue keeps no body once flushed', async () => {
+    const socket = new FakeSocket();
+    const writer = new FrameWriter(socket as unknown as Socket, 1 << 20);
+    for (let id = 1; id <= 5; id++) writer.write(0xc0, 0, FrameType.Call, id, Buffer.from([0xc0]));
+    await tick();
+    writer.write(0xc0, 0, FrameType.Call, 6, Buffer.from([0xc1, 0xc2]));
+    writer.write(0x00, 0, FrameType.Call, 7);
+    await tick();
+    expect(socket.writes).toHaveLength(2);
+    expect(socket.writes[1]!.length).toBe(2 * HEADER_SIZE + 2);
+    expect(frameIds([socket.writes[1]!])).toEqual([6, 7]);
+    const queue = (writer as unknown as { data: unknown[] }).data;
+    expect(queue.filter((x) => Buffer.isBuffer(x))).toEqual([]);
+    // A burst past what a flush keeps (1024 frames) is let go.
+    for (let id = 1; id <= 2000; id++) writer.write(0xc0, 0, FrameType.Call, id, Buffer.from([0xc0]));
+    await tick();
+    expect(frameIds([socket.writes[2]!])).toHaveLength(2000);
+    expect((writer as unknown as { data: unknown[] }).data.length).toBe(0);
+  });
+
   it('waits for drain when the socket is full, then sends what queued meanwhile', async () => {
     const socket = new FakeSocket(10);
     const writer = new FrameWriter(socket as unknown as Socket, 1 << 20);

@@ -1,6 +1,7 @@
 import { HeartlineError } from '../../errors/heartline-error.js';
 import type { CallSink } from '../../exchange/connection-call.js';
 import { withOrigin } from '../../exchange/pending-calls.js';
+import { markCall } from '../call-events.js';
 import { now } from '../../transport/clock.js';
 import { PreparedCall } from '../attempt.js';
 import type { Endpoint } from '../endpoint.js';
@@ -41,16 +42,21 @@ export type FirstFailure = (err: unknown, first: Endpoint, prepared: PreparedCal
  * first attempt on the provider the picker chooses, with `firstDeadline(inv)`;
  * with no provider listed yet, once a registry's first listing came (or the
  * deadline passed), with the call's deadline. A failed first attempt goes to
- * `onFailure`, or is the call's failure when there is none.
+ * `onFailure`, or is the call's failure when there is none. Every
+ * HeartlineError it rejects with names the call (`err.call`), unless a
+ * deeper call named itself there.
  */
 export function startCall(picker: ProviderPicker, inv: ClientInvocation, at: number, firstDeadline: (inv: ClientInvocation, at: number) => number, onFailure: FirstFailure | undefined): Promise<unknown> {
+  const label = inv.target.label;
   const prepared = prepareCall(inv, at);
-  if (prepared instanceof HeartlineError) return Promise.reject(prepared);
+  if (prepared instanceof HeartlineError) return Promise.reject(marked(prepared, label));
   const first = picker.select(inv, undefined);
   if (first === undefined) {
     const listing = picker.loading();
-    if (listing === undefined) return Promise.reject(picker.unavailable(inv));
-    return afterListing(picker, listing, prepared, onFailure);
+    if (listing === undefined) return Promise.reject(marked(picker.unavailable(inv), label));
+    return afterListing(picker, listing, prepared, onFailure).catch((err: unknown) => {
+      throw marked(err, label);
+    });
   }
   // `at` is still now: nothing asynchronous ran since it was read (the pending table relies on it being current).
   const deadline = firstDeadline(inv, at);
@@ -63,6 +69,12 @@ export function startCall(picker: ProviderPicker, inv: ClientInvocation, at: num
     sink.reject(err as HeartlineError); // not expected: dispatch settles every failure through the sink
   }
   return promise;
+}
+
+/** `err`, naming the call (`err.call`) when it is a HeartlineError no deeper call named: every failure the cluster stage rejects with is. */
+function marked<E>(err: E, label: string): E {
+  markCall(err, label);
+  return err;
 }
 
 /** The settlers of the promise just made (`captureSettlers`): one executor for every call, no closure per call. */
@@ -99,17 +111,17 @@ class FirstAttempt implements CallSink {
     if (this.settled) return;
     this.settled = true;
     if (this.onFailure === undefined) {
-      this.fail(err);
+      this.fail(marked(err, this.prepared.invocation.target.label));
       return;
     }
     let retried: Promise<unknown>;
     try {
       retried = this.onFailure(err, this.first, this.prepared);
     } catch (e) {
-      this.fail(e);
+      this.fail(marked(e, this.prepared.invocation.target.label));
       return;
     }
-    retried.then(this.fulfil, this.fail);
+    retried.then(this.fulfil, (e: unknown) => this.fail(marked(e, this.prepared.invocation.target.label)));
   }
 }
 
