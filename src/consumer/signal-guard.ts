@@ -19,8 +19,8 @@ export function guardSignal(inv: ClientInvocation, signal: AbortSignal, chain: P
     if (signal.aborted) guard.onAbort();
     else watchAbort(signal, guard);
     chain.then(
-      (value) => guard.settle(undefined, value),
-      (err: unknown) => guard.settle(err, undefined),
+      (value) => guard.settle(false, value),
+      (err: unknown) => guard.settle(true, err),
     );
   });
 }
@@ -40,12 +40,12 @@ class SignalGuard implements AbortWatcher {
     this.reject(withOrigin(cancelledError(this.inv.target.label, this.signal), this.inv.origin) as HeartlineError);
   }
 
-  /** The chain settled: its outcome is the call's, unless the signal came first. */
-  settle(err: unknown, value: unknown): void {
+  /** The chain settled: its outcome is the call's, unless the signal came first. A rejection with `undefined` is still one. */
+  settle(failed: boolean, outcome: unknown): void {
     unwatchAbort(this.signal, this);
     if (this.settled) return;
     this.settled = true;
-    if (err === undefined) this.resolve(value);
-    else this.reject(err);
+    if (failed) this.reject(outcome);
+    else this.resolve(outcome);
   }
 }

@@ -204,6 +204,16 @@ describe('client interceptors', () => {
     expect(calls.map((c) => (c.error as HeartlineError | undefined)?.code)).toEqual(['CANCELLED', 'CANCELLED']);
   });
 
+  it('an interceptor that rejects with undefined fails the call, with or without a signal (the guard does not take it for a success)', async () => {
+    const s = defer(await startServer(), (x) => x.close());
+    const client = defer(newClient(s.address), (c) => c.close());
+    const refusing: ClientInterceptor = () => Promise.reject(undefined);
+    const echo = client.refer(Echo, { interceptors: [refusing] });
+    const outcome = (p: Promise<unknown>): Promise<string> => p.then((v) => `resolved ${String(v)}`, (e: unknown) => `rejected ${String(e)}`);
+    expect(await outcome(echo.echo(1))).toBe('rejected undefined');
+    expect(await outcome(withOptions(echo, { signal: new AbortController().signal }).echo(1))).toBe('rejected undefined');
+  });
+
   it('calls with interceptors and a shared signal that settle normally leave no listener on it', async () => {
     const s = defer(await startServer(), (x) => x.close());
     const client = defer(newClient(s.address), (c) => c.close());
