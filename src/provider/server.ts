@@ -4,7 +4,7 @@ import type { SecureContextOptions } from 'node:tls';
 import { serviceOf, type Contract } from '../contract/service-definition.js';
 import { channels } from '../context/channels.js';
 import { HeartlineError } from '../errors/heartline-error.js';
-import { ConnectionState, type DisconnectReason } from '../exchange/connection-state.js';
+import type { DisconnectReason } from '../exchange/connection-state.js';
 import { TimerWheel } from '../exchange/timer-wheel.js';
 import { emitGuarded } from '../transport/guarded.js';
 import { providerOf, type ProviderOptions } from './provider-options.js';
@@ -44,6 +44,8 @@ export interface ServerEvents {
 export class Server extends EventEmitter<ServerEvents> implements ServerConnectionHooks {
   private readonly registry: ServiceRegistry;
   private readonly connectionSet = new Set<ServerConnection>();
+  /** The connections past their handshake (admitted, not closed yet): what `accepts` caps, counted without a walk over every connection. */
+  private readonly admitted = new Set<ServerConnection>();
   private readonly net: NetServer;
   private readonly host: string | undefined;
   private readonly port: number;
@@ -402,9 +404,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   // ServerConnectionHooks
   admit(conn: ServerConnection): HeartlineError | undefined {
     if (this.closing !== undefined) return new HeartlineError('UNAVAILABLE', 'provider is shutting down');
-    let ready = 0;
-    for (const c of this.connectionSet) if (c !== conn && !c.handshaking && c.state !== ConnectionState.Closed) ready++;
-    if (ready >= this.accepts) {
+    if (this.admitted.size >= this.accepts) {
       if (channels.serverRefuse.hasSubscribers) channels.serverRefuse.publish({ server: this, limit: 'accepts', peer: conn.peer, call: undefined });
       return new HeartlineError('LIMIT_EXCEEDED', `provider accepts at most ${this.accepts} connections`);
     }
@@ -413,6 +413,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
 
   onReady(conn: ServerConnection): void {
     this.handshaking.delete(conn);
+    this.admitted.add(conn);
     const info = describe(conn);
     if (channels.serverConnect.hasSubscribers) channels.serverConnect.publish({ connection: info, server: this });
     emitGuarded(this, conn.log, 'connect', info);
@@ -421,6 +422,7 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
   onClose(conn: ServerConnection, reason: DisconnectReason): void {
     this.handshaking.delete(conn);
     this.connectionSet.delete(conn);
+    this.admitted.delete(conn);
     const info = describe(conn);
     if (channels.serverDisconnect.hasSubscribers) channels.serverDisconnect.publish({ connection: info, server: this, reason });
     emitGuarded(this, conn.log, 'disconnect', info, reason);
