@@ -20,7 +20,8 @@
 // BENCH_GC=1 adds the garbage collection of the measured run: gcMsPer1000 (ms of GC pauses per 1000
 // calls, PerformanceObserver 'gc' entries) and gcCount.
 // BENCH_ALLOC=<file> writes an allocation sampling profile (.heapprofile) of the measured run, objects
-// already collected included (the inspector's sampling heap profiler, 1 KiB interval): what each call allocates.
+// already collected included (the inspector's sampling heap profiler, 1 KiB interval): what each call allocates;
+// the result line gains bytesPerCall (the profile's estimated bytes over the calls).
 // BENCH_FLOOR=1 measures the floor (bench/floor.ts: length prefix + msgpackr [id, payload]) the same way.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,7 +59,16 @@ async function stopAlloc(): Promise<void> {
   const { profile } = await post('HeapProfiler.stopSampling');
   (await import('node:fs')).writeFileSync(alloc, JSON.stringify(profile));
   session!.disconnect();
+  allocated = sampledBytes(profile.head);
 }
+/** Bytes allocated during the measured run, estimated by the sampling profiler (the sum of every node's selfSize). */
+let allocated = NaN;
+function sampledBytes(node: { selfSize: number; children: unknown[] }): number {
+  let sum = node.selfSize;
+  for (const child of node.children) sum += sampledBytes(child as typeof node);
+  return sum;
+}
+const allocFields = (): Record<string, number> => (alloc === undefined ? {} : { bytesPerCall: Math.round(allocated / calls) });
 if (process.env.BENCH_FLOOR === '1') {
   const { system } = await import('./floor.js');
   const srv = await system.serve();
@@ -79,7 +89,7 @@ if (process.env.BENCH_FLOOR === '1') {
   const elapsed = performance.now() - s0;
   await new Promise((r) => setTimeout(r, 50));
   await stopAlloc();
-  console.log(JSON.stringify({ system: 'floor', inflight, size, calls, cpuUsPerCall: +((c.user + c.system) / calls).toFixed(3), callsPerSec: Math.round((calls / elapsed) * 1000), ...gcFields() }));
+  console.log(JSON.stringify({ system: 'floor', inflight, size, calls, cpuUsPerCall: +((c.user + c.system) / calls).toFixed(3), callsPerSec: Math.round((calls / elapsed) * 1000), ...gcFields(), ...allocFields() }));
   await cl.close();
   await srv.close();
   process.exit(0);
@@ -173,6 +183,6 @@ if (process.env.BENCH_GC === '1') await new Promise((r) => setTimeout(r, 50));
 gc.on = false;
 await stopAlloc();
 if (scrape !== undefined && !(await scrape()).includes('heartline_client_calls_total{')) throw new Error('BENCH_METRICS=1 but nothing was counted');
-console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, auth, authorize, builtins, metrics: withMetrics, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000), ...gcFields() }));
+console.log(JSON.stringify({ root, tls: certs !== undefined, interceptors, serverInterceptor: process.env.SERVER_INTERCEPTOR === '1', callScope, auth, authorize, builtins, metrics: withMetrics, inflight, size, calls, cpuUsPerCall: +((cpu.user + cpu.system) / calls).toFixed(3), callsPerSec: Math.round((calls / ms) * 1000), ...gcFields(), ...allocFields() }));
 await client.close();
 await server.close();
