@@ -1,4 +1,5 @@
 import { HeartlineError } from '../errors/heartline-error.js';
+import { trimHead } from './trim-head.js';
 import { unwatchAbort, type AbortWatcher } from './abort-watch.js';
 import type { ClientConnection } from './client-connection.js';
 import { withOrigin, type CallRequest, type PendingCall } from './pending-calls.js';
@@ -125,16 +126,8 @@ export class OneWayCalls {
     const head = this.head;
     let i = head;
     while (i < q.length && q[i]!.seq <= flushedSeq) this.settle(q[i++]!, undefined);
-    const settled = i > head;
-    if (i === q.length) {
-      q.length = 0;
-      i = 0;
-    } else if (i > 1024 && i * 2 > q.length) {
-      q.splice(0, i); // amortised: at most once per `i` settled calls
-      i = 0;
-    }
-    this.head = i;
-    return settled;
+    this.head = trimHead(q, i);
+    return i > head;
   }
 
   /** Removes and returns the calls still queued (the connection closed before they were written). */

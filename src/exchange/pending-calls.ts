@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors/codes.js';
+import { trimHead } from './trim-head.js';
 import { HeartlineError } from '../errors/heartline-error.js';
 import { now } from '../transport/clock.js';
 import { unwatchAbort } from './abort-watch.js';
@@ -115,14 +116,7 @@ class DeadlineQueue<C> {
     const slots = this.slots;
     let head = this.head;
     while (head < slots.length && slots[head]!.call === undefined) head++;
-    if (head === slots.length) {
-      slots.length = 0;
-      head = 0;
-    } else if (head > 1024 && head * 2 > slots.length) {
-      slots.splice(0, head); // amortised: at most once per `head` slots dropped
-      head = 0;
-    }
-    this.head = head;
+    this.head = trimHead(slots, head);
   }
 
   private compact(): void {
