@@ -413,7 +413,8 @@ export class Server extends EventEmitter<ServerEvents> implements ServerConnecti
 
   onReady(conn: ServerConnection): void {
     this.handshaking.delete(conn);
-    this.admitted.add(conn);
+    // Not one that closed while its answer was being sent (onClose came first): it would be counted for ever.
+    if (this.connectionSet.has(conn)) this.admitted.add(conn);
     const info = describe(conn);
     if (channels.serverConnect.hasSubscribers) channels.serverConnect.publish({ connection: info, server: this });
     emitGuarded(this, conn.log, 'connect', info);
