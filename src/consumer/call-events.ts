@@ -40,7 +40,8 @@ export function observeCall(inv: ClientInvocation, client: object, run: (inv: Cl
   );
 }
 
-/** Sets `err.call` (`service#method`) on a HeartlineError a call rejects with, unless a deeper call already named itself there. */
-export function markCall(err: unknown, label: string): void {
+/** Sets `err.call` (`service#method`) on a HeartlineError a call rejects with, unless a deeper call already named itself there; returns `err`. */
+export function markCall<E>(err: E, label: string): E {
   if (err instanceof HeartlineError && err.call === undefined) err.call = label;
+  return err;
 }

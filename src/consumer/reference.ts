@@ -167,7 +167,7 @@ export class Reference {
       origin = { name: 'Error', message: '' } as Error;
       Error.captureStackTrace(origin, caller ?? this.invoke);
     }
-    if (this.registry.isClosed) return Promise.reject(marked(withOrigin(new HeartlineError('CLIENT_CLOSED', `${target.label}: the client is closed`), origin), target.label));
+    if (this.registry.isClosed) return Promise.reject(markCall(withOrigin(new HeartlineError('CLIENT_CLOSED', `${target.label}: the client is closed`), origin), target.label));
     // The one clock read of the common path: the deadline, the refusal check, the attempt's timer and budget all use it.
     const at = now();
     const inv = ClientInvocation.create(target, args, options, origin, at);
@@ -179,7 +179,7 @@ export class Reference {
     try {
       return this.cluster.invoke(inv, at);
     } catch (err) {
-      return Promise.reject(marked(err, target.label)); // a load balancer's hashKey threw
+      return Promise.reject(markCall(err, target.label)); // a load balancer's hashKey threw
     }
   }
 
@@ -230,11 +230,6 @@ export class Reference {
     this.targets.set(method, target);
     return target;
   }
-}
-
-function marked<E>(err: E, label: string): E {
-  markCall(err, label);
-  return err;
 }
 
 function rethrowMarked(err: unknown, label: string): never {

@@ -588,7 +588,7 @@ export class ClientConnection implements TransportHandler, HeartbeatLink, CallOw
       this.oneWays.settle(call, new HeartlineError(code, `${call.request.label}: connection to ${this.address} closed before the request was written`, { cause: reason }));
     }
     this.oneWays.open = 0;
-    this.pings.failAll(unsent ?? new HeartlineError('CONNECTION_LOST_WRITTEN', `ping: connection to ${this.address} lost${reason ? `: ${reason.message}` : ''}`, { cause: reason }));
+    if (this.pings.size > 0) this.pings.failAll(unsent ?? new HeartlineError('CONNECTION_LOST_WRITTEN', `ping: connection to ${this.address} lost${reason ? `: ${reason.message}` : ''}`, { cause: reason }));
     this.callbacks.clear();
     // Last, so that it names the failure rather than the calls it failed.
     if (reason !== undefined && FAILURES.has(this.disconnectReason!)) {

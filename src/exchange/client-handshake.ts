@@ -123,8 +123,7 @@ export class ClientHandshake {
         return;
       }
       // Before any frame after the answer is read: the provider may send fragments from now on.
-      this.transport.decoder.enableFragments();
-      this.transport.writer.fragmentSize = this.fragmentSize;
+      this.transport.enableFragments(this.fragmentSize);
     }
     this.host.handshakeAnswered(answer);
   }

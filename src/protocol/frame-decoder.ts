@@ -92,9 +92,7 @@ export class FrameDecoder {
   private header: FrameHeader | undefined;
   private remaining = 0;
   private parts: Buffer[] = [];
-  /** MORE is accepted on Call frames (the handshake agreed fragments). Set once, by the connection. */
-  private fragmentsOn = false;
-  /** The fragmented message open on this stream, if any (created at `enableFragments`). */
+  /** The fragmented message open on this stream, if any; made by `enableFragments`, so MORE is accepted exactly when it exists. */
   private reassembly: Reassembly | undefined;
   /** The fragment being read (State.Fragment, or a skipped one) is the message's last. */
   private finalFragment = false;
@@ -106,13 +104,7 @@ export class FrameDecoder {
 
   /** From now on Call frames may carry MORE (protocol.md 4.9): called once the handshake agreed fragments. */
   enableFragments(): void {
-    this.fragmentsOn = true;
     this.reassembly ??= new Reassembly();
-  }
-
-  /** True once `enableFragments()` was called. */
-  get fragments(): boolean {
-    return this.fragmentsOn;
   }
 
   /** Stops for good without reporting anything (the connection is being torn down). */
@@ -218,7 +210,7 @@ export class FrameDecoder {
     }
     const flags = buf[at + 3]!;
     const type = buf[at + 5]!;
-    if ((flags & FLAG_RESERVED_MASK) !== 0 || buf[at + 6] !== 0 || buf[at + 7] !== 0 || ((flags & FLAG_MORE) !== 0 && !this.fragmentsOn)) {
+    if ((flags & FLAG_RESERVED_MASK) !== 0 || buf[at + 6] !== 0 || buf[at + 7] !== 0 || ((flags & FLAG_MORE) !== 0 && this.reassembly === undefined)) {
       return this.fail(new HeartlineError('PROTOCOL_ERROR', 'reserved header bits are set'));
     }
     // MORE is checked above (only once fragments are agreed) and here (only on Call frames, whose other flags must be legal).
@@ -289,7 +281,7 @@ export class FrameDecoder {
     if (kind === Fragment.Skip) {
       this.state = State.Discard;
       if (this.finalFragment) {
-        const whole: FrameHeader = { flags: r.flags, status: r.status, type: FrameType.Call, id: r.id, length: r.length };
+        const whole = r.header();
         r.close();
         if (this.remaining === 0) this.state = State.Header;
         this.sink.onOversize(whole);
@@ -307,7 +299,7 @@ export class FrameDecoder {
     this.state = State.Header;
     if (!this.finalFragment) return;
     const r = this.reassembly!;
-    const whole: FrameHeader = { flags: r.flags, status: r.status, type: FrameType.Call, id: r.id, length: r.length };
+    const whole = r.header();
     this.sink.onFrame(whole, r.take());
   }
 

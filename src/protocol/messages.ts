@@ -294,11 +294,6 @@ export function readResponse(status: number, body: Buffer): unknown {
   return body.length === 0 ? undefined : decodeBody(body);
 }
 
-/** True when a drain body is acceptable: empty, or a map (its fields are ignored). Never throws. */
-export function isDrainBody(body: Buffer): boolean {
-  return readDrainBody(body) !== undefined;
-}
-
 /** What a consumer acts on in a drain body (protocol.md 4.6). */
 export interface DrainNotice {
   /**

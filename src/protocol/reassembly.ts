@@ -1,4 +1,5 @@
-import { FLAG_MORE } from './constants.js';
+import { FLAG_MORE, FrameType } from './constants.js';
+import type { FrameHeader } from './frame.js';
 
 /** First and largest size of a staging buffer for small parts, in bytes (doubling in between). */
 const MIN_STAGING = 256;
@@ -117,6 +118,11 @@ export class Reassembly {
     chunk.copy(staging, this.stagingFill, start, end);
     this.stagingFill += n;
     this.pieces[this.pieces.length - 1] = staging.subarray(0, this.stagingFill);
+  }
+
+  /** The header of the whole message: its flags (without MORE), status and id, with the total length. */
+  header(): FrameHeader {
+    return { flags: this.flags, status: this.status, type: FrameType.Call, id: this.id, length: this.length };
   }
 
   /** The final fragment is in: the whole body, one buffer of its own (never reused here); the message is closed. */

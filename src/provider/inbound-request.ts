@@ -53,13 +53,13 @@ function readScanned(body: Buffer, names: RequestNames): RequestBody | undefined
   if (!isStr(body[1]!) || !isStr(body[topItemEnd(0)]!) || !isStr(body[topItemEnd(1)]!) || !isStr(body[topItemEnd(2)]!)) return undefined;
   const a = body[namesEnd]!;
   if (!((a >= 0x90 && a <= 0x9f) || a === 0xdc || a === 0xdd)) return undefined;
+  if (namesEnd - 1 > MAX_NAME_BYTES) return undefined; // long names are not kept: the general path, before any is decoded
   let name = names.find(body, 1, namesEnd);
   if (name === undefined) {
     const service = decodeRange(body, 1, topItemEnd(0)) as string;
     const version = decodeRange(body, topItemEnd(0), topItemEnd(1)) as string;
     const group = decodeRange(body, topItemEnd(1), topItemEnd(2)) as string;
     const method = decodeRange(body, topItemEnd(2), namesEnd) as string;
-    if (namesEnd - 1 > MAX_NAME_BYTES) return undefined; // long names are not kept: the general path
     name = names.add(body, 1, namesEnd, service, version, group, method);
   }
   const args = decodeRange(body, namesEnd, argsEnd) as unknown[];

@@ -137,8 +137,6 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
   principal: unknown = undefined;
   /** True once the server's `authenticate` accepted this consumer. */
   authenticated = false;
-  /** When the handshake completed (clock ms); undefined until then. */
-  readyAt: number | undefined;
   /** The credentials' expiry clocks, when `authenticate` gave an `expiresAt`. */
   private expiry: CredentialsExpiry | undefined;
   /** Calls answered (or, one-way, finished) on this connection, refusals included. */
@@ -400,7 +398,6 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       }
     }
     this.transition(ConnectionState.Ready);
-    this.readyAt = now();
   }
 
   /** @internal (HandshakeHost) */
@@ -487,7 +484,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
     // A two-way result is encoded first: one that cannot be sent (too large for the consumer, not encodable) fails
     // the call with the code its consumer hears, for callsDone / lastError, the channels and the log too.
     let response: EncodedResponse | undefined;
-    // One clock read per call: whether anybody still waits for the answer (a later abort is seen through abortReason below).
+    // One clock read per call: whether anybody still waits for the answer (an abort cannot come later: the call finished).
     const abandoned = !call.oneWay && call.abandoned;
     if (!failed && !call.oneWay && !abandoned && this.stateValue !== ConnectionState.Closed) {
       const encoded = encodeValue(result, this.peerMaxFrameSize);
@@ -510,7 +507,7 @@ export class ServerConnection implements TransportHandler, HeartbeatLink, CallHo
       if (channels.serverCallEnd.hasSubscribers) channels.serverCallEnd.publish({ call, server: this.hooks, result, duration: now() - call.receivedAt });
     }
     if (call.oneWay || this.stateValue === ConnectionState.Closed) return;
-    if (abandoned || call.abortReason !== undefined) {
+    if (abandoned) {
       this.hooks.responseDropped(this);
       return;
     }

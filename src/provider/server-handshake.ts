@@ -111,8 +111,7 @@ export class ServerHandshake {
     this.transport.decoder.maxFrameSize = this.options.maxFrameSize;
     if (terms.fragments === true) {
       // The consumer sends fragments only once it has read the answer; this side may send them from now on.
-      this.transport.decoder.enableFragments();
-      this.transport.writer.fragmentSize = this.options.fragmentSize;
+      this.transport.enableFragments(this.options.fragmentSize);
     }
     this.host.handshakeAccepted(request, terms, auth);
     this.cancel();

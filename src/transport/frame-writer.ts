@@ -11,15 +11,14 @@ const CONTROL_STRIDE = 3;
 const MAX_KEPT_QUEUE = 1024 * STRIDE;
 
 /**
- * A body over `fragmentSize` waiting in the large FIFO (protocol.md 4.9): it
- * goes out one fragment per flush. `trailer` holds body-less frames (flags,
+ * A Call body over `fragmentSize` (only Call frames are fragmented) waiting
+ * in the large FIFO (protocol.md 4.9): it goes out one fragment per flush. `trailer` holds body-less frames (flags,
  * type, id: a Cancel of its request, a Release) that must not overtake its
  * last fragment; they follow it in the same write.
  */
 interface LargeMessage {
   flags: number;
   status: number;
-  type: FrameType;
   id: number;
   body: Buffer;
   seq: number;
@@ -157,7 +156,7 @@ export class FrameWriter {
   write(flags: number, status: number, type: FrameType, id: number, body?: Buffer): number {
     const size = HEADER_SIZE + (body === undefined ? 0 : body.length);
     if (!this.fits(size)) return 0;
-    if (body !== undefined && this.fragmentSize !== 0 && body.length > this.fragmentSize && type === FrameType.Call) return this.queueLarge(flags, status, type, id, body);
+    if (body !== undefined && this.fragmentSize !== 0 && body.length > this.fragmentSize && type === FrameType.Call) return this.queueLarge(flags, status, id, body);
     // A Cancel or Release must not overtake a large request still being sent: it follows it.
     if (this.large.length !== 0 && (type === FrameType.Cancel || type === FrameType.Release)) return this.holdBack(flags, type, id, size);
     this.pushData(flags, status, type, id, body);
@@ -189,9 +188,9 @@ export class FrameWriter {
     return this.queued();
   }
 
-  private queueLarge(flags: number, status: number, type: FrameType, id: number, body: Buffer): number {
+  private queueLarge(flags: number, status: number, id: number, body: Buffer): number {
     const seq = this.queued();
-    this.large.push({ flags, status, type, id, body, seq, sent: 0, trailer: undefined });
+    this.large.push({ flags, status, id, body, seq, sent: 0, trailer: undefined });
     this.largeBytes += body.length;
     return seq;
   }
@@ -206,7 +205,7 @@ export class FrameWriter {
     let target = large[large.length - 1]!;
     if (type === FrameType.Cancel) {
       let i = 0;
-      while (i < large.length && !(large[i]!.id === id && (large[i]!.flags & FLAG_REQUEST) !== 0 && large[i]!.type === FrameType.Call)) i++;
+      while (i < large.length && !(large[i]!.id === id && (large[i]!.flags & FLAG_REQUEST) !== 0)) i++;
       if (i === large.length) {
         // Not a large request: the Cancel goes out now, like any frame.
         this.pushData(flags, 0, type, id, undefined);
@@ -336,7 +335,7 @@ export class FrameWriter {
    * into one writev without copying the fragment's bytes.
    */
   private writeFragment(out: Buffer, offset: number, head: LargeMessage, fragment: number, last: boolean): void {
-    writeHeader(out, offset, last ? head.flags : head.flags | FLAG_MORE, head.status, head.type, head.id, fragment);
+    writeHeader(out, offset, last ? head.flags : head.flags | FLAG_MORE, head.status, FrameType.Call, head.id, fragment);
     const socket = this.socket;
     socket.cork();
     socket.write(out);

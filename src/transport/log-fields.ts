@@ -11,6 +11,7 @@ import { consoleLogger, silentLogger, type LogFields, type Logger } from './logg
  * something that is not a logger falls back to merging. Never throws.
  */
 export function withFields(logger: Logger, fields: LogFields): Logger {
+  if (logger instanceof BoundLogger) return logger.child(fields); // already guarded: one wrapper, not two
   if (typeof logger.child === 'function') {
     try {
       const child = logger.child(fields);
@@ -27,11 +28,11 @@ export function withFields(logger: Logger, fields: LogFields): Logger {
  * Server, EtcdRegistry or DnsDirectory): its lines never throw, so that a
  * logger that fails cannot change a call's outcome (cluster 'failsafe') or
  * throw out of a socket or timer callback (a shed connection, a TLS
- * failure, a DNS lookup) and crash the process. `withFields` with no fields.
+ * failure, a DNS lookup) and crash the process. Lines go to it as they are.
  */
 export function guardedLogger(logger: Logger): Logger {
-  if (logger === silentLogger || logger === consoleLogger) return logger; // Heartline's own never throw
-  return withFields(logger, {});
+  if (logger === silentLogger || logger === consoleLogger || logger instanceof BoundLogger) return logger; // these never throw
+  return new BoundLogger(logger, undefined);
 }
 
 type Level = 'debug' | 'info' | 'warn' | 'error';

@@ -154,6 +154,12 @@ export class Transport implements FrameSink {
     return this.writer.writeUrgent(flags, type, id);
   }
 
+  /** The handshake agreed fragments (protocol.md 4.9): MORE frames are read from now on, and bodies over `fragmentSize` bytes are sent as fragments. */
+  enableFragments(fragmentSize: number): void {
+    this.decoder.enableFragments();
+    this.writer.fragmentSize = fragmentSize;
+  }
+
   /** Lets this socket keep the process alive (Node's default). Idempotent and O(1). */
   ref(): void {
     if (this.refd || this.socket.destroyed) return;

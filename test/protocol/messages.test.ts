@@ -3,7 +3,10 @@ import { HeartlineError } from '../../src/errors/heartline-error.js';
 import { encodeBody } from '../../src/protocol/codec.js';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors/codes.js';
 import { decodeBody } from '../../src/protocol/codec.js';
-import { asVersion1Request, BUDGET_PLACEHOLDER, errorBody, hasBudgetSlot, isDrainBody, readErrorResponse, readHandshakeRequest, readHandshakeResponse, readRequest, requestTuple, writeBudget, encodeRequest, requestPrefix } from '../../src/protocol/messages.js';
+import { asVersion1Request, BUDGET_PLACEHOLDER, errorBody, hasBudgetSlot, readDrainBody, readErrorResponse, readHandshakeRequest, readHandshakeResponse, readRequest, requestTuple, writeBudget, encodeRequest, requestPrefix } from '../../src/protocol/messages.js';
+
+/** A drain body is acceptable: empty, or a map (its fields are ignored). */
+const isDrainBody = (body: Buffer): boolean => readDrainBody(body) !== undefined;
 
 describe('request bodies', () => {
   it('encoded with a cached prefix are the bytes of the whole tuple encoded', () => {

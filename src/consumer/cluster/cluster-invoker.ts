@@ -49,13 +49,13 @@ export type FirstFailure = (err: unknown, first: Endpoint, prepared: PreparedCal
 export function startCall(picker: ProviderPicker, inv: ClientInvocation, at: number, firstDeadline: (inv: ClientInvocation, at: number) => number, onFailure: FirstFailure | undefined): Promise<unknown> {
   const label = inv.target.label;
   const prepared = prepareCall(inv, at);
-  if (prepared instanceof HeartlineError) return Promise.reject(marked(prepared, label));
+  if (prepared instanceof HeartlineError) return Promise.reject(markCall(prepared, label));
   const first = picker.select(inv, undefined);
   if (first === undefined) {
     const listing = picker.loading();
-    if (listing === undefined) return Promise.reject(marked(picker.unavailable(inv), label));
+    if (listing === undefined) return Promise.reject(markCall(picker.unavailable(inv), label));
     return afterListing(picker, listing, prepared, onFailure).catch((err: unknown) => {
-      throw marked(err, label);
+      throw markCall(err, label);
     });
   }
   // `at` is still now: nothing asynchronous ran since it was read (the pending table relies on it being current).
@@ -69,12 +69,6 @@ export function startCall(picker: ProviderPicker, inv: ClientInvocation, at: num
     sink.reject(err as HeartlineError); // not expected: dispatch settles every failure through the sink
   }
   return promise;
-}
-
-/** `err`, naming the call (`err.call`) when it is a HeartlineError no deeper call named: every failure the cluster stage rejects with is. */
-function marked<E>(err: E, label: string): E {
-  markCall(err, label);
-  return err;
 }
 
 /** The settlers of the promise just made (`captureSettlers`): one executor for every call, no closure per call. */
@@ -111,17 +105,22 @@ class FirstAttempt implements CallSink {
     if (this.settled) return;
     this.settled = true;
     if (this.onFailure === undefined) {
-      this.fail(marked(err, this.prepared.invocation.target.label));
+      this.failMarked(err);
       return;
     }
     let retried: Promise<unknown>;
     try {
       retried = this.onFailure(err, this.first, this.prepared);
     } catch (e) {
-      this.fail(marked(e, this.prepared.invocation.target.label));
+      this.failMarked(e);
       return;
     }
-    retried.then(this.fulfil, (e: unknown) => this.fail(marked(e, this.prepared.invocation.target.label)));
+    retried.then(this.fulfil, (e: unknown) => this.failMarked(e));
+  }
+
+  /** Every failure the cluster stage rejects with names the call (`err.call`) unless a deeper call did. */
+  private failMarked(err: unknown): void {
+    this.fail(markCall(err, this.prepared.invocation.target.label));
   }
 }
 
